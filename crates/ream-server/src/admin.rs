@@ -1,0 +1,247 @@
+//! Administration, shared by the admin REST endpoints and `ream-server admin`: both
+//! call these functions, so the rules (validation, hashing, logging) are the same.
+
+use ream_wire::{
+    AdminUser, CreditChange, CreditTransaction, EnrolmentCode, Group, Member, NewEnrolmentCode,
+    NewQuota, NewSharedAccount, NewUser, QuotaUpdate, QuotaView, SharedAccount, SharedAccountKind,
+    TransactionKind, UserUpdate,
+};
+
+use crate::auth;
+use crate::error::{AppError, AppResult};
+use crate::secrets::{enrolment_code, hash_secret, normalise_enrolment_code, token_hash};
+use crate::state::AppState;
+use crate::store::UserInsert;
+use crate::views::admin_user;
+
+pub const MIN_PASSWORD_LEN: usize = 8;
+
+fn check_username(name: &str) -> AppResult<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::invalid("a username is 1 to 64 letters, digits or . _ - @"))
+    }
+}
+
+fn check_name(what: &str, name: &str) -> AppResult<()> {
+    if name.trim().is_empty() || name.len() > 200 || name.contains('\n') {
+        return Err(AppError::invalid(format!("{what} must be 1 to 200 characters on one line")));
+    }
+    Ok(())
+}
+
+fn hash_password(password: &str) -> AppResult<String> {
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(AppError::invalid(format!("a password has at least {MIN_PASSWORD_LEN} characters")));
+    }
+    Ok(hash_secret(password)?)
+}
+
+pub async fn create_user(state: &AppState, u: &NewUser) -> AppResult<AdminUser> {
+    check_username(&u.username)?;
+    check_name("full_name", &u.full_name)?;
+    if let Some(pin) = &u.pin {
+        auth::check_pin_format(state, pin)?;
+    }
+    let password_hash = u.password.as_deref().map(hash_password).transpose()?;
+    let row = state
+        .store
+        .insert_user(&UserInsert {
+            username: u.username.clone(),
+            full_name: u.full_name.clone(),
+            email: u.email.clone().filter(|e| !e.is_empty()),
+            is_admin: u.is_admin,
+            password_hash,
+        })
+        .await?;
+    let result = async {
+        if let Some(pin) = &u.pin {
+            auth::set_pin(state, &row.id, pin).await?;
+        }
+        if !u.groups.is_empty() {
+            state.store.set_groups(&row.id, &u.groups).await?;
+        }
+        Ok::<_, AppError>(())
+    }
+    .await;
+    if let Err(e) = result {
+        // A half-made user (say, with a PIN someone else has) is worse than none.
+        state.store.delete_user(&row.id).await?;
+        return Err(e);
+    }
+    admin_user(state, &state.store.user_by_id(&row.id).await?).await
+}
+
+pub async fn get_user(state: &AppState, username: &str) -> AppResult<AdminUser> {
+    admin_user(state, &state.store.user(username).await?).await
+}
+
+pub async fn list_users(state: &AppState, search: &str) -> AppResult<Vec<AdminUser>> {
+    let mut out = Vec::new();
+    for row in state.store.list_users(search, 1_000).await? {
+        out.push(admin_user(state, &row).await?);
+    }
+    Ok(out)
+}
+
+pub async fn update_user(state: &AppState, username: &str, u: &UserUpdate) -> AppResult<AdminUser> {
+    let user = state.store.user(username).await?;
+    if let Some(name) = &u.full_name {
+        check_name("full_name", name)?;
+    }
+    let email = u.email.as_deref().map(|e| Some(e).filter(|e| !e.is_empty()));
+    state.store.update_user_fields(&user.id, u.full_name.as_deref(), email, u.is_admin, u.disabled).await?;
+    if let Some(groups) = &u.groups {
+        for g in groups {
+            check_name("a group name", g)?;
+        }
+        state.store.set_groups(&user.id, groups).await?;
+    }
+    if u.disabled == Some(true) {
+        state.store.revoke_user_sessions(&user.id, "account disabled").await?;
+    }
+    get_user(state, username).await
+}
+
+pub async fn delete_user(state: &AppState, username: &str) -> AppResult<()> {
+    let user = state.store.user(username).await?;
+    state.store.delete_user(&user.id).await
+}
+
+pub async fn set_password(state: &AppState, username: &str, password: &str) -> AppResult<()> {
+    let user = state.store.user(username).await?;
+    let hash = hash_password(password)?;
+    state.store.set_password_hash(&user.id, Some(&hash)).await
+}
+
+pub async fn set_pin(state: &AppState, username: &str, pin: &str) -> AppResult<()> {
+    let user = state.store.user(username).await?;
+    auth::set_pin(state, &user.id, pin).await
+}
+
+pub async fn generate_pin(state: &AppState, username: &str) -> AppResult<String> {
+    let user = state.store.user(username).await?;
+    auth::generate_pin(state, &user.id).await
+}
+
+pub async fn add_card(state: &AppState, username: &str, card: &str) -> AppResult<AdminUser> {
+    let user = state.store.user(username).await?;
+    auth::add_card(state, &user.id, card).await?;
+    get_user(state, username).await
+}
+
+pub async fn remove_card(state: &AppState, username: &str, card_id: &str) -> AppResult<()> {
+    let user = state.store.user(username).await?;
+    state.store.remove_card(&user.id, card_id).await
+}
+
+/// A top-up (positive) or an adjustment (either sign), logged with who made it.
+pub async fn change_credit(
+    state: &AppState,
+    username: &str,
+    kind: TransactionKind,
+    change: &CreditChange,
+    actor: &str,
+) -> AppResult<CreditTransaction> {
+    match kind {
+        TransactionKind::TopUp if change.amount_cents <= 0 => {
+            return Err(AppError::invalid("a top-up is a positive amount"))
+        }
+        TransactionKind::TopUp | TransactionKind::Adjustment => {}
+        _ => return Err(AppError::invalid("administrators top up or adjust credit")),
+    }
+    if change.amount_cents == 0 {
+        return Err(AppError::invalid("an adjustment of zero changes nothing"));
+    }
+    let user = state.store.user(username).await?;
+    let t = state.store.change_credit(&user.id, kind, change.amount_cents, &change.comment, actor, true).await?;
+    tracing::info!(user = username, actor, amount_cents = change.amount_cents, "credit changed");
+    Ok(t)
+}
+
+pub async fn transactions(state: &AppState, username: &str, limit: i64) -> AppResult<Vec<CreditTransaction>> {
+    let user = state.store.user(username).await?;
+    state.store.transactions(&user.id, limit.clamp(1, 1_000)).await
+}
+
+pub async fn create_quota(state: &AppState, username: &str, q: &NewQuota) -> AppResult<QuotaView> {
+    check_name("a quota name", &q.name)?;
+    let user = state.store.user(username).await?;
+    Ok(state.store.create_quota(&user.id, q).await?.view(state.now_ms()))
+}
+
+pub async fn quotas(state: &AppState, username: &str) -> AppResult<Vec<QuotaView>> {
+    let user = state.store.user(username).await?;
+    let now = state.now_ms();
+    Ok(state.store.quotas_of(&user.id).await?.iter().map(|q| q.view(now)).collect())
+}
+
+pub async fn update_quota(state: &AppState, id: &str, u: &QuotaUpdate) -> AppResult<QuotaView> {
+    if let Some(name) = &u.name {
+        check_name("a quota name", name)?;
+    }
+    let row = state.store.update_quota(id, u.name.as_deref(), u.limit, u.used).await?;
+    Ok(row.view(state.now_ms()))
+}
+
+pub async fn list_groups(state: &AppState) -> AppResult<Vec<Group>> {
+    Ok(state.store.list_groups().await?.into_iter().map(|(name, members)| Group { name, members }).collect())
+}
+
+pub async fn create_group(state: &AppState, name: &str) -> AppResult<()> {
+    check_name("a group name", name)?;
+    state.store.create_group(name).await
+}
+
+pub async fn create_shared_account(
+    state: &AppState,
+    kind: SharedAccountKind,
+    a: &NewSharedAccount,
+) -> AppResult<SharedAccount> {
+    check_name("a name", &a.name)?;
+    state.store.create_shared_account(kind, &a.name, &a.description).await?;
+    shared_account(state, kind, &a.name).await
+}
+
+pub async fn shared_account(state: &AppState, kind: SharedAccountKind, name: &str) -> AppResult<SharedAccount> {
+    state
+        .store
+        .list_shared_accounts(kind)
+        .await?
+        .into_iter()
+        .find(|a| a.name == name)
+        .ok_or_else(|| AppError::not_found(name))
+}
+
+pub async fn set_member(
+    state: &AppState,
+    kind: SharedAccountKind,
+    account: &str,
+    member: &Member,
+    present: bool,
+) -> AppResult<SharedAccount> {
+    state.store.set_member(kind, account, member, present).await?;
+    shared_account(state, kind, account).await
+}
+
+/// A one-time code that enrols one workstation; only its hash is kept.
+pub async fn new_enrolment_code(state: &AppState, req: &NewEnrolmentCode) -> AppResult<EnrolmentCode> {
+    let secs = req.valid_seconds.unwrap_or(state.config.security.enrolment_code_seconds);
+    if !(60..=30 * 86_400).contains(&secs) {
+        return Err(AppError::invalid("valid_seconds lies between 60 and 2592000 (30 days)"));
+    }
+    let code = enrolment_code();
+    let expires_at_ms = state.now_ms() + secs * 1_000;
+    state.store.create_enrolment_code(&token_hash(&normalise_enrolment_code(&code)), expires_at_ms).await?;
+    Ok(EnrolmentCode { code, expires_at_ms })
+}
+
+pub async fn revoke_workstation(state: &AppState, id: &str) -> AppResult<()> {
+    state.store.revoke_workstation(id).await?;
+    tracing::info!(workstation = id, "workstation revoked");
+    Ok(())
+}

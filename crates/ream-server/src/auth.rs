@@ -1,0 +1,391 @@
+//! Identification: the rules of every login method, lockout, sessions and workstation
+//! proofs. HTTP handlers and the admin command line call these; nothing here knows HTTP.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use ream_wire::{
+    Credentials, ErrorCode, LoginMethod, ProofPurpose, SessionTokens, UserSummary, WorkstationProof,
+};
+
+use crate::error::{AppError, AppResult};
+use crate::secrets::{self, hash_secret, new_token, token_hash, verify_secret};
+use crate::state::AppState;
+use crate::store::{new_id, NewSession, SessionRow, UserRow, WorkstationRow};
+
+/// Who made a request: the session and its user.
+#[derive(Debug, Clone)]
+pub struct AuthContext {
+    pub session: SessionRow,
+    pub user: UserRow,
+}
+
+fn invalid() -> AppError {
+    AppError::new(ErrorCode::AuthInvalid, "the credentials are not valid")
+}
+
+/// Checks a PIN against the policy: digits only, within the allowed length.
+pub fn check_pin_format(state: &AppState, pin: &str) -> AppResult<()> {
+    let l = &state.config.login;
+    let len = pin.len();
+    if !pin.bytes().all(|b| b.is_ascii_digit()) || len < l.pin_min_length as usize || len > l.pin_max_length as usize {
+        return Err(AppError::new(
+            ErrorCode::PinInvalid,
+            format!("a PIN is {} to {} digits", l.pin_min_length, l.pin_max_length),
+        ));
+    }
+    Ok(())
+}
+
+/// Normalises a card number as readers type it: trimmed, upper case.
+pub fn normalise_card(card: &str) -> String {
+    card.trim().to_ascii_uppercase()
+}
+
+/// Sets a user's PIN (hashed, with its lookup value).
+pub async fn set_pin(state: &AppState, user_id: &str, pin: &str) -> AppResult<()> {
+    check_pin_format(state, pin)?;
+    let lookup = state.key.lookup("pin", pin);
+    let hash = hash_secret(pin)?;
+    state.store.set_pin(user_id, Some((&lookup, &hash))).await
+}
+
+/// Gives the user a new random PIN no one else has, and returns it (shown once).
+pub async fn generate_pin(state: &AppState, user_id: &str) -> AppResult<String> {
+    for _ in 0..20 {
+        let pin = secrets::random_pin(state.config.login.pin_generated_length);
+        match set_pin(state, user_id, &pin).await {
+            Err(e) if e.code() == ErrorCode::SecretTaken => continue,
+            other => return other.map(|_| pin),
+        }
+    }
+    Err(AppError::Internal(anyhow::anyhow!("no free PIN found in 20 draws")))
+}
+
+pub async fn add_card(state: &AppState, user_id: &str, card: &str) -> AppResult<crate::store::CardRow> {
+    let card = normalise_card(card);
+    if card.len() < 4 || card.len() > 64 || !card.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(AppError::invalid("a card number is 4 to 64 letters or digits"));
+    }
+    let lookup = state.key.lookup("card", &card);
+    let hash = hash_secret(&card)?;
+    let hint = card[card.len() - 2..].to_string();
+    state.store.add_card(user_id, &lookup, &hash, &hint).await
+}
+
+/// Identifies a user and opens a session.
+pub async fn login(
+    state: &AppState,
+    credentials: &Credentials,
+    remember: Option<&str>,
+    source: &str,
+) -> AppResult<SessionTokens> {
+    let method = credentials.method();
+    if !state.config.login.methods.contains(&method) {
+        return Err(AppError::new(
+            ErrorCode::MethodDisabled,
+            format!("login by {} is not enabled on this server", method.as_str()),
+        ));
+    }
+    let remember_option = match remember {
+        None => None,
+        Some(id) => Some(
+            state
+                .config
+                .login
+                .remember
+                .iter()
+                .find(|o| o.id == id)
+                .ok_or_else(|| AppError::new(ErrorCode::RememberInvalid, format!("remember-me {id:?} is not offered")))?
+                .clone(),
+        ),
+    };
+    let source_key = format!("src:{source}");
+    if let Some(until) = state.store.locked_until(&source_key).await? {
+        return Err(AppError::locked(until));
+    }
+    let (user, workstation) = identify(state, credentials, &source_key).await?;
+    if user.is_disabled() {
+        return Err(AppError::new(ErrorCode::Forbidden, "this account is disabled"));
+    }
+    state.store.clear_failures(&identity_key(&user.username)).await?;
+    if let Some(ws) = &workstation {
+        state.store.touch_workstation(&ws.id).await?;
+    }
+
+    let now = state.now_ms();
+    let refresh_expires = match &remember_option {
+        Some(o) => o.seconds.map(|s| now + s * 1_000),
+        None => Some(now + state.config.security.session_idle_seconds * 1_000),
+    };
+    let access_token = new_token("ra_");
+    let refresh_token = new_token("rr_");
+    let access_expires = access_expiry(state, now, refresh_expires);
+    let id = new_id();
+    state
+        .store
+        .insert_session(&NewSession {
+            id: &id,
+            user_id: &user.id,
+            method: method.as_str(),
+            workstation_id: workstation.as_ref().map(|w| w.id.as_str()),
+            remember: remember_option.as_ref().map(|o| o.id.as_str()),
+            access_hash: &token_hash(&access_token),
+            access_expires_at_ms: access_expires,
+            refresh_hash: &token_hash(&refresh_token),
+            refresh_expires_at_ms: refresh_expires,
+        })
+        .await?;
+    tracing::info!(user = %user.username, method = method.as_str(), "login");
+    Ok(SessionTokens {
+        session_id: id,
+        method,
+        user: UserSummary { username: user.username, full_name: user.full_name },
+        access_token,
+        access_expires_at_ms: access_expires,
+        refresh_token,
+        refresh_expires_at_ms: refresh_expires,
+        remember: remember_option.map(|o| o.id),
+    })
+}
+
+fn access_expiry(state: &AppState, now: i64, refresh_expires: Option<i64>) -> i64 {
+    let access = now + state.config.security.access_token_seconds * 1_000;
+    refresh_expires.map_or(access, |r| access.min(r))
+}
+
+fn identity_key(username: &str) -> String {
+    format!("user:{username}")
+}
+
+/// Counts a failed attempt against the source and, when known, the identity; the
+/// answer says whether this attempt locked either.
+async fn fail(state: &AppState, source_key: &str, username: Option<&str>) -> AppError {
+    let s = &state.config.security;
+    let window = s.lockout_seconds * 1_000;
+    let mut locked = None;
+    match state.store.record_failure(source_key, s.max_failed_attempts_per_source, window).await {
+        Ok(l) => locked = locked.or(l),
+        Err(e) => return e,
+    }
+    if let Some(name) = username {
+        match state.store.record_failure(&identity_key(name), s.max_failed_attempts, window).await {
+            Ok(l) => locked = locked.or(l),
+            Err(e) => return e,
+        }
+    }
+    match locked {
+        Some(until) => AppError::locked(until),
+        None => invalid(),
+    }
+}
+
+async fn check_identity_lock(state: &AppState, username: &str) -> AppResult<()> {
+    match state.store.locked_until(&identity_key(username)).await? {
+        Some(until) => Err(AppError::locked(until)),
+        None => Ok(()),
+    }
+}
+
+async fn identify(
+    state: &AppState,
+    credentials: &Credentials,
+    source_key: &str,
+) -> AppResult<(UserRow, Option<WorkstationRow>)> {
+    let store = &state.store;
+    match credentials {
+        Credentials::Pin { pin } => {
+            let user = match check_pin_format(state, pin) {
+                Ok(()) => store.user_by_pin_lookup(&state.key.lookup("pin", pin)).await?,
+                Err(_) => None,
+            };
+            let Some(user) = user else { return Err(fail(state, source_key, None).await) };
+            check_identity_lock(state, &user.username).await?;
+            match &user.pin_hash {
+                Some(h) if verify_secret(pin, h) => Ok((user, None)),
+                _ => Err(fail(state, source_key, Some(&user.username)).await),
+            }
+        }
+        Credentials::Card { card } => {
+            let card = normalise_card(card);
+            let Some(row) = store.card_by_lookup(&state.key.lookup("card", &card)).await? else {
+                return Err(fail(state, source_key, None).await);
+            };
+            let user = store.user_by_id(&row.user_id).await?;
+            check_identity_lock(state, &user.username).await?;
+            if !verify_secret(&card, &row.hash) {
+                return Err(fail(state, source_key, Some(&user.username)).await);
+            }
+            Ok((user, None))
+        }
+        Credentials::CardPin { card, pin } => {
+            let card = normalise_card(card);
+            let Some(row) = store.card_by_lookup(&state.key.lookup("card", &card)).await? else {
+                return Err(fail(state, source_key, None).await);
+            };
+            let user = store.user_by_id(&row.user_id).await?;
+            check_identity_lock(state, &user.username).await?;
+            let pin_ok = user.pin_hash.as_deref().is_some_and(|h| verify_secret(pin, h));
+            if !pin_ok || !verify_secret(&card, &row.hash) {
+                return Err(fail(state, source_key, Some(&user.username)).await);
+            }
+            Ok((user, None))
+        }
+        Credentials::Password { username, password } => {
+            check_identity_lock(state, username).await?;
+            let user = store.find_user(username).await?;
+            let ok = match user.as_ref().and_then(|u| u.password_hash.as_deref()) {
+                Some(h) => verify_secret(password, h),
+                None => {
+                    secrets::verify_against_nothing(password);
+                    false
+                }
+            };
+            match user {
+                Some(user) if ok => Ok((user, None)),
+                _ => Err(fail(state, source_key, Some(username)).await),
+            }
+        }
+        Credentials::UserList { proof } => {
+            let ws = verify_proof(state, proof, ProofPurpose::UserList).await?;
+            let user = store.find_user(&proof.subject).await?.ok_or_else(|| AppError::not_found("user"))?;
+            Ok((user, Some(ws)))
+        }
+        Credentials::Sso { proof } => {
+            let ws = verify_proof(state, proof, ProofPurpose::Sso).await?;
+            let user = store.find_user(&proof.subject).await?.ok_or_else(|| {
+                AppError::new(ErrorCode::AuthInvalid, format!("no Ream account for the OS user {}", proof.subject))
+            })?;
+            Ok((user, Some(ws)))
+        }
+    }
+}
+
+/// Checks a workstation proof: an enrolled, unrevoked workstation signed it, for this
+/// purpose, recently, and it has not been seen before.
+pub async fn verify_proof(state: &AppState, proof: &WorkstationProof, purpose: ProofPurpose) -> AppResult<WorkstationRow> {
+    let fields_ok = [&proof.workstation_id, &proof.subject, &proof.nonce].iter().all(|f| !f.contains('\n'))
+        && (16..=128).contains(&proof.nonce.len());
+    if !fields_ok {
+        return Err(AppError::new(ErrorCode::AssertionInvalid, "malformed workstation proof"));
+    }
+    let ws = state
+        .store
+        .workstation(&proof.workstation_id)
+        .await?
+        .ok_or_else(|| AppError::new(ErrorCode::WorkstationUnknown, "this workstation is not enrolled"))?;
+    if ws.revoked_at_ms.is_some() {
+        return Err(AppError::new(ErrorCode::WorkstationRevoked, "this workstation's enrolment was revoked"));
+    }
+    let key_bytes: [u8; 32] = STANDARD
+        .decode(&ws.public_key)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("stored workstation key is malformed")))?;
+    let key = VerifyingKey::from_bytes(&key_bytes)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored workstation key: {e}")))?;
+    let signature = STANDARD
+        .decode(&proof.signature)
+        .ok()
+        .and_then(|b| Signature::from_slice(&b).ok())
+        .ok_or_else(|| AppError::new(ErrorCode::AssertionInvalid, "the proof's signature is malformed"))?;
+    if key.verify(&proof.bytes_to_verify(), &signature).is_err() || proof.purpose != purpose {
+        return Err(AppError::new(ErrorCode::AssertionInvalid, "the proof's signature does not verify"));
+    }
+    let now = state.now_ms();
+    let skew = state.config.security.proof_max_skew_seconds * 1_000;
+    if (now - proof.issued_at_ms).abs() > skew {
+        return Err(AppError::new(ErrorCode::AssertionExpired, "the proof is too old (or the clocks disagree)"));
+    }
+    if !state.store.use_nonce(&ws.id, &proof.nonce, proof.issued_at_ms + skew + 1_000).await? {
+        return Err(AppError::new(ErrorCode::AssertionReplayed, "this proof was used already"));
+    }
+    Ok(ws)
+}
+
+/// Checks a public key for enrolment: base64 of 32 bytes that form an Ed25519 point.
+pub fn check_public_key(b64: &str) -> AppResult<()> {
+    let bytes: [u8; 32] = STANDARD
+        .decode(b64)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| AppError::invalid("public_key must be base64 of 32 bytes"))?;
+    VerifyingKey::from_bytes(&bytes).map_err(|_| AppError::invalid("public_key is not an Ed25519 key"))?;
+    Ok(())
+}
+
+/// Resolves a bearer access token to its live session.
+pub async fn authenticate(state: &AppState, access_token: &str) -> AppResult<AuthContext> {
+    let session = state
+        .store
+        .session_by_access(&token_hash(access_token))
+        .await?
+        .ok_or_else(|| AppError::new(ErrorCode::AuthInvalid, "unknown access token"))?;
+    check_session_live(state, &session)?;
+    if session.access_expires_at_ms <= state.now_ms() {
+        return Err(AppError::new(ErrorCode::TokenExpired, "the access token has expired; refresh it"));
+    }
+    let user = state.store.user_by_id(&session.user_id).await?;
+    if user.is_disabled() {
+        return Err(AppError::new(ErrorCode::Forbidden, "this account is disabled"));
+    }
+    Ok(AuthContext { session, user })
+}
+
+/// A session is live until revoked or until its refresh token expires.
+pub fn check_session_live(state: &AppState, session: &SessionRow) -> AppResult<()> {
+    if session.revoked_at_ms.is_some() {
+        let reason = session.revoked_reason.as_deref().unwrap_or("ended");
+        return Err(AppError::new(ErrorCode::SessionRevoked, format!("the session has ended ({reason})")));
+    }
+    if session.refresh_expires_at_ms.is_some_and(|t| t <= state.now_ms()) {
+        return Err(AppError::new(ErrorCode::TokenExpired, "the session has expired; log in again"));
+    }
+    Ok(())
+}
+
+/// Trades a refresh token for new tokens. A remembered session keeps its end; a
+/// session-only one is extended.
+pub async fn refresh(state: &AppState, refresh_token: &str) -> AppResult<SessionTokens> {
+    let hash = token_hash(refresh_token);
+    let Some(session) = state.store.session_by_refresh(&hash).await? else {
+        if let Some(stolen) = state.store.session_by_previous_refresh(&hash).await? {
+            if stolen.revoked_at_ms.is_none() {
+                tracing::warn!(session = %stolen.id, "a replaced refresh token was presented; ending the session");
+                state.store.revoke_session(&stolen.id, "refresh token reused").await?;
+            }
+            return Err(AppError::new(ErrorCode::SessionRevoked, "this refresh token was already used"));
+        }
+        return Err(AppError::new(ErrorCode::AuthInvalid, "unknown refresh token"));
+    };
+    check_session_live(state, &session)?;
+    let user = state.store.user_by_id(&session.user_id).await?;
+    if user.is_disabled() {
+        return Err(AppError::new(ErrorCode::Forbidden, "this account is disabled"));
+    }
+    let now = state.now_ms();
+    let refresh_expires = match session.remember {
+        Some(_) => session.refresh_expires_at_ms,
+        None => Some(now + state.config.security.session_idle_seconds * 1_000),
+    };
+    let access_token = new_token("ra_");
+    let new_refresh = new_token("rr_");
+    let access_expires = access_expiry(state, now, refresh_expires);
+    let rotated = state
+        .store
+        .rotate_session(&session.id, &hash, &token_hash(&access_token), access_expires, &token_hash(&new_refresh), refresh_expires)
+        .await?;
+    if !rotated {
+        return Err(AppError::new(ErrorCode::AuthInvalid, "this refresh token was just used"));
+    }
+    Ok(SessionTokens {
+        session_id: session.id,
+        method: LoginMethod::parse(&session.method).unwrap_or(LoginMethod::Password),
+        user: UserSummary { username: user.username, full_name: user.full_name },
+        access_token,
+        access_expires_at_ms: access_expires,
+        refresh_token: new_refresh,
+        refresh_expires_at_ms: refresh_expires,
+        remember: session.remember,
+    })
+}

@@ -1,0 +1,449 @@
+//! The command line: `serve`, `demo` and `admin …`. Admin commands open the database
+//! directly (no running server needed) and call the same `ream_server::admin` functions
+//! as the REST API; connected clients still hear of the changes (see `push`).
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use ream_server::config::Config;
+use ream_server::server::{open_system_state, serve, Started};
+use ream_server::state::AppState;
+use ream_server::store::{parse_metric, parse_period};
+use ream_server::{admin, demo};
+use ream_wire::{
+    CreditChange, Member, MemberKind, NewEnrolmentCode, NewQuota, NewSharedAccount, NewUser, QuotaMetric,
+    QuotaPeriod, QuotaUpdate, SharedAccountKind, TransactionKind, UserUpdate,
+};
+use serde::Serialize;
+
+#[derive(Debug, Parser)]
+#[command(name = "ream-server", version, about = "Ream print-management server")]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API with the given configuration file.
+    Serve {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Serve a demo site (SQLite, demo users) and print its URL and accounts.
+    Demo {
+        /// Address to listen on (loopback by default).
+        #[arg(long, default_value = "127.0.0.1:8631")]
+        listen: SocketAddr,
+        /// Where the demo database lives; kept between runs.
+        #[arg(long, default_value = "ream-demo-data")]
+        data_dir: PathBuf,
+    },
+    /// Administer users, credit, quotas, groups, cost centres, projects, workstations.
+    Admin {
+        /// The server's configuration file (for its database); defaults apply without one.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Use the demo site's data directory instead of a configuration file.
+        #[arg(long, conflicts_with = "config")]
+        data_dir: Option<PathBuf>,
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    #[command(subcommand)]
+    User(UserCmd),
+    #[command(subcommand)]
+    Credit(CreditCmd),
+    #[command(subcommand)]
+    Quota(QuotaCmd),
+    #[command(subcommand)]
+    Group(GroupCmd),
+    #[command(subcommand, name = "cost-centre")]
+    CostCentre(SharedCmd),
+    #[command(subcommand)]
+    Project(SharedCmd),
+    #[command(subcommand)]
+    Workstation(WorkstationCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCmd {
+    /// Create a user. The password, if any, is read from standard input.
+    Add {
+        username: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        password_stdin: bool,
+        #[arg(long)]
+        pin: Option<String>,
+        #[arg(long = "group")]
+        groups: Vec<String>,
+        #[arg(long)]
+        admin: bool,
+    },
+    List {
+        #[arg(default_value = "")]
+        search: String,
+    },
+    Show {
+        username: String,
+    },
+    /// Change a user's fields; those not given stay as they are.
+    Set {
+        username: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        admin: Option<bool>,
+        #[arg(long)]
+        disabled: Option<bool>,
+        /// Comma-separated; replaces the user's groups.
+        #[arg(long, value_delimiter = ',')]
+        groups: Option<Vec<String>>,
+    },
+    Delete {
+        username: String,
+    },
+    /// Set the password, read from standard input.
+    Password {
+        username: String,
+    },
+    /// Set a PIN, or generate one with --generate (printed once).
+    Pin {
+        username: String,
+        pin: Option<String>,
+        #[arg(long, conflicts_with = "pin")]
+        generate: bool,
+    },
+    /// Register a card number for the user.
+    CardAdd {
+        username: String,
+        card: String,
+    },
+    CardRemove {
+        username: String,
+        card_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CreditCmd {
+    /// Add credit, e.g. `5.00`.
+    TopUp {
+        username: String,
+        amount: String,
+        #[arg(long, default_value = "")]
+        comment: String,
+    },
+    /// Correct credit by a signed amount, e.g. `-1.50`.
+    Adjust {
+        username: String,
+        #[arg(allow_hyphen_values = true)]
+        amount: String,
+        #[arg(long, default_value = "")]
+        comment: String,
+    },
+    /// The user's transactions, newest first.
+    Log {
+        username: String,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum QuotaCmd {
+    Add {
+        username: String,
+        #[arg(long)]
+        name: String,
+        /// day, week, month, year or unlimited
+        #[arg(long, value_parser = period)]
+        period: QuotaPeriod,
+        /// total_pages, colour_pages, mono_pages or money
+        #[arg(long, value_parser = metric)]
+        metric: QuotaMetric,
+        /// Pages, or for money an amount such as `25.00`.
+        #[arg(long)]
+        limit: String,
+    },
+    List {
+        username: String,
+    },
+    Set {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        limit: Option<i64>,
+        #[arg(long)]
+        used: Option<i64>,
+    },
+    Delete {
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum GroupCmd {
+    Add { name: String },
+    List,
+    Delete { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum SharedCmd {
+    Add {
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    List,
+    Delete {
+        name: String,
+    },
+    /// Open it to a user (--user) or a group (--group).
+    MemberAdd {
+        name: String,
+        #[arg(long, conflicts_with = "group", required_unless_present = "group")]
+        user: Option<String>,
+        #[arg(long)]
+        group: Option<String>,
+    },
+    MemberRemove {
+        name: String,
+        #[arg(long, conflicts_with = "group", required_unless_present = "group")]
+        user: Option<String>,
+        #[arg(long)]
+        group: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum WorkstationCmd {
+    /// Create a one-time enrolment code (printed once).
+    Code {
+        #[arg(long)]
+        valid_seconds: Option<i64>,
+    },
+    List,
+    Revoke { id: String },
+}
+
+fn period(s: &str) -> Result<QuotaPeriod, String> {
+    parse_period(s).ok_or_else(|| "one of day, week, month, year, unlimited".into())
+}
+
+fn metric(s: &str) -> Result<QuotaMetric, String> {
+    parse_metric(&s.replace('-', "_")).ok_or_else(|| "one of total_pages, colour_pages, mono_pages, money".into())
+}
+
+/// `12.5` → 1250 cents; at most two decimals; a leading `-` for adjustments.
+pub fn parse_amount(s: &str) -> anyhow::Result<i64> {
+    let bad = || anyhow::anyhow!("{s:?} is not an amount like 5, 5.5 or -1.25");
+    let (neg, digits) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let (whole, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) || frac.len() > 2 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let whole: i64 = whole.parse().map_err(|_| bad())?;
+    let frac: i64 = format!("{frac:0<2}").parse().map_err(|_| bad())?;
+    let cents = whole.checked_mul(100).and_then(|w| w.checked_add(frac)).ok_or_else(bad)?;
+    Ok(if neg { -cents } else { cents })
+}
+
+fn print<T: Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+fn read_secret_line(what: &str) -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).with_context(|| format!("reading the {what} from standard input"))?;
+    let line = line.trim_end_matches(['\r', '\n']).to_string();
+    anyhow::ensure!(!line.is_empty(), "no {what} on standard input");
+    Ok(line)
+}
+
+fn member(user: Option<String>, group: Option<String>) -> Member {
+    match (user, group) {
+        (Some(name), _) => Member { kind: MemberKind::User, name },
+        (None, Some(name)) => Member { kind: MemberKind::Group, name },
+        (None, None) => unreachable!("clap requires one"),
+    }
+}
+
+fn print_started(s: &Started) {
+    println!("Ream server listening on {}", s.url);
+    if let Some(fp) = &s.fingerprint {
+        if s.generated_certificate {
+            println!("Generated a self-signed certificate.");
+        }
+        println!("Certificate SHA-256 fingerprint: {fp}");
+    }
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    match args.command {
+        Command::Serve { config } => {
+            let state = open_system_state(Config::load(&config)?).await?;
+            serve(state, print_started).await
+        }
+        Command::Demo { listen, data_dir } => {
+            let data_dir_shown = data_dir.clone();
+            let config = Config { listen, data_dir, server_name: "Ream demo".into(), ..Config::default() };
+            let state = open_system_state(config).await?;
+            let seeded = demo::seed(&state).await?;
+            let code = admin::new_enrolment_code(&state, &NewEnrolmentCode::default()).await?;
+            serve(state, |s| {
+                print_started(s);
+                println!("{} demo data in {}", if seeded { "Created" } else { "Using" }, data_dir_shown.display());
+                println!("Demo accounts (username / password / PIN / card):");
+                for u in demo::USERS {
+                    println!(
+                        "  {:<6} {:<19} {:<11} {:<7} {:<9} {}",
+                        u.username,
+                        u.full_name,
+                        u.password,
+                        u.pin.unwrap_or("-"),
+                        u.card.unwrap_or("-"),
+                        if u.is_admin { "(administrator)" } else { "" }
+                    );
+                }
+                println!("Workstation enrolment code (one use, 24 h): {}", code.code);
+            })
+            .await
+        }
+        Command::Admin { config, data_dir, command } => {
+            let config = match (config, data_dir) {
+                (Some(path), _) => Config::load(&path)?,
+                (None, Some(dir)) => Config { data_dir: dir, ..Config::default() },
+                (None, None) => Config::default(),
+            };
+            let state = open_system_state(config).await?;
+            let result = run_admin(&state, command).await;
+            state.store.close().await;
+            result
+        }
+    }
+}
+
+async fn run_admin(s: &AppState, command: AdminCommand) -> anyhow::Result<()> {
+    const ACTOR: &str = "cli";
+    match command {
+        AdminCommand::User(cmd) => match cmd {
+            UserCmd::Add { username, name, email, password_stdin, pin, groups, admin: is_admin } => {
+                let password = if password_stdin { Some(read_secret_line("password")?) } else { None };
+                let u = NewUser { username, full_name: name, email, password, pin, groups, is_admin };
+                print(&admin::create_user(s, &u).await?)
+            }
+            UserCmd::List { search } => print(&admin::list_users(s, &search).await?),
+            UserCmd::Show { username } => print(&admin::get_user(s, &username).await?),
+            UserCmd::Set { username, name, email, admin: is_admin, disabled, groups } => {
+                let u = UserUpdate { full_name: name, email, groups, is_admin, disabled };
+                print(&admin::update_user(s, &username, &u).await?)
+            }
+            UserCmd::Delete { username } => Ok(admin::delete_user(s, &username).await?),
+            UserCmd::Password { username } => {
+                Ok(admin::set_password(s, &username, &read_secret_line("password")?).await?)
+            }
+            UserCmd::Pin { username, pin, generate } => match (pin, generate) {
+                (Some(pin), false) => Ok(admin::set_pin(s, &username, &pin).await?),
+                (None, true) => {
+                    println!("{}", admin::generate_pin(s, &username).await?);
+                    Ok(())
+                }
+                _ => anyhow::bail!("give a PIN or --generate"),
+            },
+            UserCmd::CardAdd { username, card } => print(&admin::add_card(s, &username, &card).await?),
+            UserCmd::CardRemove { username, card_id } => Ok(admin::remove_card(s, &username, &card_id).await?),
+        },
+        AdminCommand::Credit(cmd) => match cmd {
+            CreditCmd::TopUp { username, amount, comment } => {
+                let change = CreditChange { amount_cents: parse_amount(&amount)?, comment };
+                print(&admin::change_credit(s, &username, TransactionKind::TopUp, &change, ACTOR).await?)
+            }
+            CreditCmd::Adjust { username, amount, comment } => {
+                let change = CreditChange { amount_cents: parse_amount(&amount)?, comment };
+                print(&admin::change_credit(s, &username, TransactionKind::Adjustment, &change, ACTOR).await?)
+            }
+            CreditCmd::Log { username, limit } => print(&admin::transactions(s, &username, limit).await?),
+        },
+        AdminCommand::Quota(cmd) => match cmd {
+            QuotaCmd::Add { username, name, period, metric, limit } => {
+                let limit = match metric {
+                    QuotaMetric::Money => parse_amount(&limit)?,
+                    _ => limit.parse().with_context(|| format!("{limit:?} is not a number of pages"))?,
+                };
+                print(&admin::create_quota(s, &username, &NewQuota { name, period, metric, limit }).await?)
+            }
+            QuotaCmd::List { username } => print(&admin::quotas(s, &username).await?),
+            QuotaCmd::Set { id, name, limit, used } => {
+                print(&admin::update_quota(s, &id, &QuotaUpdate { name, limit, used }).await?)
+            }
+            QuotaCmd::Delete { id } => Ok(s.store.delete_quota(&id).await?),
+        },
+        AdminCommand::Group(cmd) => match cmd {
+            GroupCmd::Add { name } => Ok(admin::create_group(s, &name).await?),
+            GroupCmd::List => print(&admin::list_groups(s).await?),
+            GroupCmd::Delete { name } => Ok(s.store.delete_group(&name).await?),
+        },
+        AdminCommand::CostCentre(cmd) => run_shared(s, SharedAccountKind::CostCentre, cmd).await,
+        AdminCommand::Project(cmd) => run_shared(s, SharedAccountKind::Project, cmd).await,
+        AdminCommand::Workstation(cmd) => match cmd {
+            WorkstationCmd::Code { valid_seconds } => {
+                print(&admin::new_enrolment_code(s, &NewEnrolmentCode { valid_seconds }).await?)
+            }
+            WorkstationCmd::List => {
+                print(&s.store.list_workstations().await?.iter().map(|w| w.view()).collect::<Vec<_>>())
+            }
+            WorkstationCmd::Revoke { id } => Ok(admin::revoke_workstation(s, &id).await?),
+        },
+    }
+}
+
+async fn run_shared(s: &AppState, kind: SharedAccountKind, cmd: SharedCmd) -> anyhow::Result<()> {
+    match cmd {
+        SharedCmd::Add { name, description } => {
+            print(&admin::create_shared_account(s, kind, &NewSharedAccount { name, description }).await?)
+        }
+        SharedCmd::List => print(&s.store.list_shared_accounts(kind).await?),
+        SharedCmd::Delete { name } => Ok(s.store.delete_shared_account(kind, &name).await?),
+        SharedCmd::MemberAdd { name, user, group } => {
+            print(&admin::set_member(s, kind, &name, &member(user, group), true).await?)
+        }
+        SharedCmd::MemberRemove { name, user, group } => {
+            print(&admin::set_member(s, kind, &name, &member(user, group), false).await?)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_amount;
+
+    #[test]
+    fn amounts_parse_to_cents() {
+        for (text, cents) in [("5", 500), ("5.5", 550), ("5.05", 505), ("-1.25", -125), ("+2", 200), ("0.01", 1)] {
+            assert_eq!(parse_amount(text).unwrap(), cents, "{text}");
+        }
+        for bad in ["", "1.234", "abc", "1,5", "-", ".5", "1e3", "99999999999999999999"] {
+            assert!(parse_amount(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! The server's configuration file (TOML). Every field has a default, so an empty file
+//! is a working loopback server with its data in `./ream-data`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use ream_wire::{LoginMethod, LoginPolicy, RememberOption};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on. Loopback by default: exposing the server is a decision.
+    pub listen: SocketAddr,
+    /// Where the SQLite database, the server key and generated certificates live.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; a SQLite file in `data_dir` when absent.
+    pub database_url: Option<String>,
+    /// The file holding the server's secret key (PIN/card lookup). Several instances
+    /// sharing one PostgreSQL database must share it. `data_dir/server.key` by default.
+    pub secret_key_file: Option<PathBuf>,
+    pub server_name: String,
+    pub currency: String,
+    pub tls: TlsConfig,
+    pub login: LoginConfig,
+    pub security: SecurityConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain. With neither this nor `key`, a loopback server speaks plain
+    /// HTTP and any other address gets a generated self-signed certificate.
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    /// Serve plain HTTP even on a non-loopback address (behind a TLS-terminating proxy).
+    pub disable: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoginConfig {
+    pub methods: Vec<LoginMethod>,
+    /// The remember-me durations offered at login; empty disables remember-me.
+    pub remember: Vec<RememberOption>,
+    pub pin_min_length: u8,
+    pub pin_max_length: u8,
+    pub pin_generated_length: u8,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityConfig {
+    /// Failed attempts on one identity before it is locked.
+    pub max_failed_attempts: i64,
+    /// Failed attempts from one address (any identity) before it is locked.
+    pub max_failed_attempts_per_source: i64,
+    /// How long a lock lasts, and the window failures are counted in.
+    pub lockout_seconds: i64,
+    pub access_token_seconds: i64,
+    /// Lifetime of a session that is not remembered; every refresh extends it.
+    pub session_idle_seconds: i64,
+    /// How far a workstation proof's time may be from the server's.
+    pub proof_max_skew_seconds: i64,
+    pub enrolment_code_seconds: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8631)),
+            data_dir: PathBuf::from("ream-data"),
+            database_url: None,
+            secret_key_file: None,
+            server_name: "Ream".into(),
+            currency: "EUR".into(),
+            tls: TlsConfig::default(),
+            login: LoginConfig::default(),
+            security: SecurityConfig::default(),
+        }
+    }
+}
+
+fn remember(id: &str, label: &str, seconds: Option<i64>) -> RememberOption {
+    RememberOption { id: id.into(), label: label.into(), seconds }
+}
+
+impl Default for LoginConfig {
+    fn default() -> Self {
+        LoginConfig {
+            methods: LoginMethod::ALL.to_vec(),
+            remember: vec![
+                remember("1h", "1 hour", Some(3_600)),
+                remember("8h", "8 hours", Some(8 * 3_600)),
+                remember("1d", "1 day", Some(86_400)),
+                remember("1w", "1 week", Some(7 * 86_400)),
+                remember("always", "Always", None),
+            ],
+            pin_min_length: 4,
+            pin_max_length: 16,
+            pin_generated_length: 6,
+        }
+    }
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        SecurityConfig {
+            max_failed_attempts: 5,
+            max_failed_attempts_per_source: 10,
+            lockout_seconds: 15 * 60,
+            access_token_seconds: 15 * 60,
+            session_idle_seconds: 24 * 3_600,
+            proof_max_skew_seconds: 60,
+            enrolment_code_seconds: 24 * 3_600,
+        }
+    }
+}
+
+impl Config {
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
+        let mut config: Config = toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("invalid config {}: {e}", path.display()))?;
+        // Relative paths in the file are relative to the file, not to the caller's cwd.
+        if let Some(dir) = path.parent() {
+            config.resolve_relative_to(dir);
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn resolve_relative_to(&mut self, dir: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = dir.join(&*p);
+            }
+        };
+        fix(&mut self.data_dir);
+        if let Some(p) = self.secret_key_file.as_mut() {
+            fix(p);
+        }
+        if let Some(p) = self.tls.cert.as_mut() {
+            fix(p);
+        }
+        if let Some(p) = self.tls.key.as_mut() {
+            fix(p);
+        }
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let l = &self.login;
+        anyhow::ensure!(
+            4 <= l.pin_min_length && l.pin_min_length <= l.pin_max_length && l.pin_max_length <= 16,
+            "login.pin_min_length and pin_max_length must satisfy 4 <= min <= max <= 16"
+        );
+        anyhow::ensure!(
+            (l.pin_min_length..=l.pin_max_length).contains(&l.pin_generated_length),
+            "login.pin_generated_length must lie between pin_min_length and pin_max_length"
+        );
+        for (i, r) in l.remember.iter().enumerate() {
+            anyhow::ensure!(!r.id.is_empty(), "login.remember[{i}] needs an id");
+            anyhow::ensure!(
+                r.seconds.is_none_or(|s| s > 0),
+                "login.remember[{i}].seconds must be positive (leave it out for 'always')"
+            );
+            anyhow::ensure!(
+                l.remember[..i].iter().all(|o| o.id != r.id),
+                "login.remember has the id {:?} twice",
+                r.id
+            );
+        }
+        let s = &self.security;
+        for (name, v) in [
+            ("max_failed_attempts", s.max_failed_attempts),
+            ("max_failed_attempts_per_source", s.max_failed_attempts_per_source),
+            ("lockout_seconds", s.lockout_seconds),
+            ("access_token_seconds", s.access_token_seconds),
+            ("session_idle_seconds", s.session_idle_seconds),
+            ("proof_max_skew_seconds", s.proof_max_skew_seconds),
+            ("enrolment_code_seconds", s.enrolment_code_seconds),
+        ] {
+            anyhow::ensure!(v > 0, "security.{name} must be positive");
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("ream.sqlite3").display()
+            ),
+        }
+    }
+
+    pub fn secret_key_path(&self) -> PathBuf {
+        self.secret_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("server.key"))
+    }
+
+    pub fn policy(&self) -> LoginPolicy {
+        LoginPolicy {
+            methods: self.login.methods.clone(),
+            remember_options: self.login.remember.clone(),
+            pin_min_length: self.login.pin_min_length,
+            pin_max_length: self.login.pin_max_length,
+            pin_generated_length: self.login.pin_generated_length,
+            server_name: self.server_name.clone(),
+            currency: self.currency.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_a_loopback_server() {
+        let c: Config = toml::from_str("").unwrap();
+        c.validate().unwrap();
+        assert!(c.listen.ip().is_loopback());
+        assert_eq!(c.security.max_failed_attempts, 5);
+        assert_eq!(c.security.lockout_seconds, 900);
+        assert_eq!(c.login.pin_generated_length, 6);
+    }
+
+    #[test]
+    fn bad_policies_are_refused_with_the_field_named() {
+        for (toml, field) in [
+            ("[login]\npin_min_length = 3", "pin_min_length"),
+            ("[login]\npin_generated_length = 20", "pin_generated_length"),
+            ("[security]\nlockout_seconds = 0", "lockout_seconds"),
+            (
+                "[[login.remember]]\nid = \"x\"\nlabel = \"X\"\nseconds = 0",
+                "seconds",
+            ),
+        ] {
+            let c: Config = toml::from_str(toml).unwrap();
+            let err = c.validate().unwrap_err().to_string();
+            assert!(err.contains(field), "{toml:?} gave {err:?}");
+        }
+        assert!(toml::from_str::<Config>("typo = 1").is_err());
+    }
+}

@@ -1,0 +1,89 @@
+//! The server's error type. Every failure a caller can act on carries a stable
+//! [`ErrorCode`]; everything else is `Internal`, logged with its context and answered
+//! without details (no SQL, no paths).
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use ream_wire::{ApiError, ErrorCode};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{code}: {message}")]
+    Api {
+        code: ErrorCode,
+        message: String,
+        retry_at_ms: Option<i64>,
+    },
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> AppError {
+        AppError::Api { code, message: message.into(), retry_at_ms: None }
+    }
+
+    pub fn locked(retry_at_ms: i64) -> AppError {
+        AppError::Api {
+            code: ErrorCode::AuthLocked,
+            message: "too many failed attempts; try again later".into(),
+            retry_at_ms: Some(retry_at_ms),
+        }
+    }
+
+    pub fn not_found(what: impl std::fmt::Display) -> AppError {
+        AppError::new(ErrorCode::NotFound, format!("{what} not found"))
+    }
+
+    pub fn invalid(message: impl Into<String>) -> AppError {
+        AppError::new(ErrorCode::InvalidInput, message)
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            AppError::Api { code, .. } => *code,
+            AppError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> AppError {
+        AppError::Internal(anyhow::Error::new(e).context("database"))
+    }
+}
+
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    use ErrorCode::*;
+    match code {
+        AuthRequired | AuthInvalid | TokenExpired | SessionRevoked | AssertionInvalid
+        | AssertionExpired | AssertionReplayed | WorkstationUnknown | WorkstationRevoked
+        | EnrolmentCodeInvalid => StatusCode::UNAUTHORIZED,
+        AuthLocked => StatusCode::TOO_MANY_REQUESTS,
+        Forbidden | MethodDisabled => StatusCode::FORBIDDEN,
+        NotFound => StatusCode::NOT_FOUND,
+        Conflict | SecretTaken => StatusCode::CONFLICT,
+        InvalidInput | RememberInvalid | PinInvalid => StatusCode::UNPROCESSABLE_ENTITY,
+        Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let body = match self {
+            AppError::Api { code, message, retry_at_ms } => ApiError { code, message, retry_at_ms },
+            AppError::Internal(e) => {
+                tracing::error!(error = ?e, "internal error");
+                ApiError {
+                    code: ErrorCode::Internal,
+                    message: "internal server error".into(),
+                    retry_at_ms: None,
+                }
+            }
+        };
+        (status_of(body.code), Json(body)).into_response()
+    }
+}

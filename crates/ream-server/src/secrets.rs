@@ -1,0 +1,189 @@
+//! Secrets at rest. Passwords, PINs and card numbers are stored only as argon2id hashes;
+//! PINs and cards, which must also *find* their owner, get a second, keyed lookup value
+//! (HMAC-SHA256 under the server key) so no slow hash has to be tried per user. Tokens
+//! and enrolment codes are long random values, stored as SHA-256.
+
+use std::path::Path;
+
+use anyhow::Context;
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use rand::{Rng, RngCore};
+use sha2::{Digest, Sha256};
+
+/// The server's secret key: 32 random bytes in a file readable by the server only.
+#[derive(Clone)]
+pub struct ServerKey([u8; 32]);
+
+impl std::fmt::Debug for ServerKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServerKey(…)")
+    }
+}
+
+impl ServerKey {
+    /// Reads the key, or creates it (mode 0600) when the file does not exist yet.
+    pub fn load_or_create(path: &Path) -> anyhow::Result<ServerKey> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let bytes = hex::decode(text.trim())
+                    .with_context(|| format!("{} is not a hex key", path.display()))?;
+                let key: [u8; 32] = bytes
+                    .try_into()
+                    .map_err(|_| anyhow::anyhow!("{} must hold 32 bytes", path.display()))?;
+                Ok(ServerKey(key))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut key = [0u8; 32];
+                rand::rngs::OsRng.fill_bytes(&mut key);
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                write_private(path, hex::encode(key).as_bytes())
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                Ok(ServerKey(key))
+            }
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+
+    #[cfg(test)]
+    pub fn for_tests() -> ServerKey {
+        ServerKey([7; 32])
+    }
+
+    /// The lookup value of a PIN or card: deterministic, useless without the key.
+    pub fn lookup(&self, domain: &str, secret: &str) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("any key length");
+        mac.update(domain.as_bytes());
+        mac.update(b"\0");
+        mac.update(secret.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+/// Writes a file only its owner can read, created that way (no window where it is not).
+pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(contents)
+}
+
+/// A slow salted argon2id hash, in PHC string form.
+pub fn hash_secret(secret: &str) -> anyhow::Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(secret.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("argon2: {e}"))
+}
+
+pub fn verify_secret(secret: &str, phc: &str) -> bool {
+    match PasswordHash::new(phc) {
+        Ok(hash) => Argon2::default().verify_password(secret.as_bytes(), &hash).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Spends the same time as a real verification, so an unknown username answers no
+/// faster than a wrong password.
+pub fn verify_against_nothing(secret: &str) {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let phc = DUMMY.get_or_init(|| hash_secret("ream-timing-equaliser").expect("argon2"));
+    let _ = verify_secret(secret, phc);
+}
+
+/// A new bearer token: 256 random bits, with a readable prefix for secret scanners.
+pub fn new_token(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// How a token or one-time code is kept: it carries its own entropy, so a fast hash is
+/// enough to make a stolen database useless.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A PIN of `len` random digits.
+pub fn random_pin(len: u8) -> String {
+    let mut rng = rand::rngs::OsRng;
+    (0..len).map(|_| char::from(b'0' + rng.gen_range(0..10))).collect()
+}
+
+/// An enrolment code a person can type: 16 characters from an alphabet without look-alikes
+/// (80 bits), grouped by four.
+pub fn enrolment_code() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rngs::OsRng;
+    let chars: Vec<char> = (0..16)
+        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
+        .collect();
+    chars.chunks(4).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join("-")
+}
+
+/// Enrolment codes are compared without their dashes and case, as people type them.
+pub fn normalise_enrolment_code(code: &str) -> String {
+    code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_verify_only_their_secret_and_are_salted() {
+        let a = hash_secret("1234").unwrap();
+        let b = hash_secret("1234").unwrap();
+        assert!(a.starts_with("$argon2id$"));
+        assert_ne!(a, b, "salted");
+        assert!(verify_secret("1234", &a));
+        assert!(!verify_secret("1235", &a));
+        assert!(!verify_secret("1234", "not a hash"));
+    }
+
+    #[test]
+    fn lookups_depend_on_domain_secret_and_key() {
+        let k = ServerKey::for_tests();
+        assert_eq!(k.lookup("pin", "1234"), k.lookup("pin", "1234"));
+        assert_ne!(k.lookup("pin", "1234"), k.lookup("card", "1234"));
+        assert_ne!(k.lookup("pin", "1234"), k.lookup("pin", "1235"));
+        assert_ne!(k.lookup("pin", "1234"), ServerKey([8; 32]).lookup("pin", "1234"));
+    }
+
+    #[test]
+    fn key_file_is_created_private_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k");
+        let a = ServerKey::load_or_create(&path).unwrap();
+        let b = ServerKey::load_or_create(&path).unwrap();
+        assert_eq!(a.lookup("x", "y"), b.lookup("x", "y"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn generated_secrets_have_their_shape() {
+        let pin = random_pin(6);
+        assert_eq!(pin.len(), 6);
+        assert!(pin.bytes().all(|b| b.is_ascii_digit()));
+        let code = enrolment_code();
+        assert_eq!(code.len(), 19);
+        assert_eq!(normalise_enrolment_code(&code.to_lowercase()).len(), 16);
+        assert_ne!(new_token("x_"), new_token("x_"));
+    }
+}

@@ -1,0 +1,71 @@
+//! Starting the server: open the store, build the state, serve HTTP or HTTPS.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::Config;
+use crate::push::Hub;
+use crate::secrets::ServerKey;
+use crate::state::AppState;
+use crate::store::Store;
+use crate::tls::{self, TlsSetup};
+
+/// Opens everything the server (or the admin command line) works on.
+pub async fn open_state(config: Config, clock: SharedClock) -> anyhow::Result<AppState> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+    let key = ServerKey::load_or_create(&config.secret_key_path())?;
+    let store = Store::open(&config.database_url(), clock.clone()).await?;
+    Ok(AppState { store, config: Arc::new(config), clock, key, hub: Arc::new(Hub::default()) })
+}
+
+pub async fn open_system_state(config: Config) -> anyhow::Result<AppState> {
+    open_state(config, Arc::new(SystemClock)).await
+}
+
+/// What a started server tells the person who started it.
+pub struct Started {
+    pub url: String,
+    pub fingerprint: Option<String>,
+    pub generated_certificate: bool,
+}
+
+/// Serves until the process ends. `on_start` runs once the socket is bound.
+pub async fn serve(state: AppState, on_start: impl FnOnce(&Started)) -> anyhow::Result<()> {
+    let config = state.config.clone();
+    let tls = tls::setup(&config)?;
+    let listener = std::net::TcpListener::bind(config.listen)
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let host = match addr.ip() {
+        ip if ip.is_unspecified() => "localhost".to_string(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    tokio::spawn(state.hub.clone().run_poller(state.store.clone()));
+    let app = crate::api::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    match tls {
+        TlsSetup::Plain => {
+            on_start(&Started { url: format!("http://{host}:{}", addr.port()), fingerprint: None, generated_certificate: false });
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            axum::serve(listener, app).await?;
+        }
+        TlsSetup::Tls { cert, key, fingerprint, generated } => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let rustls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
+                .await
+                .with_context(|| format!("cannot load {} / {}", cert.display(), key.display()))?;
+            on_start(&Started {
+                url: format!("https://{host}:{}", addr.port()),
+                fingerprint: Some(fingerprint),
+                generated_certificate: generated,
+            });
+            axum_server::from_tcp_rustls(listener, rustls).serve(app).await?;
+        }
+    }
+    Ok(())
+}

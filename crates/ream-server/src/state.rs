@@ -1,0 +1,24 @@
+//! What every request handler shares: one value, built once, passed to axum's router.
+
+use std::sync::Arc;
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::push::Hub;
+use crate::secrets::ServerKey;
+use crate::store::Store;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub clock: SharedClock,
+    pub key: ServerKey,
+    pub hub: Arc<Hub>,
+}
+
+impl AppState {
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+}

@@ -1,0 +1,69 @@
+//! Failed-attempt counting. A key is an identity (`user:…`) or a source (`src:…`); after
+//! `max` failures within the window the key is locked until the window's end. Kept in
+//! the database so every server instance sees the same counts.
+
+use sqlx::Row;
+
+use super::Store;
+use crate::error::AppResult;
+
+impl Store {
+    /// When the key is locked now, the time the lock ends.
+    pub async fn locked_until(&self, key: &str) -> AppResult<Option<i64>> {
+        let now = self.now_ms();
+        let row = sqlx::query("SELECT locked_until_ms FROM auth_failures WHERE key = $1")
+            .bind(key)
+            .fetch_optional(self.pool())
+            .await?;
+        let until: Option<i64> = match row {
+            Some(r) => r.try_get(0)?,
+            None => None,
+        };
+        Ok(until.filter(|&t| t > now))
+    }
+
+    /// Counts one failure; returns the lock's end when this failure locks the key.
+    pub async fn record_failure(&self, key: &str, max: i64, window_ms: i64) -> AppResult<Option<i64>> {
+        let now = self.now_ms();
+        let mut tx = self.pool().begin().await?;
+        // A window that has passed starts over; the upsert keeps it one statement.
+        sqlx::query(
+            "INSERT INTO auth_failures (key, failures, window_start_ms, locked_until_ms) VALUES ($1, 1, $2, NULL) \
+             ON CONFLICT (key) DO UPDATE SET \
+               failures = CASE WHEN auth_failures.window_start_ms + $3 <= $2 THEN 1 ELSE auth_failures.failures + 1 END, \
+               locked_until_ms = CASE WHEN auth_failures.window_start_ms + $3 <= $2 THEN NULL ELSE auth_failures.locked_until_ms END, \
+               window_start_ms = CASE WHEN auth_failures.window_start_ms + $3 <= $2 THEN $2 ELSE auth_failures.window_start_ms END",
+        )
+        .bind(key)
+        .bind(now)
+        .bind(window_ms)
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query("SELECT failures FROM auth_failures WHERE key = $1")
+            .bind(key)
+            .fetch_one(&mut *tx)
+            .await?;
+        let failures: i64 = row.try_get(0)?;
+        let locked = if failures >= max {
+            let until = now + window_ms;
+            sqlx::query("UPDATE auth_failures SET locked_until_ms = $1 WHERE key = $2")
+                .bind(until)
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+            Some(until)
+        } else {
+            None
+        };
+        tx.commit().await?;
+        Ok(locked)
+    }
+
+    pub async fn clear_failures(&self, key: &str) -> AppResult<()> {
+        sqlx::query("DELETE FROM auth_failures WHERE key = $1")
+            .bind(key)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}

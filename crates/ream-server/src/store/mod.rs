@@ -1,0 +1,115 @@
+//! The store: every read and write of the server's state, over sqlx's `Any` driver so
+//! that one implementation serves SQLite (embedded default) and PostgreSQL (scale).
+//!
+//! Invariants: SQL here is portable (see the migration's header); placeholders are
+//! `$1…`, which both backends accept; money is integer cents and times Unix ms. Every
+//! change a connected client must see bumps the user's `version`/`updated_at_ms` in the
+//! same transaction, which is what the push channel follows (see `crate::push`).
+
+mod credit;
+mod lockout;
+mod quotas;
+mod sessions;
+mod shared;
+mod users;
+mod workstations;
+
+pub use credit::*;
+pub use quotas::*;
+pub use sessions::*;
+pub use shared::*;
+pub use users::*;
+pub use workstations::*;
+
+use std::time::Duration;
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Row};
+
+use crate::clock::SharedClock;
+use crate::error::{AppError, AppResult};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    clock: SharedClock,
+}
+
+impl Store {
+    /// Connects and brings the schema up to date.
+    pub async fn open(url: &str, clock: SharedClock) -> anyhow::Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            anyhow::bail!("unsupported database URL (use sqlite://… or postgres://…)");
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 4,
+                Backend::Postgres => 16,
+            })
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot migrate the database: {e}"))?;
+        Ok(Store { pool, backend, clock })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Marks a user's account as changed so that the push channel delivers it.
+pub(crate) async fn bump_user<'e, E>(exec: E, user_id: &str, now: i64) -> AppResult<i64>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let row = sqlx::query(
+        "UPDATE users SET version = version + 1, updated_at_ms = $1 WHERE id = $2 RETURNING version",
+    )
+    .bind(now)
+    .bind(user_id)
+    .fetch_optional(exec)
+    .await?;
+    match row {
+        Some(row) => Ok(row.try_get::<i64, _>(0)?),
+        None => Err(AppError::not_found("user")),
+    }
+}
+
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}

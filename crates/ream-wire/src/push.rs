@@ -1,0 +1,16 @@
+//! Messages the server pushes to a connected client over the session's WebSocket
+//! (`GET /api/v1/me/events`). Each is one JSON text frame.
+
+use serde::{Deserialize, Serialize};
+
+use crate::AccountView;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PushEvent {
+    /// Sent on connect and after every change to the account.
+    Account { account: AccountView },
+    /// The session ended (logout elsewhere, revocation, expiry); the socket closes next.
+    SessionEnded { reason: String },
+}
