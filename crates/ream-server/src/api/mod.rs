@@ -85,9 +85,9 @@ pub struct Source(pub String);
 impl<S: Send + Sync> FromRequestParts<S> for Source {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let addr = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
-        Ok(Source(addr.unwrap_or_else(|| "unknown".into())))
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let addr = ConnectInfo::<SocketAddr>::from_request_parts(parts, state).await.ok();
+        Ok(Source(addr.map_or_else(|| "unknown".into(), |c| c.0.ip().to_string())))
     }
 }
 
