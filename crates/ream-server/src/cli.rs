@@ -288,14 +288,15 @@ fn member(user: Option<String>, group: Option<String>) -> Member {
     }
 }
 
+/// The start-up lines; "listening on" comes last, so whoever waits for it has the rest.
 fn print_started(s: &Started) {
-    println!("Ream server listening on {}", s.url);
     if let Some(fp) = &s.fingerprint {
         if s.generated_certificate {
             println!("Generated a self-signed certificate.");
         }
         println!("Certificate SHA-256 fingerprint: {fp}");
     }
+    println!("Ream server listening on {}", s.url);
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -311,7 +312,6 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             let seeded = demo::seed(&state).await?;
             let code = admin::new_enrolment_code(&state, &NewEnrolmentCode::default()).await?;
             serve(state, |s| {
-                print_started(s);
                 println!("{} demo data in {}", if seeded { "Created" } else { "Using" }, data_dir_shown.display());
                 println!("Demo accounts (username / password / PIN / card):");
                 for u in demo::USERS {
@@ -326,6 +326,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                     );
                 }
                 println!("Workstation enrolment code (one use, 24 h): {}", code.code);
+                print_started(s);
             })
             .await
         }

@@ -1,0 +1,309 @@
+//! The real `ream-server` binary on loopback ports: serving over HTTP and HTTPS, the
+//! demo site, the push channel, and the admin command line reaching connected clients.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Db;
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ream-server");
+
+/// A running server process, killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+    /// Everything it printed before "listening on", which comes last at start-up.
+    output: Vec<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Server {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .env("REAM_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start ream-server");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut output = Vec::new();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(url) = line.strip_prefix("Ream server listening on ") {
+                let url = url.to_string();
+                std::thread::spawn(move || lines.for_each(drop));
+                return Server { child, url, output };
+            }
+            output.push(line);
+        }
+        let status = child.wait().unwrap();
+        panic!("ream-server {args:?} exited ({status}) before listening; it printed {output:?}");
+    }
+
+    fn serve(config: &Path) -> Server {
+        Server::start(&["serve", "--config", config.to_str().unwrap()])
+    }
+}
+
+fn write_config(dir: &Path, extra: &str) -> PathBuf {
+    let path = dir.join("ream.toml");
+    std::fs::write(&path, format!("data_dir = \"data\"\n{extra}")).unwrap();
+    path
+}
+
+async fn config_for(db: Db, dir: &Path) -> PathBuf {
+    let mut extra = String::from("listen = \"127.0.0.1:0\"\n");
+    if db == Db::Postgres {
+        extra += &format!("database_url = \"{}\"\n", common::postgres_database().await);
+    }
+    write_config(dir, &extra)
+}
+
+/// Runs `ream-server admin --config CONFIG ARGS…`, feeding `stdin`.
+fn admin_cli(config: &Path, args: &[&str], stdin: &str) -> String {
+    let mut child = Command::new(BIN)
+        .args(["admin", "--config", config.to_str().unwrap()])
+        .args(args)
+        .env("REAM_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run ream-server admin");
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "admin {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+async fn login(http: &reqwest::Client, url: &str, credentials: Value) -> Value {
+    let r = http.post(format!("{url}/api/v1/auth/login")).json(&json!({"credentials": credentials})).send().await.unwrap();
+    assert!(r.status().is_success(), "login {credentials}: {}", r.status());
+    r.json().await.unwrap()
+}
+
+async fn me(http: &reqwest::Client, url: &str, tokens: &Value) -> Value {
+    let token = tokens["access_token"].as_str().unwrap();
+    let r = http.get(format!("{url}/api/v1/me")).bearer_auth(token).send().await.unwrap();
+    assert!(r.status().is_success());
+    r.json().await.unwrap()
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn push_channel(url: &str, token: &str) -> Socket {
+    let mut req = format!("{}/api/v1/me/events", url.replacen("http", "ws", 1)).into_client_request().unwrap();
+    req.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    tokio_tungstenite::connect_async(req).await.expect("websocket").0
+}
+
+/// The next push event, which must come within `within`.
+async fn next_event(ws: &mut Socket, within: Duration) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let msg = tokio::time::timeout(left, ws.next()).await.expect("no push event in time");
+        match msg.expect("socket closed").expect("socket error") {
+            Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+            _ => continue,
+        }
+    }
+}
+
+/// Waits for an account event satisfying `check`, within a second of now.
+async fn account_event_within_a_second(ws: &mut Socket, check: impl Fn(&Value) -> bool) -> Value {
+    let start = Instant::now();
+    loop {
+        let left = Duration::from_secs(1).saturating_sub(start.elapsed());
+        let event = next_event(ws, left).await;
+        assert_eq!(event["type"], "account", "{event}");
+        if check(&event["account"]) {
+            return event["account"].clone();
+        }
+    }
+}
+
+async fn changes_reach_a_connected_client_within_a_second(db: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(db, dir.path()).await;
+    admin_cli(&config, &["user", "add", "root", "--name", "Root", "--admin", "--password-stdin"], "root-secret\n");
+    admin_cli(&config, &["user", "add", "alice", "--name", "Alice Martin", "--pin", "1234", "--password-stdin"], "alice-demo\n");
+    let server = Server::serve(&config);
+    let url = &server.url;
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let http = reqwest::Client::new();
+
+    let alice = login(&http, url, json!({"method": "pin", "pin": "1234"})).await;
+    let mut ws = push_channel(url, alice["access_token"].as_str().unwrap()).await;
+    let first = next_event(&mut ws, Duration::from_secs(5)).await;
+    assert_eq!((first["type"].as_str(), first["account"]["credit_cents"].as_i64()), (Some("account"), Some(0)));
+
+    // A top-up through the REST API.
+    let root = login(&http, url, json!({"method": "password", "username": "root", "password": "root-secret"})).await;
+    let r = http
+        .post(format!("{url}/api/v1/admin/users/alice/credit/top-up"))
+        .bearer_auth(root["access_token"].as_str().unwrap())
+        .json(&json!({"amount_cents": 500, "comment": "desk"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    account_event_within_a_second(&mut ws, |a| a["credit_cents"] == 500).await;
+
+    // A top-up by the command line, another process writing to the database.
+    admin_cli(&config, &["credit", "top-up", "alice", "2.50", "--comment", "cli"], "");
+    account_event_within_a_second(&mut ws, |a| a["credit_cents"] == 750).await;
+    admin_cli(&config, &["cost-centre", "add", "Marketing"], "");
+    admin_cli(&config, &["cost-centre", "member-add", "Marketing", "--user", "alice"], "");
+    let account = account_event_within_a_second(&mut ws, |a| a["cost_centres"][0]["name"] == "Marketing").await;
+    assert_eq!(account["credit_cents"], 750);
+    assert_eq!(me(&http, url, &alice).await["credit_cents"], 750);
+
+    // Logging out ends the channel, with a word first.
+    let r = http.post(format!("{url}/api/v1/auth/logout")).bearer_auth(alice["access_token"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    let start = Instant::now();
+    loop {
+        let event = next_event(&mut ws, Duration::from_secs(2)).await;
+        if event["type"] == "session_ended" {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(2));
+    }
+    // A push channel without a valid token is refused.
+    let mut req = format!("{}/api/v1/me/events", url.replacen("http", "ws", 1)).into_client_request().unwrap();
+    req.headers_mut().insert("authorization", "Bearer ra_nope".parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(req).await.is_err());
+}
+
+async fn the_demo_site_has_the_documented_accounts(db: Db) {
+    // `demo` runs on SQLite; on the PostgreSQL leg, `serve` the same data from there.
+    if db == Db::Postgres {
+        return check_demo_on_postgres().await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let args = ["demo", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()];
+    let server = Server::start(&args);
+    let printed = server.output.join("\n");
+    for needle in ["Created demo data", "alice", "alice-demo", "1234", "04A1B2C3", "bob-demo", "5678", "04D4E5F6", "admin-demo"] {
+        assert!(printed.contains(needle), "demo output lacks {needle:?}: {printed}");
+    }
+    let code_line = server.output.iter().find(|l| l.starts_with("Workstation enrolment code")).unwrap();
+    assert!(code_line.rsplit(' ').next().unwrap().len() == 19, "{code_line}");
+    check_demo_accounts(&server.url).await;
+
+    // Started again on the same directory, it keeps its data and does not seed twice.
+    let http = reqwest::Client::new();
+    let admin = login(&http, &server.url, json!({"method": "password", "username": "admin", "password": "admin-demo"})).await;
+    http.post(format!("{}/api/v1/admin/users/bob/credit/top-up", server.url))
+        .bearer_auth(admin["access_token"].as_str().unwrap())
+        .json(&json!({"amount_cents": 100}))
+        .send()
+        .await
+        .unwrap();
+    drop(server);
+    let again = Server::start(&args);
+    assert!(again.output.iter().any(|l| l.starts_with("Using demo data")), "{:?}", again.output);
+    let bob = login(&http, &again.url, json!({"method": "card", "card": "04D4E5F6"})).await;
+    assert_eq!(me(&http, &again.url, &bob).await["credit_cents"], 150);
+}
+
+async fn check_demo_on_postgres() {
+    // Seed the demo data into a PostgreSQL database through the library, then serve it
+    // with the binary: the same store code runs on both.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut config, _d) = common::config(Db::Postgres).await;
+    config.data_dir = dir.path().join("data");
+    let url = config.database_url.clone().unwrap();
+    let state = ream_server::server::open_system_state(config).await.unwrap();
+    ream_server::demo::seed(&state).await.unwrap();
+    state.store.close().await;
+    let config = write_config(dir.path(), &format!("listen = \"127.0.0.1:0\"\ndatabase_url = \"{url}\"\n"));
+    let server = Server::serve(&config);
+    check_demo_accounts(&server.url).await;
+}
+
+async fn check_demo_accounts(url: &str) {
+    let http = reqwest::Client::new();
+    let alice = login(&http, url, json!({"method": "pin", "pin": "1234"})).await;
+    let a = me(&http, url, &alice).await;
+    assert_eq!((a["username"].as_str(), a["full_name"].as_str()), (Some("alice"), Some("Alice Martin")));
+    assert_eq!(a["credit_cents"], 2_000);
+    assert_eq!((a["quotas"][0]["limit"].as_i64(), a["quotas"][0]["period"].as_str()), (Some(500), Some("month")));
+    assert_eq!(a["cost_centres"][0]["name"], "Marketing");
+    let projects: Vec<&str> = a["projects"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(projects, ["Brochure 2026", "Website"]);
+    login(&http, url, json!({"method": "card", "card": "04A1B2C3"})).await;
+    login(&http, url, json!({"method": "password", "username": "alice", "password": "alice-demo"})).await;
+    let bob = login(&http, url, json!({"method": "card_pin", "card": "04D4E5F6", "pin": "5678"})).await;
+    let b = me(&http, url, &bob).await;
+    assert_eq!((b["full_name"].as_str(), b["credit_cents"].as_i64()), (Some("Bob Durand"), Some(50)));
+    assert_eq!(b["quotas"], json!([]));
+    let admin = login(&http, url, json!({"method": "password", "username": "admin", "password": "admin-demo"})).await;
+    assert_eq!(me(&http, url, &admin).await["is_admin"], true);
+}
+
+on_both_databases!(changes_reach_a_connected_client_within_a_second, the_demo_site_has_the_documented_accounts);
+
+/// SHA-256 fingerprint of the certificate a TLS server presents.
+async fn presented_fingerprint(url: &str) -> String {
+    let http = reqwest::Client::builder().danger_accept_invalid_certs(true).tls_info(true).build().unwrap();
+    let r = http.get(format!("{url}/api/v1/auth/policy")).send().await.unwrap();
+    assert!(r.status().is_success());
+    let info = r.extensions().get::<reqwest::tls::TlsInfo>().expect("TLS info");
+    ream_server::tls::fingerprint(info.peer_certificate().expect("a certificate"))
+}
+
+#[tokio::test]
+async fn a_server_beyond_loopback_generates_a_certificate_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "listen = \"0.0.0.0:0\"\n");
+    let server = Server::serve(&config);
+    assert!(server.output.iter().any(|l| l == "Generated a self-signed certificate."), "{:?}", server.output);
+    let printed = server
+        .output
+        .iter()
+        .find_map(|l| l.strip_prefix("Certificate SHA-256 fingerprint: "))
+        .expect("fingerprint printed")
+        .to_string();
+    assert_eq!(printed.len(), 32 * 3 - 1);
+    let url = server.url.replace("localhost", "127.0.0.1");
+    assert!(url.starts_with("https://"), "{url}");
+    assert_eq!(presented_fingerprint(&url).await, printed);
+    // Plain HTTP is not served there.
+    assert!(reqwest::get(url.replace("https", "http") + "/api/v1/auth/policy").await.map(|r| !r.status().is_success()).unwrap_or(true));
+    drop(server);
+
+    // The next start reuses it: clients that pinned it keep trusting the server.
+    let again = Server::serve(&config);
+    assert!(!again.output.iter().any(|l| l.starts_with("Generated")), "{:?}", again.output);
+    assert!(again.output.iter().any(|l| l.ends_with(&printed)));
+    assert_eq!(presented_fingerprint(&again.url.replace("localhost", "127.0.0.1")).await, printed);
+}
+
+#[test]
+fn a_bad_configuration_is_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "[login]\npin_min_length = 2\n");
+    let out = Command::new(BIN).args(["serve", "--config", config.to_str().unwrap()]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pin_min_length"));
+    let out = Command::new(BIN).args(["serve", "--config", "/nonexistent/ream.toml"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read config"));
+}
