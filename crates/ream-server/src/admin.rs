@@ -2,9 +2,9 @@
 //! call these functions, so the rules (validation, hashing, logging) are the same.
 
 use ream_wire::{
-    AdminUser, CreditChange, CreditTransaction, EnrolmentCode, Group, Member, NewEnrolmentCode,
-    NewQuota, NewSharedAccount, NewUser, QuotaUpdate, QuotaView, SharedAccount, SharedAccountKind,
-    TransactionKind, UserUpdate,
+    AdminUser, CreditChange, CreditTransaction, EnrolmentCode, Group, Member, NewEnrolmentCode, NewQuota,
+    NewSharedAccount, NewUser, QuotaUpdate, QuotaView, SharedAccount, SharedAccountKind, TransactionKind,
+    UserUpdate,
 };
 
 use crate::auth;
@@ -158,7 +158,8 @@ pub async fn change_credit(
         return Err(AppError::invalid("an adjustment of zero changes nothing"));
     }
     let user = state.store.user(username).await?;
-    let t = state.store.change_credit(&user.id, kind, change.amount_cents, &change.comment, actor, true).await?;
+    let t =
+        state.store.change_credit(&user.id, kind, change.amount_cents, &change.comment, actor, true).await?;
     tracing::info!(user = username, actor, amount_cents = change.amount_cents, "credit changed");
     Ok(t)
 }
@@ -207,7 +208,11 @@ pub async fn create_shared_account(
     shared_account(state, kind, &a.name).await
 }
 
-pub async fn shared_account(state: &AppState, kind: SharedAccountKind, name: &str) -> AppResult<SharedAccount> {
+pub async fn shared_account(
+    state: &AppState,
+    kind: SharedAccountKind,
+    name: &str,
+) -> AppResult<SharedAccount> {
     state
         .store
         .list_shared_accounts(kind)

@@ -28,7 +28,10 @@ fn invalid() -> AppError {
 pub fn check_pin_format(state: &AppState, pin: &str) -> AppResult<()> {
     let l = &state.config.login;
     let len = pin.len();
-    if !pin.bytes().all(|b| b.is_ascii_digit()) || len < l.pin_min_length as usize || len > l.pin_max_length as usize {
+    if !pin.bytes().all(|b| b.is_ascii_digit())
+        || len < l.pin_min_length as usize
+        || len > l.pin_max_length as usize
+    {
         return Err(AppError::new(
             ErrorCode::PinInvalid,
             format!("a PIN is {} to {} digits", l.pin_min_length, l.pin_max_length),
@@ -96,7 +99,9 @@ pub async fn login(
                 .remember
                 .iter()
                 .find(|o| o.id == id)
-                .ok_or_else(|| AppError::new(ErrorCode::RememberInvalid, format!("remember-me {id:?} is not offered")))?
+                .ok_or_else(|| {
+                    AppError::new(ErrorCode::RememberInvalid, format!("remember-me {id:?} is not offered"))
+                })?
                 .clone(),
         ),
     };
@@ -254,7 +259,10 @@ async fn identify(
         Credentials::Sso { proof } => {
             let ws = verify_proof(state, proof, ProofPurpose::Sso).await?;
             let user = store.find_user(&proof.subject).await?.ok_or_else(|| {
-                AppError::new(ErrorCode::AuthInvalid, format!("no Ream account for the OS user {}", proof.subject))
+                AppError::new(
+                    ErrorCode::AuthInvalid,
+                    format!("no Ream account for the OS user {}", proof.subject),
+                )
             })?;
             Ok((user, Some(ws)))
         }
@@ -263,17 +271,20 @@ async fn identify(
 
 /// Checks a workstation proof: an enrolled, unrevoked workstation signed it, for this
 /// purpose, recently, and it has not been seen before.
-pub async fn verify_proof(state: &AppState, proof: &WorkstationProof, purpose: ProofPurpose) -> AppResult<WorkstationRow> {
+pub async fn verify_proof(
+    state: &AppState,
+    proof: &WorkstationProof,
+    purpose: ProofPurpose,
+) -> AppResult<WorkstationRow> {
     let fields_ok = [&proof.workstation_id, &proof.subject, &proof.nonce].iter().all(|f| !f.contains('\n'))
         && (16..=128).contains(&proof.nonce.len());
     if !fields_ok {
         return Err(AppError::new(ErrorCode::AssertionInvalid, "malformed workstation proof"));
     }
-    let ws = state
-        .store
-        .workstation(&proof.workstation_id)
-        .await?
-        .ok_or_else(|| AppError::new(ErrorCode::WorkstationUnknown, "this workstation is not enrolled"))?;
+    let ws =
+        state.store.workstation(&proof.workstation_id).await?.ok_or_else(|| {
+            AppError::new(ErrorCode::WorkstationUnknown, "this workstation is not enrolled")
+        })?;
     if ws.revoked_at_ms.is_some() {
         return Err(AppError::new(ErrorCode::WorkstationRevoked, "this workstation's enrolment was revoked"));
     }
@@ -284,18 +295,20 @@ pub async fn verify_proof(state: &AppState, proof: &WorkstationProof, purpose: P
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("stored workstation key is malformed")))?;
     let key = VerifyingKey::from_bytes(&key_bytes)
         .map_err(|e| AppError::Internal(anyhow::anyhow!("stored workstation key: {e}")))?;
-    let signature = STANDARD
-        .decode(&proof.signature)
-        .ok()
-        .and_then(|b| Signature::from_slice(&b).ok())
-        .ok_or_else(|| AppError::new(ErrorCode::AssertionInvalid, "the proof's signature is malformed"))?;
+    let signature =
+        STANDARD.decode(&proof.signature).ok().and_then(|b| Signature::from_slice(&b).ok()).ok_or_else(
+            || AppError::new(ErrorCode::AssertionInvalid, "the proof's signature is malformed"),
+        )?;
     if key.verify(&proof.bytes_to_verify(), &signature).is_err() || proof.purpose != purpose {
         return Err(AppError::new(ErrorCode::AssertionInvalid, "the proof's signature does not verify"));
     }
     let now = state.now_ms();
     let skew = state.config.security.proof_max_skew_seconds * 1_000;
     if (now - proof.issued_at_ms).abs() > skew {
-        return Err(AppError::new(ErrorCode::AssertionExpired, "the proof is too old (or the clocks disagree)"));
+        return Err(AppError::new(
+            ErrorCode::AssertionExpired,
+            "the proof is too old (or the clocks disagree)",
+        ));
     }
     if !state.store.use_nonce(&ws.id, &proof.nonce, proof.issued_at_ms + skew + 1_000).await? {
         return Err(AppError::new(ErrorCode::AssertionReplayed, "this proof was used already"));
@@ -373,7 +386,14 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> AppResult<Session
     let access_expires = access_expiry(state, now, refresh_expires);
     let rotated = state
         .store
-        .rotate_session(&session.id, &hash, &token_hash(&access_token), access_expires, &token_hash(&new_refresh), refresh_expires)
+        .rotate_session(
+            &session.id,
+            &hash,
+            &token_hash(&access_token),
+            access_expires,
+            &token_hash(&new_refresh),
+            refresh_expires,
+        )
         .await?;
     if !rotated {
         return Err(AppError::new(ErrorCode::AuthInvalid, "this refresh token was just used"));

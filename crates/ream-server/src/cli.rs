@@ -239,7 +239,9 @@ enum WorkstationCmd {
         valid_seconds: Option<i64>,
     },
     List,
-    Revoke { id: String },
+    Revoke {
+        id: String,
+    },
 }
 
 fn period(s: &str) -> Result<QuotaPeriod, String> {
@@ -247,7 +249,8 @@ fn period(s: &str) -> Result<QuotaPeriod, String> {
 }
 
 fn metric(s: &str) -> Result<QuotaMetric, String> {
-    parse_metric(&s.replace('-', "_")).ok_or_else(|| "one of total_pages, colour_pages, mono_pages, money".into())
+    parse_metric(&s.replace('-', "_"))
+        .ok_or_else(|| "one of total_pages, colour_pages, mono_pages, money".into())
 }
 
 /// `12.5` → 1250 cents; at most two decimals; a leading `-` for adjustments.
@@ -258,7 +261,11 @@ pub fn parse_amount(s: &str) -> anyhow::Result<i64> {
         None => (false, s.strip_prefix('+').unwrap_or(s)),
     };
     let (whole, frac) = digits.split_once('.').unwrap_or((digits, ""));
-    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) || frac.len() > 2 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+    if whole.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || frac.len() > 2
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
         return Err(bad());
     }
     let whole: i64 = whole.parse().map_err(|_| bad())?;
@@ -274,7 +281,10 @@ fn print<T: Serialize>(value: &T) -> anyhow::Result<()> {
 
 fn read_secret_line(what: &str) -> anyhow::Result<String> {
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).with_context(|| format!("reading the {what} from standard input"))?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .with_context(|| format!("reading the {what} from standard input"))?;
     let line = line.trim_end_matches(['\r', '\n']).to_string();
     anyhow::ensure!(!line.is_empty(), "no {what} on standard input");
     Ok(line)
@@ -312,7 +322,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             let seeded = demo::seed(&state).await?;
             let code = admin::new_enrolment_code(&state, &NewEnrolmentCode::default()).await?;
             serve(state, |s| {
-                println!("{} demo data in {}", if seeded { "Created" } else { "Using" }, data_dir_shown.display());
+                println!(
+                    "{} demo data in {}",
+                    if seeded { "Created" } else { "Using" },
+                    data_dir_shown.display()
+                );
                 println!("Demo accounts (username / password / PIN / card):");
                 for u in demo::USERS {
                     println!(
@@ -372,7 +386,9 @@ async fn run_admin(s: &AppState, command: AdminCommand) -> anyhow::Result<()> {
                 _ => anyhow::bail!("give a PIN or --generate"),
             },
             UserCmd::CardAdd { username, card } => print(&admin::add_card(s, &username, &card).await?),
-            UserCmd::CardRemove { username, card_id } => Ok(admin::remove_card(s, &username, &card_id).await?),
+            UserCmd::CardRemove { username, card_id } => {
+                Ok(admin::remove_card(s, &username, &card_id).await?)
+            }
         },
         AdminCommand::Credit(cmd) => match cmd {
             CreditCmd::TopUp { username, amount, comment } => {
@@ -440,7 +456,9 @@ mod tests {
 
     #[test]
     fn amounts_parse_to_cents() {
-        for (text, cents) in [("5", 500), ("5.5", 550), ("5.05", 505), ("-1.25", -125), ("+2", 200), ("0.01", 1)] {
+        for (text, cents) in
+            [("5", 500), ("5.5", 550), ("5.05", 505), ("-1.25", -125), ("+2", 200), ("0.01", 1)]
+        {
             assert_eq!(parse_amount(text).unwrap(), cents, "{text}");
         }
         for bad in ["", "1.234", "abc", "1,5", "-", ".5", "1e3", "99999999999999999999"] {

@@ -121,8 +121,8 @@ impl Config {
     pub fn load(path: &Path) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
-        let mut config: Config = toml::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("invalid config {}: {e}", path.display()))?;
+        let mut config: Config =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("invalid config {}: {e}", path.display()))?;
         // Relative paths in the file are relative to the file, not to the caller's cwd.
         if let Some(dir) = path.parent() {
             config.resolve_relative_to(dir);
@@ -189,17 +189,12 @@ impl Config {
     pub fn database_url(&self) -> String {
         match &self.database_url {
             Some(url) => url.clone(),
-            None => format!(
-                "sqlite://{}?mode=rwc",
-                self.data_dir.join("ream.sqlite3").display()
-            ),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("ream.sqlite3").display()),
         }
     }
 
     pub fn secret_key_path(&self) -> PathBuf {
-        self.secret_key_file
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("server.key"))
+        self.secret_key_file.clone().unwrap_or_else(|| self.data_dir.join("server.key"))
     }
 
     pub fn policy(&self) -> LoginPolicy {
@@ -235,10 +230,7 @@ mod tests {
             ("[login]\npin_min_length = 3", "pin_min_length"),
             ("[login]\npin_generated_length = 20", "pin_generated_length"),
             ("[security]\nlockout_seconds = 0", "lockout_seconds"),
-            (
-                "[[login.remember]]\nid = \"x\"\nlabel = \"X\"\nseconds = 0",
-                "seconds",
-            ),
+            ("[[login.remember]]\nid = \"x\"\nlabel = \"X\"\nseconds = 0", "seconds"),
         ] {
             let c: Config = toml::from_str(toml).unwrap();
             let err = c.validate().unwrap_err().to_string();

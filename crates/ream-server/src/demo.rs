@@ -93,7 +93,12 @@ pub async fn seed(state: &AppState) -> anyhow::Result<bool> {
     admin::create_quota(
         state,
         "alice",
-        &NewQuota { name: "Monthly pages".into(), period: QuotaPeriod::Month, metric: QuotaMetric::TotalPages, limit: 500 },
+        &NewQuota {
+            name: "Monthly pages".into(),
+            period: QuotaPeriod::Month,
+            metric: QuotaMetric::TotalPages,
+            limit: 500,
+        },
     )
     .await?;
     let accounts = [
@@ -103,8 +108,12 @@ pub async fn seed(state: &AppState) -> anyhow::Result<bool> {
         (SharedAccountKind::Project, "Website", "The public website"),
     ];
     for (kind, name, description) in accounts {
-        admin::create_shared_account(state, kind, &NewSharedAccount { name: name.into(), description: description.into() })
-            .await?;
+        admin::create_shared_account(
+            state,
+            kind,
+            &NewSharedAccount { name: name.into(), description: description.into() },
+        )
+        .await?;
     }
     let user = |name: &str| Member { kind: MemberKind::User, name: name.into() };
     let group = |name: &str| Member { kind: MemberKind::Group, name: name.into() };

@@ -10,11 +10,7 @@ use ream_wire::{ApiError, ErrorCode};
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("{code}: {message}")]
-    Api {
-        code: ErrorCode,
-        message: String,
-        retry_at_ms: Option<i64>,
-    },
+    Api { code: ErrorCode, message: String, retry_at_ms: Option<i64> },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -59,9 +55,10 @@ impl From<sqlx::Error> for AppError {
 pub fn status_of(code: ErrorCode) -> StatusCode {
     use ErrorCode::*;
     match code {
-        AuthRequired | AuthInvalid | TokenExpired | SessionRevoked | AssertionInvalid
-        | AssertionExpired | AssertionReplayed | WorkstationUnknown | WorkstationRevoked
-        | EnrolmentCodeInvalid => StatusCode::UNAUTHORIZED,
+        AuthRequired | AuthInvalid | TokenExpired | SessionRevoked | AssertionInvalid | AssertionExpired
+        | AssertionReplayed | WorkstationUnknown | WorkstationRevoked | EnrolmentCodeInvalid => {
+            StatusCode::UNAUTHORIZED
+        }
         AuthLocked => StatusCode::TOO_MANY_REQUESTS,
         Forbidden | MethodDisabled => StatusCode::FORBIDDEN,
         NotFound => StatusCode::NOT_FOUND,

@@ -29,10 +29,7 @@ impl Hub {
     /// A receiver that changes whenever the user's account version grows.
     pub fn watch(&self, user_id: &str, version: i64) -> watch::Receiver<i64> {
         let mut users = self.users.lock().expect("hub lock");
-        users
-            .entry(user_id.to_owned())
-            .or_insert_with(|| watch::channel(version).0)
-            .subscribe()
+        users.entry(user_id.to_owned()).or_insert_with(|| watch::channel(version).0).subscribe()
     }
 
     fn notify(&self, changes: &[(String, i64)]) {

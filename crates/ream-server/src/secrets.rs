@@ -31,9 +31,8 @@ impl ServerKey {
             Ok(text) => {
                 let bytes = hex::decode(text.trim())
                     .with_context(|| format!("{} is not a hex key", path.display()))?;
-                let key: [u8; 32] = bytes
-                    .try_into()
-                    .map_err(|_| anyhow::anyhow!("{} must hold 32 bytes", path.display()))?;
+                let key: [u8; 32] =
+                    bytes.try_into().map_err(|_| anyhow::anyhow!("{} must hold 32 bytes", path.display()))?;
                 Ok(ServerKey(key))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -126,9 +125,7 @@ pub fn random_pin(len: u8) -> String {
 pub fn enrolment_code() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rngs::OsRng;
-    let chars: Vec<char> = (0..16)
-        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
-        .collect();
+    let chars: Vec<char> = (0..16).map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())])).collect();
     chars.chunks(4).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join("-")
 }
 

@@ -50,7 +50,11 @@ pub async fn serve(state: AppState, on_start: impl FnOnce(&Started)) -> anyhow::
     let app = crate::api::router(state).into_make_service_with_connect_info::<SocketAddr>();
     match tls {
         TlsSetup::Plain => {
-            on_start(&Started { url: format!("http://{host}:{}", addr.port()), fingerprint: None, generated_certificate: false });
+            on_start(&Started {
+                url: format!("http://{host}:{}", addr.port()),
+                fingerprint: None,
+                generated_certificate: false,
+            });
             let listener = tokio::net::TcpListener::from_std(listener)?;
             axum::serve(listener, app).await?;
         }

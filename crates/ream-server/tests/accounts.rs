@@ -25,7 +25,10 @@ async fn the_account_shows_credit_quotas_cost_centres_and_projects(db: Db) {
     assert_eq!(names(&me["projects"]), ["Brochure 2026", "Website"]);
     let quota = &me["quotas"][0];
     assert_eq!((quota["period"].as_str(), quota["metric"].as_str()), (Some("month"), Some("total_pages")));
-    assert_eq!((quota["limit"].as_i64(), quota["used"].as_i64(), quota["remaining"].as_i64()), (Some(500), Some(0), Some(500)));
+    assert_eq!(
+        (quota["limit"].as_i64(), quota["used"].as_i64(), quota["remaining"].as_i64()),
+        (Some(500), Some(0), Some(500))
+    );
     assert!(quota["period_start_ms"].as_i64().unwrap() < quota["period_end_ms"].as_i64().unwrap());
 
     let bob = app.token("bob", "bob-demo").await;
@@ -46,10 +49,20 @@ async fn credit_moves_are_logged_with_their_balance(db: Db) {
     let top_up = "/api/v1/admin/users/bob/credit/top-up";
     let t = app.post(top_up, Some(&admin), json!({"amount_cents": 1_000, "comment": "cash"})).await.ok();
     assert_eq!((t["balance_after_cents"].as_i64(), t["actor"].as_str()), (Some(1_050), Some("admin")));
-    app.post("/api/v1/admin/users/bob/credit/adjust", Some(&admin), json!({"amount_cents": -75, "comment": "fix"})).await.ok();
+    app.post(
+        "/api/v1/admin/users/bob/credit/adjust",
+        Some(&admin),
+        json!({"amount_cents": -75, "comment": "fix"}),
+    )
+    .await
+    .ok();
     app.post(top_up, Some(&admin), json!({"amount_cents": -5})).await.err(422, "INVALID_INPUT");
-    app.post("/api/v1/admin/users/bob/credit/adjust", Some(&admin), json!({"amount_cents": 0})).await.err(422, "INVALID_INPUT");
-    app.post("/api/v1/admin/users/nobody/credit/top-up", Some(&admin), json!({"amount_cents": 5})).await.err(404, "NOT_FOUND");
+    app.post("/api/v1/admin/users/bob/credit/adjust", Some(&admin), json!({"amount_cents": 0}))
+        .await
+        .err(422, "INVALID_INPUT");
+    app.post("/api/v1/admin/users/nobody/credit/top-up", Some(&admin), json!({"amount_cents": 5}))
+        .await
+        .err(404, "NOT_FOUND");
 
     let bob = app.token("bob", "bob-demo").await;
     assert_eq!(app.get(ME, &bob).await.ok()["credit_cents"], 975);
@@ -86,30 +99,44 @@ async fn administrators_manage_users_secrets_and_memberships(db: Db) {
     assert_eq!((dave["has_password"].as_bool(), dave["has_pin"].as_bool()), (Some(true), Some(true)));
     app.post("/api/v1/admin/users", Some(&admin), new).await.err(409, "CONFLICT");
     // A PIN identifies its owner alone: no two users may share one.
-    app.post("/api/v1/admin/users", Some(&admin), json!({"username": "eve", "full_name": "Eve", "pin": "1234"}))
-        .await
-        .err(409, "SECRET_TAKEN");
+    app.post(
+        "/api/v1/admin/users",
+        Some(&admin),
+        json!({"username": "eve", "full_name": "Eve", "pin": "1234"}),
+    )
+    .await
+    .err(409, "SECRET_TAKEN");
     app.call(Method::GET, "/api/v1/admin/users/eve", Some(&admin), None).await.err(404, "NOT_FOUND");
     let put = |path: &'static str, body: Value| app.call(Method::PUT, path, Some(&admin), Some(body));
     put("/api/v1/admin/users/dave/pin", json!({"pin": "12"})).await.err(422, "PIN_INVALID");
     put("/api/v1/admin/users/dave/pin", json!({"pin": "5678"})).await.err(409, "SECRET_TAKEN");
     assert_eq!(put("/api/v1/admin/users/dave/pin", json!({"pin": "77889900"})).await.status, 204);
     put("/api/v1/admin/users/dave/password", json!({"password": "short"})).await.err(422, "INVALID_INPUT");
-    assert_eq!(put("/api/v1/admin/users/dave/password", json!({"password": "a-new-password"})).await.status, 204);
-    app.post("/api/v1/admin/users/dave/cards", Some(&admin), json!({"card": "04A1B2C3"})).await.err(409, "SECRET_TAKEN");
-    let with_card = app.post("/api/v1/admin/users/dave/cards", Some(&admin), json!({"card": "DA7E0001"})).await.ok();
+    assert_eq!(
+        put("/api/v1/admin/users/dave/password", json!({"password": "a-new-password"})).await.status,
+        204
+    );
+    app.post("/api/v1/admin/users/dave/cards", Some(&admin), json!({"card": "04A1B2C3"}))
+        .await
+        .err(409, "SECRET_TAKEN");
+    let with_card =
+        app.post("/api/v1/admin/users/dave/cards", Some(&admin), json!({"card": "DA7E0001"})).await.ok();
     assert_eq!(with_card["cards"][0]["hint"], "01");
 
     let login = |c: Value| app.login(c, None);
     login(json!({"method": "pin", "pin": "4321"})).await.err(401, "AUTH_INVALID");
     login(json!({"method": "card_pin", "card": "DA7E0001", "pin": "77889900"})).await.ok();
-    login(json!({"method": "password", "username": "dave", "password": "dave-secret"})).await.err(401, "AUTH_INVALID");
-    let dave_token = login(json!({"method": "password", "username": "dave", "password": "a-new-password"})).await.ok();
+    login(json!({"method": "password", "username": "dave", "password": "dave-secret"}))
+        .await
+        .err(401, "AUTH_INVALID");
+    let dave_token =
+        login(json!({"method": "password", "username": "dave", "password": "a-new-password"})).await.ok();
     let dave_token = dave_token["access_token"].as_str().unwrap().to_string();
     assert_eq!(names(&app.get(ME, &dave_token).await.ok()["cost_centres"]), ["Sales"]);
 
     // Cost centres and projects: open one to a user, then take it away.
-    let project = app.post("/api/v1/admin/projects", Some(&admin), json!({"name": "Annual report"})).await.ok();
+    let project =
+        app.post("/api/v1/admin/projects", Some(&admin), json!({"name": "Annual report"})).await.ok();
     assert_eq!(project["members"], json!([]));
     let path = "/api/v1/admin/projects/Annual%20report/members/user/dave";
     let project = app.call(Method::PUT, path, Some(&admin), None).await.ok();
@@ -121,8 +148,11 @@ async fn administrators_manage_users_secrets_and_memberships(db: Db) {
 
     // Quotas: limit, use and what remains.
     let quota = app
-        .post("/api/v1/admin/users/dave/quotas", Some(&admin),
-            json!({"name": "Colour", "period": "week", "metric": "colour_pages", "limit": 100}))
+        .post(
+            "/api/v1/admin/users/dave/quotas",
+            Some(&admin),
+            json!({"name": "Colour", "period": "week", "metric": "colour_pages", "limit": 100}),
+        )
         .await
         .ok();
     let path = format!("/api/v1/admin/quotas/{}", quota["id"].as_str().unwrap());
@@ -133,7 +163,9 @@ async fn administrators_manage_users_secrets_and_memberships(db: Db) {
     app.call(Method::PATCH, &path, Some(&admin), Some(json!({"limit": -1}))).await.err(422, "INVALID_INPUT");
 
     // Disabling ends the user's sessions; deleting removes them.
-    let r = app.call(Method::PATCH, "/api/v1/admin/users/dave", Some(&admin), Some(json!({"disabled": true}))).await;
+    let r = app
+        .call(Method::PATCH, "/api/v1/admin/users/dave", Some(&admin), Some(json!({"disabled": true})))
+        .await;
     assert_eq!(r.ok()["disabled"], true);
     app.get(ME, &dave_token).await.err(401, "SESSION_REVOKED");
     login(json!({"method": "pin", "pin": "77889900"})).await.err(403, "FORBIDDEN");
@@ -144,7 +176,8 @@ async fn administrators_manage_users_secrets_and_memberships(db: Db) {
 async fn users_generate_their_own_pin(db: Db) {
     let app = TestApp::demo(db).await;
     let bob = app.token("bob", "bob-demo").await;
-    let pin = app.post("/api/v1/me/pin", Some(&bob), json!({})).await.ok()["pin"].as_str().unwrap().to_string();
+    let pin =
+        app.post("/api/v1/me/pin", Some(&bob), json!({})).await.ok()["pin"].as_str().unwrap().to_string();
     assert_eq!(pin.len(), 6);
     assert!(pin.bytes().all(|b| b.is_ascii_digit()));
     let t = app.login(json!({"method": "pin", "pin": pin}), None).await.ok();
@@ -200,7 +233,10 @@ async fn every_documented_endpoint_exists(db: Db) {
     for (path, methods) in doc["paths"].as_object().unwrap() {
         let concrete = path.replace("{kind}", "user").replace(['{', '}'], "");
         for (method, op) in methods.as_object().unwrap() {
-            assert!(op["responses"].as_object().is_some_and(|r| !r.is_empty()), "{method} {path} has no responses");
+            assert!(
+                op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+                "{method} {path} has no responses"
+            );
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let r = app.call(m, &concrete, None, Some(json!({}))).await;
             assert_ne!(r.status.as_u16(), 405, "{method} {path} is documented but not routed");

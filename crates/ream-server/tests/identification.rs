@@ -50,7 +50,9 @@ async fn wrong_secrets_are_refused(db: Db) {
         app.login(credentials, None).await.err(401, "AUTH_INVALID");
     }
     // Demo admin has no PIN: a PIN never identifies them.
-    app.login(json!({"method": "password", "username": "admin", "password": "x"}), None).await.err(401, "AUTH_INVALID");
+    app.login(json!({"method": "password", "username": "admin", "password": "x"}), None)
+        .await
+        .err(401, "AUTH_INVALID");
 }
 
 async fn five_failures_lock_the_identity_for_fifteen_minutes(db: Db) {
@@ -64,7 +66,9 @@ async fn five_failures_lock_the_identity_for_fifteen_minutes(db: Db) {
     assert!(locked["retry_at_ms"].as_i64().is_some());
     // Locked for every method that names alice, even with the right secret…
     app.login(right.clone(), None).await.err(429, "AUTH_LOCKED");
-    app.login(json!({"method": "card_pin", "card": "04A1B2C3", "pin": "1234"}), None).await.err(429, "AUTH_LOCKED");
+    app.login(json!({"method": "card_pin", "card": "04A1B2C3", "pin": "1234"}), None)
+        .await
+        .err(429, "AUTH_LOCKED");
     // …but not for other users.
     app.login(json!({"method": "pin", "pin": "5678"}), None).await.ok();
     app.clock.advance_secs(14 * 60);
@@ -82,7 +86,9 @@ async fn five_failures_lock_the_identity_for_fifteen_minutes(db: Db) {
 async fn card_and_pin_failures_lock_the_card_owner(db: Db) {
     let app = TestApp::demo(db).await;
     for i in 0..5 {
-        let r = app.login(json!({"method": "card_pin", "card": "04D4E5F6", "pin": format!("000{i}")}), None).await;
+        let r = app
+            .login(json!({"method": "card_pin", "card": "04D4E5F6", "pin": format!("000{i}")}), None)
+            .await;
         r.err(if i < 4 { 401 } else { 429 }, if i < 4 { "AUTH_INVALID" } else { "AUTH_LOCKED" });
     }
     app.login(json!({"method": "pin", "pin": "5678"}), None).await.err(429, "AUTH_LOCKED");
@@ -96,14 +102,21 @@ async fn guessing_across_users_is_throttled_per_source(db: Db) {
     // Ten wrong PINs from one address: no identity is named, the address is locked.
     for i in 0..10 {
         let r = app
-            .call_from(attacker, Method::POST, "/api/v1/auth/login", None,
-                Some(json!({"credentials": {"method": "pin", "pin": format!("90{i:02}")}})))
+            .call_from(
+                attacker,
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"credentials": {"method": "pin", "pin": format!("90{i:02}")}})),
+            )
             .await;
         r.err(if i < 9 { 401 } else { 429 }, if i < 9 { "AUTH_INVALID" } else { "AUTH_LOCKED" });
     }
     // Even a right PIN from there is refused now; elsewhere it works.
     let good = Some(json!({"credentials": {"method": "pin", "pin": "1234"}}));
-    app.call_from(attacker, Method::POST, "/api/v1/auth/login", None, good.clone()).await.err(429, "AUTH_LOCKED");
+    app.call_from(attacker, Method::POST, "/api/v1/auth/login", None, good.clone())
+        .await
+        .err(429, "AUTH_LOCKED");
     app.call_from([10, 9, 9, 9], Method::POST, "/api/v1/auth/login", None, good.clone()).await.ok();
     app.clock.advance_secs(15 * 60 + 1);
     app.call_from(attacker, Method::POST, "/api/v1/auth/login", None, good).await.ok();
@@ -117,7 +130,8 @@ async fn access_tokens_expire_and_refresh_rotates(db: Db) {
     app.clock.advance_secs(15 * 60 + 1);
     app.get(ME, access).await.err(401, "TOKEN_EXPIRED");
 
-    let second = app.post("/api/v1/auth/refresh", None, json!({"refresh_token": first["refresh_token"]})).await.ok();
+    let second =
+        app.post("/api/v1/auth/refresh", None, json!({"refresh_token": first["refresh_token"]})).await.ok();
     assert_eq!(second["session_id"], first["session_id"]);
     assert_ne!(second["refresh_token"], first["refresh_token"]);
     assert_eq!(whoami(&app, &second).await, "alice");
@@ -130,7 +144,9 @@ async fn access_tokens_expire_and_refresh_rotates(db: Db) {
     app.post("/api/v1/auth/refresh", None, json!({"refresh_token": second["refresh_token"]}))
         .await
         .err(401, "SESSION_REVOKED");
-    app.post("/api/v1/auth/refresh", None, json!({"refresh_token": "rr_made_up"})).await.err(401, "AUTH_INVALID");
+    app.post("/api/v1/auth/refresh", None, json!({"refresh_token": "rr_made_up"}))
+        .await
+        .err(401, "AUTH_INVALID");
     app.get(ME, "ra_made_up").await.err(401, "AUTH_INVALID");
     app.call(Method::GET, ME, None, None).await.err(401, "AUTH_REQUIRED");
 }
@@ -179,7 +195,9 @@ async fn logout_revokes_the_session(db: Db) {
     let other = app.login(json!({"method": "card", "card": "04A1B2C3"}), None).await.ok();
     assert_eq!(app.post("/api/v1/auth/logout", Some(access), json!({})).await.status, 204);
     app.get(ME, access).await.err(401, "SESSION_REVOKED");
-    app.post("/api/v1/auth/refresh", None, json!({"refresh_token": t["refresh_token"]})).await.err(401, "SESSION_REVOKED");
+    app.post("/api/v1/auth/refresh", None, json!({"refresh_token": t["refresh_token"]}))
+        .await
+        .err(401, "SESSION_REVOKED");
     // Only that session: the user's other one lives on.
     assert_eq!(whoami(&app, &other).await, "alice");
 }
@@ -207,7 +225,10 @@ async fn sso_refuses_forged_replayed_expired_and_unknown_proofs(db: Db) {
     tampered["subject"] = json!("admin");
     app.login(sso(tampered), None).await.err(401, "ASSERTION_INVALID");
     // Signed by a key the server does not know for this workstation.
-    let forger = common::Workstation { id: ws.id.clone(), key: ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng) };
+    let forger = common::Workstation {
+        id: ws.id.clone(),
+        key: ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng),
+    };
     app.login(sso(forger.proof(&app, ProofPurpose::Sso, "admin")), None).await.err(401, "ASSERTION_INVALID");
     // A proof made for the user list is no SSO proof.
     app.login(sso(ws.proof(&app, ProofPurpose::UserList, "alice")), None).await.err(401, "ASSERTION_INVALID");
@@ -217,24 +238,34 @@ async fn sso_refuses_forged_replayed_expired_and_unknown_proofs(db: Db) {
 
     use ream_server::clock::Clock;
     let now = app.clock.now_ms();
-    app.login(sso(ws.proof_at(ProofPurpose::Sso, "alice", now - 61_000)), None).await.err(401, "ASSERTION_EXPIRED");
-    app.login(sso(ws.proof_at(ProofPurpose::Sso, "alice", now + 61_000)), None).await.err(401, "ASSERTION_EXPIRED");
+    app.login(sso(ws.proof_at(ProofPurpose::Sso, "alice", now - 61_000)), None)
+        .await
+        .err(401, "ASSERTION_EXPIRED");
+    app.login(sso(ws.proof_at(ProofPurpose::Sso, "alice", now + 61_000)), None)
+        .await
+        .err(401, "ASSERTION_EXPIRED");
     app.login(sso(ws.proof_at(ProofPurpose::Sso, "alice", now - 30_000)), None).await.ok();
 
     let stranger = common::Workstation { id: "no-such-workstation".into(), key: ws.key.clone() };
-    app.login(sso(stranger.proof(&app, ProofPurpose::Sso, "alice")), None).await.err(401, "WORKSTATION_UNKNOWN");
+    app.login(sso(stranger.proof(&app, ProofPurpose::Sso, "alice")), None)
+        .await
+        .err(401, "WORKSTATION_UNKNOWN");
     app.login(sso(ws.proof(&app, ProofPurpose::Sso, "mallory")), None).await.err(401, "AUTH_INVALID");
 }
 
 async fn revoking_a_workstation_ends_its_sessions_and_proofs(db: Db) {
     let app = TestApp::demo(db).await;
     let ws = app.enrol().await;
-    let tokens = app.login(json!({"method": "sso", "proof": ws.proof(&app, ProofPurpose::Sso, "bob")}), Some("always")).await.ok();
+    let tokens = app
+        .login(json!({"method": "sso", "proof": ws.proof(&app, ProofPurpose::Sso, "bob")}), Some("always"))
+        .await
+        .ok();
     let admin = app.admin_token().await;
     let listed = app.get("/api/v1/admin/workstations", &admin).await.ok();
     assert_eq!(listed["workstations"][0]["id"].as_str(), Some(ws.id.as_str()));
     assert!(listed["workstations"][0]["last_seen_ms"].as_i64().is_some());
-    let r = app.call(Method::DELETE, &format!("/api/v1/admin/workstations/{}", ws.id), Some(&admin), None).await;
+    let r =
+        app.call(Method::DELETE, &format!("/api/v1/admin/workstations/{}", ws.id), Some(&admin), None).await;
     assert_eq!(r.status, 204);
     app.get(ME, tokens["access_token"].as_str().unwrap()).await.err(401, "SESSION_REVOKED");
     app.login(json!({"method": "sso", "proof": ws.proof(&app, ProofPurpose::Sso, "bob")}), None)
@@ -253,23 +284,39 @@ async fn enrolment_codes_work_once_and_expire(db: Db) {
         let k = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
         base64::engine::general_purpose::STANDARD.encode(k.verifying_key().to_bytes())
     };
-    let code = app.post("/api/v1/admin/workstations/enrolment-codes", Some(&admin), json!({"valid_seconds": 600})).await.ok();
+    let code = app
+        .post("/api/v1/admin/workstations/enrolment-codes", Some(&admin), json!({"valid_seconds": 600}))
+        .await
+        .ok();
     let code = code["code"].as_str().unwrap().to_string();
     // People type codes in lower case and without dashes.
     let typed = code.replace('-', "").to_lowercase();
-    app.post("/api/v1/workstations/enrol", None, json!({"code": typed, "name": "pc-1", "public_key": key()})).await.ok();
+    app.post("/api/v1/workstations/enrol", None, json!({"code": typed, "name": "pc-1", "public_key": key()}))
+        .await
+        .ok();
     app.post("/api/v1/workstations/enrol", None, json!({"code": code, "name": "pc-2", "public_key": key()}))
         .await
         .err(401, "ENROLMENT_CODE_INVALID");
-    let late = app.post("/api/v1/admin/workstations/enrolment-codes", Some(&admin), json!({"valid_seconds": 60})).await.ok();
+    let late = app
+        .post("/api/v1/admin/workstations/enrolment-codes", Some(&admin), json!({"valid_seconds": 60}))
+        .await
+        .ok();
     app.clock.advance_secs(61);
-    app.post("/api/v1/workstations/enrol", None, json!({"code": late["code"], "name": "pc-3", "public_key": key()}))
-        .await
-        .err(401, "ENROLMENT_CODE_INVALID");
+    app.post(
+        "/api/v1/workstations/enrol",
+        None,
+        json!({"code": late["code"], "name": "pc-3", "public_key": key()}),
+    )
+    .await
+    .err(401, "ENROLMENT_CODE_INVALID");
     let fresh = app.post("/api/v1/admin/workstations/enrolment-codes", Some(&admin), json!({})).await.ok();
-    app.post("/api/v1/workstations/enrol", None, json!({"code": fresh["code"], "name": "pc-4", "public_key": "AAAA"}))
-        .await
-        .err(422, "INVALID_INPUT");
+    app.post(
+        "/api/v1/workstations/enrol",
+        None,
+        json!({"code": fresh["code"], "name": "pc-4", "public_key": "AAAA"}),
+    )
+    .await
+    .err(422, "INVALID_INPUT");
 }
 
 async fn the_directory_needs_a_fresh_workstation_proof(db: Db) {
@@ -284,7 +331,8 @@ async fn the_directory_needs_a_fresh_workstation_proof(db: Db) {
     };
     app.send(get(None, "")).await.err(401, "AUTH_REQUIRED");
     let all = app.send(get(Some(ws.proof(&app, ProofPurpose::Directory, "")), "")).await.ok();
-    let names: Vec<&str> = all["users"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        all["users"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
     assert_eq!(names, ["admin", "alice", "bob", "carol"]);
     let found = app.send(get(Some(ws.proof(&app, ProofPurpose::Directory, "MART")), "MART")).await.ok();
     assert_eq!(found["users"], json!([{"username": "alice", "full_name": "Alice Martin"}]));

@@ -91,7 +91,12 @@ fn admin_cli(config: &Path, args: &[&str], stdin: &str) -> String {
 }
 
 async fn login(http: &reqwest::Client, url: &str, credentials: Value) -> Value {
-    let r = http.post(format!("{url}/api/v1/auth/login")).json(&json!({"credentials": credentials})).send().await.unwrap();
+    let r = http
+        .post(format!("{url}/api/v1/auth/login"))
+        .json(&json!({"credentials": credentials}))
+        .send()
+        .await
+        .unwrap();
     assert!(r.status().is_success(), "login {credentials}: {}", r.status());
     r.json().await.unwrap()
 }
@@ -106,7 +111,8 @@ async fn me(http: &reqwest::Client, url: &str, tokens: &Value) -> Value {
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn push_channel(url: &str, token: &str) -> Socket {
-    let mut req = format!("{}/api/v1/me/events", url.replacen("http", "ws", 1)).into_client_request().unwrap();
+    let mut req =
+        format!("{}/api/v1/me/events", url.replacen("http", "ws", 1)).into_client_request().unwrap();
     req.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
     tokio_tungstenite::connect_async(req).await.expect("websocket").0
 }
@@ -140,8 +146,16 @@ async fn account_event_within_a_second(ws: &mut Socket, check: impl Fn(&Value) -
 async fn changes_reach_a_connected_client_within_a_second(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     let config = config_for(db, dir.path()).await;
-    admin_cli(&config, &["user", "add", "root", "--name", "Root", "--admin", "--password-stdin"], "root-secret\n");
-    admin_cli(&config, &["user", "add", "alice", "--name", "Alice Martin", "--pin", "1234", "--password-stdin"], "alice-demo\n");
+    admin_cli(
+        &config,
+        &["user", "add", "root", "--name", "Root", "--admin", "--password-stdin"],
+        "root-secret\n",
+    );
+    admin_cli(
+        &config,
+        &["user", "add", "alice", "--name", "Alice Martin", "--pin", "1234", "--password-stdin"],
+        "alice-demo\n",
+    );
     let server = Server::serve(&config);
     let url = &server.url;
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
@@ -150,10 +164,14 @@ async fn changes_reach_a_connected_client_within_a_second(db: Db) {
     let alice = login(&http, url, json!({"method": "pin", "pin": "1234"})).await;
     let mut ws = push_channel(url, alice["access_token"].as_str().unwrap()).await;
     let first = next_event(&mut ws, Duration::from_secs(5)).await;
-    assert_eq!((first["type"].as_str(), first["account"]["credit_cents"].as_i64()), (Some("account"), Some(0)));
+    assert_eq!(
+        (first["type"].as_str(), first["account"]["credit_cents"].as_i64()),
+        (Some("account"), Some(0))
+    );
 
     // A top-up through the REST API.
-    let root = login(&http, url, json!({"method": "password", "username": "root", "password": "root-secret"})).await;
+    let root =
+        login(&http, url, json!({"method": "password", "username": "root", "password": "root-secret"})).await;
     let r = http
         .post(format!("{url}/api/v1/admin/users/alice/credit/top-up"))
         .bearer_auth(root["access_token"].as_str().unwrap())
@@ -169,12 +187,18 @@ async fn changes_reach_a_connected_client_within_a_second(db: Db) {
     account_event_within_a_second(&mut ws, |a| a["credit_cents"] == 750).await;
     admin_cli(&config, &["cost-centre", "add", "Marketing"], "");
     admin_cli(&config, &["cost-centre", "member-add", "Marketing", "--user", "alice"], "");
-    let account = account_event_within_a_second(&mut ws, |a| a["cost_centres"][0]["name"] == "Marketing").await;
+    let account =
+        account_event_within_a_second(&mut ws, |a| a["cost_centres"][0]["name"] == "Marketing").await;
     assert_eq!(account["credit_cents"], 750);
     assert_eq!(me(&http, url, &alice).await["credit_cents"], 750);
 
     // Logging out ends the channel, with a word first.
-    let r = http.post(format!("{url}/api/v1/auth/logout")).bearer_auth(alice["access_token"].as_str().unwrap()).send().await.unwrap();
+    let r = http
+        .post(format!("{url}/api/v1/auth/logout"))
+        .bearer_auth(alice["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
     let start = Instant::now();
     loop {
@@ -185,7 +209,8 @@ async fn changes_reach_a_connected_client_within_a_second(db: Db) {
         assert!(start.elapsed() < Duration::from_secs(2));
     }
     // A push channel without a valid token is refused.
-    let mut req = format!("{}/api/v1/me/events", url.replacen("http", "ws", 1)).into_client_request().unwrap();
+    let mut req =
+        format!("{}/api/v1/me/events", url.replacen("http", "ws", 1)).into_client_request().unwrap();
     req.headers_mut().insert("authorization", "Bearer ra_nope".parse().unwrap());
     assert!(tokio_tungstenite::connect_async(req).await.is_err());
 }
@@ -200,7 +225,17 @@ async fn the_demo_site_has_the_documented_accounts(db: Db) {
     let args = ["demo", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()];
     let server = Server::start(&args);
     let printed = server.output.join("\n");
-    for needle in ["Created demo data", "alice", "alice-demo", "1234", "04A1B2C3", "bob-demo", "5678", "04D4E5F6", "admin-demo"] {
+    for needle in [
+        "Created demo data",
+        "alice",
+        "alice-demo",
+        "1234",
+        "04A1B2C3",
+        "bob-demo",
+        "5678",
+        "04D4E5F6",
+        "admin-demo",
+    ] {
         assert!(printed.contains(needle), "demo output lacks {needle:?}: {printed}");
     }
     let code_line = server.output.iter().find(|l| l.starts_with("Workstation enrolment code")).unwrap();
@@ -209,7 +244,12 @@ async fn the_demo_site_has_the_documented_accounts(db: Db) {
 
     // Started again on the same directory, it keeps its data and does not seed twice.
     let http = reqwest::Client::new();
-    let admin = login(&http, &server.url, json!({"method": "password", "username": "admin", "password": "admin-demo"})).await;
+    let admin = login(
+        &http,
+        &server.url,
+        json!({"method": "password", "username": "admin", "password": "admin-demo"}),
+    )
+    .await;
     http.post(format!("{}/api/v1/admin/users/bob/credit/top-up", server.url))
         .bearer_auth(admin["access_token"].as_str().unwrap())
         .json(&json!({"amount_cents": 100}))
@@ -244,9 +284,13 @@ async fn check_demo_accounts(url: &str) {
     let a = me(&http, url, &alice).await;
     assert_eq!((a["username"].as_str(), a["full_name"].as_str()), (Some("alice"), Some("Alice Martin")));
     assert_eq!(a["credit_cents"], 2_000);
-    assert_eq!((a["quotas"][0]["limit"].as_i64(), a["quotas"][0]["period"].as_str()), (Some(500), Some("month")));
+    assert_eq!(
+        (a["quotas"][0]["limit"].as_i64(), a["quotas"][0]["period"].as_str()),
+        (Some(500), Some("month"))
+    );
     assert_eq!(a["cost_centres"][0]["name"], "Marketing");
-    let projects: Vec<&str> = a["projects"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    let projects: Vec<&str> =
+        a["projects"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert_eq!(projects, ["Brochure 2026", "Website"]);
     login(&http, url, json!({"method": "card", "card": "04A1B2C3"})).await;
     login(&http, url, json!({"method": "password", "username": "alice", "password": "alice-demo"})).await;
@@ -254,11 +298,15 @@ async fn check_demo_accounts(url: &str) {
     let b = me(&http, url, &bob).await;
     assert_eq!((b["full_name"].as_str(), b["credit_cents"].as_i64()), (Some("Bob Durand"), Some(50)));
     assert_eq!(b["quotas"], json!([]));
-    let admin = login(&http, url, json!({"method": "password", "username": "admin", "password": "admin-demo"})).await;
+    let admin =
+        login(&http, url, json!({"method": "password", "username": "admin", "password": "admin-demo"})).await;
     assert_eq!(me(&http, url, &admin).await["is_admin"], true);
 }
 
-on_both_databases!(changes_reach_a_connected_client_within_a_second, the_demo_site_has_the_documented_accounts);
+on_both_databases!(
+    changes_reach_a_connected_client_within_a_second,
+    the_demo_site_has_the_documented_accounts
+);
 
 /// SHA-256 fingerprint of the certificate a TLS server presents.
 async fn presented_fingerprint(url: &str) -> String {
@@ -286,7 +334,10 @@ async fn a_server_beyond_loopback_generates_a_certificate_once() {
     assert!(url.starts_with("https://"), "{url}");
     assert_eq!(presented_fingerprint(&url).await, printed);
     // Plain HTTP is not served there.
-    assert!(reqwest::get(url.replace("https", "http") + "/api/v1/auth/policy").await.map(|r| !r.status().is_success()).unwrap_or(true));
+    assert!(reqwest::get(url.replace("https", "http") + "/api/v1/auth/policy")
+        .await
+        .map(|r| !r.status().is_success())
+        .unwrap_or(true));
     drop(server);
 
     // The next start reuses it: clients that pinned it keep trusting the server.

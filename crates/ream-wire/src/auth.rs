@@ -211,13 +211,7 @@ impl WorkstationProof {
     }
 
     pub fn bytes_to_verify(&self) -> Vec<u8> {
-        Self::signed_bytes(
-            &self.workstation_id,
-            self.purpose,
-            &self.subject,
-            self.issued_at_ms,
-            &self.nonce,
-        )
+        Self::signed_bytes(&self.workstation_id, self.purpose, &self.subject, self.issued_at_ms, &self.nonce)
     }
 }
 
@@ -251,10 +245,7 @@ mod tests {
     fn login_methods_round_trip_by_name() {
         for m in LoginMethod::ALL {
             assert_eq!(LoginMethod::parse(m.as_str()), Some(m));
-            assert_eq!(
-                serde_json::to_string(&m).unwrap(),
-                format!("\"{}\"", m.as_str())
-            );
+            assert_eq!(serde_json::to_string(&m).unwrap(), format!("\"{}\"", m.as_str()));
         }
         assert_eq!(LoginMethod::parse("magic"), None);
     }

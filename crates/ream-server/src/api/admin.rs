@@ -5,10 +5,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use ream_wire::{
-    AddCard, AdminUser, ApiError, CreditChange, CreditTransaction, EnrolmentCode, GroupList, Member, MemberKind,
-    NewEnrolmentCode, NewGroup, NewPin, NewQuota, NewSharedAccount, NewUser, QuotaList, QuotaUpdate, QuotaView,
-    SetPassword, SetPin, SharedAccount, SharedAccountKind, SharedAccountList, TransactionKind, TransactionPage,
-    UserList, UserUpdate, WorkstationList,
+    AddCard, AdminUser, ApiError, CreditChange, CreditTransaction, EnrolmentCode, GroupList, Member,
+    MemberKind, NewEnrolmentCode, NewGroup, NewPin, NewQuota, NewSharedAccount, NewUser, QuotaList,
+    QuotaUpdate, QuotaView, SetPassword, SetPin, SharedAccount, SharedAccountKind, SharedAccountList,
+    TransactionKind, TransactionPage, UserList, UserUpdate, WorkstationList,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -63,7 +63,11 @@ struct Limit {
 /// Users, optionally filtered.
 #[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", security(("bearer" = [])), params(Search),
     responses((status = 200, body = UserList), (status = 403, body = ApiError)))]
-async fn list_users(State(s): State<AppState>, _: Admin, Query(q): Query<Search>) -> AppResult<Json<UserList>> {
+async fn list_users(
+    State(s): State<AppState>,
+    _: Admin,
+    Query(q): Query<Search>,
+) -> AppResult<Json<UserList>> {
     Ok(Json(UserList { users: admin::list_users(&s, &q.q).await? }))
 }
 
@@ -81,7 +85,11 @@ async fn create_user(
 #[utoipa::path(get, path = "/api/v1/admin/users/{username}", tag = "admin", security(("bearer" = [])),
     params(("username" = String, Path)),
     responses((status = 200, body = AdminUser), (status = 404, body = ApiError)))]
-async fn get_user(State(s): State<AppState>, _: Admin, Path(username): Path<String>) -> AppResult<Json<AdminUser>> {
+async fn get_user(
+    State(s): State<AppState>,
+    _: Admin,
+    Path(username): Path<String>,
+) -> AppResult<Json<AdminUser>> {
     Ok(Json(admin::get_user(&s, &username).await?))
 }
 
@@ -102,7 +110,11 @@ async fn update_user(
 #[utoipa::path(delete, path = "/api/v1/admin/users/{username}", tag = "admin", security(("bearer" = [])),
     params(("username" = String, Path)),
     responses((status = 204, description = "deleted"), (status = 404, body = ApiError)))]
-async fn delete_user(State(s): State<AppState>, _: Admin, Path(username): Path<String>) -> AppResult<StatusCode> {
+async fn delete_user(
+    State(s): State<AppState>,
+    _: Admin,
+    Path(username): Path<String>,
+) -> AppResult<StatusCode> {
     admin::delete_user(&s, &username).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -138,7 +150,11 @@ async fn set_pin(
 #[utoipa::path(post, path = "/api/v1/admin/users/{username}/pin/generate", tag = "admin", security(("bearer" = [])),
     params(("username" = String, Path)),
     responses((status = 200, body = NewPin), (status = 404, body = ApiError)))]
-async fn generate_pin(State(s): State<AppState>, _: Admin, Path(username): Path<String>) -> AppResult<Json<NewPin>> {
+async fn generate_pin(
+    State(s): State<AppState>,
+    _: Admin,
+    Path(username): Path<String>,
+) -> AppResult<Json<NewPin>> {
     Ok(Json(NewPin { pin: admin::generate_pin(&s, &username).await? }))
 }
 
@@ -201,13 +217,19 @@ async fn user_transactions(
     Path(username): Path<String>,
     Query(l): Query<Limit>,
 ) -> AppResult<Json<TransactionPage>> {
-    Ok(Json(TransactionPage { transactions: admin::transactions(&s, &username, l.limit.unwrap_or(50)).await? }))
+    Ok(Json(TransactionPage {
+        transactions: admin::transactions(&s, &username, l.limit.unwrap_or(50)).await?,
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/users/{username}/quotas", tag = "admin", security(("bearer" = [])),
     params(("username" = String, Path)),
     responses((status = 200, body = QuotaList), (status = 404, body = ApiError)))]
-async fn list_quotas(State(s): State<AppState>, _: Admin, Path(username): Path<String>) -> AppResult<Json<QuotaList>> {
+async fn list_quotas(
+    State(s): State<AppState>,
+    _: Admin,
+    Path(username): Path<String>,
+) -> AppResult<Json<QuotaList>> {
     Ok(Json(QuotaList { quotas: admin::quotas(&s, &username).await? }))
 }
 
@@ -260,7 +282,11 @@ async fn create_group(State(s): State<AppState>, _: Admin, Body(g): Body<NewGrou
 #[utoipa::path(delete, path = "/api/v1/admin/groups/{name}", tag = "admin", security(("bearer" = [])),
     params(("name" = String, Path)),
     responses((status = 204, description = "deleted"), (status = 404, body = ApiError)))]
-async fn delete_group(State(s): State<AppState>, _: Admin, Path(name): Path<String>) -> AppResult<StatusCode> {
+async fn delete_group(
+    State(s): State<AppState>,
+    _: Admin,
+    Path(name): Path<String>,
+) -> AppResult<StatusCode> {
     s.store.delete_group(&name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -311,7 +337,11 @@ async fn create_cost_centre(
 
 #[utoipa::path(delete, path = "/api/v1/admin/cost-centres/{name}", tag = "admin", security(("bearer" = [])),
     params(("name" = String, Path)), responses((status = 204, description = "deleted"), (status = 404, body = ApiError)))]
-async fn delete_cost_centre(State(s): State<AppState>, _: Admin, Path(name): Path<String>) -> AppResult<StatusCode> {
+async fn delete_cost_centre(
+    State(s): State<AppState>,
+    _: Admin,
+    Path(name): Path<String>,
+) -> AppResult<StatusCode> {
     delete_shared(&s, SharedAccountKind::CostCentre, &name).await
 }
 
@@ -358,7 +388,11 @@ async fn create_project(
 
 #[utoipa::path(delete, path = "/api/v1/admin/projects/{name}", tag = "admin", security(("bearer" = [])),
     params(("name" = String, Path)), responses((status = 204, description = "deleted"), (status = 404, body = ApiError)))]
-async fn delete_project(State(s): State<AppState>, _: Admin, Path(name): Path<String>) -> AppResult<StatusCode> {
+async fn delete_project(
+    State(s): State<AppState>,
+    _: Admin,
+    Path(name): Path<String>,
+) -> AppResult<StatusCode> {
     delete_shared(&s, SharedAccountKind::Project, &name).await
 }
 
@@ -410,7 +444,11 @@ async fn new_enrolment_code(
 #[utoipa::path(delete, path = "/api/v1/admin/workstations/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses((status = 204, description = "revoked"), (status = 404, body = ApiError)))]
-async fn revoke_workstation(State(s): State<AppState>, _: Admin, Path(id): Path<String>) -> AppResult<StatusCode> {
+async fn revoke_workstation(
+    State(s): State<AppState>,
+    _: Admin,
+    Path(id): Path<String>,
+) -> AppResult<StatusCode> {
     admin::revoke_workstation(&s, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -59,7 +59,10 @@ async fn login(
     responses(
         (status = 200, body = SessionTokens),
         (status = 401, description = "AUTH_INVALID, TOKEN_EXPIRED or SESSION_REVOKED", body = ApiError)))]
-async fn refresh(State(state): State<AppState>, Body(req): Body<RefreshRequest>) -> AppResult<Json<SessionTokens>> {
+async fn refresh(
+    State(state): State<AppState>,
+    Body(req): Body<RefreshRequest>,
+) -> AppResult<Json<SessionTokens>> {
     Ok(Json(auth::refresh(&state, &req.refresh_token).await?))
 }
 

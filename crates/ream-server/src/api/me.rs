@@ -16,10 +16,7 @@ use crate::state::AppState;
 use crate::views::account_view;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(account))
-        .routes(routes!(transactions))
-        .routes(routes!(new_pin))
+    OpenApiRouter::new().routes(routes!(account)).routes(routes!(transactions)).routes(routes!(new_pin))
 }
 
 /// The caller's account: identity, credit, quotas, cost centres and projects.

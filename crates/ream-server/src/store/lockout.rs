@@ -60,10 +60,7 @@ impl Store {
     }
 
     pub async fn clear_failures(&self, key: &str) -> AppResult<()> {
-        sqlx::query("DELETE FROM auth_failures WHERE key = $1")
-            .bind(key)
-            .execute(self.pool())
-            .await?;
+        sqlx::query("DELETE FROM auth_failures WHERE key = $1").bind(key).execute(self.pool()).await?;
         Ok(())
     }
 }

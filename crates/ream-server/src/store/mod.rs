@@ -64,10 +64,7 @@ impl Store {
             .connect(url)
             .await
             .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot migrate the database: {e}"))?;
+        MIGRATOR.run(&pool).await.map_err(|e| anyhow::anyhow!("cannot migrate the database: {e}"))?;
         Ok(Store { pool, backend, clock })
     }
 

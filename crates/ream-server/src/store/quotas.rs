@@ -180,7 +180,11 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         bump_user(&mut *tx, &q.user_id, now).await?;
         if let Some(name) = name {
-            sqlx::query("UPDATE quotas SET name = $1 WHERE id = $2").bind(name).bind(id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE quotas SET name = $1 WHERE id = $2")
+                .bind(name)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         }
         if let Some(limit) = limit {
             sqlx::query("UPDATE quotas SET limit_value = $1 WHERE id = $2")
@@ -240,7 +244,10 @@ mod tests {
         check(QuotaPeriod::Year, ms(2026, 1, 1), ms(2027, 1, 1));
         assert_eq!(period_bounds(QuotaPeriod::Unlimited, now), None);
         // December rolls into the next year; a Sunday belongs to the week before.
-        assert_eq!(period_bounds(QuotaPeriod::Month, ms(2026, 12, 31)), Some((ms(2026, 12, 1), ms(2027, 1, 1))));
+        assert_eq!(
+            period_bounds(QuotaPeriod::Month, ms(2026, 12, 31)),
+            Some((ms(2026, 12, 1), ms(2027, 1, 1)))
+        );
         assert_eq!(period_bounds(QuotaPeriod::Week, ms(2026, 11, 29)).unwrap().0, ms(2026, 11, 23));
     }
 

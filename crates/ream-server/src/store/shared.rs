@@ -40,7 +40,9 @@ impl Store {
         .execute(self.pool())
         .await;
         match res {
-            Err(e) if is_unique_violation(&e) => Err(AppError::new(ErrorCode::Conflict, format!("{name} exists already"))),
+            Err(e) if is_unique_violation(&e) => {
+                Err(AppError::new(ErrorCode::Conflict, format!("{name} exists already")))
+            }
             Err(e) => Err(e.into()),
             Ok(_) => Ok(id),
         }
@@ -58,10 +60,11 @@ impl Store {
 
     /// Every shared account of the kind, with its members by name.
     pub async fn list_shared_accounts(&self, kind: SharedAccountKind) -> AppResult<Vec<SharedAccount>> {
-        let accounts = sqlx::query("SELECT id, name, description FROM shared_accounts WHERE kind = $1 ORDER BY name")
-            .bind(shared_kind_str(kind))
-            .fetch_all(self.pool())
-            .await?;
+        let accounts =
+            sqlx::query("SELECT id, name, description FROM shared_accounts WHERE kind = $1 ORDER BY name")
+                .bind(shared_kind_str(kind))
+                .fetch_all(self.pool())
+                .await?;
         let members = sqlx::query(
             "SELECT m.account_id, m.member_kind, COALESCE(u.username, g.name) AS name \
              FROM shared_account_members m JOIN shared_accounts a ON a.id = m.account_id \
@@ -152,7 +155,11 @@ impl Store {
 
     /// Bumps every user the account is open to (called before and after a membership
     /// change, so both those who lose and those who gain it are told).
-    async fn touch_members(&self, tx: &mut sqlx::Transaction<'_, sqlx::Any>, account_id: &str) -> AppResult<()> {
+    async fn touch_members(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        account_id: &str,
+    ) -> AppResult<()> {
         sqlx::query(
             "UPDATE users SET version = version + 1, updated_at_ms = $1 WHERE id IN ( \
                SELECT member_id FROM shared_account_members WHERE account_id = $2 AND member_kind = 'user' \
@@ -167,7 +174,11 @@ impl Store {
     }
 
     /// The shared accounts of `kind` open to the user, directly or through a group.
-    pub async fn shared_accounts_of(&self, user_id: &str, kind: SharedAccountKind) -> AppResult<Vec<AccountRef>> {
+    pub async fn shared_accounts_of(
+        &self,
+        user_id: &str,
+        kind: SharedAccountKind,
+    ) -> AppResult<Vec<AccountRef>> {
         let rows = sqlx::query(
             "SELECT a.id, a.name, a.description FROM shared_accounts a WHERE a.kind = $1 AND a.id IN ( \
                SELECT account_id FROM shared_account_members WHERE member_kind = 'user' AND member_id = $2 \

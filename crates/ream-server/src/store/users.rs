@@ -69,10 +69,9 @@ impl Store {
         .execute(self.pool())
         .await;
         match res {
-            Err(e) if is_unique_violation(&e) => Err(AppError::new(
-                ErrorCode::Conflict,
-                format!("user {} exists already", u.username),
-            )),
+            Err(e) if is_unique_violation(&e) => {
+                Err(AppError::new(ErrorCode::Conflict, format!("user {} exists already", u.username)))
+            }
             Err(e) => Err(e.into()),
             Ok(_) => self.user_by_id(&id).await,
         }
@@ -87,18 +86,14 @@ impl Store {
     }
 
     pub async fn find_user(&self, username: &str) -> AppResult<Option<UserRow>> {
-        Ok(sqlx::query_as::<_, UserRow>(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE username = $1"
-        ))
-        .bind(username)
-        .fetch_optional(self.pool())
-        .await?)
+        Ok(sqlx::query_as::<_, UserRow>(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"))
+            .bind(username)
+            .fetch_optional(self.pool())
+            .await?)
     }
 
     pub async fn user(&self, username: &str) -> AppResult<UserRow> {
-        self.find_user(username)
-            .await?
-            .ok_or_else(|| AppError::not_found(format!("user {username}")))
+        self.find_user(username).await?.ok_or_else(|| AppError::not_found(format!("user {username}")))
     }
 
     /// Users whose username or full name contains `search` (any case), by username.
@@ -164,10 +159,7 @@ impl Store {
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
-        let done = sqlx::query("DELETE FROM users WHERE id = $1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+        let done = sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(&mut *tx).await?;
         if done.rows_affected() == 0 {
             return Err(AppError::not_found("user"));
         }
@@ -205,10 +197,9 @@ impl Store {
             .execute(&mut *tx)
             .await;
         match res {
-            Err(e) if is_unique_violation(&e) => Err(AppError::new(
-                ErrorCode::SecretTaken,
-                "this PIN belongs to another user",
-            )),
+            Err(e) if is_unique_violation(&e) => {
+                Err(AppError::new(ErrorCode::SecretTaken, "this PIN belongs to another user"))
+            }
             Err(e) => Err(e.into()),
             Ok(_) => {
                 tx.commit().await?;
@@ -218,12 +209,10 @@ impl Store {
     }
 
     pub async fn user_by_pin_lookup(&self, lookup: &str) -> AppResult<Option<UserRow>> {
-        Ok(sqlx::query_as::<_, UserRow>(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE pin_lookup = $1"
-        ))
-        .bind(lookup)
-        .fetch_optional(self.pool())
-        .await?)
+        Ok(sqlx::query_as::<_, UserRow>(&format!("SELECT {USER_COLUMNS} FROM users WHERE pin_lookup = $1"))
+            .bind(lookup)
+            .fetch_optional(self.pool())
+            .await?)
     }
 
     pub async fn add_card(&self, user_id: &str, lookup: &str, hash: &str, hint: &str) -> AppResult<CardRow> {
@@ -249,7 +238,13 @@ impl Store {
             Err(e) => Err(e.into()),
             Ok(_) => {
                 tx.commit().await?;
-                Ok(CardRow { id, user_id: user_id.into(), hash: hash.into(), hint: hint.into(), created_at_ms: now })
+                Ok(CardRow {
+                    id,
+                    user_id: user_id.into(),
+                    hash: hash.into(),
+                    hint: hint.into(),
+                    created_at_ms: now,
+                })
             }
         }
     }
@@ -304,10 +299,7 @@ impl Store {
         let now = self.now_ms();
         let mut tx = self.pool().begin().await?;
         bump_user(&mut *tx, user_id, now).await?;
-        sqlx::query("DELETE FROM group_members WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("DELETE FROM group_members WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
         for name in groups {
             sqlx::query(
                 "INSERT INTO user_groups (id, name, created_at_ms) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
@@ -394,10 +386,7 @@ impl Store {
             .bind(&id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM user_groups WHERE id = $1")
-            .bind(&id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("DELETE FROM user_groups WHERE id = $1").bind(&id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -33,18 +33,25 @@ const WS_COLUMNS: &str = "id, name, public_key, enrolled_at_ms, revoked_at_ms, l
 
 impl Store {
     pub async fn create_enrolment_code(&self, code_hash: &str, expires_at_ms: i64) -> AppResult<()> {
-        sqlx::query("INSERT INTO enrolment_codes (code_hash, created_at_ms, expires_at_ms) VALUES ($1, $2, $3)")
-            .bind(code_hash)
-            .bind(self.now_ms())
-            .bind(expires_at_ms)
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "INSERT INTO enrolment_codes (code_hash, created_at_ms, expires_at_ms) VALUES ($1, $2, $3)",
+        )
+        .bind(code_hash)
+        .bind(self.now_ms())
+        .bind(expires_at_ms)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
     /// Spends the code and registers the workstation, in one transaction: a code enrols
     /// exactly one workstation even when two try at once.
-    pub async fn enrol_workstation(&self, code_hash: &str, name: &str, public_key: &str) -> AppResult<WorkstationRow> {
+    pub async fn enrol_workstation(
+        &self,
+        code_hash: &str,
+        name: &str,
+        public_key: &str,
+    ) -> AppResult<WorkstationRow> {
         let now = self.now_ms();
         let id = new_id();
         let mut tx = self.pool().begin().await?;
@@ -63,13 +70,15 @@ impl Store {
                 "this enrolment code is unknown, used or expired",
             ));
         }
-        let res = sqlx::query("INSERT INTO workstations (id, name, public_key, enrolled_at_ms) VALUES ($1, $2, $3, $4)")
-            .bind(&id)
-            .bind(name)
-            .bind(public_key)
-            .bind(now)
-            .execute(&mut *tx)
-            .await;
+        let res = sqlx::query(
+            "INSERT INTO workstations (id, name, public_key, enrolled_at_ms) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&id)
+        .bind(name)
+        .bind(public_key)
+        .bind(now)
+        .execute(&mut *tx)
+        .await;
         match res {
             Err(e) if is_unique_violation(&e) => {
                 return Err(AppError::new(ErrorCode::Conflict, "this key is enrolled already"))
@@ -81,10 +90,12 @@ impl Store {
     }
 
     pub async fn workstation(&self, id: &str) -> AppResult<Option<WorkstationRow>> {
-        Ok(sqlx::query_as::<_, WorkstationRow>(&format!("SELECT {WS_COLUMNS} FROM workstations WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?)
+        Ok(sqlx::query_as::<_, WorkstationRow>(&format!(
+            "SELECT {WS_COLUMNS} FROM workstations WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?)
     }
 
     pub async fn list_workstations(&self) -> AppResult<Vec<WorkstationRow>> {
@@ -99,11 +110,12 @@ impl Store {
     pub async fn revoke_workstation(&self, id: &str) -> AppResult<()> {
         let now = self.now_ms();
         let mut tx = self.pool().begin().await?;
-        let done = sqlx::query("UPDATE workstations SET revoked_at_ms = $1 WHERE id = $2 AND revoked_at_ms IS NULL")
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        let done =
+            sqlx::query("UPDATE workstations SET revoked_at_ms = $1 WHERE id = $2 AND revoked_at_ms IS NULL")
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         if done.rows_affected() == 0 {
             return Err(AppError::not_found("active workstation"));
         }
@@ -144,12 +156,13 @@ impl Store {
             .bind(now)
             .execute(self.pool())
             .await?;
-        let res = sqlx::query("INSERT INTO used_nonces (workstation_id, nonce, expires_at_ms) VALUES ($1, $2, $3)")
-            .bind(workstation_id)
-            .bind(nonce)
-            .bind(keep_until_ms)
-            .execute(self.pool())
-            .await;
+        let res =
+            sqlx::query("INSERT INTO used_nonces (workstation_id, nonce, expires_at_ms) VALUES ($1, $2, $3)")
+                .bind(workstation_id)
+                .bind(nonce)
+                .bind(keep_until_ms)
+                .execute(self.pool())
+                .await;
         match res {
             Err(e) if is_unique_violation(&e) => Ok(false),
             Err(e) => Err(e.into()),

@@ -116,13 +116,22 @@ impl TestApp {
     }
 
     /// One request through the real router, as if from `source`.
-    pub async fn call_from(&self, source: [u8; 4], method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+    pub async fn call_from(
+        &self,
+        source: [u8; 4],
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
         let mut req = Request::builder().method(method).uri(path);
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
         }
         let mut req = match body {
-            Some(b) => req.header("content-type", "application/json").body(Body::from(b.to_string())).unwrap(),
+            Some(b) => {
+                req.header("content-type", "application/json").body(Body::from(b.to_string())).unwrap()
+            }
             None => req.body(Body::empty()).unwrap(),
         };
         req.extensions_mut().insert(ConnectInfo(SocketAddr::from((source, 40_000))));
@@ -133,7 +142,11 @@ impl TestApp {
         let resp = self.router.clone().oneshot(req).await.unwrap();
         let status = resp.status();
         let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        };
         Reply { status, body }
     }
 
@@ -155,7 +168,8 @@ impl TestApp {
 
     /// Logs in by password and returns the access token.
     pub async fn token(&self, username: &str, password: &str) -> String {
-        let r = self.login(json!({"method": "password", "username": username, "password": password}), None).await;
+        let r =
+            self.login(json!({"method": "password", "username": username, "password": password}), None).await;
         r.ok()["access_token"].as_str().unwrap().to_string()
     }
 
@@ -166,7 +180,8 @@ impl TestApp {
     /// Enrols a new workstation with a fresh key, through the API.
     pub async fn enrol(&self) -> Workstation {
         let admin = self.admin_token().await;
-        let code = self.post("/api/v1/admin/workstations/enrolment-codes", Some(&admin), json!({})).await.ok();
+        let code =
+            self.post("/api/v1/admin/workstations/enrolment-codes", Some(&admin), json!({})).await.ok();
         let key = SigningKey::generate(&mut rand::rngs::OsRng);
         let r = self
             .post(
