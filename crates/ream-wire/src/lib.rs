@@ -12,12 +12,14 @@
 pub mod account;
 pub mod admin;
 pub mod auth;
+pub mod client;
 pub mod error;
 pub mod push;
 
 pub use account::*;
 pub use admin::*;
 pub use auth::*;
+pub use client::*;
 pub use error::*;
 pub use push::*;
 

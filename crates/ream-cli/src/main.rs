@@ -1,0 +1,240 @@
+//! `ream`: the headless Ream client. The same engine as the desktop app, with the
+//! terminal for prompts and output (`--json` for scripts).
+
+mod output;
+mod prompt;
+
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use ream_client::secrets::Keyring;
+use ream_client::{ClientError, Engine, LoginInput, Settings, Started};
+use ream_wire::{ClientEvent, LoginMethod};
+
+#[derive(Debug, Parser)]
+#[command(name = "ream", version, about = "Ream print-management client (headless)")]
+struct Args {
+    /// Machine-readable JSON output.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Set the server. An unknown certificate is shown by its fingerprint to confirm.
+    Connect {
+        #[arg(long)]
+        server: String,
+        /// Trust the CA certificates in this PEM file instead of the system's.
+        #[arg(long)]
+        ca_file: Option<std::path::PathBuf>,
+        /// Accept the certificate shown without asking.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Enrol this workstation with a one-time code from an administrator.
+    Enroll {
+        #[arg(long)]
+        server: Option<String>,
+        #[arg(long)]
+        code: String,
+        /// The workstation's name (its host name by default).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// The server's login methods and remember-me durations.
+    Policy,
+    /// The user directory (enrolled workstations only).
+    Users {
+        #[arg(default_value = "")]
+        search: String,
+    },
+    /// Log in. Secrets are asked for on the terminal (or read from standard input).
+    Login {
+        /// user_list, pin, card, card_pin, password or sso; asked when absent.
+        #[arg(long, value_parser = method)]
+        method: Option<LoginMethod>,
+        /// Stay logged in for one of the server's remember-me durations (e.g. 8h, always).
+        #[arg(long)]
+        remember: Option<String>,
+        /// For password and user-list logins.
+        #[arg(long)]
+        username: Option<String>,
+    },
+    Logout,
+    /// Who is logged in, the server and its connection, and the account in short.
+    Status,
+    /// The whole account: credit, quotas, cost centres, projects, recent transactions.
+    Account,
+    /// Follow live changes (push) until interrupted; logs in first if needed.
+    Watch {
+        #[arg(long, value_parser = method)]
+        method: Option<LoginMethod>,
+        #[arg(long)]
+        remember: Option<String>,
+        #[arg(long)]
+        username: Option<String>,
+    },
+    /// Generate a new PIN (shown once).
+    Pin,
+}
+
+fn method(s: &str) -> Result<LoginMethod, String> {
+    LoginMethod::parse(&s.replace('-', "_"))
+        .ok_or_else(|| "one of user_list, pin, card, card_pin, password, sso".to_string())
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("REAM_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    match runtime.block_on(run(args)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error [{}]: {e}", e.code());
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), ClientError> {
+    let engine = Engine::new(Settings::load()?, Arc::new(Keyring), true);
+    let out = output::Output { json: args.json };
+    match args.command {
+        Cmd::Connect { server, ca_file, yes } => {
+            let connected = engine
+                .connect(&server, ca_file, async |fingerprint| yes || prompt::confirm_certificate(&server, &fingerprint))
+                .await?;
+            out.connected(&engine.status(), &connected);
+        }
+        Cmd::Enroll { server, code, name } => {
+            if let Some(server) = server {
+                engine.connect(&server, None, async |fp| prompt::confirm_certificate(&server, &fp)).await?;
+            }
+            let name = name.unwrap_or_else(hostname);
+            let id = engine.enrol(&code, &name).await?;
+            out.enrolled(&id, &name);
+        }
+        Cmd::Policy => out.policy(&engine.policy().await?, &engine.remember_options().await?),
+        Cmd::Users { search } => out.directory(&engine.directory(&search).await?),
+        Cmd::Login { method, remember, username } => {
+            login(&engine, method, remember.as_deref(), username).await?;
+            if engine.status().remember.is_none() && !out.json {
+                eprintln!("This login is not remembered: it ends when this command does. Use --remember to keep it.");
+            }
+            out.status(&engine.status());
+        }
+        Cmd::Logout => {
+            engine.logout().await?;
+            out.message("Logged out.");
+        }
+        Cmd::Status | Cmd::Account => {
+            let detailed = matches!(args.command, Cmd::Account);
+            let started = engine.start().await?;
+            let mut transactions = None;
+            if engine.status().user.is_some() {
+                match engine.refresh_account().await {
+                    Ok(_) if detailed => transactions = Some(engine.transactions(10).await?),
+                    Ok(_) => {}
+                    Err(ClientError::Unreachable(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if started == Started::Expired && !out.json {
+                eprintln!("The remembered login has ended.");
+            }
+            out.account(&engine.status(), transactions.as_ref(), detailed);
+        }
+        Cmd::Watch { method, remember, username } => {
+            let started = engine.start().await?;
+            if engine.status().user.is_none() {
+                if started == Started::Expired && !out.json {
+                    eprintln!("The remembered login has ended.");
+                }
+                login(&engine, method, remember.as_deref(), username).await?;
+            }
+            watch(&engine, &out).await?;
+        }
+        Cmd::Pin => {
+            engine.start().await?;
+            let pin = engine.new_pin().await?;
+            out.pin(&pin);
+        }
+    }
+    Ok(())
+}
+
+async fn login(
+    engine: &Engine,
+    method: Option<LoginMethod>,
+    remember: Option<&str>,
+    username: Option<String>,
+) -> Result<(), ClientError> {
+    let policy = engine.policy().await?;
+    let method = match method {
+        Some(m) => m,
+        None => prompt::choose_method(&policy.methods)?,
+    };
+    let remember = match remember {
+        Some(r) => Some(r.to_string()),
+        None => prompt::choose_remember(&engine.remember_options().await?)?,
+    };
+    let input = match method {
+        LoginMethod::Pin => LoginInput::Pin { pin: prompt::secret("PIN: ")? },
+        LoginMethod::Card => LoginInput::Card { card: prompt::secret("Card number: ")? },
+        LoginMethod::CardPin => {
+            LoginInput::CardPin { card: prompt::secret("Card number: ")?, pin: prompt::secret("PIN: ")? }
+        }
+        LoginMethod::Password => {
+            let username = match username {
+                Some(u) => u,
+                None => prompt::line("Username: ")?,
+            };
+            LoginInput::Password { username, password: prompt::secret("Password: ")? }
+        }
+        LoginMethod::UserList => {
+            let username = match username {
+                Some(u) => u,
+                None => prompt::pick_user(&engine.directory("").await?)?,
+            };
+            LoginInput::UserList { username }
+        }
+        LoginMethod::Sso => LoginInput::Sso,
+    };
+    engine.login(input, remember.as_deref()).await?;
+    Ok(())
+}
+
+/// Prints every change until interrupted (Ctrl-C) or logged out.
+async fn watch(engine: &Engine, out: &output::Output) -> Result<(), ClientError> {
+    let mut events = engine.subscribe();
+    let runner = engine.clone();
+    let run = tokio::spawn(async move { runner.run().await });
+    out.account(&engine.status(), None, false);
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Ok(event) => {
+                    out.event(&event);
+                    if let ClientEvent::LoggedOut { .. } = event {
+                        break;
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(_) => break,
+            },
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    run.abort();
+    Ok(())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "workstation".into())
+}

@@ -1,0 +1,210 @@
+//! What `ream` prints: sentences for people, or one JSON document (one per line for
+//! `watch`) with `--json`.
+
+use ream_client::Connected;
+use ream_wire::{
+    AccountView, ClientEvent, ClientStatus, Connection, DirectoryEntry, LoginPolicy, QuotaMetric, QuotaView,
+    RememberOption, TransactionPage,
+};
+use serde_json::json;
+
+pub struct Output {
+    pub json: bool,
+}
+
+fn now_ms() -> i64 {
+    ream_client::workstation::now_ms()
+}
+
+/// "3 h 5 min", "42 s": how long from now until `t`, or since.
+fn span(ms: i64) -> String {
+    let s = ms.abs() / 1_000;
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3_599 => format!("{} min", s / 60),
+        3_600..=86_399 => format!("{} h {} min", s / 3_600, s % 3_600 / 60),
+        _ => format!("{} d {} h", s / 86_400, s % 86_400 / 3_600),
+    }
+}
+
+pub fn money(cents: i64, currency: &str) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    format!("{sign}{}.{:02} {currency}", cents.abs() / 100, cents.abs() % 100)
+}
+
+fn quota_line(q: &QuotaView, currency: &str) -> String {
+    let amount = |v: i64| match q.metric {
+        QuotaMetric::Money => money(v, currency),
+        QuotaMetric::TotalPages => format!("{v} pages"),
+        QuotaMetric::ColourPages => format!("{v} colour pages"),
+        QuotaMetric::MonoPages => format!("{v} mono pages"),
+    };
+    let period = serde_json::to_value(q.period).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+    format!("{}: {} used of {}, {} left (per {period})", q.name, amount(q.used), amount(q.limit), amount(q.remaining))
+}
+
+fn connection_line(status: &ClientStatus) -> String {
+    let server = status.server.as_deref().unwrap_or("(none)");
+    match &status.connection {
+        Connection::NotConfigured => "no server configured (ream connect --server URL)".into(),
+        Connection::Connecting => format!("{server} (connecting)"),
+        Connection::Online => format!("{server} (online)"),
+        Connection::Offline { since_ms, reason } => {
+            format!("{server} (OFFLINE for {}: {reason})", span(now_ms() - since_ms))
+        }
+    }
+}
+
+impl Output {
+    fn print(&self, value: serde_json::Value) {
+        println!("{value}");
+    }
+
+    pub fn message(&self, text: &str) {
+        if self.json {
+            self.print(json!({"message": text}));
+        } else {
+            println!("{text}");
+        }
+    }
+
+    pub fn connected(&self, status: &ClientStatus, c: &Connected) {
+        if self.json {
+            return self.print(json!({"server": status.server, "pinned_fingerprint": c.pinned, "policy": c.policy}));
+        }
+        println!("Connected to {} ({}).", status.server.as_deref().unwrap_or(""), c.policy.server_name);
+        if let Some(fp) = &c.pinned {
+            println!("Trusting the certificate with SHA-256 fingerprint {fp}.");
+        }
+    }
+
+    pub fn enrolled(&self, id: &str, name: &str) {
+        if self.json {
+            return self.print(json!({"workstation_id": id, "name": name}));
+        }
+        println!("Enrolled this workstation as {name} ({id}); its key is in the OS keyring.");
+    }
+
+    pub fn policy(&self, p: &LoginPolicy, remember: &[RememberOption]) {
+        if self.json {
+            return self.print(json!({"policy": p, "remember_options": remember}));
+        }
+        let methods: Vec<&str> = p.methods.iter().map(|m| m.as_str()).collect();
+        println!("Server:      {}", p.server_name);
+        println!("Log in by:   {}", methods.join(", "));
+        let labels: Vec<&str> = remember.iter().map(|o| o.label.as_str()).collect();
+        println!("Remember me: {}", if labels.is_empty() { "not offered".into() } else { labels.join(", ") });
+    }
+
+    pub fn directory(&self, users: &[DirectoryEntry]) {
+        if self.json {
+            return self.print(json!({"users": users}));
+        }
+        for u in users {
+            println!("{:<20} {}", u.username, u.full_name);
+        }
+    }
+
+    pub fn pin(&self, pin: &str) {
+        if self.json {
+            return self.print(json!({"pin": pin}));
+        }
+        println!("Your new PIN: {pin}");
+    }
+
+    pub fn status(&self, status: &ClientStatus) {
+        self.account(status, None, false)
+    }
+
+    pub fn account(&self, status: &ClientStatus, transactions: Option<&TransactionPage>, detailed: bool) {
+        if self.json {
+            let mut v = serde_json::to_value(status).expect("serialisable");
+            if let Some(t) = transactions {
+                v["transactions"] = serde_json::to_value(&t.transactions).expect("serialisable");
+            }
+            return self.print(v);
+        }
+        println!("Server:       {}", connection_line(status));
+        let Some(user) = &status.user else {
+            println!("User:         not logged in");
+            return;
+        };
+        let how = match (&status.remember, status.session_ends_at_ms) {
+            (Some(r), Some(end)) => format!("remembered ({r}), ends in {}", span(end - now_ms())),
+            (Some(r), None) => format!("remembered ({r})"),
+            (None, _) => "this session only".into(),
+        };
+        println!("User:         {} ({}), {how}", user.full_name, user.username);
+        let Some(a) = &status.account else { return };
+        if status.account_stale {
+            let age = status.account_as_of_ms.map(|t| span(now_ms() - t)).unwrap_or_default();
+            println!("              account as last known, {age} ago (offline: may be out of date)");
+        }
+        self.account_lines(a, detailed);
+        if let Some(t) = transactions {
+            println!("Recent credit movements:");
+            for t in &t.transactions {
+                println!(
+                    "  {:>12}  balance {:>12}  {:?} {}",
+                    money(t.amount_cents, &a.currency),
+                    money(t.balance_after_cents, &a.currency),
+                    t.kind,
+                    t.comment
+                );
+            }
+        }
+    }
+
+    fn account_lines(&self, a: &AccountView, detailed: bool) {
+        println!("Credit:       {}", money(a.credit_cents, &a.currency));
+        for q in &a.quotas {
+            println!("Quota:        {}", quota_line(q, &a.currency));
+        }
+        let names = |list: &[ream_wire::AccountRef]| {
+            if list.is_empty() {
+                "none".to_string()
+            } else {
+                list.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+            }
+        };
+        println!("Cost centres: {}", names(&a.cost_centres));
+        println!("Projects:     {}", names(&a.projects));
+        if detailed {
+            println!("Email:        {}", a.email.as_deref().unwrap_or("-"));
+            println!("Groups:       {}", if a.groups.is_empty() { "none".into() } else { a.groups.join(", ") });
+            println!("PIN:          {}", if a.has_pin { "set" } else { "none" });
+        }
+    }
+
+    pub fn event(&self, event: &ClientEvent) {
+        if self.json {
+            return self.print(serde_json::to_value(event).expect("serialisable"));
+        }
+        match event {
+            ClientEvent::Status { status } => {
+                if let (Some(user), Some(a)) = (&status.user, &status.account) {
+                    let stale = if status.account_stale { " (offline, last known)" } else { "" };
+                    println!("{}: credit {}{stale}", user.username, money(a.credit_cents, &a.currency));
+                }
+            }
+            ClientEvent::LoginRequired { reason } => println!("Login required: {reason}"),
+            ClientEvent::LoggedOut { reason } => println!("Logged out: {reason}"),
+            ClientEvent::ServerUnreachable { reason } => println!("Server unreachable: {reason}"),
+            ClientEvent::ServerBack => println!("Server reachable again."),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_and_spans_read_well() {
+        assert_eq!(money(2_000, "EUR"), "20.00 EUR");
+        assert_eq!(money(-5, "EUR"), "-0.05 EUR");
+        assert_eq!(span(42_000), "42 s");
+        assert_eq!(span(3 * 3_600_000 + 5 * 60_000), "3 h 5 min");
+        assert_eq!(span(-90_000), "1 min");
+    }
+}

@@ -1,0 +1,200 @@
+//! The server's REST API and push channel, typed. Errors come back as [`ClientError`]:
+//! the server's `{code, message}` as `Server`, no answer as `Unreachable`, a refused
+//! certificate as `CertificateChanged`/`CertificateUntrusted`.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use ream_wire::{
+    AccountView, ApiError, DirectoryPage, EnrolRequest, EnrolResponse, LoginPolicy, LoginRequest, NewPin,
+    RefreshRequest, SessionTokens, TransactionPage, WorkstationProof, API_PREFIX, WORKSTATION_PROOF_HEADER,
+};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::error::{ClientError, Result};
+use crate::tls::{self, TlsContext, Trust};
+
+pub type PushSocket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+#[derive(Clone)]
+pub struct Api {
+    base: String,
+    http: reqwest::Client,
+    tls: Option<TlsContext>,
+    pinned: Option<String>,
+}
+
+impl Api {
+    /// A client for `base` (`https://…` or `http://…`) trusting as told.
+    pub fn new(base: &str, trust: &Trust) -> Result<Api> {
+        let base = base.trim_end_matches('/').to_string();
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(20))
+            .user_agent(concat!("ream/", env!("CARGO_PKG_VERSION")));
+        let tls = if base.starts_with("https://") {
+            let ctx = tls::context(trust)?;
+            builder = builder.use_preconfigured_tls((*ctx.config).clone());
+            Some(ctx)
+        } else if base.starts_with("http://") {
+            None
+        } else {
+            return Err(ClientError::Config(format!("{base:?} is not an http:// or https:// URL")));
+        };
+        let http = builder.build().map_err(|e| ClientError::Config(format!("HTTP client: {e}")))?;
+        let pinned = match trust {
+            Trust::Pinned(p) => Some(p.clone()),
+            _ => None,
+        };
+        Ok(Api { base, http, tls, pinned })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The fingerprint of the certificate the server last presented (HTTPS only).
+    pub fn presented_fingerprint(&self) -> Option<String> {
+        self.tls.as_ref().and_then(|t| t.presented())
+    }
+
+    fn transport_error(&self, e: &(dyn std::error::Error + 'static)) -> ClientError {
+        if tls::is_certificate_error(e) {
+            if let Some(pinned) = &self.pinned {
+                let presented = self.presented_fingerprint().unwrap_or_else(|| "unknown".into());
+                return ClientError::CertificateChanged { pinned: pinned.clone(), presented };
+            }
+            return ClientError::CertificateUntrusted(chain(e));
+        }
+        ClientError::Unreachable(chain(e))
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&(impl Serialize + ?Sized)>,
+        proof: Option<&WorkstationProof>,
+    ) -> Result<T> {
+        let mut req = self.http.request(method, format!("{}{API_PREFIX}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        if let Some(p) = proof {
+            let json = serde_json::to_string(p).map_err(|e| ClientError::Protocol(e.to_string()))?;
+            req = req.header(WORKSTATION_PROOF_HEADER, json);
+        }
+        let resp = req.send().await.map_err(|e| self.transport_error(&e))?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| self.transport_error(&e))?;
+        if status.is_success() {
+            let bytes = if bytes.is_empty() { &b"null"[..] } else { &bytes[..] };
+            return serde_json::from_slice(bytes).map_err(|e| ClientError::Protocol(format!("{status}: {e}")));
+        }
+        match serde_json::from_slice::<ApiError>(&bytes) {
+            Ok(e) => Err(ClientError::Server(e)),
+            // Something that is not our server answered (a proxy, a stopped upstream).
+            Err(_) => Err(ClientError::Unreachable(format!("HTTP {status} without a Ream answer"))),
+        }
+    }
+
+    pub async fn policy(&self) -> Result<LoginPolicy> {
+        self.call(Method::GET, "/auth/policy", None, None::<&()>, None).await
+    }
+
+    pub async fn login(&self, req: &LoginRequest) -> Result<SessionTokens> {
+        self.call(Method::POST, "/auth/login", None, Some(req), None).await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Result<SessionTokens> {
+        let body = RefreshRequest { refresh_token: refresh_token.into() };
+        self.call(Method::POST, "/auth/refresh", None, Some(&body), None).await
+    }
+
+    pub async fn logout(&self, access_token: &str) -> Result<()> {
+        self.call::<serde_json::Value>(Method::POST, "/auth/logout", Some(access_token), None::<&()>, None).await?;
+        Ok(())
+    }
+
+    pub async fn me(&self, access_token: &str) -> Result<AccountView> {
+        self.call(Method::GET, "/me", Some(access_token), None::<&()>, None).await
+    }
+
+    pub async fn transactions(&self, access_token: &str, limit: u32) -> Result<TransactionPage> {
+        let path = format!("/me/transactions?limit={limit}");
+        self.call(Method::GET, &path, Some(access_token), None::<&()>, None).await
+    }
+
+    pub async fn new_pin(&self, access_token: &str) -> Result<NewPin> {
+        self.call(Method::POST, "/me/pin", Some(access_token), None::<&()>, None).await
+    }
+
+    pub async fn directory(&self, search: &str, proof: &WorkstationProof) -> Result<DirectoryPage> {
+        let path = format!("/directory?q={}", encode_query(search));
+        self.call(Method::GET, &path, None, None::<&()>, Some(proof)).await
+    }
+
+    pub async fn enrol(&self, req: &EnrolRequest) -> Result<EnrolResponse> {
+        self.call(Method::POST, "/workstations/enrol", None, Some(req), None).await
+    }
+
+    /// Opens the session's push channel.
+    pub async fn push(&self, access_token: &str) -> Result<PushSocket> {
+        let url = format!("{}{API_PREFIX}/me/events", self.base.replacen("http", "ws", 1));
+        let mut req = url.into_client_request().map_err(|e| ClientError::Config(e.to_string()))?;
+        let auth = format!("Bearer {access_token}").parse().map_err(|_| ClientError::Protocol("token".into()))?;
+        req.headers_mut().insert("authorization", auth);
+        let connector = match &self.tls {
+            Some(ctx) => tokio_tungstenite::Connector::Rustls(ctx.config.clone()),
+            None => tokio_tungstenite::Connector::Plain,
+        };
+        match tokio_tungstenite::connect_async_tls_with_config(req, None, false, Some(connector)).await {
+            Ok((socket, _)) => Ok(socket),
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+                let body = resp.body().as_deref().unwrap_or_default();
+                match serde_json::from_slice::<ApiError>(body) {
+                    Ok(e) => Err(ClientError::Server(e)),
+                    Err(_) => Err(ClientError::Unreachable(format!("push channel refused: HTTP {}", resp.status()))),
+                }
+            }
+            Err(e) => Err(self.transport_error(&e)),
+        }
+    }
+}
+
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
+}
+
+fn encode_query(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn queries_are_percent_encoded() {
+        assert_eq!(super::encode_query("Alice M&rtin/é"), "Alice%20M%26rtin%2F%C3%A9");
+    }
+}

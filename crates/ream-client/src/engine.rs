@@ -1,0 +1,739 @@
+//! The engine: one value that a front end (the desktop app, the terminal client) holds
+//! and asks. It keeps the connection, the identified user and the account, tells its
+//! front end what changed ([`ClientEvent`]) and follows the server's push channel.
+//!
+//! Promises: a remembered login's refresh token lives only in the OS keyring and is
+//! deleted when the login ends (logout, expiry, revocation); a login that is not
+//! remembered leaves nothing behind on disk; when the server cannot be reached the last
+//! known account stays visible, marked stale, and the engine reconnects by itself.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use ream_wire::{
+    AccountView, ClientEvent, ClientStatus, Connection, Credentials, DirectoryEntry, EnrolRequest, ErrorCode,
+    LoginMethod, LoginPolicy, LoginRequest, ProofPurpose, PushEvent, RememberOption, SessionTokens,
+    TransactionPage, UserSummary,
+};
+use tokio::sync::{broadcast, watch};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::api::Api;
+use crate::error::{ClientError, Result};
+use crate::secrets::{session_entry, workstation_key_entry, RememberedSession, SecretStore};
+use crate::settings::{cache_dir, Settings};
+use crate::tls::Trust;
+use crate::workstation::{now_ms, os_username, WorkstationKey};
+
+/// What the user offers to prove who they are. User-list and SSO logins are signed by
+/// the workstation key; the engine makes those proofs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginInput {
+    UserList { username: String },
+    Pin { pin: String },
+    Card { card: String },
+    CardPin { card: String, pin: String },
+    Password { username: String, password: String },
+    Sso,
+}
+
+impl LoginInput {
+    pub fn method(&self) -> LoginMethod {
+        match self {
+            LoginInput::UserList { .. } => LoginMethod::UserList,
+            LoginInput::Pin { .. } => LoginMethod::Pin,
+            LoginInput::Card { .. } => LoginMethod::Card,
+            LoginInput::CardPin { .. } => LoginMethod::CardPin,
+            LoginInput::Password { .. } => LoginMethod::Password,
+            LoginInput::Sso => LoginMethod::Sso,
+        }
+    }
+}
+
+/// How `connect` went.
+#[derive(Debug, Clone)]
+pub struct Connected {
+    pub policy: LoginPolicy,
+    /// The fingerprint the user accepted, when the certificate was pinned now.
+    pub pinned: Option<String>,
+}
+
+/// How `start` went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Started {
+    /// A remembered login was restored.
+    Restored(UserSummary),
+    /// Logged in automatically as the OS user.
+    SingleSignOn(UserSummary),
+    /// Nobody is identified; a `LoginRequired` event was sent.
+    LoginRequired,
+    /// The remembered login had ended; it was deleted.
+    Expired,
+}
+
+struct Session {
+    tokens: SessionTokens,
+    /// False once the access token is known to be useless (restored from the keyring).
+    access_valid: bool,
+}
+
+struct Inner {
+    settings: Mutex<Settings>,
+    save_settings: bool,
+    secrets: Arc<dyn SecretStore>,
+    api: Mutex<Option<Api>>,
+    policy: Mutex<Option<LoginPolicy>>,
+    session: tokio::sync::Mutex<Option<Session>>,
+    status: watch::Sender<ClientStatus>,
+    events: broadcast::Sender<ClientEvent>,
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+const EMPTY_STATUS: ClientStatus = ClientStatus {
+    server: None,
+    connection: Connection::NotConfigured,
+    user: None,
+    method: None,
+    remember: None,
+    session_ends_at_ms: None,
+    account: None,
+    account_stale: false,
+    account_as_of_ms: None,
+    workstation_id: None,
+};
+
+impl Engine {
+    /// An engine over these settings, keeping its secrets in `secrets`. With
+    /// `save_settings`, changes (server, pin, enrolment) are written to the settings file.
+    pub fn new(settings: Settings, secrets: Arc<dyn SecretStore>, save_settings: bool) -> Engine {
+        let mut status = EMPTY_STATUS.clone();
+        status.server = settings.server.clone();
+        status.workstation_id = settings.workstation_id.clone();
+        if settings.server.is_some() {
+            status.connection = Connection::Connecting;
+        }
+        let (events, _) = broadcast::channel(256);
+        Engine {
+            inner: Arc::new(Inner {
+                settings: Mutex::new(settings),
+                save_settings,
+                secrets,
+                api: Mutex::new(None),
+                policy: Mutex::new(None),
+                session: tokio::sync::Mutex::new(None),
+                status: watch::channel(status).0,
+                events,
+            }),
+        }
+    }
+
+    pub fn settings(&self) -> Settings {
+        self.inner.settings.lock().expect("lock").clone()
+    }
+
+    pub fn status(&self) -> ClientStatus {
+        self.inner.status.borrow().clone()
+    }
+
+    pub fn watch_status(&self) -> watch::Receiver<ClientStatus> {
+        self.inner.status.subscribe()
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<ClientEvent> {
+        self.inner.events.subscribe()
+    }
+
+    fn emit(&self, event: ClientEvent) {
+        let _ = self.inner.events.send(event);
+    }
+
+    fn update(&self, change: impl FnOnce(&mut ClientStatus)) {
+        let mut changed = false;
+        self.inner.status.send_if_modified(|s| {
+            let before = s.clone();
+            change(s);
+            changed = *s != before;
+            changed
+        });
+        if changed {
+            self.emit(ClientEvent::Status { status: self.status() });
+        }
+    }
+
+    fn server(&self) -> Result<String> {
+        self.inner.settings.lock().expect("lock").server_url()
+    }
+
+    fn trust(settings: &Settings) -> Trust {
+        match (&settings.pinned_fingerprint, &settings.ca_file) {
+            (Some(pin), _) => Trust::Pinned(pin.clone()),
+            (None, Some(ca)) => Trust::CaFile(ca.clone()),
+            (None, None) => Trust::System,
+        }
+    }
+
+    fn api(&self) -> Result<Api> {
+        let mut api = self.inner.api.lock().expect("lock");
+        if let Some(a) = api.as_ref() {
+            return Ok(a.clone());
+        }
+        let settings = self.settings();
+        let made = Api::new(&settings.server_url()?, &Self::trust(&settings))?;
+        *api = Some(made.clone());
+        Ok(made)
+    }
+
+    fn save(&self, change: impl FnOnce(&mut Settings)) -> Result<()> {
+        let mut settings = self.inner.settings.lock().expect("lock");
+        change(&mut settings);
+        *self.inner.api.lock().expect("lock") = None;
+        if self.inner.save_settings {
+            settings.save()?;
+        }
+        Ok(())
+    }
+
+    /// Notes the outcome of talking to the server in the status.
+    fn observe<T>(&self, result: Result<T>) -> Result<T> {
+        match &result {
+            Err(ClientError::Unreachable(reason)) => self.set_offline(reason),
+            Err(e @ ClientError::CertificateChanged { .. }) => self.set_offline(&e.to_string()),
+            Ok(_) => self.set_online(),
+            Err(_) => {}
+        }
+        result
+    }
+
+    fn set_offline(&self, reason: &str) {
+        let was_offline = matches!(self.status().connection, Connection::Offline { .. });
+        self.update(|s| {
+            if !matches!(s.connection, Connection::Offline { .. }) {
+                s.connection = Connection::Offline { since_ms: now_ms(), reason: reason.to_string() };
+            }
+            if s.account.is_some() {
+                s.account_stale = true;
+            }
+        });
+        if !was_offline {
+            self.emit(ClientEvent::ServerUnreachable { reason: reason.to_string() });
+        }
+    }
+
+    fn set_online(&self) {
+        let was_offline = matches!(self.status().connection, Connection::Offline { .. });
+        self.update(|s| s.connection = Connection::Online);
+        if was_offline {
+            self.emit(ClientEvent::ServerBack);
+        }
+    }
+
+    // ----- connection and trust -----
+
+    /// Sets the server. An `https` server whose certificate the system (or `ca_file`) does
+    /// not vouch for is shown to the user by its fingerprint: `confirm` decides, and an
+    /// accepted certificate is pinned; a different one is refused from then on.
+    pub async fn connect(
+        &self,
+        server: &str,
+        ca_file: Option<std::path::PathBuf>,
+        confirm: impl AsyncFnOnce(String) -> bool,
+    ) -> Result<Connected> {
+        let server = server.trim().trim_end_matches('/').to_string();
+        let trust = ca_file.clone().map(Trust::CaFile).unwrap_or(Trust::System);
+        let (policy, pinned) = match Api::new(&server, &trust)?.policy().await {
+            Ok(policy) => (policy, None),
+            Err(ClientError::CertificateUntrusted(_)) if ca_file.is_none() => {
+                let inspect = Api::new(&server, &Trust::Inspect)?;
+                inspect.policy().await?;
+                let fingerprint = inspect
+                    .presented_fingerprint()
+                    .ok_or_else(|| ClientError::Protocol("no certificate seen".into()))?;
+                if !confirm(fingerprint.clone()).await {
+                    return Err(ClientError::Declined);
+                }
+                let policy = Api::new(&server, &Trust::Pinned(fingerprint.clone()))?.policy().await?;
+                (policy, Some(fingerprint))
+            }
+            Err(e) => return Err(e),
+        };
+        let same_server = self.settings().server.as_deref() == Some(server.as_str());
+        self.save(|s| {
+            if !same_server {
+                s.workstation_id = None;
+            }
+            s.server = Some(server.clone());
+            s.ca_file = ca_file;
+            s.pinned_fingerprint = pinned.clone();
+        })?;
+        *self.inner.policy.lock().expect("lock") = Some(policy.clone());
+        let workstation_id = self.settings().workstation_id;
+        self.update(|s| {
+            s.server = Some(server);
+            s.connection = Connection::Online;
+            s.workstation_id = workstation_id;
+        });
+        Ok(Connected { policy, pinned })
+    }
+
+    /// The server's login policy (asked once, then remembered for this run).
+    pub async fn policy(&self) -> Result<LoginPolicy> {
+        if let Some(p) = self.inner.policy.lock().expect("lock").clone() {
+            return Ok(p);
+        }
+        let policy = self.observe(self.api()?.policy().await)?;
+        *self.inner.policy.lock().expect("lock") = Some(policy.clone());
+        Ok(policy)
+    }
+
+    /// The remember-me durations to offer: none when remember-me was disabled at install.
+    pub async fn remember_options(&self) -> Result<Vec<RememberOption>> {
+        if !self.settings().remember_me {
+            return Ok(Vec::new());
+        }
+        Ok(self.policy().await?.remember_options)
+    }
+
+    /// Enrols this workstation with a one-time code from an administrator. The private
+    /// key goes to the OS keyring; the settings keep only the workstation's id.
+    pub async fn enrol(&self, code: &str, name: &str) -> Result<String> {
+        let server = self.server()?;
+        let key = WorkstationKey::generate();
+        let req = EnrolRequest {
+            code: code.into(),
+            name: name.into(),
+            public_key: WorkstationKey::public_key_b64(&key),
+        };
+        let done = self.observe(self.api()?.enrol(&req).await)?;
+        self.secret_set(&workstation_key_entry(&server), &WorkstationKey::secret_b64(&key)).await?;
+        self.save(|s| s.workstation_id = Some(done.workstation_id.clone()))?;
+        let id = done.workstation_id.clone();
+        self.update(|s| s.workstation_id = Some(id));
+        Ok(done.workstation_id)
+    }
+
+    async fn workstation_key(&self) -> Result<WorkstationKey> {
+        let server = self.server()?;
+        let id = self.settings().workstation_id.ok_or(ClientError::NotEnrolled)?;
+        let secret = self.secret_get(&workstation_key_entry(&server)).await?.ok_or(ClientError::NotEnrolled)?;
+        WorkstationKey::from_secret_b64(id, &secret)
+    }
+
+    // ----- keyring, off the async threads -----
+
+    async fn secret_get(&self, name: &str) -> Result<Option<String>> {
+        let (store, name) = (self.inner.secrets.clone(), name.to_string());
+        tokio::task::spawn_blocking(move || store.get(&name))
+            .await
+            .map_err(|e| ClientError::Keyring(e.to_string()))?
+    }
+
+    async fn secret_set(&self, name: &str, value: &str) -> Result<()> {
+        let (store, name, value) = (self.inner.secrets.clone(), name.to_string(), value.to_string());
+        tokio::task::spawn_blocking(move || store.set(&name, &value))
+            .await
+            .map_err(|e| ClientError::Keyring(e.to_string()))?
+    }
+
+    async fn secret_delete(&self, name: &str) -> Result<()> {
+        let (store, name) = (self.inner.secrets.clone(), name.to_string());
+        tokio::task::spawn_blocking(move || store.delete(&name))
+            .await
+            .map_err(|e| ClientError::Keyring(e.to_string()))?
+    }
+
+    // ----- identification -----
+
+    /// The user directory, for the user-list login (enrolled workstations only).
+    pub async fn directory(&self, search: &str) -> Result<Vec<DirectoryEntry>> {
+        let key = self.workstation_key().await?;
+        let proof = key.proof(ProofPurpose::Directory, search, now_ms());
+        Ok(self.observe(self.api()?.directory(search, &proof).await)?.users)
+    }
+
+    /// Identifies the user. `remember` is an id from [`Engine::remember_options`]; with it
+    /// the login survives restarts until its period ends.
+    pub async fn login(&self, input: LoginInput, remember: Option<&str>) -> Result<UserSummary> {
+        if remember.is_some() && !self.settings().remember_me {
+            return Err(ClientError::Config("remember-me is disabled on this workstation".into()));
+        }
+        let credentials = match input {
+            LoginInput::Pin { pin } => Credentials::Pin { pin },
+            LoginInput::Card { card } => Credentials::Card { card },
+            LoginInput::CardPin { card, pin } => Credentials::CardPin { card, pin },
+            LoginInput::Password { username, password } => Credentials::Password { username, password },
+            LoginInput::UserList { username } => {
+                let key = self.workstation_key().await?;
+                Credentials::UserList { proof: key.proof(ProofPurpose::UserList, &username, now_ms()) }
+            }
+            LoginInput::Sso => {
+                let key = self.workstation_key().await?;
+                Credentials::Sso { proof: key.proof(ProofPurpose::Sso, &os_username()?, now_ms()) }
+            }
+        };
+        let req = LoginRequest { credentials, remember: remember.map(Into::into) };
+        let tokens = self.observe(self.api()?.login(&req).await)?;
+        // A new login replaces whatever was remembered before.
+        self.forget_remembered().await?;
+        self.adopt(tokens, true).await
+    }
+
+    /// Makes `tokens` the current session: remembered ones go to the keyring.
+    async fn adopt(&self, tokens: SessionTokens, access_valid: bool) -> Result<UserSummary> {
+        if let Some(remember) = &tokens.remember {
+            let entry = RememberedSession {
+                refresh_token: tokens.refresh_token.clone(),
+                expires_at_ms: tokens.refresh_expires_at_ms,
+                remember: remember.clone(),
+                username: tokens.user.username.clone(),
+            };
+            let json = serde_json::to_string(&entry).map_err(|e| ClientError::Protocol(e.to_string()))?;
+            self.secret_set(&session_entry(&self.server()?), &json).await?;
+        }
+        let user = tokens.user.clone();
+        let (method, remember) = (tokens.method, tokens.remember.clone());
+        let ends = if remember.is_some() { tokens.refresh_expires_at_ms } else { None };
+        *self.inner.session.lock().await = Some(Session { tokens, access_valid });
+        let summary = user.clone();
+        self.update(|s| {
+            if s.user.as_ref().map(|u| &u.username) != Some(&user.username) {
+                s.account = None;
+                s.account_as_of_ms = None;
+                s.account_stale = false;
+            }
+            s.user = Some(user);
+            s.method = Some(method);
+            s.remember = remember;
+            s.session_ends_at_ms = ends;
+        });
+        Ok(summary)
+    }
+
+    async fn forget_remembered(&self) -> Result<()> {
+        let server = self.server()?;
+        self.secret_delete(&session_entry(&server)).await?;
+        let _ = std::fs::remove_file(account_cache_path(&server));
+        Ok(())
+    }
+
+    /// At start: restore a remembered login, or log in by single sign-on when the server
+    /// offers it and this workstation is enrolled, or ask for a login.
+    pub async fn start(&self) -> Result<Started> {
+        let server = self.server()?;
+        if let Some(json) = self.secret_get(&session_entry(&server)).await? {
+            let remembered: Option<RememberedSession> = serde_json::from_str(&json).ok();
+            match remembered {
+                Some(r) if r.expires_at_ms.is_none_or(|t| t > now_ms()) => return self.restore(r).await,
+                _ => {
+                    self.forget_remembered().await?;
+                    self.emit(ClientEvent::LoggedOut { reason: "the remembered login has ended".into() });
+                    self.emit(ClientEvent::LoginRequired { reason: "log in again".into() });
+                    return Ok(Started::Expired);
+                }
+            }
+        }
+        let policy = self.policy().await;
+        let sso = matches!(&policy, Ok(p) if p.methods.contains(&LoginMethod::Sso));
+        if sso && self.settings().workstation_id.is_some() {
+            match self.login(LoginInput::Sso, None).await {
+                Ok(user) => return Ok(Started::SingleSignOn(user)),
+                Err(e) => tracing::info!(error = %e, "single sign-on did not log in"),
+            }
+        }
+        self.emit(ClientEvent::LoginRequired { reason: "nobody is logged in".into() });
+        Ok(Started::LoginRequired)
+    }
+
+    async fn restore(&self, r: RememberedSession) -> Result<Started> {
+        let server = self.server()?;
+        let cached = read_account_cache(&server).filter(|(a, _)| a.username == r.username);
+        match self.api()?.refresh(&r.refresh_token).await {
+            Ok(tokens) => {
+                self.set_online();
+                let user = self.adopt(tokens, true).await?;
+                Ok(Started::Restored(user))
+            }
+            Err(ClientError::Unreachable(reason)) => {
+                // Offline: stay identified with what we know; refresh once back.
+                let full_name = cached.as_ref().map(|(a, _)| a.full_name.clone()).unwrap_or_default();
+                let user = UserSummary { username: r.username.clone(), full_name };
+                let tokens = SessionTokens {
+                    session_id: String::new(),
+                    method: LoginMethod::Password,
+                    user: user.clone(),
+                    access_token: String::new(),
+                    access_expires_at_ms: 0,
+                    refresh_token: r.refresh_token.clone(),
+                    refresh_expires_at_ms: r.expires_at_ms,
+                    remember: Some(r.remember.clone()),
+                };
+                *self.inner.session.lock().await = Some(Session { tokens, access_valid: false });
+                self.update(|s| {
+                    s.user = Some(user.clone());
+                    s.remember = Some(r.remember.clone());
+                    s.session_ends_at_ms = r.expires_at_ms;
+                    if let Some((account, as_of)) = cached {
+                        s.account = Some(account);
+                        s.account_as_of_ms = Some(as_of);
+                        s.account_stale = true;
+                    }
+                });
+                self.set_offline(&reason);
+                Ok(Started::Restored(user))
+            }
+            Err(e) if e.ends_session() => {
+                self.forget_remembered().await?;
+                self.emit(ClientEvent::LoggedOut { reason: format!("the remembered login has ended ({e})") });
+                self.emit(ClientEvent::LoginRequired { reason: "log in again".into() });
+                Ok(Started::Expired)
+            }
+            Err(e) => self.observe(Err(e)),
+        }
+    }
+
+    /// Logs out: the server ends the session (when it can be reached) and every local
+    /// trace of the login is deleted, including a remembered one not restored yet.
+    pub async fn logout(&self) -> Result<()> {
+        let session = self.inner.session.lock().await.take();
+        let refresh_token = match &session {
+            Some(s) if s.access_valid => {
+                let _ = self.observe(self.api()?.logout(&s.tokens.access_token).await);
+                None
+            }
+            Some(s) => Some(s.tokens.refresh_token.clone()),
+            None => self
+                .secret_get(&session_entry(&self.server()?))
+                .await?
+                .and_then(|json| serde_json::from_str::<RememberedSession>(&json).ok())
+                .map(|r| r.refresh_token),
+        };
+        if let Some(refresh_token) = refresh_token {
+            // The server needs an access token to end the session: trade the refresh token.
+            if let Ok(tokens) = self.api()?.refresh(&refresh_token).await {
+                let _ = self.api()?.logout(&tokens.access_token).await;
+            }
+        }
+        self.end_locally("logged out").await
+    }
+
+    /// Forgets the login here (the server has ended it, or its period is over).
+    async fn end_locally(&self, reason: &str) -> Result<()> {
+        *self.inner.session.lock().await = None;
+        self.forget_remembered().await?;
+        let was_user = self.status().user.is_some();
+        self.update(|s| {
+            s.user = None;
+            s.method = None;
+            s.remember = None;
+            s.session_ends_at_ms = None;
+            s.account = None;
+            s.account_stale = false;
+            s.account_as_of_ms = None;
+        });
+        if was_user {
+            self.emit(ClientEvent::LoggedOut { reason: reason.into() });
+        }
+        Ok(())
+    }
+
+    // ----- authenticated calls -----
+
+    /// A usable access token, refreshing the session when needed.
+    async fn access_token(&self, force_refresh: bool) -> Result<String> {
+        let mut guard = self.inner.session.lock().await;
+        let session = guard.as_mut().ok_or(ClientError::NotLoggedIn)?;
+        let fresh = session.access_valid && session.tokens.access_expires_at_ms > now_ms() + 15_000;
+        if fresh && !force_refresh {
+            return Ok(session.tokens.access_token.clone());
+        }
+        let refreshed = self.api()?.refresh(&session.tokens.refresh_token).await;
+        match self.observe(refreshed) {
+            Ok(tokens) => {
+                let access = tokens.access_token.clone();
+                drop(guard);
+                self.adopt(tokens, true).await?;
+                Ok(access)
+            }
+            Err(e) if e.ends_session() => {
+                drop(guard);
+                self.end_locally(&format!("the session has ended ({e})")).await?;
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Runs an authenticated call, refreshing once if the access token has expired.
+    async fn authed<T, F, Fut>(&self, call: F) -> Result<T>
+    where
+        F: Fn(Api, String) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let token = self.access_token(false).await?;
+        let result = match call(self.api()?, token).await {
+            Err(ClientError::Server(e)) if e.code == ErrorCode::TokenExpired || e.code == ErrorCode::AuthInvalid => {
+                let token = self.access_token(true).await?;
+                call(self.api()?, token).await
+            }
+            other => other,
+        };
+        match self.observe(result) {
+            Err(e) if e.ends_session() => {
+                self.end_locally(&format!("the session has ended ({e})")).await?;
+                Err(e)
+            }
+            other => other,
+        }
+    }
+
+    /// The account, fresh from the server; when it cannot be reached, the last known one
+    /// stays in the status (stale) and the error says why.
+    pub async fn refresh_account(&self) -> Result<AccountView> {
+        let account = self.authed(|api, token| async move { api.me(&token).await }).await?;
+        self.set_account(account.clone());
+        Ok(account)
+    }
+
+    fn set_account(&self, account: AccountView) {
+        let now = now_ms();
+        let remembered = self.status().remember.is_some();
+        if remembered {
+            if let Ok(server) = self.server() {
+                write_account_cache(&server, &account, now);
+            }
+        }
+        self.update(|s| {
+            let newer = s.account.as_ref().is_none_or(|a| a.version <= account.version || s.account_stale);
+            if newer {
+                s.account = Some(account);
+                s.account_as_of_ms = Some(now);
+                s.account_stale = false;
+            }
+        });
+    }
+
+    pub async fn transactions(&self, limit: u32) -> Result<TransactionPage> {
+        self.authed(|api, token| async move { api.transactions(&token, limit).await }).await
+    }
+
+    /// Gives the user a new PIN, returned once.
+    pub async fn new_pin(&self) -> Result<String> {
+        Ok(self.authed(|api, token| async move { api.new_pin(&token).await }).await?.pin)
+    }
+
+    // ----- live state -----
+
+    /// Follows the push channel for as long as the engine lives: account changes land in
+    /// the status; a lost server is retried with backoff (0.5 s doubling to 5 s) and the
+    /// account refreshed when it is back; the end of the session logs out here too.
+    pub async fn run(&self) {
+        let mut status = self.watch_status();
+        let mut backoff = Duration::from_millis(500);
+        loop {
+            if status.borrow_and_update().user.is_none() {
+                if status.changed().await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            match self.follow_push(&mut backoff).await {
+                Ok(()) => {}
+                Err(ClientError::NotLoggedIn) => {}
+                Err(e) if e.ends_session() => {
+                    let _ = self.end_locally(&format!("the session has ended ({e})")).await;
+                }
+                Err(e) => {
+                    self.set_offline(&e.to_string());
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    async fn follow_push(&self, backoff: &mut Duration) -> Result<()> {
+        let mut socket = match self.api()?.push(&self.access_token(false).await?).await {
+            Err(ClientError::Server(e)) if e.code == ErrorCode::TokenExpired || e.code == ErrorCode::AuthInvalid => {
+                self.api()?.push(&self.access_token(true).await?).await
+            }
+            other => other,
+        }?;
+        let mut status = self.watch_status();
+        let ends = self.status().session_ends_at_ms;
+        let until_end = ends.map(|t| Duration::from_millis((t - now_ms()).max(0) as u64));
+        let end = tokio::time::sleep(until_end.unwrap_or(Duration::from_secs(86_400 * 365)));
+        tokio::pin!(end);
+        let mut keepalive = tokio::time::interval(Duration::from_secs(20));
+        keepalive.tick().await;
+        loop {
+            tokio::select! {
+                msg = socket.next() => match msg {
+                    Some(Ok(Message::Text(text))) => match serde_json::from_str::<PushEvent>(&text) {
+                        Ok(PushEvent::Account { account }) => {
+                            *backoff = Duration::from_millis(500);
+                            self.set_online();
+                            self.set_account(account);
+                        }
+                        Ok(PushEvent::SessionEnded { reason }) => {
+                            return self.end_locally(&format!("the session has ended ({reason})")).await;
+                        }
+                        Err(e) => tracing::warn!(error = %e, "unknown push message"),
+                    },
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(ClientError::Unreachable(format!("push channel: {e}"))),
+                    None => return Err(ClientError::Unreachable("the server closed the push channel".into())),
+                },
+                _ = &mut end, if until_end.is_some() => {
+                    return self.end_locally("the remember-me period has ended").await;
+                }
+                _ = keepalive.tick() => {
+                    if socket.send(Message::Ping(Vec::new().into())).await.is_err() {
+                        return Err(ClientError::Unreachable("the push channel broke".into()));
+                    }
+                }
+                changed = status.changed() => {
+                    if changed.is_err() || status.borrow_and_update().user.is_none() {
+                        let _ = socket.close(None).await;
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+}
+
+// ----- the account cache: only for remembered logins, so an offline start has something
+// to show; deleted with the login. Readable by the user only.
+
+fn account_cache_path(server: &str) -> std::path::PathBuf {
+    use sha2::{Digest, Sha256};
+    let id = hex::encode(&Sha256::digest(server.as_bytes())[..8]);
+    cache_dir().join(format!("account-{id}.json"))
+}
+
+fn write_account_cache(server: &str, account: &AccountView, as_of_ms: i64) {
+    let path = account_cache_path(server);
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::create_dir_all(path.parent().expect("has a parent"))?;
+        let json = serde_json::json!({"account": account, "as_of_ms": as_of_ms});
+        let tmp = path.with_extension("tmp");
+        let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+        f.write_all(json.to_string().as_bytes())?;
+        std::fs::rename(&tmp, &path)
+    };
+    if let Err(e) = write() {
+        tracing::warn!(error = %e, "cannot cache the account");
+    }
+}
+
+fn read_account_cache(server: &str) -> Option<(AccountView, i64)> {
+    let text = std::fs::read_to_string(account_cache_path(server)).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    Some((serde_json::from_value(v["account"].clone()).ok()?, v["as_of_ms"].as_i64()?))
+}

@@ -1,0 +1,70 @@
+//! The engine's errors. Each has a stable code (`code()`) a front end branches on;
+//! server refusals keep the server's own code.
+
+use ream_wire::{ApiError, ErrorCode};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("no server is configured: run `ream connect --server URL` first")]
+    NotConfigured,
+    #[error("the server cannot be reached: {0}")]
+    Unreachable(String),
+    #[error(
+        "the server presented a different certificate (SHA-256 {presented}) than the one trusted \
+         (SHA-256 {pinned}); refusing to connect. If the administrator replaced it, connect again \
+         to review the new one."
+    )]
+    CertificateChanged { pinned: String, presented: String },
+    #[error("the server's certificate is not trusted: {0}")]
+    CertificateUntrusted(String),
+    #[error("the certificate was not accepted")]
+    Declined,
+    #[error("this workstation is not enrolled with the server: run `ream enroll --code CODE`")]
+    NotEnrolled,
+    #[error("nobody is logged in")]
+    NotLoggedIn,
+    #[error("{0}")]
+    Server(ApiError),
+    #[error("the OS keyring failed: {0}")]
+    Keyring(String),
+    #[error("{0}")]
+    Config(String),
+    #[error("unexpected answer from the server: {0}")]
+    Protocol(String),
+}
+
+impl ClientError {
+    /// Stable code for front ends: the server's code for its refusals.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ClientError::NotConfigured => "NOT_CONFIGURED",
+            ClientError::Unreachable(_) => "SERVER_UNREACHABLE",
+            ClientError::CertificateChanged { .. } => "CERTIFICATE_CHANGED",
+            ClientError::CertificateUntrusted(_) => "CERTIFICATE_UNTRUSTED",
+            ClientError::Declined => "DECLINED",
+            ClientError::NotEnrolled => "NOT_ENROLLED",
+            ClientError::NotLoggedIn => "NOT_LOGGED_IN",
+            ClientError::Server(e) => e.code.as_str(),
+            ClientError::Keyring(_) => "KEYRING",
+            ClientError::Config(_) => "CONFIG",
+            ClientError::Protocol(_) => "PROTOCOL",
+        }
+    }
+
+    pub fn server_code(&self) -> Option<ErrorCode> {
+        match self {
+            ClientError::Server(e) => Some(e.code),
+            _ => None,
+        }
+    }
+
+    /// The session is over on the server: log out locally.
+    pub fn ends_session(&self) -> bool {
+        matches!(
+            self.server_code(),
+            Some(ErrorCode::SessionRevoked | ErrorCode::AuthInvalid | ErrorCode::TokenExpired | ErrorCode::Forbidden)
+        )
+    }
+}
+
+pub type Result<T, E = ClientError> = std::result::Result<T, E>;

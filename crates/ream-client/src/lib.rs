@@ -1,0 +1,19 @@
+//! Ream's client engine: everything the desktop app and the headless `ream` client do,
+//! without any user interface.
+//!
+//! Invariants: no dependency on Tauri or any UI toolkit; front ends talk to
+//! [`Engine`] only (its async calls, its [`ream_wire::ClientStatus`] and
+//! [`ream_wire::ClientEvent`]s); secrets go to a [`secrets::SecretStore`] (the OS
+//! keyring in production), never to files.
+
+pub mod api;
+pub mod engine;
+pub mod error;
+pub mod secrets;
+pub mod settings;
+pub mod tls;
+pub mod workstation;
+
+pub use engine::{Connected, Engine, LoginInput, Started};
+pub use error::{ClientError, Result};
+pub use settings::Settings;

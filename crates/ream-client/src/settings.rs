@@ -1,0 +1,134 @@
+//! The client's settings file and its local directories.
+//!
+//! `$REAM_CONFIG` or `$XDG_CONFIG_HOME/ream/client.toml` (`~/.config/…`) holds what the
+//! user or the installer chose (server, trust, remember-me allowed) and what enrolment
+//! recorded (the workstation id; its key is in the OS keyring). An administrator may
+//! preset the install-time settings in `/etc/ream/client.toml`; the user's file wins.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ClientError, Result};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// `https://host:port` (or `http://` on loopback).
+    pub server: Option<String>,
+    /// A PEM file of CA certificates to trust instead of the system's.
+    pub ca_file: Option<PathBuf>,
+    /// The SHA-256 fingerprint of the server certificate accepted at first connection.
+    pub pinned_fingerprint: Option<String>,
+    /// Install-time: may users ask to be remembered? When false, remember-me is not
+    /// offered and a login lasts until logout or the end of the process.
+    pub remember_me: bool,
+    /// Set by enrolment.
+    pub workstation_id: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { server: None, ca_file: None, pinned_fingerprint: None, remember_me: true, workstation_id: None }
+    }
+}
+
+fn home() -> PathBuf {
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"))
+}
+
+fn xdg(var: &str, fallback: &str) -> PathBuf {
+    std::env::var_os(var).map(PathBuf::from).filter(|p| p.is_absolute()).unwrap_or_else(|| home().join(fallback))
+}
+
+/// Where the settings file lives.
+pub fn settings_path() -> PathBuf {
+    std::env::var_os("REAM_CONFIG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| xdg("XDG_CONFIG_HOME", ".config").join("ream/client.toml"))
+}
+
+/// Where the engine may keep non-secret state between runs.
+pub fn cache_dir() -> PathBuf {
+    xdg("XDG_CACHE_HOME", ".cache").join("ream")
+}
+
+const SYSTEM_SETTINGS: &str = "/etc/ream/client.toml";
+
+impl Settings {
+    /// The system presets overlaid by the user's file; defaults where neither exists.
+    pub fn load() -> Result<Settings> {
+        Self::load_from(Path::new(SYSTEM_SETTINGS), &settings_path())
+    }
+
+    pub fn load_from(system: &Path, user: &Path) -> Result<Settings> {
+        let mut merged = toml::Table::new();
+        for path in [system, user] {
+            match std::fs::read_to_string(path) {
+                Ok(text) => {
+                    let table: toml::Table = toml::from_str(&text)
+                        .map_err(|e| ClientError::Config(format!("{}: {e}", path.display())))?;
+                    merged.extend(table);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(ClientError::Config(format!("{}: {e}", path.display()))),
+            }
+        }
+        merged.try_into().map_err(|e| ClientError::Config(format!("client settings: {e}")))
+    }
+
+    pub fn save(&self) -> Result<()> {
+        self.save_to(&settings_path())
+    }
+
+    pub fn save_to(&self, path: &Path) -> Result<()> {
+        let io = |e: std::io::Error| ClientError::Config(format!("{}: {e}", path.display()));
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let text = toml::to_string_pretty(self).map_err(|e| ClientError::Config(e.to_string()))?;
+        let tmp = path.with_extension("toml.tmp");
+        std::fs::write(&tmp, text).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+
+    /// The server URL without a trailing slash.
+    pub fn server_url(&self) -> Result<String> {
+        self.server.as_deref().map(|s| s.trim_end_matches('/').to_string()).ok_or(ClientError::NotConfigured)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_settings_override_system_presets() {
+        let dir = tempfile::tempdir().unwrap();
+        let system = dir.path().join("system.toml");
+        let user = dir.path().join("user.toml");
+        std::fs::write(&system, "server = \"https://print.example:8631\"\nremember_me = false\n").unwrap();
+        let s = Settings::load_from(&system, &user).unwrap();
+        assert_eq!((s.server.as_deref(), s.remember_me), (Some("https://print.example:8631"), false));
+        std::fs::write(&user, "server = \"https://other.example\"\n").unwrap();
+        let s = Settings::load_from(&system, &user).unwrap();
+        assert_eq!((s.server.as_deref(), s.remember_me), (Some("https://other.example"), false));
+        std::fs::write(&user, "sever = \"typo\"\n").unwrap();
+        assert!(Settings::load_from(&system, &user).is_err());
+    }
+
+    #[test]
+    fn settings_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b/client.toml");
+        let s = Settings {
+            server: Some("https://x/".into()),
+            pinned_fingerprint: Some("AB:CD".into()),
+            workstation_id: Some("w".into()),
+            ..Settings::default()
+        };
+        s.save_to(&path).unwrap();
+        assert_eq!(Settings::load_from(Path::new("/nonexistent"), &path).unwrap(), s);
+        assert_eq!(s.server_url().unwrap(), "https://x");
+    }
+}
