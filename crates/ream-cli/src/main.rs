@@ -88,7 +88,9 @@ fn method(s: &str) -> Result<LoginMethod, String> {
 
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("REAM_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("REAM_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
@@ -108,7 +110,9 @@ async fn run(args: Args) -> Result<(), ClientError> {
     match args.command {
         Cmd::Connect { server, ca_file, yes } => {
             let connected = engine
-                .connect(&server, ca_file, async |fingerprint| yes || prompt::confirm_certificate(&server, &fingerprint))
+                .connect(&server, ca_file, async |fingerprint| {
+                    yes || prompt::confirm_certificate(&server, &fingerprint)
+                })
                 .await?;
             out.connected(&engine.status(), &connected);
         }
@@ -215,7 +219,7 @@ async fn watch(engine: &Engine, out: &output::Output) -> Result<(), ClientError>
     let mut events = engine.subscribe();
     let runner = engine.clone();
     let run = tokio::spawn(async move { runner.run().await });
-    out.account(&engine.status(), None, false);
+    out.event(&ClientEvent::Status { status: Box::new(engine.status()) });
     loop {
         tokio::select! {
             event = events.recv() => match event {
@@ -236,5 +240,7 @@ async fn watch(engine: &Engine, out: &output::Output) -> Result<(), ClientError>
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "workstation".into())
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "workstation".into())
 }

@@ -39,8 +39,15 @@ fn quota_line(q: &QuotaView, currency: &str) -> String {
         QuotaMetric::ColourPages => format!("{v} colour pages"),
         QuotaMetric::MonoPages => format!("{v} mono pages"),
     };
-    let period = serde_json::to_value(q.period).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-    format!("{}: {} used of {}, {} left (per {period})", q.name, amount(q.used), amount(q.limit), amount(q.remaining))
+    let period =
+        serde_json::to_value(q.period).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+    format!(
+        "{}: {} used of {}, {} left (per {period})",
+        q.name,
+        amount(q.used),
+        amount(q.limit),
+        amount(q.remaining)
+    )
 }
 
 fn connection_line(status: &ClientStatus) -> String {
@@ -70,7 +77,8 @@ impl Output {
 
     pub fn connected(&self, status: &ClientStatus, c: &Connected) {
         if self.json {
-            return self.print(json!({"server": status.server, "pinned_fingerprint": c.pinned, "policy": c.policy}));
+            return self
+                .print(json!({"server": status.server, "pinned_fingerprint": c.pinned, "policy": c.policy}));
         }
         println!("Connected to {} ({}).", status.server.as_deref().unwrap_or(""), c.policy.server_name);
         if let Some(fp) = &c.pinned {
@@ -171,7 +179,10 @@ impl Output {
         println!("Projects:     {}", names(&a.projects));
         if detailed {
             println!("Email:        {}", a.email.as_deref().unwrap_or("-"));
-            println!("Groups:       {}", if a.groups.is_empty() { "none".into() } else { a.groups.join(", ") });
+            println!(
+                "Groups:       {}",
+                if a.groups.is_empty() { "none".into() } else { a.groups.join(", ") }
+            );
             println!("PIN:          {}", if a.has_pin { "set" } else { "none" });
         }
     }

@@ -33,7 +33,10 @@ pub fn confirm_certificate(server: &str, fingerprint: &str) -> bool {
     eprintln!("The server {server} presents a certificate that no authority vouches for.");
     eprintln!("Its SHA-256 fingerprint is:\n  {fingerprint}");
     eprintln!("Compare it with the one your administrator gave you.");
-    matches!(line("Trust this certificate? [y/N] ").as_deref().map(str::to_lowercase).as_deref(), Ok("y" | "yes"))
+    matches!(
+        line("Trust this certificate? [y/N] ").as_deref().map(str::to_lowercase).as_deref(),
+        Ok("y" | "yes")
+    )
 }
 
 pub fn choose_method(methods: &[LoginMethod]) -> Result<LoginMethod, ClientError> {

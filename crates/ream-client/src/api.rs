@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use reqwest::Method;
 use ream_wire::{
     AccountView, ApiError, DirectoryPage, EnrolRequest, EnrolResponse, LoginPolicy, LoginRequest, NewPin,
     RefreshRequest, SessionTokens, TransactionPage, WorkstationProof, API_PREFIX, WORKSTATION_PROOF_HEADER,
 };
+use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -96,7 +96,8 @@ impl Api {
         let bytes = resp.bytes().await.map_err(|e| self.transport_error(&e))?;
         if status.is_success() {
             let bytes = if bytes.is_empty() { &b"null"[..] } else { &bytes[..] };
-            return serde_json::from_slice(bytes).map_err(|e| ClientError::Protocol(format!("{status}: {e}")));
+            return serde_json::from_slice(bytes)
+                .map_err(|e| ClientError::Protocol(format!("{status}: {e}")));
         }
         match serde_json::from_slice::<ApiError>(&bytes) {
             Ok(e) => Err(ClientError::Server(e)),
@@ -119,7 +120,8 @@ impl Api {
     }
 
     pub async fn logout(&self, access_token: &str) -> Result<()> {
-        self.call::<serde_json::Value>(Method::POST, "/auth/logout", Some(access_token), None::<&()>, None).await?;
+        self.call::<serde_json::Value>(Method::POST, "/auth/logout", Some(access_token), None::<&()>, None)
+            .await?;
         Ok(())
     }
 
@@ -149,7 +151,8 @@ impl Api {
     pub async fn push(&self, access_token: &str) -> Result<PushSocket> {
         let url = format!("{}{API_PREFIX}/me/events", self.base.replacen("http", "ws", 1));
         let mut req = url.into_client_request().map_err(|e| ClientError::Config(e.to_string()))?;
-        let auth = format!("Bearer {access_token}").parse().map_err(|_| ClientError::Protocol("token".into()))?;
+        let auth =
+            format!("Bearer {access_token}").parse().map_err(|_| ClientError::Protocol("token".into()))?;
         req.headers_mut().insert("authorization", auth);
         let connector = match &self.tls {
             Some(ctx) => tokio_tungstenite::Connector::Rustls(ctx.config.clone()),
@@ -161,7 +164,9 @@ impl Api {
                 let body = resp.body().as_deref().unwrap_or_default();
                 match serde_json::from_slice::<ApiError>(body) {
                     Ok(e) => Err(ClientError::Server(e)),
-                    Err(_) => Err(ClientError::Unreachable(format!("push channel refused: HTTP {}", resp.status()))),
+                    Err(_) => {
+                        Err(ClientError::Unreachable(format!("push channel refused: HTTP {}", resp.status())))
+                    }
                 }
             }
             Err(e) => Err(self.transport_error(&e)),

@@ -161,7 +161,7 @@ impl Engine {
             changed
         });
         if changed {
-            self.emit(ClientEvent::Status { status: self.status() });
+            self.emit(ClientEvent::Status { status: Box::new(self.status()) });
         }
     }
 
@@ -210,7 +210,9 @@ impl Engine {
     }
 
     fn set_offline(&self, reason: &str) {
-        let was_offline = matches!(self.status().connection, Connection::Offline { .. });
+        if !matches!(self.status().connection, Connection::Offline { .. }) {
+            self.emit(ClientEvent::ServerUnreachable { reason: reason.to_string() });
+        }
         self.update(|s| {
             if !matches!(s.connection, Connection::Offline { .. }) {
                 s.connection = Connection::Offline { since_ms: now_ms(), reason: reason.to_string() };
@@ -219,9 +221,6 @@ impl Engine {
                 s.account_stale = true;
             }
         });
-        if !was_offline {
-            self.emit(ClientEvent::ServerUnreachable { reason: reason.to_string() });
-        }
     }
 
     fn set_online(&self) {
@@ -319,7 +318,8 @@ impl Engine {
     async fn workstation_key(&self) -> Result<WorkstationKey> {
         let server = self.server()?;
         let id = self.settings().workstation_id.ok_or(ClientError::NotEnrolled)?;
-        let secret = self.secret_get(&workstation_key_entry(&server)).await?.ok_or(ClientError::NotEnrolled)?;
+        let secret =
+            self.secret_get(&workstation_key_entry(&server)).await?.ok_or(ClientError::NotEnrolled)?;
         WorkstationKey::from_secret_b64(id, &secret)
     }
 
@@ -377,19 +377,23 @@ impl Engine {
         };
         let req = LoginRequest { credentials, remember: remember.map(Into::into) };
         let tokens = self.observe(self.api()?.login(&req).await)?;
+        let mut session = self.inner.session.lock().await;
         // A new login replaces whatever was remembered before.
         self.forget_remembered().await?;
-        self.adopt(tokens, true).await
+        self.install(&mut session, tokens).await
     }
 
-    /// Makes `tokens` the current session: remembered ones go to the keyring.
-    async fn adopt(&self, tokens: SessionTokens, access_valid: bool) -> Result<UserSummary> {
+    /// Makes `tokens` the session in `slot` (the locked session): a remembered one goes to
+    /// the keyring before anything can use it, so the keyring always holds the newest
+    /// refresh token.
+    async fn install(&self, slot: &mut Option<Session>, tokens: SessionTokens) -> Result<UserSummary> {
         if let Some(remember) = &tokens.remember {
             let entry = RememberedSession {
                 refresh_token: tokens.refresh_token.clone(),
                 expires_at_ms: tokens.refresh_expires_at_ms,
                 remember: remember.clone(),
                 username: tokens.user.username.clone(),
+                method: Some(tokens.method),
             };
             let json = serde_json::to_string(&entry).map_err(|e| ClientError::Protocol(e.to_string()))?;
             self.secret_set(&session_entry(&self.server()?), &json).await?;
@@ -397,7 +401,7 @@ impl Engine {
         let user = tokens.user.clone();
         let (method, remember) = (tokens.method, tokens.remember.clone());
         let ends = if remember.is_some() { tokens.refresh_expires_at_ms } else { None };
-        *self.inner.session.lock().await = Some(Session { tokens, access_valid });
+        *slot = Some(Session { tokens, access_valid: true });
         let summary = user.clone();
         self.update(|s| {
             if s.user.as_ref().map(|u| &u.username) != Some(&user.username) {
@@ -451,10 +455,11 @@ impl Engine {
     async fn restore(&self, r: RememberedSession) -> Result<Started> {
         let server = self.server()?;
         let cached = read_account_cache(&server).filter(|(a, _)| a.username == r.username);
+        let mut session = self.inner.session.lock().await;
         match self.api()?.refresh(&r.refresh_token).await {
             Ok(tokens) => {
                 self.set_online();
-                let user = self.adopt(tokens, true).await?;
+                let user = self.install(&mut session, tokens).await?;
                 Ok(Started::Restored(user))
             }
             Err(ClientError::Unreachable(reason)) => {
@@ -463,7 +468,7 @@ impl Engine {
                 let user = UserSummary { username: r.username.clone(), full_name };
                 let tokens = SessionTokens {
                     session_id: String::new(),
-                    method: LoginMethod::Password,
+                    method: r.method.unwrap_or(LoginMethod::Password),
                     user: user.clone(),
                     access_token: String::new(),
                     access_expires_at_ms: 0,
@@ -471,9 +476,11 @@ impl Engine {
                     refresh_expires_at_ms: r.expires_at_ms,
                     remember: Some(r.remember.clone()),
                 };
-                *self.inner.session.lock().await = Some(Session { tokens, access_valid: false });
+                *session = Some(Session { tokens, access_valid: false });
+                drop(session);
                 self.update(|s| {
                     s.user = Some(user.clone());
+                    s.method = r.method;
                     s.remember = Some(r.remember.clone());
                     s.session_ends_at_ms = r.expires_at_ms;
                     if let Some((account, as_of)) = cached {
@@ -486,6 +493,7 @@ impl Engine {
                 Ok(Started::Restored(user))
             }
             Err(e) if e.ends_session() => {
+                drop(session);
                 self.forget_remembered().await?;
                 self.emit(ClientEvent::LoggedOut { reason: format!("the remembered login has ended ({e})") });
                 self.emit(ClientEvent::LoginRequired { reason: "log in again".into() });
@@ -554,8 +562,7 @@ impl Engine {
         match self.observe(refreshed) {
             Ok(tokens) => {
                 let access = tokens.access_token.clone();
-                drop(guard);
-                self.adopt(tokens, true).await?;
+                self.install(&mut guard, tokens).await?;
                 Ok(access)
             }
             Err(e) if e.ends_session() => {
@@ -575,7 +582,9 @@ impl Engine {
     {
         let token = self.access_token(false).await?;
         let result = match call(self.api()?, token).await {
-            Err(ClientError::Server(e)) if e.code == ErrorCode::TokenExpired || e.code == ErrorCode::AuthInvalid => {
+            Err(ClientError::Server(e))
+                if e.code == ErrorCode::TokenExpired || e.code == ErrorCode::AuthInvalid =>
+            {
                 let token = self.access_token(true).await?;
                 call(self.api()?, token).await
             }
@@ -657,7 +666,9 @@ impl Engine {
 
     async fn follow_push(&self, backoff: &mut Duration) -> Result<()> {
         let mut socket = match self.api()?.push(&self.access_token(false).await?).await {
-            Err(ClientError::Server(e)) if e.code == ErrorCode::TokenExpired || e.code == ErrorCode::AuthInvalid => {
+            Err(ClientError::Server(e))
+                if e.code == ErrorCode::TokenExpired || e.code == ErrorCode::AuthInvalid =>
+            {
                 self.api()?.push(&self.access_token(true).await?).await
             }
             other => other,
@@ -723,7 +734,8 @@ fn write_account_cache(server: &str, account: &AccountView, as_of_ms: i64) {
         std::fs::create_dir_all(path.parent().expect("has a parent"))?;
         let json = serde_json::json!({"account": account, "as_of_ms": as_of_ms});
         let tmp = path.with_extension("tmp");
-        let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+        let mut f =
+            std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
         f.write_all(json.to_string().as_bytes())?;
         std::fs::rename(&tmp, &path)
     };

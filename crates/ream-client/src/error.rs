@@ -23,7 +23,7 @@ pub enum ClientError {
     NotEnrolled,
     #[error("nobody is logged in")]
     NotLoggedIn,
-    #[error("{0}")]
+    #[error("{}", .0.message)]
     Server(ApiError),
     #[error("the OS keyring failed: {0}")]
     Keyring(String),
@@ -62,7 +62,12 @@ impl ClientError {
     pub fn ends_session(&self) -> bool {
         matches!(
             self.server_code(),
-            Some(ErrorCode::SessionRevoked | ErrorCode::AuthInvalid | ErrorCode::TokenExpired | ErrorCode::Forbidden)
+            Some(
+                ErrorCode::SessionRevoked
+                    | ErrorCode::AuthInvalid
+                    | ErrorCode::TokenExpired
+                    | ErrorCode::Forbidden
+            )
         )
     }
 }

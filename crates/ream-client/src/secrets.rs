@@ -1,9 +1,6 @@
 //! Secrets the client keeps between runs, in the OS keyring (Secret Service on Linux):
 //! the workstation's private key and a remembered login's refresh token. Never in a file.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ClientError, Result};
@@ -47,24 +44,6 @@ impl SecretStore for Keyring {
     }
 }
 
-/// A store that forgets everything with the process: for tests of the engine alone.
-#[derive(Debug, Default, Clone)]
-pub struct MemoryStore(Arc<Mutex<HashMap<String, String>>>);
-
-impl SecretStore for MemoryStore {
-    fn get(&self, name: &str) -> Result<Option<String>> {
-        Ok(self.0.lock().expect("lock").get(name).cloned())
-    }
-    fn set(&self, name: &str, value: &str) -> Result<()> {
-        self.0.lock().expect("lock").insert(name.into(), value.into());
-        Ok(())
-    }
-    fn delete(&self, name: &str) -> Result<()> {
-        self.0.lock().expect("lock").remove(name);
-        Ok(())
-    }
-}
-
 /// The keyring entry names, per server (a workstation may know several servers).
 pub fn workstation_key_entry(server: &str) -> String {
     format!("workstation-key {server}")
@@ -82,4 +61,6 @@ pub struct RememberedSession {
     pub expires_at_ms: Option<i64>,
     pub remember: String,
     pub username: String,
+    #[serde(default)]
+    pub method: Option<ream_wire::LoginMethod>,
 }

@@ -29,7 +29,13 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { server: None, ca_file: None, pinned_fingerprint: None, remember_me: true, workstation_id: None }
+        Settings {
+            server: None,
+            ca_file: None,
+            pinned_fingerprint: None,
+            remember_me: true,
+            workstation_id: None,
+        }
     }
 }
 
@@ -38,7 +44,10 @@ fn home() -> PathBuf {
 }
 
 fn xdg(var: &str, fallback: &str) -> PathBuf {
-    std::env::var_os(var).map(PathBuf::from).filter(|p| p.is_absolute()).unwrap_or_else(|| home().join(fallback))
+    std::env::var_os(var)
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .unwrap_or_else(|| home().join(fallback))
 }
 
 /// Where the settings file lives.

@@ -44,7 +44,9 @@ pub fn fingerprint(der: &[u8]) -> String {
 
 /// Fingerprints compare without regard to case or separators.
 pub fn same_fingerprint(a: &str, b: &str) -> bool {
-    let norm = |s: &str| s.chars().filter(char::is_ascii_hexdigit).map(|c| c.to_ascii_uppercase()).collect::<String>();
+    let norm = |s: &str| {
+        s.chars().filter(char::is_ascii_hexdigit).map(|c| c.to_ascii_uppercase()).collect::<String>()
+    };
     norm(a) == norm(b)
 }
 

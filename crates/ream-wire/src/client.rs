@@ -14,7 +14,10 @@ pub enum Connection {
     Connecting,
     Online,
     /// The server cannot be reached; the engine keeps trying.
-    Offline { since_ms: i64, reason: String },
+    Offline {
+        since_ms: i64,
+        reason: String,
+    },
 }
 
 /// Everything a front end shows about the client, in one value.
@@ -43,11 +46,19 @@ pub struct ClientStatus {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientEvent {
     /// The status changed (any field).
-    Status { status: ClientStatus },
+    Status {
+        status: Box<ClientStatus>,
+    },
     /// Nobody is identified and something needs a user: ask for a login.
-    LoginRequired { reason: String },
+    LoginRequired {
+        reason: String,
+    },
     /// The user was logged out (by logout, expiry of the remember-me period, or the server).
-    LoggedOut { reason: String },
-    ServerUnreachable { reason: String },
+    LoggedOut {
+        reason: String,
+    },
+    ServerUnreachable {
+        reason: String,
+    },
     ServerBack,
 }

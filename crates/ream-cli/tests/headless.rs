@@ -1,0 +1,229 @@
+//! The headless client `ream` against the real `ream-server`, with the real OS keyring:
+//! connecting and trust, enrolment, every login method, remember-me across process
+//! restarts, live account changes, and the server going away and coming back.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{credit_of, files_under, keyring_has, sleep, Client, Server, Watch};
+use serde_json::{json, Value};
+
+fn user_of(status: &Value) -> Option<&str> {
+    status["user"]["username"].as_str()
+}
+
+fn connect(client: &Client, server: &Server) {
+    let r = client.run(&["connect", "--server", &server.url, "--json"], "");
+    assert_eq!(r.json()["server"], server.url);
+}
+
+#[test]
+fn every_login_method_identifies_its_user() {
+    let server = Server::start("127.0.0.1", "");
+    let client = Client::new();
+    connect(&client, &server);
+    let login = |args: &[&str], stdin: &str| {
+        let mut all = vec!["login", "--json"];
+        all.extend_from_slice(args);
+        client.run(&all, stdin)
+    };
+    assert_eq!(user_of(&login(&["--method", "pin"], "1234\n").json()), Some("alice"));
+    assert_eq!(user_of(&login(&["--method", "card"], "04a1b2c3\n").json()), Some("alice"));
+    assert_eq!(user_of(&login(&["--method", "card_pin"], "04A1B2C3\n1234\n").json()), Some("alice"));
+    assert_eq!(
+        user_of(&login(&["--method", "password", "--username", "alice"], "alice-demo\n").json()),
+        Some("alice")
+    );
+    // Without a method, the terminal asks for one.
+    assert_eq!(user_of(&login(&[], "password\nalice\nalice-demo\n").json()), Some("alice"));
+    assert_eq!(login(&["--method", "pin"], "9999\n").error_code(), "AUTH_INVALID");
+    assert_eq!(
+        login(&["--method", "password", "--username", "alice"], "nope-nope\n").error_code(),
+        "AUTH_INVALID"
+    );
+
+    // User list and single sign-on need an enrolled workstation.
+    assert_eq!(login(&["--method", "sso"], "").error_code(), "NOT_ENROLLED");
+    assert_eq!(login(&["--method", "user_list", "--username", "bob"], "").error_code(), "NOT_ENROLLED");
+    assert_eq!(client.run(&["users"], "").error_code(), "NOT_ENROLLED");
+
+    let r =
+        client.run(&["enroll", "--code", &server.enrolment_code(), "--name", "desk-12", "--json"], "").json();
+    let id = r["workstation_id"].as_str().unwrap().to_string();
+    // The key went to the keyring, not to the settings file.
+    let settings = std::fs::read_to_string(client.settings_file()).unwrap();
+    assert!(settings.contains(&id) && !settings.to_lowercase().contains("key"), "{settings}");
+    assert!(keyring_has(&format!("workstation-key {}", server.url)));
+
+    let users = client.run(&["users", "--json"], "").json();
+    let names: Vec<&str> =
+        users["users"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
+    assert!(names.contains(&"alice") && names.contains(&"bob"), "{names:?}");
+    assert_eq!(user_of(&login(&["--method", "user_list", "--username", "bob"], "").json()), Some("bob"));
+    // Picked from the list by number.
+    let picked = login(
+        &["--method", "user_list"],
+        &format!("{}\n", names.iter().position(|n| *n == "bob").unwrap() + 1),
+    );
+    assert_eq!(user_of(&picked.json()), Some("bob"));
+    let os_user = ream_client::workstation::os_username().unwrap();
+    assert_eq!(user_of(&login(&["--method", "sso"], "").json()), Some(os_user.as_str()));
+
+    // SSO happens by itself at start when the server offers it.
+    let status = client.status();
+    assert_eq!((user_of(&status), status["method"].as_str()), (Some(os_user.as_str()), Some("sso")));
+
+    // Revoked by the administrator: SSO is refused from then on.
+    server.admin(&["workstation", "revoke", &id], "");
+    assert_eq!(login(&["--method", "sso"], "").error_code(), "WORKSTATION_REVOKED");
+    assert_eq!(user_of(&client.status()), None);
+}
+
+#[test]
+fn remembered_logins_survive_restarts_until_their_period_ends() {
+    let remember = r#"[[login.remember]]
+id = "4s"
+label = "4 seconds"
+seconds = 4
+
+[[login.remember]]
+id = "always"
+label = "Always"
+"#;
+    let server = Server::start("127.0.0.1", remember);
+    let client = Client::new();
+    connect(&client, &server);
+    let entry = format!("session {}", server.url);
+    let policy = client.run(&["policy", "--json"], "").json();
+    assert_eq!(policy["remember_options"].as_array().unwrap().len(), 2);
+
+    // Not remembered: nothing stays behind, the next run is logged out.
+    client.run(&["login", "--method", "pin", "--json"], "1234\n").json();
+    assert!(!keyring_has(&entry));
+    assert_eq!(files_under(&client.cache_dir()), Vec::<std::path::PathBuf>::new());
+    assert_eq!(user_of(&client.status()), None);
+
+    // Remembered for 4 s: restored by each new process, then logged out and deleted.
+    let login = client.run(&["login", "--method", "pin", "--remember", "4s", "--json"], "1234\n").json();
+    assert_eq!(login["remember"], "4s");
+    assert!(keyring_has(&entry));
+    let restored = client.status();
+    assert_eq!((user_of(&restored), restored["remember"].as_str()), (Some("alice"), Some("4s")));
+    assert_eq!(restored["account"]["credit_cents"], 2_000);
+    assert_eq!(user_of(&client.status()), Some("alice"));
+    sleep(4_500);
+    let after = client.run(&["status", "--json"], "");
+    assert_eq!(user_of(&after.json()), None);
+    assert!(!keyring_has(&entry), "an ended login leaves no keyring entry");
+    assert!(files_under(&client.cache_dir()).is_empty());
+
+    // Always: survives restarts; logout removes everything, on the server too.
+    client.run(&["login", "--method", "card", "--remember", "always", "--json"], "04A1B2C3\n").json();
+    for _ in 0..3 {
+        let s = client.status();
+        assert_eq!((user_of(&s), s["session_ends_at_ms"].clone()), (Some("alice"), Value::Null));
+    }
+    let stored: Value = {
+        use ream_client::secrets::SecretStore;
+        serde_json::from_str(&ream_client::secrets::Keyring.get(&entry).unwrap().unwrap()).unwrap()
+    };
+    assert!(!files_under(&client.cache_dir()).is_empty(), "a remembered login caches its account");
+    let r = client.run(&["logout"], "");
+    assert!(r.ok, "{}", r.stderr);
+    assert!(!keyring_has(&entry));
+    assert!(files_under(&client.cache_dir()).is_empty());
+    assert_eq!(user_of(&client.status()), None);
+    let refused = reqwest::blocking::Client::new()
+        .post(format!("{}/api/v1/auth/refresh", server.url))
+        .json(&json!({"refresh_token": stored["refresh_token"]}))
+        .send()
+        .unwrap();
+    assert_eq!(refused.status(), 401, "the server ended the session too");
+
+    // Remember-me disabled at install: not offered, refused, nothing persisted.
+    std::fs::write(client.settings_file(), format!("server = \"{}\"\nremember_me = false\n", server.url))
+        .unwrap();
+    let policy = client.run(&["policy", "--json"], "").json();
+    assert_eq!(policy["remember_options"], json!([]));
+    let r = client.run(&["login", "--method", "pin", "--remember", "always"], "1234\n");
+    assert_eq!(r.error_code(), "CONFIG");
+    assert!(!keyring_has(&entry));
+}
+
+#[test]
+fn watch_follows_the_account_live_and_survives_the_server_going_away() {
+    let mut server = Server::start("127.0.0.1", "");
+    let client = Client::new();
+    connect(&client, &server);
+    client.run(&["login", "--method", "pin", "--remember", "always", "--json"], "1234\n").json();
+    let watch = Watch::start(&client, &["watch", "--json"]);
+    let first = watch.expect(Duration::from_secs(10), "the account", |v| credit_of(v) == Some(2_000));
+    assert_eq!(first["status"]["connection"]["state"], "online");
+
+    // A top-up by an administrator shows within a second.
+    server.admin(&["credit", "top-up", "alice", "5"], "");
+    let started = std::time::Instant::now();
+    watch.expect(Duration::from_secs(1), "the top-up", |v| credit_of(v) == Some(2_500));
+    eprintln!("top-up seen after {:?}", started.elapsed());
+
+    // The server dies: offline, the last known account kept and marked stale.
+    server.stop();
+    watch.expect(Duration::from_secs(10), "server_unreachable", |v| v["type"] == "server_unreachable");
+    let offline = watch.expect(Duration::from_secs(5), "an offline status", |v| {
+        v["status"]["connection"]["state"] == "offline" && v["status"]["account_stale"] == true
+    });
+    assert_eq!(credit_of(&offline), Some(2_500));
+    let status = client.status();
+    assert_eq!(
+        (status["connection"]["state"].as_str(), status["account_stale"].as_bool()),
+        (Some("offline"), Some(true))
+    );
+    assert_eq!((user_of(&status), status["account"]["credit_cents"].as_i64()), (Some("alice"), Some(2_500)));
+
+    // Changed while it was away; when it is back the client reconnects and refreshes.
+    server.admin(&["credit", "adjust", "alice", "-1.25"], "");
+    server.resume();
+    watch.expect(Duration::from_secs(10), "server_back", |v| v["type"] == "server_back");
+    let back = watch.expect(Duration::from_secs(5), "the refreshed account", |v| credit_of(v) == Some(2_375));
+    assert_eq!(back["status"]["account_stale"], false);
+    assert_eq!(client.status()["connection"]["state"], "online");
+}
+
+#[test]
+fn a_server_certificate_other_than_the_pinned_one_is_refused() {
+    // Beyond loopback the server makes itself a certificate no authority vouches for.
+    let mut server = Server::start("0.0.0.0", "");
+    assert!(server.url.starts_with("https://"), "{}", server.url);
+    let printed = server
+        .output
+        .iter()
+        .find_map(|l| l.strip_prefix("Certificate SHA-256 fingerprint: "))
+        .unwrap()
+        .to_string();
+    let client = Client::new();
+
+    // Declined: nothing is saved.
+    let r = client.run(&["connect", "--server", &server.url], "n\n");
+    assert_eq!(r.error_code(), "DECLINED");
+    assert!(r.stderr.contains(&printed), "the fingerprint is shown: {}", r.stderr);
+    assert!(!client.settings_file().exists());
+
+    let r = client.run(&["connect", "--server", &server.url, "--json"], "y\n").json();
+    assert_eq!(r["pinned_fingerprint"], printed);
+    client.run(&["login", "--method", "pin", "--remember", "always", "--json"], "1234\n").json();
+    assert_eq!(client.status()["account"]["credit_cents"], 2_000);
+    let watch = Watch::start(&client, &["watch", "--json"]);
+    watch.expect(Duration::from_secs(10), "the account over TLS", |v| credit_of(v) == Some(2_000));
+    drop(watch);
+
+    // Another certificate at the same address: refused, with both fingerprints named.
+    server.stop();
+    std::fs::remove_dir_all(server.dir.path().join("data/tls")).unwrap();
+    server.resume();
+    let r = client.run(&["status"], "");
+    assert_eq!(r.error_code(), "CERTIFICATE_CHANGED");
+    assert!(r.stderr.contains(&printed), "{}", r.stderr);
+    let r = client.run(&["login", "--method", "pin"], "1234\n");
+    assert_eq!(r.error_code(), "CERTIFICATE_CHANGED");
+}
