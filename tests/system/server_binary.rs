@@ -1,93 +1,39 @@
 //! The real `ream-server` binary on loopback ports: serving over HTTP and HTTPS, the
 //! demo site, the push channel, and the admin command line reaching connected clients.
 
-mod common;
-
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::Db;
 use futures_util::StreamExt;
+use ream_system_tests::server::{ServerProcess, Site};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ream-server");
-
-/// A running server process, killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-    /// Everything it printed before "listening on", which comes last at start-up.
-    output: Vec<String>,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Db {
+    Sqlite,
+    Postgres,
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn start(args: &[&str]) -> Server {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .env("REAM_LOG", "warn")
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start ream-server");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut output = Vec::new();
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            if let Some(url) = line.strip_prefix("Ream server listening on ") {
-                let url = url.to_string();
-                std::thread::spawn(move || lines.for_each(drop));
-                return Server { child, url, output };
-            }
-            output.push(line);
+/// Instantiates an async test fn `name(db: Db)` once per database backend.
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() { super::$name(super::Db::Sqlite).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() { super::$name(super::Db::Postgres).await }
         }
-        let status = child.wait().unwrap();
-        panic!("ream-server {args:?} exited ({status}) before listening; it printed {output:?}");
-    }
-
-    fn serve(config: &Path) -> Server {
-        Server::start(&["serve", "--config", config.to_str().unwrap()])
-    }
+    )*};
 }
 
-fn write_config(dir: &Path, extra: &str) -> PathBuf {
-    let path = dir.join("ream.toml");
-    std::fs::write(&path, format!("data_dir = \"data\"\n{extra}")).unwrap();
-    path
-}
-
-async fn config_for(db: Db, dir: &Path) -> PathBuf {
-    let mut extra = String::from("listen = \"127.0.0.1:0\"\n");
-    if db == Db::Postgres {
-        extra += &format!("database_url = \"{}\"\n", common::postgres_database().await);
-    }
-    write_config(dir, &extra)
-}
-
-/// Runs `ream-server admin --config CONFIG ARGS…`, feeding `stdin`.
-fn admin_cli(config: &Path, args: &[&str], stdin: &str) -> String {
-    let mut child = Command::new(BIN)
-        .args(["admin", "--config", config.to_str().unwrap()])
-        .args(args)
-        .env("REAM_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run ream-server admin");
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "admin {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
+async fn site_for(db: Db) -> Site {
+    let extra = match db {
+        Db::Sqlite => String::new(),
+        Db::Postgres => format!("database_url = \"{}\"\n", ream_system_tests::postgres_database().await),
+    };
+    Site::new("127.0.0.1:0", &extra)
 }
 
 async fn login(http: &reqwest::Client, url: &str, credentials: Value) -> Value {
@@ -144,19 +90,13 @@ async fn account_event_within_a_second(ws: &mut Socket, check: impl Fn(&Value) -
 }
 
 async fn changes_reach_a_connected_client_within_a_second(db: Db) {
-    let dir = tempfile::tempdir().unwrap();
-    let config = config_for(db, dir.path()).await;
-    admin_cli(
-        &config,
-        &["user", "add", "root", "--name", "Root", "--admin", "--password-stdin"],
-        "root-secret\n",
-    );
-    admin_cli(
-        &config,
+    let site = site_for(db).await;
+    site.admin(&["user", "add", "root", "--name", "Root", "--admin", "--password-stdin"], "root-secret\n");
+    site.admin(
         &["user", "add", "alice", "--name", "Alice Martin", "--pin", "1234", "--password-stdin"],
         "alice-demo\n",
     );
-    let server = Server::serve(&config);
+    let server = site.serve();
     let url = &server.url;
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     let http = reqwest::Client::new();
@@ -183,10 +123,10 @@ async fn changes_reach_a_connected_client_within_a_second(db: Db) {
     account_event_within_a_second(&mut ws, |a| a["credit_cents"] == 500).await;
 
     // A top-up by the command line, another process writing to the database.
-    admin_cli(&config, &["credit", "top-up", "alice", "2.50", "--comment", "cli"], "");
+    site.admin(&["credit", "top-up", "alice", "2.50", "--comment", "cli"], "");
     account_event_within_a_second(&mut ws, |a| a["credit_cents"] == 750).await;
-    admin_cli(&config, &["cost-centre", "add", "Marketing"], "");
-    admin_cli(&config, &["cost-centre", "member-add", "Marketing", "--user", "alice"], "");
+    site.admin(&["cost-centre", "add", "Marketing"], "");
+    site.admin(&["cost-centre", "member-add", "Marketing", "--user", "alice"], "");
     let account =
         account_event_within_a_second(&mut ws, |a| a["cost_centres"][0]["name"] == "Marketing").await;
     assert_eq!(account["credit_cents"], 750);
@@ -223,7 +163,7 @@ async fn the_demo_site_has_the_documented_accounts(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("demo");
     let args = ["demo", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()];
-    let server = Server::start(&args);
+    let server = ServerProcess::start(&args);
     let printed = server.output.join("\n");
     for needle in [
         "Created demo data",
@@ -257,7 +197,7 @@ async fn the_demo_site_has_the_documented_accounts(db: Db) {
         .await
         .unwrap();
     drop(server);
-    let again = Server::start(&args);
+    let again = ServerProcess::start(&args);
     assert!(again.output.iter().any(|l| l.starts_with("Using demo data")), "{:?}", again.output);
     let bob = login(&http, &again.url, json!({"method": "card", "card": "04D4E5F6"})).await;
     assert_eq!(me(&http, &again.url, &bob).await["credit_cents"], 150);
@@ -266,15 +206,13 @@ async fn the_demo_site_has_the_documented_accounts(db: Db) {
 async fn check_demo_on_postgres() {
     // Seed the demo data into a PostgreSQL database through the library, then serve it
     // with the binary: the same store code runs on both.
-    let dir = tempfile::tempdir().unwrap();
-    let (mut config, _d) = common::config(Db::Postgres).await;
-    config.data_dir = dir.path().join("data");
-    let url = config.database_url.clone().unwrap();
+    let url = ream_system_tests::postgres_database().await;
+    let site = Site::new("127.0.0.1:0", &format!("database_url = \"{url}\"\n"));
+    let config = ream_server::config::Config::load(&site.config).unwrap();
     let state = ream_server::server::open_system_state(config).await.unwrap();
     ream_server::demo::seed(&state).await.unwrap();
     state.store.close().await;
-    let config = write_config(dir.path(), &format!("listen = \"127.0.0.1:0\"\ndatabase_url = \"{url}\"\n"));
-    let server = Server::serve(&config);
+    let server = site.serve();
     check_demo_accounts(&server.url).await;
 }
 
@@ -319,18 +257,13 @@ async fn presented_fingerprint(url: &str) -> String {
 
 #[tokio::test]
 async fn a_server_beyond_loopback_generates_a_certificate_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), "listen = \"0.0.0.0:0\"\n");
-    let server = Server::serve(&config);
+    let site = Site::new("0.0.0.0:0", "");
+    let server = site.serve();
     assert!(server.output.iter().any(|l| l == "Generated a self-signed certificate."), "{:?}", server.output);
-    let printed = server
-        .output
-        .iter()
-        .find_map(|l| l.strip_prefix("Certificate SHA-256 fingerprint: "))
-        .expect("fingerprint printed")
-        .to_string();
+    let printed =
+        server.printed("Certificate SHA-256 fingerprint: ").expect("fingerprint printed").to_string();
     assert_eq!(printed.len(), 32 * 3 - 1);
-    let url = server.url.replace("localhost", "127.0.0.1");
+    let url = server.url.clone();
     assert!(url.starts_with("https://"), "{url}");
     assert_eq!(presented_fingerprint(&url).await, printed);
     // Plain HTTP is not served there.
@@ -341,20 +274,20 @@ async fn a_server_beyond_loopback_generates_a_certificate_once() {
     drop(server);
 
     // The next start reuses it: clients that pinned it keep trusting the server.
-    let again = Server::serve(&config);
+    let again = site.serve();
     assert!(!again.output.iter().any(|l| l.starts_with("Generated")), "{:?}", again.output);
     assert!(again.output.iter().any(|l| l.ends_with(&printed)));
-    assert_eq!(presented_fingerprint(&again.url.replace("localhost", "127.0.0.1")).await, printed);
+    assert_eq!(presented_fingerprint(&again.url).await, printed);
 }
 
 #[test]
 fn a_bad_configuration_is_refused_with_the_reason() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), "[login]\npin_min_length = 2\n");
-    let out = Command::new(BIN).args(["serve", "--config", config.to_str().unwrap()]).output().unwrap();
+    let site = Site::new("127.0.0.1:0", "[login]\npin_min_length = 2\n");
+    let bin = ream_system_tests::bin("ream-server");
+    let out = Command::new(&bin).args(["serve", "--config", site.config.to_str().unwrap()]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("pin_min_length"));
-    let out = Command::new(BIN).args(["serve", "--config", "/nonexistent/ream.toml"]).output().unwrap();
+    let out = Command::new(&bin).args(["serve", "--config", "/nonexistent/ream.toml"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read config"));
 }

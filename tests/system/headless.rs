@@ -2,25 +2,33 @@
 //! connecting and trust, enrolment, every login method, remember-me across process
 //! restarts, live account changes, and the server going away and coming back.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{credit_of, files_under, keyring_has, sleep, Client, Server, Watch};
+use ream_system_tests::client::{credit_of, files_under, keyring_has, Client, Watch};
+use ream_system_tests::server::{ServerProcess, Site};
+use ream_system_tests::sleep;
 use serde_json::{json, Value};
 
 fn user_of(status: &Value) -> Option<&str> {
     status["user"]["username"].as_str()
 }
 
-fn connect(client: &Client, server: &Server) {
+/// A loopback site with the usual people, served.
+fn site(extra: &str) -> (Site, ServerProcess) {
+    let site = Site::new(&format!("127.0.0.1:{}", ream_system_tests::free_port()), extra);
+    site.seed_people();
+    let server = site.serve();
+    (site, server)
+}
+
+fn connect(client: &Client, server: &ServerProcess) {
     let r = client.run(&["connect", "--server", &server.url, "--json"], "");
     assert_eq!(r.json()["server"], server.url);
 }
 
 #[test]
 fn every_login_method_identifies_its_user() {
-    let server = Server::start("127.0.0.1", "");
+    let (site, server) = site("");
     let client = Client::new();
     connect(&client, &server);
     let login = |args: &[&str], stdin: &str| {
@@ -49,7 +57,7 @@ fn every_login_method_identifies_its_user() {
     assert_eq!(client.run(&["users"], "").error_code(), "NOT_ENROLLED");
 
     let r =
-        client.run(&["enroll", "--code", &server.enrolment_code(), "--name", "desk-12", "--json"], "").json();
+        client.run(&["enroll", "--code", &site.enrolment_code(), "--name", "desk-12", "--json"], "").json();
     let id = r["workstation_id"].as_str().unwrap().to_string();
     // The key went to the keyring, not to the settings file.
     let settings = std::fs::read_to_string(client.settings_file()).unwrap();
@@ -75,7 +83,7 @@ fn every_login_method_identifies_its_user() {
     assert_eq!((user_of(&status), status["method"].as_str()), (Some(os_user.as_str()), Some("sso")));
 
     // Revoked by the administrator: SSO is refused from then on.
-    server.admin(&["workstation", "revoke", &id], "");
+    site.admin(&["workstation", "revoke", &id], "");
     assert_eq!(login(&["--method", "sso"], "").error_code(), "WORKSTATION_REVOKED");
     assert_eq!(user_of(&client.status()), None);
 }
@@ -91,7 +99,7 @@ seconds = 4
 id = "always"
 label = "Always"
 "#;
-    let server = Server::start("127.0.0.1", remember);
+    let (_site, server) = site(remember);
     let client = Client::new();
     connect(&client, &server);
     let entry = format!("session {}", server.url);
@@ -153,7 +161,7 @@ label = "Always"
 
 #[test]
 fn watch_follows_the_account_live_and_survives_the_server_going_away() {
-    let mut server = Server::start("127.0.0.1", "");
+    let (site, mut server) = site("");
     let client = Client::new();
     connect(&client, &server);
     client.run(&["login", "--method", "pin", "--remember", "always", "--json"], "1234\n").json();
@@ -162,7 +170,7 @@ fn watch_follows_the_account_live_and_survives_the_server_going_away() {
     assert_eq!(first["status"]["connection"]["state"], "online");
 
     // A top-up by an administrator shows within a second.
-    server.admin(&["credit", "top-up", "alice", "5"], "");
+    site.admin(&["credit", "top-up", "alice", "5"], "");
     let started = std::time::Instant::now();
     watch.expect(Duration::from_secs(1), "the top-up", |v| credit_of(v) == Some(2_500));
     eprintln!("top-up seen after {:?}", started.elapsed());
@@ -182,7 +190,7 @@ fn watch_follows_the_account_live_and_survives_the_server_going_away() {
     assert_eq!((user_of(&status), status["account"]["credit_cents"].as_i64()), (Some("alice"), Some(2_500)));
 
     // Changed while it was away; when it is back the client reconnects and refreshes.
-    server.admin(&["credit", "adjust", "alice", "-1.25"], "");
+    site.admin(&["credit", "adjust", "alice", "-1.25"], "");
     server.resume();
     watch.expect(Duration::from_secs(10), "server_back", |v| v["type"] == "server_back");
     let back = watch.expect(Duration::from_secs(5), "the refreshed account", |v| credit_of(v) == Some(2_375));
@@ -193,14 +201,11 @@ fn watch_follows_the_account_live_and_survives_the_server_going_away() {
 #[test]
 fn a_server_certificate_other_than_the_pinned_one_is_refused() {
     // Beyond loopback the server makes itself a certificate no authority vouches for.
-    let mut server = Server::start("0.0.0.0", "");
+    let site = Site::new(&format!("0.0.0.0:{}", ream_system_tests::free_port()), "");
+    site.seed_people();
+    let mut server = site.serve();
     assert!(server.url.starts_with("https://"), "{}", server.url);
-    let printed = server
-        .output
-        .iter()
-        .find_map(|l| l.strip_prefix("Certificate SHA-256 fingerprint: "))
-        .unwrap()
-        .to_string();
+    let printed = server.printed("Certificate SHA-256 fingerprint: ").unwrap().to_string();
     let client = Client::new();
 
     // Declined: nothing is saved.
@@ -219,11 +224,49 @@ fn a_server_certificate_other_than_the_pinned_one_is_refused() {
 
     // Another certificate at the same address: refused, with both fingerprints named.
     server.stop();
-    std::fs::remove_dir_all(server.dir.path().join("data/tls")).unwrap();
+    std::fs::remove_dir_all(site.data().join("tls")).unwrap();
     server.resume();
     let r = client.run(&["status"], "");
     assert_eq!(r.error_code(), "CERTIFICATE_CHANGED");
     assert!(r.stderr.contains(&printed), "{}", r.stderr);
     let r = client.run(&["login", "--method", "pin"], "1234\n");
     assert_eq!(r.error_code(), "CERTIFICATE_CHANGED");
+}
+
+#[test]
+fn a_certificate_from_a_trusted_ca_file_needs_no_confirmation() {
+    // A private CA and a server certificate it signed, as an organisation would deploy.
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let server_key = rcgen::KeyPair::generate().unwrap();
+    let server_cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .unwrap()
+        .signed_by(&server_key, &ca, &ca_key)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, pem: String| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, pem).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let ca_file = write("ca.pem", ca.pem());
+    let cert = write("cert.pem", server_cert.pem());
+    let key = write("key.pem", server_key.serialize_pem());
+    let site = Site::new(
+        &format!("127.0.0.1:{}", ream_system_tests::free_port()),
+        &format!("[tls]\ncert = \"{cert}\"\nkey = \"{key}\"\n"),
+    );
+    site.seed_people();
+    let server = site.serve();
+    assert!(server.url.starts_with("https://127.0.0.1:"), "{}", server.url);
+
+    // The system's roots do not know this CA: the user would be asked (and says no).
+    let client = Client::new();
+    assert_eq!(client.run(&["connect", "--server", &server.url], "n\n").error_code(), "DECLINED");
+    // With the CA file: trusted without a question, nothing pinned.
+    let r = client.run(&["connect", "--server", &server.url, "--ca-file", &ca_file, "--json"], "").json();
+    assert_eq!(r["pinned_fingerprint"], Value::Null);
+    assert_eq!(user_of(&client.run(&["login", "--method", "pin", "--json"], "1234\n").json()), Some("alice"));
 }

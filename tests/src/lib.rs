@@ -1,0 +1,42 @@
+//! Helpers for the system tests: the real `ream-server` and `ream` binaries (built by
+//! `cargo build --workspace`, which `scripts/test` runs first), throwaway PostgreSQL
+//! databases, and the OS keyring.
+
+pub mod client;
+pub mod server;
+
+use std::path::PathBuf;
+
+/// A binary of the workspace, from the target directory these tests were built in.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>/deps");
+    let path = dir.join(name);
+    assert!(path.exists(), "{} is missing: build the workspace first (scripts/test does)", path.display());
+    path
+}
+
+/// A new, empty database on the PostgreSQL server named by `REAM_TEST_POSTGRES`
+/// (`scripts/test` starts a throwaway cluster and sets it).
+pub async fn postgres_database() -> String {
+    let admin_url = std::env::var("REAM_TEST_POSTGRES").expect(
+        "REAM_TEST_POSTGRES is not set: run scripts/test, which starts a PostgreSQL cluster, \
+         or point it at one (postgres://user@host:port/postgres)",
+    );
+    let name = format!("ream_system_{}", uuid::Uuid::new_v4().simple());
+    sqlx::any::install_default_drivers();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
+        .await
+        .expect("connect to REAM_TEST_POSTGRES");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create database");
+    let (base, _) = admin_url.rsplit_once('/').expect("URL with a database");
+    format!("{base}/{name}")
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn sleep(ms: u64) {
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+}

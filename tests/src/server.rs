@@ -1,0 +1,143 @@
+//! `ream-server` processes: started with any arguments, read until they say where they
+//! listen, stopped and started again at the same address.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use crate::bin;
+
+/// A running (or stopped) server process; killed when dropped.
+pub struct ServerProcess {
+    args: Vec<String>,
+    child: Option<Child>,
+    /// As printed, with `localhost` made `127.0.0.1` (the server listens on IPv4).
+    pub url: String,
+    /// Everything printed before "listening on", which comes last at start-up.
+    pub output: Vec<String>,
+}
+
+impl ServerProcess {
+    pub fn start(args: &[&str]) -> ServerProcess {
+        let mut p = ServerProcess {
+            args: args.iter().map(|a| a.to_string()).collect(),
+            child: None,
+            url: String::new(),
+            output: Vec::new(),
+        };
+        p.resume();
+        p
+    }
+
+    /// Starts (again) with the same arguments.
+    pub fn resume(&mut self) {
+        let mut child = Command::new(bin("ream-server"))
+            .args(&self.args)
+            .env("REAM_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start ream-server");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        self.output.clear();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(url) = line.strip_prefix("Ream server listening on ") {
+                self.url = url.replace("//localhost:", "//127.0.0.1:");
+                // Keep draining so the server never blocks on a full pipe.
+                std::thread::spawn(move || lines.for_each(drop));
+                self.child = Some(child);
+                return;
+            }
+            self.output.push(line);
+        }
+        let status = child.wait().unwrap();
+        panic!("ream-server {:?} exited ({status}) before listening: {:?}", self.args, self.output);
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// The value of a start-up line `PREFIX value`.
+    pub fn printed(&self, prefix: &str) -> Option<&str> {
+        self.output.iter().find_map(|l| l.strip_prefix(prefix))
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A server site: a configuration file in its own directory, administered with the
+/// real command line, served by a [`ServerProcess`].
+pub struct Site {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+impl Site {
+    /// A site whose config says `listen`, `data_dir = "data"`, then `extra`.
+    pub fn new(listen: &str, extra: &str) -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("ream.toml");
+        std::fs::write(&config, format!("listen = \"{listen}\"\ndata_dir = \"data\"\n{extra}")).unwrap();
+        Site { dir, config }
+    }
+
+    pub fn serve(&self) -> ServerProcess {
+        ServerProcess::start(&["serve", "--config", self.config.to_str().unwrap()])
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// `ream-server admin --config … ARGS`, feeding `stdin`; its standard output.
+    pub fn admin(&self, args: &[&str], stdin: &str) -> String {
+        admin(&self.config, args, stdin)
+    }
+
+    /// alice (PIN 1234, card 04A1B2C3, password alice-demo, 20.00 credit), bob (PIN
+    /// 5678), an administrator, and a user named after the OS account (for SSO).
+    pub fn seed_people(&self) {
+        self.admin(
+            &["user", "add", "admin", "--name", "Admin", "--admin", "--password-stdin"],
+            "admin-demo\n",
+        );
+        self.admin(
+            &["user", "add", "alice", "--name", "Alice Martin", "--pin", "1234", "--password-stdin"],
+            "alice-demo\n",
+        );
+        self.admin(&["user", "card-add", "alice", "04A1B2C3"], "");
+        self.admin(&["credit", "top-up", "alice", "20"], "");
+        self.admin(&["user", "add", "bob", "--name", "Bob Durand", "--pin", "5678"], "");
+        let os_user = ream_client::workstation::os_username().unwrap();
+        self.admin(&["user", "add", &os_user, "--name", "The OS User"], "");
+    }
+
+    pub fn enrolment_code(&self) -> String {
+        let out: serde_json::Value = serde_json::from_str(&self.admin(&["workstation", "code"], "")).unwrap();
+        out["code"].as_str().unwrap().to_string()
+    }
+}
+
+pub fn admin(config: &Path, args: &[&str], stdin: &str) -> String {
+    let mut child = Command::new(bin("ream-server"))
+        .args(["admin", "--config", config.to_str().unwrap()])
+        .args(args)
+        .env("REAM_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run ream-server admin");
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "admin {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
