@@ -245,6 +245,40 @@ pub async fn new_enrolment_code(state: &AppState, req: &NewEnrolmentCode) -> App
     Ok(EnrolmentCode { code, expires_at_ms })
 }
 
+pub async fn create_price_list(state: &AppState, p: &ream_wire::PriceList) -> AppResult<()> {
+    check_name("a price list name", &p.name)?;
+    if [p.mono_page_cents, p.colour_page_cents, p.duplex_page_discount_cents].iter().any(|c| *c < 0)
+        || p.duplex_page_discount_cents > p.mono_page_cents.min(p.colour_page_cents)
+    {
+        return Err(AppError::invalid("prices are not negative and the duplex discount is at most a page's price"));
+    }
+    state.store.create_price_list(p).await
+}
+
+pub async fn printers(state: &AppState) -> AppResult<Vec<ream_wire::Printer>> {
+    Ok(state
+        .store
+        .printers()
+        .await?
+        .into_iter()
+        .map(|p| ream_wire::Printer { name: p.name, uri: p.uri, price_list: p.price.name })
+        .collect())
+}
+
+pub async fn create_printer(state: &AppState, p: &ream_wire::Printer) -> AppResult<()> {
+    check_name("a printer name", &p.name)?;
+    crate::ipp_printer::http_url(&p.uri).map_err(|e| AppError::invalid(format!("uri: {e}")))?;
+    state.store.create_printer(&p.name, &p.uri, &p.price_list).await
+}
+
+pub async fn create_queue(state: &AppState, q: &ream_wire::Queue) -> AppResult<()> {
+    check_name("a queue name", &q.name)?;
+    if q.printers.is_empty() {
+        return Err(AppError::invalid("a queue needs at least one printer"));
+    }
+    state.store.create_queue(q).await
+}
+
 pub async fn revoke_workstation(state: &AppState, id: &str) -> AppResult<()> {
     state.store.revoke_workstation(id).await?;
     tracing::info!(workstation = id, "workstation revoked");

@@ -14,6 +14,9 @@ use ream_server::state::AppState;
 use ream_server::store::{parse_metric, parse_period};
 use ream_server::{admin, demo};
 use ream_wire::{
+    AccountingMode, DetectionMethod, PriceList, Printer, Queue, ReleaseMode, SpoolingMode,
+};
+use ream_wire::{
     CreditChange, Member, MemberKind, NewEnrolmentCode, NewQuota, NewSharedAccount, NewUser, QuotaMetric,
     QuotaPeriod, QuotaUpdate, SharedAccountKind, TransactionKind, UserUpdate,
 };
@@ -71,6 +74,70 @@ enum AdminCommand {
     Project(SharedCmd),
     #[command(subcommand)]
     Workstation(WorkstationCmd),
+    #[command(subcommand, name = "price-list")]
+    PriceList(PriceListCmd),
+    #[command(subcommand)]
+    Printer(PrinterCmd),
+    #[command(subcommand)]
+    Queue(QueueCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum PriceListCmd {
+    /// Prices per A4/Letter page, e.g. `--mono 0.05 --colour 0.20`.
+    Add {
+        name: String,
+        #[arg(long)]
+        mono: String,
+        #[arg(long)]
+        colour: String,
+        /// Taken off each page printed on both sides.
+        #[arg(long, default_value = "0")]
+        duplex_discount: String,
+    },
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum PrinterCmd {
+    /// An IPP or IPPS printer, e.g. `--uri ipps://printer.example/ipp/print`.
+    Add {
+        name: String,
+        #[arg(long)]
+        uri: String,
+        #[arg(long)]
+        price_list: String,
+    },
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum QueueCmd {
+    Add {
+        name: String,
+        /// A printer of the queue (repeat for several).
+        #[arg(long = "printer", required = true)]
+        printers: Vec<String>,
+        /// session, user_list, pin_card or password
+        #[arg(long, default_value = "session", value_parser = wire_enum::<DetectionMethod>)]
+        detection: DetectionMethod,
+        /// credit, quota or cost_centre
+        #[arg(long, default_value = "credit", value_parser = wire_enum::<AccountingMode>)]
+        accounting: AccountingMode,
+        /// direct, pull or private
+        #[arg(long, default_value = "direct", value_parser = wire_enum::<ReleaseMode>)]
+        release: ReleaseMode,
+        /// server or client
+        #[arg(long, default_value = "server", value_parser = wire_enum::<SpoolingMode>)]
+        spooling: SpoolingMode,
+        #[arg(long)]
+        project_accounting: bool,
+    },
+    List,
+}
+
+fn wire_enum<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, String> {
+    ream_server::store::enum_parse(&s.replace('-', "_")).ok_or_else(|| format!("{s:?} is not one of the documented values"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -430,6 +497,31 @@ async fn run_admin(s: &AppState, command: AdminCommand) -> anyhow::Result<()> {
                 print(&s.store.list_workstations().await?.iter().map(|w| w.view()).collect::<Vec<_>>())
             }
             WorkstationCmd::Revoke { id } => Ok(admin::revoke_workstation(s, &id).await?),
+        },
+        AdminCommand::PriceList(cmd) => match cmd {
+            PriceListCmd::Add { name, mono, colour, duplex_discount } => {
+                let list = PriceList {
+                    name,
+                    mono_page_cents: parse_amount(&mono)?,
+                    colour_page_cents: parse_amount(&colour)?,
+                    duplex_page_discount_cents: parse_amount(&duplex_discount)?,
+                };
+                Ok(admin::create_price_list(s, &list).await?)
+            }
+            PriceListCmd::List => print(&s.store.price_lists().await?),
+        },
+        AdminCommand::Printer(cmd) => match cmd {
+            PrinterCmd::Add { name, uri, price_list } => {
+                Ok(admin::create_printer(s, &Printer { name, uri, price_list }).await?)
+            }
+            PrinterCmd::List => print(&admin::printers(s).await?),
+        },
+        AdminCommand::Queue(cmd) => match cmd {
+            QueueCmd::Add { name, printers, detection, accounting, release, spooling, project_accounting } => {
+                let queue = Queue { name, detection, accounting, project_accounting, spooling, release, printers };
+                Ok(admin::create_queue(s, &queue).await?)
+            }
+            QueueCmd::List => print(&s.store.queues().await?.into_iter().map(|q| q.queue).collect::<Vec<_>>()),
         },
     }
 }

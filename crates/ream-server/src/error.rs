@@ -63,7 +63,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         Forbidden | MethodDisabled => StatusCode::FORBIDDEN,
         NotFound => StatusCode::NOT_FOUND,
         Conflict | SecretTaken => StatusCode::CONFLICT,
-        InvalidInput | RememberInvalid | PinInvalid => StatusCode::UNPROCESSABLE_ENTITY,
+        InvalidInput | RememberInvalid | PinInvalid | DocumentInvalid => StatusCode::UNPROCESSABLE_ENTITY,
+        CreditInsufficient | QuotaExceeded => StatusCode::PAYMENT_REQUIRED,
         Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

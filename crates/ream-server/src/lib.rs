@@ -12,6 +12,8 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod ipp_printer;
+pub mod printing;
 pub mod push;
 pub mod secrets;
 pub mod server;

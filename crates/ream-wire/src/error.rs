@@ -40,6 +40,12 @@ pub enum ErrorCode {
     PinInvalid,
     /// The PIN (or card) already belongs to another user.
     SecretTaken,
+    /// The document cannot be read (a broken or unsupported file).
+    DocumentInvalid,
+    /// Not enough credit for the job.
+    CreditInsufficient,
+    /// The quota the job would use is exhausted.
+    QuotaExceeded,
     /// The thing named does not exist.
     NotFound,
     /// It exists already, or the change conflicts with the current state.
@@ -69,6 +75,9 @@ impl ErrorCode {
             ErrorCode::RememberInvalid => "REMEMBER_INVALID",
             ErrorCode::PinInvalid => "PIN_INVALID",
             ErrorCode::SecretTaken => "SECRET_TAKEN",
+            ErrorCode::DocumentInvalid => "DOCUMENT_INVALID",
+            ErrorCode::CreditInsufficient => "CREDIT_INSUFFICIENT",
+            ErrorCode::QuotaExceeded => "QUOTA_EXCEEDED",
             ErrorCode::NotFound => "NOT_FOUND",
             ErrorCode::Conflict => "CONFLICT",
             ErrorCode::InvalidInput => "INVALID_INPUT",

@@ -14,6 +14,7 @@ pub mod admin;
 pub mod auth;
 pub mod client;
 pub mod error;
+pub mod print;
 pub mod push;
 
 pub use account::*;
@@ -21,6 +22,7 @@ pub use admin::*;
 pub use auth::*;
 pub use client::*;
 pub use error::*;
+pub use print::*;
 pub use push::*;
 
 /// The version segment of every REST path (`/api/v1/...`).

@@ -7,7 +7,9 @@
 mod admin;
 mod auth;
 mod events;
+mod jobs;
 mod me;
+mod printers;
 mod workstations;
 
 use std::net::SocketAddr;
@@ -40,6 +42,7 @@ use crate::state::AppState;
         (name = "auth", description = "Login policy, login, refresh, logout, directory"),
         (name = "me", description = "The identified user's own account"),
         (name = "workstations", description = "Workstation enrolment"),
+        (name = "jobs", description = "Print jobs: submission, the user's own jobs, release, deletion"),
         (name = "admin", description = "Administration (administrators only)")
     )
 )]
@@ -65,6 +68,8 @@ pub fn router_and_doc(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(events::routes())
         .merge(workstations::routes())
         .merge(admin::routes())
+        .merge(jobs::routes())
+        .merge(printers::routes())
         .with_state(state)
         .split_for_parts();
     (router, doc)

@@ -8,6 +8,7 @@
 
 mod credit;
 mod lockout;
+mod printing;
 mod quotas;
 mod sessions;
 mod shared;
@@ -15,6 +16,7 @@ mod users;
 mod workstations;
 
 pub use credit::*;
+pub use printing::*;
 pub use quotas::*;
 pub use sessions::*;
 pub use shared::*;

@@ -1,0 +1,86 @@
+//! Print jobs: a client submits a document for its user; the user lists, releases and
+//! deletes their own jobs.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use ream_wire::{ApiError, Job, JobList, JobSubmission, JOB_HEADER};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::Authed;
+use crate::error::{AppError, AppResult};
+use crate::printing;
+use crate::state::AppState;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(submit))
+        .routes(routes!(list))
+        .routes(routes!(release))
+        .routes(routes!(delete))
+}
+
+/// Submits a document for printing by the caller. The body is the PDF itself (streamed
+/// to the spool, never held in memory); the `X-Ream-Job` header carries a JSON
+/// `JobSubmission`. Pages are counted from the document; the price comes from the
+/// queue's printer's price list; a job its account cannot pay for is refused.
+#[utoipa::path(post, path = "/api/v1/jobs", tag = "jobs", security(("bearer" = [])),
+    request_body(content = Vec<u8>, content_type = "application/pdf"),
+    params(("x-ream-job" = String, Header, description = "JSON JobSubmission")),
+    responses(
+        (status = 201, body = Job),
+        (status = 402, description = "CREDIT_INSUFFICIENT or QUOTA_EXCEEDED", body = ApiError),
+        (status = 422, description = "DOCUMENT_INVALID or INVALID_INPUT", body = ApiError)))]
+async fn submit(
+    State(state): State<AppState>,
+    Authed(ctx): Authed,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> AppResult<(StatusCode, Json<Job>)> {
+    let sub: JobSubmission = headers
+        .get(JOB_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| AppError::invalid("the X-Ream-Job header is missing"))
+        .and_then(|v| serde_json::from_str(v).map_err(|e| AppError::invalid(format!("X-Ream-Job: {e}"))))?;
+    let job = printing::submit(&state, &ctx.user, sub, body.into_data_stream()).await?;
+    Ok((StatusCode::CREATED, Json(job)))
+}
+
+/// The caller's jobs, newest first: waiting, held and finished.
+#[utoipa::path(get, path = "/api/v1/me/jobs", tag = "jobs", security(("bearer" = [])),
+    responses((status = 200, body = JobList), (status = 401, body = ApiError)))]
+async fn list(State(state): State<AppState>, Authed(ctx): Authed) -> AppResult<Json<JobList>> {
+    Ok(Json(JobList { jobs: printing::jobs_of(&state, &ctx.user).await? }))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+struct Release {
+    /// A printer of the job's queue; its first printer when absent.
+    #[serde(default)]
+    printer: Option<String>,
+}
+
+/// Releases one of the caller's held jobs to a printer.
+#[utoipa::path(post, path = "/api/v1/me/jobs/{id}/release", tag = "jobs", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = Release,
+    responses((status = 200, body = Job), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+async fn release(
+    State(state): State<AppState>,
+    Authed(ctx): Authed,
+    Path(id): Path<String>,
+    body: Option<Json<Release>>,
+) -> AppResult<Json<Job>> {
+    let printer = body.and_then(|Json(r)| r.printer);
+    Ok(Json(printing::release(&state, &ctx.user, &id, printer.as_deref()).await?))
+}
+
+/// Deletes one of the caller's jobs that has not printed.
+#[utoipa::path(delete, path = "/api/v1/me/jobs/{id}", tag = "jobs", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = Job), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+async fn delete(State(state): State<AppState>, Authed(ctx): Authed, Path(id): Path<String>) -> AppResult<Json<Job>> {
+    Ok(Json(printing::delete(&state, &ctx.user, &id).await?))
+}

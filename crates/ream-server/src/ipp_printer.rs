@@ -1,0 +1,168 @@
+//! Talking to printers over IPP and IPPS: submit a spooled document (streamed from its
+//! file, never held in memory) and follow the printer's job to its end.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use futures_util::StreamExt;
+use ipp::parser::AsyncIppParser;
+use ipp::prelude::*;
+use ipp::value::{IppName, IppValue};
+
+/// How a printer's job ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Completed,
+    /// Aborted or canceled at the printer, with its reasons.
+    Failed(String),
+}
+
+/// The HTTP URL an `ipp://` / `ipps://` printer URI is reached at.
+pub fn http_url(uri: &str) -> anyhow::Result<String> {
+    let (scheme, rest) = uri.split_once("://").context("a printer URI looks like ipp://host:port/path")?;
+    let (http, default_port) = match scheme {
+        "ipp" => ("http", 631),
+        "ipps" => ("https", 443),
+        "http" | "https" => (scheme, 0),
+        _ => anyhow::bail!("unsupported printer URI scheme {scheme:?}"),
+    };
+    let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+    let has_port = authority.rsplit_once(':').is_some_and(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()));
+    let authority = if has_port || default_port == 0 { authority.to_string() } else { format!("{authority}:{default_port}") };
+    Ok(format!("{http}://{authority}/{path}"))
+}
+
+/// Printers present their own (often self-signed) certificates: IPPS here buys privacy
+/// on the wire, not proof of the printer's identity.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .expect("HTTP client")
+}
+
+/// An attribute; the names used here are short constants, always valid.
+fn attr(name: &str, value: IppValue) -> IppAttribute {
+    IppAttribute::new(IppName::new(name).expect("a valid attribute name"), value)
+}
+
+fn name_value(s: &str) -> IppValue {
+    IppValue::NameWithoutLanguage(IppName::new_truncated(s))
+}
+
+fn request(op: Operation, uri: &str, user: &str) -> anyhow::Result<IppRequestResponse> {
+    let parsed: Uri = uri.parse().context("printer URI")?;
+    let mut req = IppRequestResponse::new(IppVersion::v1_1(), op, Some(parsed))?;
+    req.attributes_mut().add(DelimiterTag::OperationAttributes, attr("requesting-user-name", name_value(user)));
+    Ok(req)
+}
+
+async fn send(http: &reqwest::Client, uri: &str, body: reqwest::Body) -> anyhow::Result<IppRequestResponse> {
+    let resp = http
+        .post(http_url(uri)?)
+        .header("content-type", "application/ipp")
+        .body(body)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the printer at {uri}"))?;
+    anyhow::ensure!(resp.status().is_success(), "the printer answered HTTP {}", resp.status());
+    let bytes = resp.bytes().await?;
+    let parsed = AsyncIppParser::new(futures_util::io::Cursor::new(bytes.to_vec())).parse().await?;
+    let status = parsed.header().status_code();
+    anyhow::ensure!(status.is_success(), "the printer refused: {status:?}");
+    Ok(parsed)
+}
+
+fn job_attribute<'a>(resp: &'a IppRequestResponse, name: &str) -> Option<&'a IppValue> {
+    resp.attributes()
+        .groups_of(DelimiterTag::JobAttributes)
+        .find_map(|g| g.attributes().iter().find(|a| a.name().as_ref() as &str == name))
+        .map(|a| a.value())
+}
+
+/// Sends the document with Print-Job; returns the printer's job id.
+pub async fn print_job(
+    http: &reqwest::Client,
+    uri: &str,
+    document: &Path,
+    job_name: &str,
+    user: &str,
+    copies: i64,
+    duplex: bool,
+    colour: bool,
+) -> anyhow::Result<i32> {
+    let mut req = request(Operation::PrintJob, uri, user)?;
+    let attrs = req.attributes_mut();
+    attrs.add(DelimiterTag::OperationAttributes, attr("job-name", name_value(job_name)));
+    attrs.add(DelimiterTag::OperationAttributes, attr("document-format", IppValue::new_mime_media_type("application/pdf")?));
+    attrs.add(DelimiterTag::JobAttributes, attr("copies", IppValue::Integer(copies.clamp(1, 999) as i32)));
+    let sides = if duplex { "two-sided-long-edge" } else { "one-sided" };
+    attrs.add(DelimiterTag::JobAttributes, attr("sides", IppValue::new_keyword(sides)?));
+    let mode = if colour { "color" } else { "monochrome" };
+    attrs.add(DelimiterTag::JobAttributes, attr("print-color-mode", IppValue::new_keyword(mode)?));
+    let head = req.to_bytes();
+    let file = tokio::fs::File::open(document).await.with_context(|| format!("opening {}", document.display()))?;
+    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(head) })
+        .chain(tokio_util::io::ReaderStream::new(file).map(|r| r.map(Into::into)));
+    let resp = send(http, uri, reqwest::Body::wrap_stream(stream)).await?;
+    match job_attribute(&resp, "job-id") {
+        Some(IppValue::Integer(id)) => Ok(*id),
+        _ => anyhow::bail!("the printer did not say which job it made"),
+    }
+}
+
+/// The printer's job state (IPP `job-state`) and its reasons.
+pub async fn job_state(http: &reqwest::Client, uri: &str, job_id: i32) -> anyhow::Result<(i32, String)> {
+    let mut req = request(Operation::GetJobAttributes, uri, "ream")?;
+    req.attributes_mut().add(DelimiterTag::OperationAttributes, attr("job-id", IppValue::Integer(job_id)));
+    let resp = send(http, uri, reqwest::Body::from(req.to_bytes())).await?;
+    let state = match job_attribute(&resp, "job-state") {
+        Some(IppValue::Enum(s)) | Some(IppValue::Integer(s)) => *s,
+        _ => anyhow::bail!("the printer did not give the job's state"),
+    };
+    let reasons = match job_attribute(&resp, "job-state-reasons") {
+        Some(IppValue::Keyword(k)) => k.to_string(),
+        Some(IppValue::Array(list)) => list.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", "),
+        _ => String::new(),
+    };
+    Ok((state, reasons))
+}
+
+/// Follows the job until the printer is done with it (completed, aborted or canceled).
+pub async fn follow(http: &reqwest::Client, uri: &str, job_id: i32, give_up: Duration) -> anyhow::Result<Outcome> {
+    let deadline = tokio::time::Instant::now() + give_up;
+    let mut pause = Duration::from_millis(200);
+    loop {
+        let (state, reasons) = job_state(http, uri, job_id).await?;
+        match state {
+            9 => return Ok(Outcome::Completed),
+            7 | 8 => return Ok(Outcome::Failed(format!("the printer stopped the job ({reasons})"))),
+            _ if tokio::time::Instant::now() > deadline => {
+                anyhow::bail!("the printer did not finish the job in {give_up:?} (state {state}, {reasons})")
+            }
+            _ => {}
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(2));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::http_url;
+
+    #[test]
+    fn printer_uris_map_to_http_urls() {
+        for (uri, url) in [
+            ("ipp://printer.example/ipp/print", "http://printer.example:631/ipp/print"),
+            ("ipp://127.0.0.1:8501/ipp/print", "http://127.0.0.1:8501/ipp/print"),
+            ("ipps://printer.example/ipp/print", "https://printer.example:443/ipp/print"),
+            ("ipps://[::1]:8443/ipp/print", "https://[::1]:8443/ipp/print"),
+        ] {
+            assert_eq!(http_url(uri).unwrap(), url);
+        }
+        assert!(http_url("lpd://printer/queue").is_err());
+    }
+}

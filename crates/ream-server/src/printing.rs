@@ -1,0 +1,322 @@
+//! Print jobs on the server: accepting a document from a client (streamed to the spool,
+//! pages counted from the document itself, priced by the printer's price list, checked
+//! against the account that pays), holding it, releasing it to a printer over IPP(S),
+//! following it to the end and charging what was printed.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures_util::TryStreamExt;
+use ream_wire::{
+    AccountingMode, ErrorCode, Job, JobState, JobSubmission, PriceList, QuotaMetric, ReleaseMode, TransactionKind,
+};
+use tokio::io::AsyncWriteExt;
+
+use crate::error::{AppError, AppResult};
+use crate::ipp_printer::{self, Outcome};
+use crate::state::AppState;
+use crate::store::{period_bounds, NewJob, QueueRow, UserRow};
+
+/// How long a printer may take to finish one job before the server gives up on it.
+const PRINTER_PATIENCE: Duration = Duration::from_secs(600);
+
+/// Pages of a PDF, read from its page tree. A document that cannot be read is refused.
+pub fn page_count(path: &Path) -> Result<i64, String> {
+    let doc = lopdf::Document::load(path).map_err(|e| format!("not a readable PDF: {e}"))?;
+    let pages = doc.get_pages().len() as i64;
+    if pages == 0 {
+        return Err("the PDF has no pages".into());
+    }
+    Ok(pages)
+}
+
+/// A3 and its kin count as two pages, as their sheets are twice the size.
+pub fn size_factor(media: &str) -> i64 {
+    if media.starts_with("iso_a3") || media.starts_with("na_ledger") || media.starts_with("na_tabloid") {
+        2
+    } else {
+        1
+    }
+}
+
+/// The job's price from a price list: every printed page (pages × copies, A3 counting
+/// twice) at the mono or colour price, less the duplex discount per page.
+pub fn price(list: &PriceList, pages: i64, copies: i64, colour: bool, duplex: bool, media: &str) -> i64 {
+    let counted = pages * copies * size_factor(media);
+    let per_page = if colour { list.colour_page_cents } else { list.mono_page_cents };
+    let discount = if duplex { list.duplex_page_discount_cents } else { 0 };
+    (counted * (per_page - discount)).max(0)
+}
+
+fn spool_dir(state: &AppState) -> PathBuf {
+    state.config.data_dir.join("spool")
+}
+
+async fn queue_for(state: &AppState, name: Option<&str>) -> AppResult<QueueRow> {
+    let queues = state.store.queues().await?;
+    match name {
+        Some(n) => queues.into_iter().find(|q| q.queue.name == n).ok_or_else(|| AppError::not_found(format!("queue {n}"))),
+        None if queues.len() == 1 => Ok(queues.into_iter().next().expect("one")),
+        None => Err(AppError::invalid("name a queue: this server has several (or none)")),
+    }
+}
+
+/// What a job counts against a quota of this metric.
+fn quota_amount(metric: QuotaMetric, printed_pages: i64, colour: bool, price_cents: i64) -> i64 {
+    match metric {
+        QuotaMetric::TotalPages => printed_pages,
+        QuotaMetric::ColourPages if colour => printed_pages,
+        QuotaMetric::MonoPages if !colour => printed_pages,
+        QuotaMetric::ColourPages | QuotaMetric::MonoPages => 0,
+        QuotaMetric::Money => price_cents,
+    }
+}
+
+/// Refuses a job its account cannot pay for, before anything is printed.
+async fn check_funds(state: &AppState, user: &UserRow, mode: AccountingMode, job: &NewJob<'_>) -> AppResult<()> {
+    match mode {
+        AccountingMode::Credit if user.credit_cents < job.price_cents => Err(AppError::new(
+            ErrorCode::CreditInsufficient,
+            format!("the job costs {} cents and the credit is {} cents", job.price_cents, user.credit_cents),
+        )),
+        AccountingMode::Credit => Ok(()),
+        AccountingMode::Quota => {
+            let now = state.now_ms();
+            let printed = job.pages * job.copies * size_factor(job.media);
+            let quotas = state.store.quotas_of(&user.id).await?;
+            let mut applies = false;
+            for q in quotas.iter().map(|q| q.view(now)) {
+                let amount = quota_amount(q.metric, printed, job.colour, job.price_cents);
+                if amount > 0 {
+                    applies = true;
+                    if amount > q.remaining {
+                        return Err(AppError::new(
+                            ErrorCode::QuotaExceeded,
+                            format!("the job needs {amount} of quota {:?}, which has {} left", q.name, q.remaining),
+                        ));
+                    }
+                }
+            }
+            if !applies {
+                return Err(AppError::new(ErrorCode::QuotaExceeded, "no quota of yours covers this job"));
+            }
+            Ok(())
+        }
+        AccountingMode::CostCentre => Err(AppError::invalid(
+            "this queue charges a cost centre, which needs the job dialog; use a credit or quota queue",
+        )),
+    }
+}
+
+/// Accepts a document from its owner's client: spools it, counts and prices it, checks
+/// the account, then prints it at once (direct queue) or holds it (pull, private).
+pub async fn submit<S, E>(state: &AppState, user: &UserRow, sub: JobSubmission, body: S) -> AppResult<Job>
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    if sub.name.len() > 500 || !(1..=999).contains(&sub.copies) {
+        return Err(AppError::invalid("a job has a name of at most 500 characters and 1 to 999 copies"));
+    }
+    let queue = queue_for(state, sub.queue.as_deref()).await?;
+    let printers = state.store.queue_printers(&queue.id).await?;
+    let printer = printers.first().ok_or_else(|| AppError::invalid(format!("queue {} has no printer", queue.queue.name)))?;
+
+    let dir = spool_dir(state);
+    tokio::fs::create_dir_all(&dir).await.map_err(anyhow::Error::from)?;
+    let path = dir.join(format!("{}.pdf", uuid::Uuid::new_v4()));
+    let spooled = async {
+        let mut file = tokio::fs::File::create(&path).await.map_err(anyhow::Error::from)?;
+        let mut body = body;
+        while let Some(chunk) = body.try_next().await.map_err(|e| AppError::invalid(format!("upload broke off: {e}")))? {
+            file.write_all(&chunk).await.map_err(anyhow::Error::from)?;
+        }
+        file.sync_all().await.map_err(anyhow::Error::from)?;
+        let counted = path.clone();
+        tokio::task::spawn_blocking(move || page_count(&counted))
+            .await
+            .map_err(anyhow::Error::from)?
+            .map_err(|e| AppError::new(ErrorCode::DocumentInvalid, e))
+    }
+    .await;
+    let pages = match spooled {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&path).await;
+            return Err(e);
+        }
+    };
+    let colour = sub.color_mode.as_deref() != Some("monochrome");
+    let duplex = sub.sides.as_deref().is_some_and(|s| s.starts_with("two-sided"));
+    let media = sub.media.clone().unwrap_or_else(|| "iso_a4_210x297mm".into());
+    let direct = queue.queue.release == ReleaseMode::Direct;
+    let spool = path.to_string_lossy().to_string();
+    let new = NewJob {
+        owner_id: &user.id,
+        queue_id: &queue.id,
+        name: if sub.name.is_empty() { "Untitled" } else { &sub.name },
+        state: if direct { JobState::Printing } else { JobState::Held },
+        pages,
+        copies: sub.copies,
+        colour,
+        duplex,
+        media: &media,
+        price_cents: price(&printer.price, pages, sub.copies, colour, duplex, &media),
+        spool_file: Some(&spool),
+        printer_id: if direct { Some(&printer.id) } else { None },
+    };
+    if let Err(e) = check_funds(state, user, queue.queue.accounting, &new).await {
+        let _ = tokio::fs::remove_file(&path).await;
+        return Err(e);
+    }
+    let job = state.store.insert_job(&new).await?;
+    tracing::info!(job = %job.id, user = %user.username, pages, price = job.price_cents, "job accepted");
+    if direct {
+        tokio::spawn(deliver(state.clone(), job.id.clone()));
+    }
+    Ok(job.view())
+}
+
+fn owned(job: &crate::store::JobRow, user: &UserRow) -> AppResult<()> {
+    // Someone else's job is as good as absent: its existence is not disclosed.
+    if job.owner_id.as_deref() != Some(user.id.as_str()) {
+        return Err(AppError::not_found("job"));
+    }
+    Ok(())
+}
+
+/// Releases a held job to its queue's printer (or the one named).
+pub async fn release(state: &AppState, user: &UserRow, job_id: &str, printer: Option<&str>) -> AppResult<Job> {
+    let job = state.store.job(job_id).await?;
+    owned(&job, user)?;
+    let printers = state.store.queue_printers(&job.queue_id).await?;
+    let target = match printer {
+        Some(name) => printers.iter().find(|p| p.name == name).ok_or_else(|| AppError::not_found(format!("printer {name} of this queue")))?,
+        None => printers.first().ok_or_else(|| AppError::invalid("the job's queue has no printer"))?,
+    };
+    if !state.store.move_job(job_id, &[JobState::Held], JobState::Printing, None, Some(&target.id)).await? {
+        return Err(AppError::new(ErrorCode::Conflict, "only a held job can be released"));
+    }
+    tokio::spawn(deliver(state.clone(), job_id.to_string()));
+    Ok(state.store.job(job_id).await?.view())
+}
+
+/// Deletes a job that has not printed; its document goes with it.
+pub async fn delete(state: &AppState, user: &UserRow, job_id: &str) -> AppResult<Job> {
+    let job = state.store.job(job_id).await?;
+    owned(&job, user)?;
+    let from = [JobState::Held, JobState::WaitingForUser];
+    if !state.store.move_job(job_id, &from, JobState::Deleted, Some("deleted by its owner"), None).await? {
+        return Err(AppError::new(ErrorCode::Conflict, "only a job that has not printed can be deleted"));
+    }
+    drop_spool(state, &job).await;
+    Ok(state.store.job(job_id).await?.view())
+}
+
+async fn drop_spool(state: &AppState, job: &crate::store::JobRow) {
+    if let Some(f) = &job.spool_file {
+        let _ = tokio::fs::remove_file(f).await;
+        let _ = state.store.set_job_spool(&job.id, None).await;
+    }
+}
+
+/// Sends a job in state `printing` to its printer, follows it, and charges its owner
+/// for what was printed. Runs in its own task; failures end in the job's state.
+pub async fn deliver(state: AppState, job_id: String) {
+    if let Err(e) = try_deliver(&state, &job_id).await {
+        tracing::warn!(job = %job_id, error = %format!("{e:#}"), "delivery failed");
+        let reason = format!("{e:#}");
+        let _ = state.store.move_job(&job_id, &[JobState::Printing], JobState::Failed, Some(&reason), None).await;
+    }
+}
+
+async fn try_deliver(state: &AppState, job_id: &str) -> anyhow::Result<()> {
+    let job = state.store.job(job_id).await?;
+    let printer_id = job.printer_id.clone().ok_or_else(|| anyhow::anyhow!("no printer chosen"))?;
+    let printer = state.store.printer(&printer_id).await?;
+    let spool = job.spool_file.clone().ok_or_else(|| anyhow::anyhow!("the job's document is gone"))?;
+    let owner = match &job.owner_id {
+        Some(id) => state.store.user_by_id(id).await?.username,
+        None => "ream".into(),
+    };
+    let http = ipp_printer::http_client();
+    let colour = job.colour != 0;
+    let printer_job =
+        ipp_printer::print_job(&http, &printer.uri, Path::new(&spool), &job.name, &owner, job.copies, job.duplex != 0, colour)
+            .await?;
+    state.store.set_printer_job_id(job_id, printer_job as i64).await?;
+    match ipp_printer::follow(&http, &printer.uri, printer_job, PRINTER_PATIENCE).await? {
+        Outcome::Completed => {
+            charge(state, &job).await?;
+            state.store.move_job(job_id, &[JobState::Printing], JobState::Printed, None, None).await?;
+            drop_spool(state, &job).await;
+            tracing::info!(job = %job_id, printer = %printer.name, "printed");
+        }
+        Outcome::Failed(reason) => {
+            state.store.move_job(job_id, &[JobState::Printing], JobState::Failed, Some(&reason), None).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Charges what was printed to the queue's account.
+async fn charge(state: &AppState, job: &crate::store::JobRow) -> AppResult<()> {
+    let Some(owner) = &job.owner_id else { return Ok(()) };
+    let queue = state.store.queues().await?.into_iter().find(|q| q.id == job.queue_id).ok_or_else(|| AppError::not_found("queue"))?;
+    match queue.queue.accounting {
+        AccountingMode::Credit => {
+            let comment = format!("print job {} ({} pages)", job.name, job.pages * job.copies);
+            // Printed is printed: the charge stands even if the balance went down meanwhile.
+            state.store.change_credit(owner, TransactionKind::Charge, -job.price_cents, &comment, "system", true).await?;
+        }
+        AccountingMode::Quota => {
+            let now = state.now_ms();
+            let printed = job.pages * job.copies * size_factor(&job.media);
+            for q in state.store.quotas_of(owner).await? {
+                let view = q.view(now);
+                let amount = quota_amount(view.metric, printed, job.colour != 0, job.price_cents);
+                if amount > 0 {
+                    let start = period_bounds(view.period, now).map(|b| b.0);
+                    state.store.add_quota_use(&q.id, amount, start).await?;
+                }
+            }
+        }
+        AccountingMode::CostCentre => {}
+    }
+    Ok(())
+}
+
+/// The owner's jobs, newest first.
+pub async fn jobs_of(state: &AppState, user: &UserRow) -> AppResult<Vec<Job>> {
+    Ok(state.store.jobs_of(&user.id, 100).await?.iter().map(|j| j.view()).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prices_follow_the_price_list() {
+        let list = PriceList {
+            name: "std".into(),
+            mono_page_cents: 5,
+            colour_page_cents: 20,
+            duplex_page_discount_cents: 1,
+        };
+        let a4 = "iso_a4_210x297mm";
+        assert_eq!(price(&list, 3, 1, false, false, a4), 15);
+        assert_eq!(price(&list, 3, 2, true, false, a4), 120);
+        assert_eq!(price(&list, 3, 1, false, true, a4), 12);
+        assert_eq!(price(&list, 3, 1, false, false, "iso_a3_297x420mm"), 30, "A3 counts twice");
+    }
+
+    #[test]
+    fn broken_documents_are_refused_with_a_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.pdf");
+        std::fs::write(&path, b"%PDF-1.4\nthis is not a PDF at all").unwrap();
+        assert!(page_count(&path).unwrap_err().contains("PDF"));
+        std::fs::write(&path, b"").unwrap();
+        assert!(page_count(&path).is_err());
+    }
+}

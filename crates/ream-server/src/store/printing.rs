@@ -1,0 +1,371 @@
+//! Price lists, printers, queues and jobs.
+
+use sqlx::Row;
+
+use super::{bump_user, is_unique_violation, new_id, Store};
+use crate::error::{AppError, AppResult};
+use ream_wire::{
+    AccountingMode, DetectionMethod, ErrorCode, Job, JobState, PriceList, Queue, ReleaseMode, SpoolingMode,
+};
+
+/// The snake_case name serde gives a unit enum variant: the one spelling used in the
+/// database, on the wire and on the command line.
+pub fn enum_str<T: serde::Serialize>(v: T) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+}
+
+pub fn enum_parse<T: serde::de::DeserializeOwned>(s: &str) -> Option<T> {
+    serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
+}
+
+fn conflict(e: sqlx::Error, what: &str) -> AppError {
+    if is_unique_violation(&e) {
+        AppError::new(ErrorCode::Conflict, format!("{what} exists already"))
+    } else {
+        e.into()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PrinterRow {
+    pub id: String,
+    pub name: String,
+    pub uri: String,
+    pub price: PriceList,
+}
+
+#[derive(Debug, Clone)]
+pub struct QueueRow {
+    pub id: String,
+    pub queue: Queue,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct JobRow {
+    pub id: String,
+    pub owner_id: Option<String>,
+    pub queue_id: String,
+    pub queue_name: String,
+    pub name: String,
+    pub state: String,
+    pub reason: Option<String>,
+    pub pages: i64,
+    pub copies: i64,
+    pub colour: i64,
+    pub duplex: i64,
+    pub media: String,
+    pub price_cents: i64,
+    pub spool_file: Option<String>,
+    pub printer_id: Option<String>,
+    pub printer_name: Option<String>,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+impl JobRow {
+    pub fn state(&self) -> JobState {
+        enum_parse(&self.state).unwrap_or(JobState::Failed)
+    }
+
+    pub fn view(&self) -> Job {
+        Job {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            queue: self.queue_name.clone(),
+            state: self.state(),
+            reason: self.reason.clone(),
+            pages: self.pages,
+            copies: self.copies,
+            colour: self.colour != 0,
+            duplex: self.duplex != 0,
+            media: self.media.clone(),
+            price_cents: self.price_cents,
+            printer: self.printer_name.clone(),
+            created_at_ms: self.created_at_ms,
+            updated_at_ms: self.updated_at_ms,
+        }
+    }
+}
+
+const JOB_SELECT: &str = "SELECT j.id, j.owner_id, j.queue_id, q.name AS queue_name, j.name, j.state, j.reason, \
+     j.pages, j.copies, j.colour, j.duplex, j.media, j.price_cents, j.spool_file, j.printer_id, \
+     p.name AS printer_name, j.created_at_ms, j.updated_at_ms \
+     FROM jobs j JOIN queues q ON q.id = j.queue_id LEFT JOIN printers p ON p.id = j.printer_id";
+
+pub struct NewJob<'a> {
+    pub owner_id: &'a str,
+    pub queue_id: &'a str,
+    pub name: &'a str,
+    pub state: JobState,
+    pub pages: i64,
+    pub copies: i64,
+    pub colour: bool,
+    pub duplex: bool,
+    pub media: &'a str,
+    pub price_cents: i64,
+    pub spool_file: Option<&'a str>,
+    pub printer_id: Option<&'a str>,
+}
+
+impl Store {
+    pub async fn create_price_list(&self, p: &PriceList) -> AppResult<()> {
+        sqlx::query(
+            "INSERT INTO price_lists (id, name, mono_page_cents, colour_page_cents, duplex_page_discount_cents, \
+             created_at_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(new_id())
+        .bind(&p.name)
+        .bind(p.mono_page_cents)
+        .bind(p.colour_page_cents)
+        .bind(p.duplex_page_discount_cents)
+        .bind(self.now_ms())
+        .execute(self.pool())
+        .await
+        .map_err(|e| conflict(e, &format!("price list {}", p.name)))?;
+        Ok(())
+    }
+
+    pub async fn price_lists(&self) -> AppResult<Vec<PriceList>> {
+        let rows = sqlx::query(
+            "SELECT name, mono_page_cents, colour_page_cents, duplex_page_discount_cents FROM price_lists ORDER BY name",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(PriceList {
+                    name: r.try_get(0)?,
+                    mono_page_cents: r.try_get(1)?,
+                    colour_page_cents: r.try_get(2)?,
+                    duplex_page_discount_cents: r.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn create_printer(&self, name: &str, uri: &str, price_list: &str) -> AppResult<()> {
+        let row = sqlx::query("SELECT id FROM price_lists WHERE name = $1")
+            .bind(price_list)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| AppError::not_found(format!("price list {price_list}")))?;
+        let price_id: String = row.try_get(0)?;
+        sqlx::query("INSERT INTO printers (id, name, uri, price_list_id, created_at_ms) VALUES ($1, $2, $3, $4, $5)")
+            .bind(new_id())
+            .bind(name)
+            .bind(uri)
+            .bind(price_id)
+            .bind(self.now_ms())
+            .execute(self.pool())
+            .await
+            .map_err(|e| conflict(e, &format!("printer {name}")))?;
+        Ok(())
+    }
+
+    async fn printer_rows(&self, filter: &str, arg: Option<&str>) -> AppResult<Vec<PrinterRow>> {
+        let sql = format!(
+            "SELECT p.id, p.name, p.uri, l.name, l.mono_page_cents, l.colour_page_cents, l.duplex_page_discount_cents \
+             FROM printers p JOIN price_lists l ON l.id = p.price_list_id {filter} ORDER BY p.name"
+        );
+        let mut q = sqlx::query(&sql);
+        if let Some(a) = arg {
+            q = q.bind(a.to_string());
+        }
+        let rows = q.fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(PrinterRow {
+                    id: r.try_get(0)?,
+                    name: r.try_get(1)?,
+                    uri: r.try_get(2)?,
+                    price: PriceList {
+                        name: r.try_get(3)?,
+                        mono_page_cents: r.try_get(4)?,
+                        colour_page_cents: r.try_get(5)?,
+                        duplex_page_discount_cents: r.try_get(6)?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    pub async fn printers(&self) -> AppResult<Vec<PrinterRow>> {
+        self.printer_rows("", None).await
+    }
+
+    pub async fn printer(&self, id: &str) -> AppResult<PrinterRow> {
+        self.printer_rows("WHERE p.id = $1", Some(id)).await?.pop().ok_or_else(|| AppError::not_found("printer"))
+    }
+
+    /// The printers of a queue, by name.
+    pub async fn queue_printers(&self, queue_id: &str) -> AppResult<Vec<PrinterRow>> {
+        self.printer_rows("WHERE p.id IN (SELECT printer_id FROM queue_printers WHERE queue_id = $1)", Some(queue_id))
+            .await
+    }
+
+    pub async fn create_queue(&self, q: &Queue) -> AppResult<()> {
+        let id = new_id();
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO queues (id, name, detection, accounting, project_accounting, spooling, release_mode, \
+             created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&id)
+        .bind(&q.name)
+        .bind(enum_str(q.detection))
+        .bind(enum_str(q.accounting))
+        .bind(q.project_accounting as i64)
+        .bind(enum_str(q.spooling))
+        .bind(enum_str(q.release))
+        .bind(self.now_ms())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| conflict(e, &format!("queue {}", q.name)))?;
+        for printer in &q.printers {
+            let done = sqlx::query(
+                "INSERT INTO queue_printers (queue_id, printer_id) SELECT $1, id FROM printers WHERE name = $2",
+            )
+            .bind(&id)
+            .bind(printer)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(AppError::not_found(format!("printer {printer}")));
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn queues(&self) -> AppResult<Vec<QueueRow>> {
+        let rows = sqlx::query(
+            "SELECT id, name, detection, accounting, project_accounting, spooling, release_mode FROM queues ORDER BY name",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let id: String = r.try_get(0)?;
+            let printers = self.queue_printers(&id).await?.into_iter().map(|p| p.name).collect();
+            let bad = |what: &str| AppError::Internal(anyhow::anyhow!("queue with an unknown {what}"));
+            out.push(QueueRow {
+                queue: Queue {
+                    name: r.try_get(1)?,
+                    detection: enum_parse::<DetectionMethod>(&r.try_get::<String, _>(2)?).ok_or_else(|| bad("detection"))?,
+                    accounting: enum_parse::<AccountingMode>(&r.try_get::<String, _>(3)?).ok_or_else(|| bad("accounting"))?,
+                    project_accounting: r.try_get::<i64, _>(4)? != 0,
+                    spooling: enum_parse::<SpoolingMode>(&r.try_get::<String, _>(5)?).ok_or_else(|| bad("spooling"))?,
+                    release: enum_parse::<ReleaseMode>(&r.try_get::<String, _>(6)?).ok_or_else(|| bad("release"))?,
+                    printers,
+                },
+                id,
+            });
+        }
+        Ok(out)
+    }
+
+    pub async fn insert_job(&self, j: &NewJob<'_>) -> AppResult<JobRow> {
+        let now = self.now_ms();
+        let id = new_id();
+        let mut tx = self.pool().begin().await?;
+        bump_user(&mut *tx, j.owner_id, now).await?;
+        sqlx::query(
+            "INSERT INTO jobs (id, owner_id, queue_id, name, state, pages, copies, colour, duplex, media, price_cents, \
+             spool_file, printer_id, created_at_ms, updated_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
+        )
+        .bind(&id)
+        .bind(j.owner_id)
+        .bind(j.queue_id)
+        .bind(j.name)
+        .bind(enum_str(j.state))
+        .bind(j.pages)
+        .bind(j.copies)
+        .bind(j.colour as i64)
+        .bind(j.duplex as i64)
+        .bind(j.media)
+        .bind(j.price_cents)
+        .bind(j.spool_file)
+        .bind(j.printer_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.job(&id).await
+    }
+
+    pub async fn job(&self, id: &str) -> AppResult<JobRow> {
+        sqlx::query_as::<_, JobRow>(&format!("{JOB_SELECT} WHERE j.id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| AppError::not_found("job"))
+    }
+
+    pub async fn jobs_of(&self, owner_id: &str, limit: i64) -> AppResult<Vec<JobRow>> {
+        Ok(sqlx::query_as::<_, JobRow>(&format!(
+            "{JOB_SELECT} WHERE j.owner_id = $1 ORDER BY j.created_at_ms DESC, j.id LIMIT $2"
+        ))
+        .bind(owner_id)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    pub async fn jobs_in_state(&self, state: JobState) -> AppResult<Vec<JobRow>> {
+        Ok(sqlx::query_as::<_, JobRow>(&format!("{JOB_SELECT} WHERE j.state = $1 ORDER BY j.created_at_ms"))
+            .bind(enum_str(state))
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// Moves a job to `state` if it is in `from`; false when it was not (someone else
+    /// moved it first). The owner's account version moves with it.
+    pub async fn move_job(
+        &self,
+        id: &str,
+        from: &[JobState],
+        state: JobState,
+        reason: Option<&str>,
+        printer_id: Option<&str>,
+    ) -> AppResult<bool> {
+        let now = self.now_ms();
+        let mut tx = self.pool().begin().await?;
+        let from_list = from.iter().map(|s| format!("'{}'", enum_str(*s))).collect::<Vec<_>>().join(", ");
+        let done = sqlx::query(&format!(
+            "UPDATE jobs SET state = $1, reason = COALESCE($2, reason), printer_id = COALESCE($3, printer_id), \
+             updated_at_ms = $4 WHERE id = $5 AND state IN ({from_list})"
+        ))
+        .bind(enum_str(state))
+        .bind(reason)
+        .bind(printer_id)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let owner: Option<String> =
+            sqlx::query("SELECT owner_id FROM jobs WHERE id = $1").bind(id).fetch_one(&mut *tx).await?.try_get(0)?;
+        if let Some(owner) = owner {
+            bump_user(&mut *tx, &owner, now).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn set_job_spool(&self, id: &str, spool_file: Option<&str>) -> AppResult<()> {
+        sqlx::query("UPDATE jobs SET spool_file = $1 WHERE id = $2").bind(spool_file).bind(id).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    pub async fn set_printer_job_id(&self, id: &str, printer_job_id: i64) -> AppResult<()> {
+        sqlx::query("UPDATE jobs SET printer_job_id = $1 WHERE id = $2")
+            .bind(printer_job_id)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,157 @@
+//! Printing: printers, price lists, queues and jobs, as the server and its clients see
+//! them.
+
+use serde::{Deserialize, Serialize};
+
+/// How a queue learns who sent a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DetectionMethod {
+    /// The user identified at the workstation owns the job.
+    Session,
+    /// Ask the user to pick their account from the user list.
+    UserList,
+    /// Ask for a PIN or a card.
+    PinCard,
+    /// Ask for username and password.
+    Password,
+}
+
+/// What pays for a queue's jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum AccountingMode {
+    Credit,
+    Quota,
+    CostCentre,
+}
+
+/// Where a queue's job data waits until it prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SpoolingMode {
+    Server,
+    Client,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ReleaseMode {
+    /// Prints at once.
+    Direct,
+    /// Held until its owner releases it.
+    Pull,
+    /// Like pull, and deleted after printing.
+    Private,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PriceList {
+    pub name: String,
+    /// Per A4/Letter page.
+    pub mono_page_cents: i64,
+    pub colour_page_cents: i64,
+    /// Taken off each page printed on both sides.
+    pub duplex_page_discount_cents: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Printer {
+    pub name: String,
+    /// `ipp://…` or `ipps://…`.
+    pub uri: String,
+    pub price_list: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Queue {
+    pub name: String,
+    pub detection: DetectionMethod,
+    pub accounting: AccountingMode,
+    pub project_accounting: bool,
+    pub spooling: SpoolingMode,
+    pub release: ReleaseMode,
+    pub printers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Waiting for the user to answer the job dialog.
+    WaitingForUser,
+    /// Held until its owner releases it.
+    Held,
+    /// On its way to the printer, or printing.
+    Printing,
+    Printed,
+    /// The printer failed it; `reason` says why.
+    Failed,
+    /// Refused before printing (not enough credit, a script, the user); `reason` says why.
+    Rejected,
+    /// Deleted by its owner.
+    Deleted,
+}
+
+/// What a client sends with a job's document (as JSON in the `X-Ream-Job` header of
+/// `POST /api/v1/jobs`; the body is the document itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JobSubmission {
+    pub name: String,
+    /// The queue; the server's default queue when absent.
+    #[serde(default)]
+    pub queue: Option<String>,
+    #[serde(default = "one")]
+    pub copies: i64,
+    /// `one-sided`, `two-sided-long-edge` or `two-sided-short-edge`.
+    #[serde(default)]
+    pub sides: Option<String>,
+    /// `monochrome` or `color` (anything else: colour).
+    #[serde(default)]
+    pub color_mode: Option<String>,
+    /// A PWG media name such as `iso_a4_210x297mm`.
+    #[serde(default)]
+    pub media: Option<String>,
+}
+
+fn one() -> i64 {
+    1
+}
+
+pub const JOB_HEADER: &str = "x-ream-job";
+
+/// A job as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Job {
+    pub id: String,
+    pub name: String,
+    pub queue: String,
+    pub state: JobState,
+    /// Why it failed or was refused.
+    pub reason: Option<String>,
+    /// Pages of the document (from the document itself).
+    pub pages: i64,
+    pub copies: i64,
+    pub colour: bool,
+    pub duplex: bool,
+    pub media: String,
+    pub price_cents: i64,
+    pub printer: Option<String>,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JobList {
+    pub jobs: Vec<Job>,
+}
