@@ -3,6 +3,8 @@
 //! databases, and the OS keyring.
 
 pub mod client;
+pub mod pdf;
+pub mod printer;
 pub mod server;
 
 use std::path::PathBuf;

@@ -79,6 +79,46 @@ enum Cmd {
     },
     /// Generate a new PIN (shown once).
     Pin,
+    /// Run the client: the local IPP printer that CUPS prints to, live account changes,
+    /// and login prompts when a job needs one. Until interrupted.
+    Run {
+        /// The local IPP printer's port (the settings' `ipp_port` by default).
+        #[arg(long)]
+        port: Option<u16>,
+    },
+    /// Your print jobs: list them, release a held one, delete one.
+    Jobs {
+        #[command(subcommand)]
+        action: Option<JobsCmd>,
+    },
+    /// The CUPS queue `Ream` that prints to this client.
+    Cups {
+        #[command(subcommand)]
+        action: CupsCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum JobsCmd {
+    Release {
+        id: String,
+        #[arg(long)]
+        printer: Option<String>,
+    },
+    Delete {
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CupsCmd {
+    /// Create (or update) the driverless CUPS queue `Ream` for the local IPP printer.
+    Install {
+        #[arg(long)]
+        port: Option<u16>,
+        #[arg(long, default_value = "Ream")]
+        name: String,
+    },
 }
 
 fn method(s: &str) -> Result<LoginMethod, String> {
@@ -162,12 +202,50 @@ async fn run(args: Args) -> Result<(), ClientError> {
                 }
                 login(&engine, method, remember.as_deref(), username).await?;
             }
-            watch(&engine, &out).await?;
+            watch(&engine, &out, true).await?;
         }
         Cmd::Pin => {
             engine.start().await?;
             let pin = engine.new_pin().await?;
             out.pin(&pin);
+        }
+        Cmd::Run { port } => {
+            let port = port.unwrap_or(engine.settings().ipp_port);
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+                .await
+                .map_err(|e| ClientError::Config(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
+            let spool = ream_client::settings::cache_dir().join("spool");
+            let endpoint = tokio::spawn(ream_client::ipp_endpoint::serve(engine.clone(), listener, spool));
+            if !out.json {
+                eprintln!(
+                    "Printing to ipp://127.0.0.1:{port}{} (ream cups install makes a CUPS queue for it)",
+                    ream_client::ipp_endpoint::PATH
+                );
+            }
+            let started = engine.start().await;
+            if let Err(e) = &started {
+                eprintln!("error [{}]: {e}", e.code());
+            }
+            watch(&engine, &out, false).await?;
+            endpoint.abort();
+        }
+        Cmd::Jobs { action } => {
+            engine.start().await?;
+            match action {
+                None => out.jobs(&engine.jobs().await?),
+                Some(JobsCmd::Release { id, printer }) => {
+                    out.job(&engine.release_job(&id, printer.as_deref()).await?)
+                }
+                Some(JobsCmd::Delete { id }) => out.job(&engine.delete_job(&id).await?),
+            }
+        }
+        Cmd::Cups { action: CupsCmd::Install { port, name } } => {
+            let port = port.unwrap_or(engine.settings().ipp_port);
+            cups_install(&name, port)?;
+            out.message(&format!(
+                "CUPS queue {name} prints to ipp://127.0.0.1:{port}{}",
+                ream_client::ipp_endpoint::PATH
+            ));
         }
     }
     Ok(())
@@ -214,8 +292,8 @@ async fn login(
     Ok(())
 }
 
-/// Prints every change until interrupted (Ctrl-C) or logged out.
-async fn watch(engine: &Engine, out: &output::Output) -> Result<(), ClientError> {
+/// Prints every change until interrupted (Ctrl-C) or, with `until_logout`, logged out.
+async fn watch(engine: &Engine, out: &output::Output, until_logout: bool) -> Result<(), ClientError> {
     let mut events = engine.subscribe();
     let runner = engine.clone();
     let run = tokio::spawn(async move { runner.run().await });
@@ -225,7 +303,7 @@ async fn watch(engine: &Engine, out: &output::Output) -> Result<(), ClientError>
             event = events.recv() => match event {
                 Ok(event) => {
                     out.event(&event);
-                    if let ClientEvent::LoggedOut { .. } = event {
+                    if until_logout && matches!(event, ClientEvent::LoggedOut { .. }) {
                         break;
                     }
                 }
@@ -237,6 +315,33 @@ async fn watch(engine: &Engine, out: &output::Output) -> Result<(), ClientError>
     }
     run.abort();
     Ok(())
+}
+
+/// Creates the driverless queue and waits for CUPS to have made its PPD (lpadmin returns
+/// before that, and fails silently when the printer's attributes do not suit CUPS).
+fn cups_install(name: &str, port: u16) -> Result<(), ClientError> {
+    let uri = format!("ipp://127.0.0.1:{port}{}", ream_client::ipp_endpoint::PATH);
+    let run = |cmd: &mut std::process::Command| -> Result<std::process::Output, ClientError> {
+        cmd.output().map_err(|e| ClientError::Config(format!("cannot run {cmd:?}: {e} (is CUPS installed?)")))
+    };
+    let out =
+        run(std::process::Command::new("lpadmin").args(["-p", name, "-E", "-v", &uri, "-m", "everywhere"]))?;
+    if !out.status.success() {
+        return Err(ClientError::Config(format!(
+            "lpadmin failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    for _ in 0..100 {
+        let status = run(std::process::Command::new("lpoptions").args(["-p", name, "-l"]))?;
+        if status.status.success() && !status.stdout.is_empty() {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Err(ClientError::Config(format!(
+        "CUPS made no driver for {name}: is `ream run` listening on port {port}? (see /var/log/cups/error_log)"
+    )))
 }
 
 fn hostname() -> String {

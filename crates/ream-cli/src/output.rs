@@ -3,8 +3,8 @@
 
 use ream_client::Connected;
 use ream_wire::{
-    AccountView, ClientEvent, ClientStatus, Connection, DirectoryEntry, LoginPolicy, QuotaMetric, QuotaView,
-    RememberOption, TransactionPage,
+    AccountView, ClientEvent, ClientStatus, Connection, DirectoryEntry, Job, LoginPolicy, QuotaMetric,
+    QuotaView, RememberOption, TransactionPage,
 };
 use serde_json::json;
 
@@ -187,6 +187,41 @@ impl Output {
         }
     }
 
+    pub fn jobs(&self, jobs: &[Job]) {
+        if self.json {
+            return self.print(json!({"jobs": jobs}));
+        }
+        if jobs.is_empty() {
+            println!("No jobs.");
+        }
+        for j in jobs {
+            self.job_line(j);
+        }
+    }
+
+    pub fn job(&self, job: &Job) {
+        if self.json {
+            return self.print(serde_json::to_value(job).expect("serialisable"));
+        }
+        self.job_line(job);
+    }
+
+    fn job_line(&self, j: &Job) {
+        let state =
+            serde_json::to_value(j.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+        let reason = j.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+        println!(
+            "{}  {:<10} {:<30} {} page(s) x{} {}{}",
+            j.id,
+            state,
+            j.name,
+            j.pages,
+            j.copies,
+            money(j.price_cents, ""),
+            reason
+        );
+    }
+
     pub fn event(&self, event: &ClientEvent) {
         if self.json {
             return self.print(serde_json::to_value(event).expect("serialisable"));
@@ -202,6 +237,10 @@ impl Output {
             ClientEvent::LoggedOut { reason } => println!("Logged out: {reason}"),
             ClientEvent::ServerUnreachable { reason } => println!("Server unreachable: {reason}"),
             ClientEvent::ServerBack => println!("Server reachable again."),
+            ClientEvent::JobSubmitted { job } => {
+                println!("Job {:?} sent: {} page(s), {}", job.name, job.pages, money(job.price_cents, ""))
+            }
+            ClientEvent::JobRefused { name, reason } => println!("Job {name:?} refused: {reason}"),
         }
     }
 }

@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 use ream_wire::{
-    AccountView, ApiError, DirectoryPage, EnrolRequest, EnrolResponse, LoginPolicy, LoginRequest, NewPin,
-    RefreshRequest, SessionTokens, TransactionPage, WorkstationProof, API_PREFIX, WORKSTATION_PROOF_HEADER,
+    AccountView, ApiError, DirectoryPage, EnrolRequest, EnrolResponse, Job, JobList, JobSubmission,
+    LoginPolicy, LoginRequest, NewPin, RefreshRequest, SessionTokens, TransactionPage, WorkstationProof,
+    API_PREFIX, JOB_HEADER, WORKSTATION_PROOF_HEADER,
 };
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -92,8 +93,12 @@ impl Api {
             req = req.header(WORKSTATION_PROOF_HEADER, json);
         }
         let resp = req.send().await.map_err(|e| self.transport_error(&e))?;
+        Self::answer(resp, self).await
+    }
+
+    async fn answer<T: DeserializeOwned>(resp: reqwest::Response, api: &Api) -> Result<T> {
         let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| self.transport_error(&e))?;
+        let bytes = resp.bytes().await.map_err(|e| api.transport_error(&e))?;
         if status.is_success() {
             let bytes = if bytes.is_empty() { &b"null"[..] } else { &bytes[..] };
             return serde_json::from_slice(bytes)
@@ -141,6 +146,46 @@ impl Api {
     pub async fn directory(&self, search: &str, proof: &WorkstationProof) -> Result<DirectoryPage> {
         let path = format!("/directory?q={}", encode_query(search));
         self.call(Method::GET, &path, None, None::<&()>, Some(proof)).await
+    }
+
+    /// Submits a spooled document, streamed from its file.
+    pub async fn submit_job(
+        &self,
+        access_token: &str,
+        job: &JobSubmission,
+        document: &std::path::Path,
+    ) -> Result<Job> {
+        let file = tokio::fs::File::open(document)
+            .await
+            .map_err(|e| ClientError::Config(format!("spooled document {}: {e}", document.display())))?;
+        let header = serde_json::to_string(job).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let resp = self
+            .http
+            .post(format!("{}{API_PREFIX}/jobs", self.base))
+            .bearer_auth(access_token)
+            .header(JOB_HEADER, header)
+            .header("content-type", "application/pdf")
+            .timeout(Duration::from_secs(3_600))
+            .body(reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(file)))
+            .send()
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        Self::answer(resp, self).await
+    }
+
+    pub async fn jobs(&self, access_token: &str) -> Result<JobList> {
+        self.call(Method::GET, "/me/jobs", Some(access_token), None::<&()>, None).await
+    }
+
+    pub async fn release_job(&self, access_token: &str, id: &str, printer: Option<&str>) -> Result<Job> {
+        let path = format!("/me/jobs/{}/release", encode_query(id));
+        let body = serde_json::json!({ "printer": printer });
+        self.call(Method::POST, &path, Some(access_token), Some(&body), None).await
+    }
+
+    pub async fn delete_job(&self, access_token: &str, id: &str) -> Result<Job> {
+        let path = format!("/me/jobs/{}", encode_query(id));
+        self.call(Method::DELETE, &path, Some(access_token), None::<&()>, None).await
     }
 
     pub async fn enrol(&self, req: &EnrolRequest) -> Result<EnrolResponse> {

@@ -13,8 +13,8 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use ream_wire::{
     AccountView, ClientEvent, ClientStatus, Connection, Credentials, DirectoryEntry, EnrolRequest, ErrorCode,
-    LoginMethod, LoginPolicy, LoginRequest, ProofPurpose, PushEvent, RememberOption, SessionTokens,
-    TransactionPage, UserSummary,
+    JobSubmission, LoginMethod, LoginPolicy, LoginRequest, ProofPurpose, PushEvent, RememberOption,
+    SessionTokens, TransactionPage, UserSummary,
 };
 use tokio::sync::{broadcast, watch};
 use tokio_tungstenite::tungstenite::Message;
@@ -632,6 +632,84 @@ impl Engine {
     /// Gives the user a new PIN, returned once.
     pub async fn new_pin(&self) -> Result<String> {
         Ok(self.authed(|api, token| async move { api.new_pin(&token).await }).await?.pin)
+    }
+
+    // ----- printing -----
+
+    /// The user's jobs on the server, newest first.
+    pub async fn jobs(&self) -> Result<Vec<ream_wire::Job>> {
+        Ok(self.authed(|api, token| async move { api.jobs(&token).await }).await?.jobs)
+    }
+
+    /// Releases one of the user's held jobs (to the named printer of its queue, or its first).
+    pub async fn release_job(&self, id: &str, printer: Option<&str>) -> Result<ream_wire::Job> {
+        self.authed(|api, token| async move { api.release_job(&token, id, printer).await }).await
+    }
+
+    /// Deletes one of the user's jobs that has not printed.
+    pub async fn delete_job(&self, id: &str) -> Result<ream_wire::Job> {
+        self.authed(|api, token| async move { api.delete_job(&token, id).await }).await
+    }
+
+    /// Takes a document printed to this workstation (already in the local spool) to the
+    /// server for its user: asks for a login when nobody is identified, waits while the
+    /// server is unreachable, and tells the outcome as an event. The spooled file is
+    /// deleted once the server has it, or once it is refused for good.
+    pub async fn print_spooled(&self, mut job: JobSubmission, document: std::path::PathBuf) {
+        if job.queue.is_none() {
+            job.queue = self.settings().queue;
+        }
+        let outcome = self.submit_spooled(&job, &document).await;
+        let _ = tokio::fs::remove_file(&document).await;
+        match outcome {
+            Ok(submitted) => self.emit(ClientEvent::JobSubmitted { job: submitted }),
+            Err(e) => {
+                tracing::info!(job = %job.name, error = %e, "print job refused");
+                self.emit(ClientEvent::JobRefused { name: job.name.clone(), reason: e.to_string() });
+            }
+        }
+    }
+
+    async fn submit_spooled(
+        &self,
+        job: &JobSubmission,
+        document: &std::path::Path,
+    ) -> Result<ream_wire::Job> {
+        let wait = Duration::from_secs(self.settings().login_wait_seconds);
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut status = self.watch_status();
+        if status.borrow().user.is_none() {
+            self.emit(ClientEvent::LoginRequired { reason: format!("log in to print {}", job.name) });
+        }
+        loop {
+            let ready = {
+                let s = status.borrow_and_update();
+                s.user.is_some() && !matches!(s.connection, Connection::Offline { .. })
+            };
+            if ready {
+                let result = self
+                    .authed(|api, token| async move { api.submit_job(&token, job, document).await })
+                    .await;
+                match result {
+                    // The server went away meanwhile: wait for it like for a login.
+                    Err(ClientError::Unreachable(_)) => {}
+                    other => return other,
+                }
+            }
+            match tokio::time::timeout_at(deadline, status.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Err(ClientError::NotLoggedIn),
+                Err(_) if self.status().user.is_none() => {
+                    return Err(ClientError::Config(format!("nobody logged in within {} s", wait.as_secs())))
+                }
+                Err(_) => {
+                    return Err(ClientError::Unreachable(format!(
+                        "the server stayed unreachable for {} s",
+                        wait.as_secs()
+                    )))
+                }
+            }
+        }
     }
 
     // ----- live state -----

@@ -9,6 +9,7 @@
 pub mod api;
 pub mod engine;
 pub mod error;
+pub mod ipp_endpoint;
 pub mod secrets;
 pub mod settings;
 pub mod tls;

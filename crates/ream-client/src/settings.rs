@@ -25,6 +25,12 @@ pub struct Settings {
     pub remember_me: bool,
     /// Set by enrolment.
     pub workstation_id: Option<String>,
+    /// The loopback port of the local IPP printer (`ream run`, the desktop app).
+    pub ipp_port: u16,
+    /// The server queue jobs go to; the server's only queue when absent.
+    pub queue: Option<String>,
+    /// How long a job printed while nobody is logged in waits for a login.
+    pub login_wait_seconds: u64,
 }
 
 impl Default for Settings {
@@ -35,6 +41,9 @@ impl Default for Settings {
             pinned_fingerprint: None,
             remember_me: true,
             workstation_id: None,
+            ipp_port: 8632,
+            queue: None,
+            login_wait_seconds: 120,
         }
     }
 }

@@ -250,7 +250,9 @@ pub async fn create_price_list(state: &AppState, p: &ream_wire::PriceList) -> Ap
     if [p.mono_page_cents, p.colour_page_cents, p.duplex_page_discount_cents].iter().any(|c| *c < 0)
         || p.duplex_page_discount_cents > p.mono_page_cents.min(p.colour_page_cents)
     {
-        return Err(AppError::invalid("prices are not negative and the duplex discount is at most a page's price"));
+        return Err(AppError::invalid(
+            "prices are not negative and the duplex discount is at most a page's price",
+        ));
     }
     state.store.create_price_list(p).await
 }

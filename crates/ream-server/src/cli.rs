@@ -13,9 +13,7 @@ use ream_server::server::{open_system_state, serve, Started};
 use ream_server::state::AppState;
 use ream_server::store::{parse_metric, parse_period};
 use ream_server::{admin, demo};
-use ream_wire::{
-    AccountingMode, DetectionMethod, PriceList, Printer, Queue, ReleaseMode, SpoolingMode,
-};
+use ream_wire::{AccountingMode, DetectionMethod, PriceList, Printer, Queue, ReleaseMode, SpoolingMode};
 use ream_wire::{
     CreditChange, Member, MemberKind, NewEnrolmentCode, NewQuota, NewSharedAccount, NewUser, QuotaMetric,
     QuotaPeriod, QuotaUpdate, SharedAccountKind, TransactionKind, UserUpdate,
@@ -137,7 +135,8 @@ enum QueueCmd {
 }
 
 fn wire_enum<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, String> {
-    ream_server::store::enum_parse(&s.replace('-', "_")).ok_or_else(|| format!("{s:?} is not one of the documented values"))
+    ream_server::store::enum_parse(&s.replace('-', "_"))
+        .ok_or_else(|| format!("{s:?} is not one of the documented values"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -517,11 +516,22 @@ async fn run_admin(s: &AppState, command: AdminCommand) -> anyhow::Result<()> {
             PrinterCmd::List => print(&admin::printers(s).await?),
         },
         AdminCommand::Queue(cmd) => match cmd {
-            QueueCmd::Add { name, printers, detection, accounting, release, spooling, project_accounting } => {
-                let queue = Queue { name, detection, accounting, project_accounting, spooling, release, printers };
+            QueueCmd::Add {
+                name,
+                printers,
+                detection,
+                accounting,
+                release,
+                spooling,
+                project_accounting,
+            } => {
+                let queue =
+                    Queue { name, detection, accounting, project_accounting, spooling, release, printers };
                 Ok(admin::create_queue(s, &queue).await?)
             }
-            QueueCmd::List => print(&s.store.queues().await?.into_iter().map(|q| q.queue).collect::<Vec<_>>()),
+            QueueCmd::List => {
+                print(&s.store.queues().await?.into_iter().map(|q| q.queue).collect::<Vec<_>>())
+            }
         },
     }
 }

@@ -29,7 +29,11 @@ pub fn http_url(uri: &str) -> anyhow::Result<String> {
     };
     let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
     let has_port = authority.rsplit_once(':').is_some_and(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()));
-    let authority = if has_port || default_port == 0 { authority.to_string() } else { format!("{authority}:{default_port}") };
+    let authority = if has_port || default_port == 0 {
+        authority.to_string()
+    } else {
+        format!("{authority}:{default_port}")
+    };
     Ok(format!("{http}://{authority}/{path}"))
 }
 
@@ -55,7 +59,8 @@ fn name_value(s: &str) -> IppValue {
 fn request(op: Operation, uri: &str, user: &str) -> anyhow::Result<IppRequestResponse> {
     let parsed: Uri = uri.parse().context("printer URI")?;
     let mut req = IppRequestResponse::new(IppVersion::v1_1(), op, Some(parsed))?;
-    req.attributes_mut().add(DelimiterTag::OperationAttributes, attr("requesting-user-name", name_value(user)));
+    req.attributes_mut()
+        .add(DelimiterTag::OperationAttributes, attr("requesting-user-name", name_value(user)));
     Ok(req)
 }
 
@@ -82,30 +87,36 @@ fn job_attribute<'a>(resp: &'a IppRequestResponse, name: &str) -> Option<&'a Ipp
         .map(|a| a.value())
 }
 
+/// What to print, and how.
+pub struct PrintRequest<'a> {
+    pub document: &'a Path,
+    pub job_name: &'a str,
+    pub user: &'a str,
+    pub copies: i64,
+    pub duplex: bool,
+    pub colour: bool,
+}
+
 /// Sends the document with Print-Job; returns the printer's job id.
-pub async fn print_job(
-    http: &reqwest::Client,
-    uri: &str,
-    document: &Path,
-    job_name: &str,
-    user: &str,
-    copies: i64,
-    duplex: bool,
-    colour: bool,
-) -> anyhow::Result<i32> {
+pub async fn print_job(http: &reqwest::Client, uri: &str, job: &PrintRequest<'_>) -> anyhow::Result<i32> {
+    let PrintRequest { document, job_name, user, copies, duplex, colour } = *job;
     let mut req = request(Operation::PrintJob, uri, user)?;
     let attrs = req.attributes_mut();
     attrs.add(DelimiterTag::OperationAttributes, attr("job-name", name_value(job_name)));
-    attrs.add(DelimiterTag::OperationAttributes, attr("document-format", IppValue::new_mime_media_type("application/pdf")?));
+    attrs.add(
+        DelimiterTag::OperationAttributes,
+        attr("document-format", IppValue::new_mime_media_type("application/pdf")?),
+    );
     attrs.add(DelimiterTag::JobAttributes, attr("copies", IppValue::Integer(copies.clamp(1, 999) as i32)));
     let sides = if duplex { "two-sided-long-edge" } else { "one-sided" };
     attrs.add(DelimiterTag::JobAttributes, attr("sides", IppValue::new_keyword(sides)?));
     let mode = if colour { "color" } else { "monochrome" };
     attrs.add(DelimiterTag::JobAttributes, attr("print-color-mode", IppValue::new_keyword(mode)?));
     let head = req.to_bytes();
-    let file = tokio::fs::File::open(document).await.with_context(|| format!("opening {}", document.display()))?;
+    let file =
+        tokio::fs::File::open(document).await.with_context(|| format!("opening {}", document.display()))?;
     let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(head) })
-        .chain(tokio_util::io::ReaderStream::new(file).map(|r| r.map(Into::into)));
+        .chain(tokio_util::io::ReaderStream::new(file));
     let resp = send(http, uri, reqwest::Body::wrap_stream(stream)).await?;
     match job_attribute(&resp, "job-id") {
         Some(IppValue::Integer(id)) => Ok(*id),
@@ -131,7 +142,12 @@ pub async fn job_state(http: &reqwest::Client, uri: &str, job_id: i32) -> anyhow
 }
 
 /// Follows the job until the printer is done with it (completed, aborted or canceled).
-pub async fn follow(http: &reqwest::Client, uri: &str, job_id: i32, give_up: Duration) -> anyhow::Result<Outcome> {
+pub async fn follow(
+    http: &reqwest::Client,
+    uri: &str,
+    job_id: i32,
+    give_up: Duration,
+) -> anyhow::Result<Outcome> {
     let deadline = tokio::time::Instant::now() + give_up;
     let mut pause = Duration::from_millis(200);
     loop {

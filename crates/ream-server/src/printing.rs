@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use futures_util::TryStreamExt;
 use ream_wire::{
-    AccountingMode, ErrorCode, Job, JobState, JobSubmission, PriceList, QuotaMetric, ReleaseMode, TransactionKind,
+    AccountingMode, ErrorCode, Job, JobState, JobSubmission, PriceList, QuotaMetric, ReleaseMode,
+    TransactionKind,
 };
 use tokio::io::AsyncWriteExt;
 
@@ -55,7 +56,10 @@ fn spool_dir(state: &AppState) -> PathBuf {
 async fn queue_for(state: &AppState, name: Option<&str>) -> AppResult<QueueRow> {
     let queues = state.store.queues().await?;
     match name {
-        Some(n) => queues.into_iter().find(|q| q.queue.name == n).ok_or_else(|| AppError::not_found(format!("queue {n}"))),
+        Some(n) => queues
+            .into_iter()
+            .find(|q| q.queue.name == n)
+            .ok_or_else(|| AppError::not_found(format!("queue {n}"))),
         None if queues.len() == 1 => Ok(queues.into_iter().next().expect("one")),
         None => Err(AppError::invalid("name a queue: this server has several (or none)")),
     }
@@ -73,7 +77,12 @@ fn quota_amount(metric: QuotaMetric, printed_pages: i64, colour: bool, price_cen
 }
 
 /// Refuses a job its account cannot pay for, before anything is printed.
-async fn check_funds(state: &AppState, user: &UserRow, mode: AccountingMode, job: &NewJob<'_>) -> AppResult<()> {
+async fn check_funds(
+    state: &AppState,
+    user: &UserRow,
+    mode: AccountingMode,
+    job: &NewJob<'_>,
+) -> AppResult<()> {
     match mode {
         AccountingMode::Credit if user.credit_cents < job.price_cents => Err(AppError::new(
             ErrorCode::CreditInsufficient,
@@ -92,7 +101,10 @@ async fn check_funds(state: &AppState, user: &UserRow, mode: AccountingMode, job
                     if amount > q.remaining {
                         return Err(AppError::new(
                             ErrorCode::QuotaExceeded,
-                            format!("the job needs {amount} of quota {:?}, which has {} left", q.name, q.remaining),
+                            format!(
+                                "the job needs {amount} of quota {:?}, which has {} left",
+                                q.name, q.remaining
+                            ),
                         ));
                     }
                 }
@@ -120,7 +132,9 @@ where
     }
     let queue = queue_for(state, sub.queue.as_deref()).await?;
     let printers = state.store.queue_printers(&queue.id).await?;
-    let printer = printers.first().ok_or_else(|| AppError::invalid(format!("queue {} has no printer", queue.queue.name)))?;
+    let printer = printers
+        .first()
+        .ok_or_else(|| AppError::invalid(format!("queue {} has no printer", queue.queue.name)))?;
 
     let dir = spool_dir(state);
     tokio::fs::create_dir_all(&dir).await.map_err(anyhow::Error::from)?;
@@ -128,7 +142,9 @@ where
     let spooled = async {
         let mut file = tokio::fs::File::create(&path).await.map_err(anyhow::Error::from)?;
         let mut body = body;
-        while let Some(chunk) = body.try_next().await.map_err(|e| AppError::invalid(format!("upload broke off: {e}")))? {
+        while let Some(chunk) =
+            body.try_next().await.map_err(|e| AppError::invalid(format!("upload broke off: {e}")))?
+        {
             file.write_all(&chunk).await.map_err(anyhow::Error::from)?;
         }
         file.sync_all().await.map_err(anyhow::Error::from)?;
@@ -186,12 +202,20 @@ fn owned(job: &crate::store::JobRow, user: &UserRow) -> AppResult<()> {
 }
 
 /// Releases a held job to its queue's printer (or the one named).
-pub async fn release(state: &AppState, user: &UserRow, job_id: &str, printer: Option<&str>) -> AppResult<Job> {
+pub async fn release(
+    state: &AppState,
+    user: &UserRow,
+    job_id: &str,
+    printer: Option<&str>,
+) -> AppResult<Job> {
     let job = state.store.job(job_id).await?;
     owned(&job, user)?;
     let printers = state.store.queue_printers(&job.queue_id).await?;
     let target = match printer {
-        Some(name) => printers.iter().find(|p| p.name == name).ok_or_else(|| AppError::not_found(format!("printer {name} of this queue")))?,
+        Some(name) => printers
+            .iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| AppError::not_found(format!("printer {name} of this queue")))?,
         None => printers.first().ok_or_else(|| AppError::invalid("the job's queue has no printer"))?,
     };
     if !state.store.move_job(job_id, &[JobState::Held], JobState::Printing, None, Some(&target.id)).await? {
@@ -226,7 +250,8 @@ pub async fn deliver(state: AppState, job_id: String) {
     if let Err(e) = try_deliver(&state, &job_id).await {
         tracing::warn!(job = %job_id, error = %format!("{e:#}"), "delivery failed");
         let reason = format!("{e:#}");
-        let _ = state.store.move_job(&job_id, &[JobState::Printing], JobState::Failed, Some(&reason), None).await;
+        let _ =
+            state.store.move_job(&job_id, &[JobState::Printing], JobState::Failed, Some(&reason), None).await;
     }
 }
 
@@ -240,10 +265,15 @@ async fn try_deliver(state: &AppState, job_id: &str) -> anyhow::Result<()> {
         None => "ream".into(),
     };
     let http = ipp_printer::http_client();
-    let colour = job.colour != 0;
-    let printer_job =
-        ipp_printer::print_job(&http, &printer.uri, Path::new(&spool), &job.name, &owner, job.copies, job.duplex != 0, colour)
-            .await?;
+    let request = ipp_printer::PrintRequest {
+        document: Path::new(&spool),
+        job_name: &job.name,
+        user: &owner,
+        copies: job.copies,
+        duplex: job.duplex != 0,
+        colour: job.colour != 0,
+    };
+    let printer_job = ipp_printer::print_job(&http, &printer.uri, &request).await?;
     state.store.set_printer_job_id(job_id, printer_job as i64).await?;
     match ipp_printer::follow(&http, &printer.uri, printer_job, PRINTER_PATIENCE).await? {
         Outcome::Completed => {
@@ -253,7 +283,10 @@ async fn try_deliver(state: &AppState, job_id: &str) -> anyhow::Result<()> {
             tracing::info!(job = %job_id, printer = %printer.name, "printed");
         }
         Outcome::Failed(reason) => {
-            state.store.move_job(job_id, &[JobState::Printing], JobState::Failed, Some(&reason), None).await?;
+            state
+                .store
+                .move_job(job_id, &[JobState::Printing], JobState::Failed, Some(&reason), None)
+                .await?;
         }
     }
     Ok(())
@@ -262,12 +295,21 @@ async fn try_deliver(state: &AppState, job_id: &str) -> anyhow::Result<()> {
 /// Charges what was printed to the queue's account.
 async fn charge(state: &AppState, job: &crate::store::JobRow) -> AppResult<()> {
     let Some(owner) = &job.owner_id else { return Ok(()) };
-    let queue = state.store.queues().await?.into_iter().find(|q| q.id == job.queue_id).ok_or_else(|| AppError::not_found("queue"))?;
+    let queue = state
+        .store
+        .queues()
+        .await?
+        .into_iter()
+        .find(|q| q.id == job.queue_id)
+        .ok_or_else(|| AppError::not_found("queue"))?;
     match queue.queue.accounting {
         AccountingMode::Credit => {
             let comment = format!("print job {} ({} pages)", job.name, job.pages * job.copies);
             // Printed is printed: the charge stands even if the balance went down meanwhile.
-            state.store.change_credit(owner, TransactionKind::Charge, -job.price_cents, &comment, "system", true).await?;
+            state
+                .store
+                .change_credit(owner, TransactionKind::Charge, -job.price_cents, &comment, "system", true)
+                .await?;
         }
         AccountingMode::Quota => {
             let now = state.now_ms();

@@ -61,4 +61,13 @@ pub enum ClientEvent {
         reason: String,
     },
     ServerBack,
+    /// A document printed to this workstation reached the server as this job.
+    JobSubmitted {
+        job: crate::Job,
+    },
+    /// A document printed to this workstation could not be submitted.
+    JobRefused {
+        name: String,
+        reason: String,
+    },
 }

@@ -81,6 +81,10 @@ async fn release(
 #[utoipa::path(delete, path = "/api/v1/me/jobs/{id}", tag = "jobs", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses((status = 200, body = Job), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
-async fn delete(State(state): State<AppState>, Authed(ctx): Authed, Path(id): Path<String>) -> AppResult<Json<Job>> {
+async fn delete(
+    State(state): State<AppState>,
+    Authed(ctx): Authed,
+    Path(id): Path<String>,
+) -> AppResult<Json<Job>> {
     Ok(Json(printing::delete(&state, &ctx.user, &id).await?))
 }

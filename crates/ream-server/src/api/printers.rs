@@ -44,7 +44,11 @@ async fn list_price_lists(State(s): State<AppState>, _: Admin) -> AppResult<Json
 
 #[utoipa::path(post, path = "/api/v1/admin/price-lists", tag = "admin", security(("bearer" = [])),
     request_body = PriceList, responses((status = 201, description = "created"), (status = 409, body = ApiError)))]
-async fn create_price_list(State(s): State<AppState>, _: Admin, Body(p): Body<PriceList>) -> AppResult<StatusCode> {
+async fn create_price_list(
+    State(s): State<AppState>,
+    _: Admin,
+    Body(p): Body<PriceList>,
+) -> AppResult<StatusCode> {
     admin::create_price_list(&s, &p).await?;
     Ok(StatusCode::CREATED)
 }
@@ -58,7 +62,11 @@ async fn list_printers(State(s): State<AppState>, _: Admin) -> AppResult<Json<Pr
 /// Adds an IPP or IPPS printer with its price list.
 #[utoipa::path(post, path = "/api/v1/admin/printers", tag = "admin", security(("bearer" = [])),
     request_body = Printer, responses((status = 201, description = "created"), (status = 409, body = ApiError)))]
-async fn create_printer(State(s): State<AppState>, _: Admin, Body(p): Body<Printer>) -> AppResult<StatusCode> {
+async fn create_printer(
+    State(s): State<AppState>,
+    _: Admin,
+    Body(p): Body<Printer>,
+) -> AppResult<StatusCode> {
     admin::create_printer(&s, &p).await?;
     Ok(StatusCode::CREATED)
 }

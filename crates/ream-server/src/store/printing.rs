@@ -87,7 +87,8 @@ impl JobRow {
     }
 }
 
-const JOB_SELECT: &str = "SELECT j.id, j.owner_id, j.queue_id, q.name AS queue_name, j.name, j.state, j.reason, \
+const JOB_SELECT: &str =
+    "SELECT j.id, j.owner_id, j.queue_id, q.name AS queue_name, j.name, j.state, j.reason, \
      j.pages, j.copies, j.colour, j.duplex, j.media, j.price_cents, j.spool_file, j.printer_id, \
      p.name AS printer_name, j.created_at_ms, j.updated_at_ms \
      FROM jobs j JOIN queues q ON q.id = j.queue_id LEFT JOIN printers p ON p.id = j.printer_id";
@@ -150,15 +151,17 @@ impl Store {
             .await?
             .ok_or_else(|| AppError::not_found(format!("price list {price_list}")))?;
         let price_id: String = row.try_get(0)?;
-        sqlx::query("INSERT INTO printers (id, name, uri, price_list_id, created_at_ms) VALUES ($1, $2, $3, $4, $5)")
-            .bind(new_id())
-            .bind(name)
-            .bind(uri)
-            .bind(price_id)
-            .bind(self.now_ms())
-            .execute(self.pool())
-            .await
-            .map_err(|e| conflict(e, &format!("printer {name}")))?;
+        sqlx::query(
+            "INSERT INTO printers (id, name, uri, price_list_id, created_at_ms) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(new_id())
+        .bind(name)
+        .bind(uri)
+        .bind(price_id)
+        .bind(self.now_ms())
+        .execute(self.pool())
+        .await
+        .map_err(|e| conflict(e, &format!("printer {name}")))?;
         Ok(())
     }
 
@@ -194,13 +197,19 @@ impl Store {
     }
 
     pub async fn printer(&self, id: &str) -> AppResult<PrinterRow> {
-        self.printer_rows("WHERE p.id = $1", Some(id)).await?.pop().ok_or_else(|| AppError::not_found("printer"))
+        self.printer_rows("WHERE p.id = $1", Some(id))
+            .await?
+            .pop()
+            .ok_or_else(|| AppError::not_found("printer"))
     }
 
     /// The printers of a queue, by name.
     pub async fn queue_printers(&self, queue_id: &str) -> AppResult<Vec<PrinterRow>> {
-        self.printer_rows("WHERE p.id IN (SELECT printer_id FROM queue_printers WHERE queue_id = $1)", Some(queue_id))
-            .await
+        self.printer_rows(
+            "WHERE p.id IN (SELECT printer_id FROM queue_printers WHERE queue_id = $1)",
+            Some(queue_id),
+        )
+        .await
     }
 
     pub async fn create_queue(&self, q: &Queue) -> AppResult<()> {
@@ -251,11 +260,15 @@ impl Store {
             out.push(QueueRow {
                 queue: Queue {
                     name: r.try_get(1)?,
-                    detection: enum_parse::<DetectionMethod>(&r.try_get::<String, _>(2)?).ok_or_else(|| bad("detection"))?,
-                    accounting: enum_parse::<AccountingMode>(&r.try_get::<String, _>(3)?).ok_or_else(|| bad("accounting"))?,
+                    detection: enum_parse::<DetectionMethod>(&r.try_get::<String, _>(2)?)
+                        .ok_or_else(|| bad("detection"))?,
+                    accounting: enum_parse::<AccountingMode>(&r.try_get::<String, _>(3)?)
+                        .ok_or_else(|| bad("accounting"))?,
                     project_accounting: r.try_get::<i64, _>(4)? != 0,
-                    spooling: enum_parse::<SpoolingMode>(&r.try_get::<String, _>(5)?).ok_or_else(|| bad("spooling"))?,
-                    release: enum_parse::<ReleaseMode>(&r.try_get::<String, _>(6)?).ok_or_else(|| bad("release"))?,
+                    spooling: enum_parse::<SpoolingMode>(&r.try_get::<String, _>(5)?)
+                        .ok_or_else(|| bad("spooling"))?,
+                    release: enum_parse::<ReleaseMode>(&r.try_get::<String, _>(6)?)
+                        .ok_or_else(|| bad("release"))?,
                     printers,
                 },
                 id,
@@ -346,8 +359,11 @@ impl Store {
         if done.rows_affected() == 0 {
             return Ok(false);
         }
-        let owner: Option<String> =
-            sqlx::query("SELECT owner_id FROM jobs WHERE id = $1").bind(id).fetch_one(&mut *tx).await?.try_get(0)?;
+        let owner: Option<String> = sqlx::query("SELECT owner_id FROM jobs WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
         if let Some(owner) = owner {
             bump_user(&mut *tx, &owner, now).await?;
         }
@@ -356,7 +372,11 @@ impl Store {
     }
 
     pub async fn set_job_spool(&self, id: &str, spool_file: Option<&str>) -> AppResult<()> {
-        sqlx::query("UPDATE jobs SET spool_file = $1 WHERE id = $2").bind(spool_file).bind(id).execute(self.pool()).await?;
+        sqlx::query("UPDATE jobs SET spool_file = $1 WHERE id = $2")
+            .bind(spool_file)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 

@@ -216,6 +216,27 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Adds what a printed job used to a quota, starting from zero in a new period.
+    pub async fn add_quota_use(&self, id: &str, amount: i64, period_start_ms: Option<i64>) -> AppResult<()> {
+        let q = self.quota(id).await?;
+        let now = self.now_ms();
+        let mut tx = self.pool().begin().await?;
+        bump_user(&mut *tx, &q.user_id, now).await?;
+        sqlx::query(
+            "UPDATE quotas SET used = CASE WHEN period_start_ms = $1 OR ($1 IS NULL AND period_start_ms IS NULL) \
+             THEN used + $2 ELSE $2 END, period_start_ms = $1 WHERE id = $3",
+        )
+        .bind(period_start_ms)
+        .bind(amount)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,26 +288,5 @@ mod tests {
         assert_eq!((row.view(now).used, row.view(now).remaining), (120, 380));
         let next_month = ms(2026, 12, 2);
         assert_eq!((row.view(next_month).used, row.view(next_month).remaining), (0, 500));
-    }
-}
-
-impl Store {
-    /// Adds what a printed job used to a quota, starting from zero in a new period.
-    pub async fn add_quota_use(&self, id: &str, amount: i64, period_start_ms: Option<i64>) -> AppResult<()> {
-        let q = self.quota(id).await?;
-        let now = self.now_ms();
-        let mut tx = self.pool().begin().await?;
-        bump_user(&mut *tx, &q.user_id, now).await?;
-        sqlx::query(
-            "UPDATE quotas SET used = CASE WHEN period_start_ms = $1 OR ($1 IS NULL AND period_start_ms IS NULL) \
-             THEN used + $2 ELSE $2 END, period_start_ms = $1 WHERE id = $3",
-        )
-        .bind(period_start_ms)
-        .bind(amount)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
     }
 }

@@ -1,0 +1,456 @@
+//! The client's local IPP Everywhere printer, on loopback: what the OS spooler (CUPS,
+//! through a driverless `-m everywhere` queue) or any IPP client prints to.
+//!
+//! It speaks just enough IPP for that: Get-Printer-Attributes, Validate-Job, Print-Job,
+//! Create-Job + Send-Document, Get-Jobs, Get-Job-Attributes, Cancel-Job. A document is
+//! streamed to the local spool (never held in memory) and handed to the engine, which
+//! identifies the user and submits it to the server. To the spooler the job is done as
+//! soon as the client holds it: what happens next (login, the server's answer) is told
+//! to the user by the engine's events, not by stalling the spooler's queue.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode as HttpStatus};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use futures_util::TryStreamExt;
+use ipp::parser::AsyncIppParser;
+use ipp::prelude::*;
+use ipp::reader::AsyncIppReader;
+use ipp::value::{IppName, IppValue};
+use ream_wire::JobSubmission;
+use tokio_util::compat::FuturesAsyncReadCompatExt;
+
+use crate::engine::Engine;
+
+/// The IPP path the endpoint serves (also `/`).
+pub const PATH: &str = "/ipp/print";
+
+#[derive(Clone, Debug)]
+struct LocalJob {
+    id: i32,
+    name: String,
+    user: String,
+    /// IPP job-state: 3 pending (Create-Job without its document yet), 9 completed.
+    state: i32,
+    attributes: JobSubmission,
+}
+
+struct Endpoint {
+    engine: Engine,
+    port: u16,
+    started: std::time::Instant,
+    uuid: String,
+    next_job: AtomicI32,
+    jobs: Mutex<HashMap<i32, LocalJob>>,
+    spool: PathBuf,
+}
+
+/// Serves the endpoint on `listener` until the task is dropped.
+pub async fn serve(engine: Engine, listener: tokio::net::TcpListener, spool: PathBuf) -> std::io::Result<()> {
+    let port = listener.local_addr()?.port();
+    std::fs::create_dir_all(&spool)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&spool, std::fs::Permissions::from_mode(0o700))?;
+    }
+    let endpoint = Arc::new(Endpoint {
+        engine,
+        port,
+        started: std::time::Instant::now(),
+        uuid: uuid::Uuid::new_v4().to_string(),
+        next_job: AtomicI32::new(1),
+        jobs: Mutex::new(HashMap::new()),
+        spool,
+    });
+    let app = Router::new().route(PATH, post(handle)).route("/", post(handle)).with_state(endpoint);
+    axum::serve(listener, app).await
+}
+
+fn attr(name: &str, value: IppValue) -> IppAttribute {
+    IppAttribute::new(IppName::new(name).expect("a valid attribute name"), value)
+}
+
+fn kw(s: &str) -> IppValue {
+    IppValue::new_keyword(s).expect("a valid keyword")
+}
+
+fn text(s: &str) -> IppValue {
+    IppValue::new_text_without_language(s)
+        .unwrap_or_else(|_| IppValue::new_text_without_language("?").expect("text"))
+}
+
+fn name(s: &str) -> IppValue {
+    IppValue::NameWithoutLanguage(IppName::new_truncated(s))
+}
+
+fn uri(s: &str) -> IppValue {
+    IppValue::new_uri(s).expect("a valid URI")
+}
+
+fn mime(s: &str) -> IppValue {
+    IppValue::new_mime_media_type(s).expect("a valid MIME type")
+}
+
+fn collection(members: Vec<(&str, IppValue)>) -> IppValue {
+    IppValue::Collection(
+        members
+            .into_iter()
+            .map(|(k, v)| (IppName::new(k).expect("a valid member name"), v))
+            .collect::<BTreeMap<_, _>>(),
+    )
+}
+
+/// Page margins, in hundredths of a millimetre. Not zero: CUPS would call the sizes
+/// borderless and they would not match its defaults.
+const MARGIN: i32 = 635;
+
+/// The media offered: PWG name and size in hundredths of a millimetre.
+const MEDIA: [(&str, i32, i32); 3] = [
+    ("iso_a4_210x297mm", 21000, 29700),
+    ("na_letter_8.5x11in", 21590, 27940),
+    ("iso_a3_297x420mm", 29700, 42000),
+];
+
+fn media_col(x: i32, y: i32) -> IppValue {
+    collection(vec![
+        (
+            "media-size",
+            collection(vec![("x-dimension", IppValue::Integer(x)), ("y-dimension", IppValue::Integer(y))]),
+        ),
+        ("media-bottom-margin", IppValue::Integer(MARGIN)),
+        ("media-left-margin", IppValue::Integer(MARGIN)),
+        ("media-right-margin", IppValue::Integer(MARGIN)),
+        ("media-top-margin", IppValue::Integer(MARGIN)),
+        ("media-source", kw("main")),
+        ("media-type", kw("stationery")),
+    ])
+}
+
+const OPERATIONS: [Operation; 8] = [
+    Operation::PrintJob,
+    Operation::ValidateJob,
+    Operation::CreateJob,
+    Operation::SendDocument,
+    Operation::CancelJob,
+    Operation::GetJobAttributes,
+    Operation::GetJobs,
+    Operation::GetPrinterAttributes,
+];
+
+impl Endpoint {
+    fn printer_uri(&self) -> String {
+        format!("ipp://127.0.0.1:{}{PATH}", self.port)
+    }
+
+    /// What CUPS' driverless set-up needs to make a PDF queue of us (every value valid:
+    /// CUPS refuses the whole printer over one bad attribute), and what IPP clients ask.
+    fn printer_attributes(&self) -> Vec<IppAttribute> {
+        let list = |v: Vec<IppValue>| IppValue::Array(v);
+        let media_names = || list(MEDIA.iter().map(|m| kw(m.0)).collect());
+        let media_cols = || list(MEDIA.iter().map(|m| media_col(m.1, m.2)).collect());
+        let logged_in = self.engine.status().user.is_some();
+        vec![
+            attr("printer-uri-supported", uri(&self.printer_uri())),
+            attr("uri-security-supported", kw("none")),
+            attr("uri-authentication-supported", kw("none")),
+            attr("printer-name", name("Ream")),
+            attr("printer-info", text("Ream print management")),
+            attr("printer-make-and-model", text("Ream Secure Print")),
+            attr("printer-location", text("This workstation")),
+            attr("printer-uuid", uri(&format!("urn:uuid:{}", self.uuid))),
+            attr("printer-device-id", text("MFG:Ream;MDL:Secure Print;CMD:PDF;")),
+            attr("printer-state", IppValue::Enum(3)),
+            attr("printer-state-reasons", kw("none")),
+            attr(
+                "printer-state-message",
+                text(if logged_in { "Ready" } else { "Ready; you will be asked to log in" }),
+            ),
+            attr("printer-is-accepting-jobs", IppValue::Boolean(true)),
+            attr("printer-up-time", IppValue::Integer(self.started.elapsed().as_secs() as i32 + 1)),
+            attr("queued-job-count", IppValue::Integer(0)),
+            attr(
+                "operations-supported",
+                list(OPERATIONS.iter().map(|o| IppValue::Enum(*o as i32)).collect()),
+            ),
+            attr("ipp-versions-supported", list(vec![kw("1.1"), kw("2.0")])),
+            attr("ipp-features-supported", kw("ipp-everywhere")),
+            attr("charset-configured", IppValue::new_charset("utf-8").expect("charset")),
+            attr("charset-supported", IppValue::new_charset("utf-8").expect("charset")),
+            attr("natural-language-configured", IppValue::new_natural_language("en").expect("language")),
+            attr(
+                "generated-natural-language-supported",
+                IppValue::new_natural_language("en").expect("language"),
+            ),
+            attr("document-format-default", mime("application/pdf")),
+            // application/vnd.cups-pdf makes CUPS pass PDF through untouched.
+            attr(
+                "document-format-supported",
+                list(vec![mime("application/pdf"), mime("application/vnd.cups-pdf")]),
+            ),
+            attr("pdf-versions-supported", list(vec![kw("adobe-1.7"), kw("iso-32000-1_2008")])),
+            attr("compression-supported", kw("none")),
+            attr("pdl-override-supported", kw("attempted")),
+            attr("color-supported", IppValue::Boolean(true)),
+            attr("copies-default", IppValue::Integer(1)),
+            attr("copies-supported", IppValue::RangeOfInteger { min: 1, max: 999 }),
+            attr("multiple-document-jobs-supported", IppValue::Boolean(false)),
+            attr("media-default", kw(MEDIA[0].0)),
+            attr("media-supported", media_names()),
+            attr("media-ready", media_names()),
+            attr("media-col-default", media_col(MEDIA[0].1, MEDIA[0].2)),
+            attr("media-col-ready", media_cols()),
+            attr("media-col-database", media_cols()),
+            attr(
+                "media-size-supported",
+                list(
+                    MEDIA
+                        .iter()
+                        .map(|m| {
+                            collection(vec![
+                                ("x-dimension", IppValue::Integer(m.1)),
+                                ("y-dimension", IppValue::Integer(m.2)),
+                            ])
+                        })
+                        .collect(),
+                ),
+            ),
+            attr(
+                "media-col-supported",
+                list(
+                    [
+                        "media-size",
+                        "media-bottom-margin",
+                        "media-left-margin",
+                        "media-right-margin",
+                        "media-top-margin",
+                    ]
+                    .into_iter()
+                    .chain(["media-source", "media-type"])
+                    .map(kw)
+                    .collect(),
+                ),
+            ),
+            attr("media-bottom-margin-supported", IppValue::Integer(MARGIN)),
+            attr("media-left-margin-supported", IppValue::Integer(MARGIN)),
+            attr("media-right-margin-supported", IppValue::Integer(MARGIN)),
+            attr("media-top-margin-supported", IppValue::Integer(MARGIN)),
+            attr("media-source-supported", kw("main")),
+            attr("media-type-supported", kw("stationery")),
+            attr("sides-default", kw("one-sided")),
+            attr(
+                "sides-supported",
+                list(vec![kw("one-sided"), kw("two-sided-long-edge"), kw("two-sided-short-edge")]),
+            ),
+            attr("print-color-mode-default", kw("color")),
+            attr("print-color-mode-supported", list(vec![kw("monochrome"), kw("color")])),
+            attr("print-quality-default", IppValue::Enum(4)),
+            attr(
+                "print-quality-supported",
+                list(vec![IppValue::Enum(3), IppValue::Enum(4), IppValue::Enum(5)]),
+            ),
+            attr("printer-resolution-default", IppValue::Resolution { cross_feed: 600, feed: 600, units: 3 }),
+            attr(
+                "printer-resolution-supported",
+                IppValue::Resolution { cross_feed: 600, feed: 600, units: 3 },
+            ),
+            attr("orientation-requested-default", IppValue::Enum(3)),
+            attr("orientation-requested-supported", list((3..=6).map(IppValue::Enum).collect())),
+            attr("finishings-default", IppValue::Enum(3)),
+            attr("finishings-supported", IppValue::Enum(3)),
+            attr("output-bin-default", kw("face-down")),
+            attr("output-bin-supported", kw("face-down")),
+            attr(
+                "job-creation-attributes-supported",
+                list(
+                    ["copies", "media", "media-col", "sides", "print-color-mode", "print-quality"]
+                        .into_iter()
+                        .chain(["printer-resolution", "orientation-requested", "finishings", "output-bin"])
+                        .map(kw)
+                        .collect(),
+                ),
+            ),
+        ]
+    }
+
+    fn job_attributes(&self, job: &LocalJob) -> Vec<IppAttribute> {
+        vec![
+            attr("job-id", IppValue::Integer(job.id)),
+            attr("job-uri", uri(&format!("{}/{}", self.printer_uri(), job.id))),
+            attr("job-printer-uri", uri(&self.printer_uri())),
+            attr("job-name", name(&job.name)),
+            attr("job-originating-user-name", name(&job.user)),
+            attr("job-state", IppValue::Enum(job.state)),
+            attr("job-state-reasons", kw(if job.state == 9 { "job-completed-successfully" } else { "none" })),
+            attr("job-impressions-completed", IppValue::Integer(0)),
+        ]
+    }
+}
+
+fn reply(resp: IppRequestResponse) -> Response {
+    ([(header::CONTENT_TYPE, "application/ipp")], resp.to_bytes()).into_response()
+}
+
+fn attribute<'a>(attrs: &'a IppAttributes, tag: DelimiterTag, name: &str) -> Option<&'a IppValue> {
+    attrs.groups_of(tag).find_map(|g| g.get(name)).map(|a| a.value())
+}
+
+fn text_of(attrs: &IppAttributes, tag: DelimiterTag, name: &str) -> Option<String> {
+    attribute(attrs, tag, name).map(|v| v.to_string())
+}
+
+/// The job attributes a submission carries to the server.
+fn submission(attrs: &IppAttributes, job_name: &str) -> JobSubmission {
+    let job = DelimiterTag::JobAttributes;
+    let media = text_of(attrs, job, "media").or_else(|| {
+        // CUPS sends media-col { media-size { x, y } }: name the size it matches.
+        let IppValue::Collection(col) = attribute(attrs, job, "media-col")? else { return None };
+        let IppValue::Collection(size) = col.iter().find(|(k, _)| k.as_str() == "media-size")?.1 else {
+            return None;
+        };
+        let dim =
+            |n: &str| size.iter().find(|(k, _)| k.as_str() == n).and_then(|(_, v)| v.as_integer().copied());
+        let (x, y) = (dim("x-dimension")?, dim("y-dimension")?);
+        MEDIA.iter().find(|m| (m.1 - x).abs() < 100 && (m.2 - y).abs() < 100).map(|m| m.0.to_string())
+    });
+    JobSubmission {
+        name: job_name.to_string(),
+        queue: None,
+        copies: attribute(attrs, job, "copies").and_then(|v| v.as_integer().copied()).map_or(1, i64::from),
+        sides: text_of(attrs, job, "sides"),
+        color_mode: text_of(attrs, job, "print-color-mode"),
+        media,
+    }
+}
+
+async fn handle(State(ep): State<Arc<Endpoint>>, req: Request) -> Response {
+    let body = req.into_body().into_data_stream().map_err(std::io::Error::other).into_async_read();
+    let (head, attrs, payload) = match AsyncIppParser::new(AsyncIppReader::new(body)).parse_parts().await {
+        Ok(parts) => parts,
+        Err(e) => return (HttpStatus::BAD_REQUEST, format!("malformed IPP request: {e}")).into_response(),
+    };
+    let (version, request_id) = (head.version, head.request_id);
+    let major = version.0 >> 8;
+    let respond = |status: StatusCode| {
+        IppRequestResponse::new_response(version, status, request_id).expect("a response header")
+    };
+    if !(1..=2).contains(&major) {
+        let mut r = respond(StatusCode::ServerErrorVersionNotSupported);
+        r.header_mut().version = IppVersion::v2_0();
+        return reply(r);
+    }
+    let op = Operation::from_i16(head.operation_or_status);
+    let operation = DelimiterTag::OperationAttributes;
+    let mut resp = respond(StatusCode::SuccessfulOk);
+    match op {
+        Some(Operation::GetPrinterAttributes) => {
+            for a in ep.printer_attributes() {
+                resp.attributes_mut().add(DelimiterTag::PrinterAttributes, a);
+            }
+        }
+        Some(Operation::ValidateJob) => {
+            let format = text_of(&attrs, operation, "document-format");
+            if format.as_deref().is_some_and(|f| {
+                !matches!(f, "application/pdf" | "application/vnd.cups-pdf" | "application/octet-stream")
+            }) {
+                resp = respond(StatusCode::ClientErrorDocumentFormatNotSupported);
+            }
+        }
+        Some(Operation::PrintJob) | Some(Operation::CreateJob) => {
+            let id = ep.next_job.fetch_add(1, Ordering::SeqCst);
+            let job_name = text_of(&attrs, operation, "job-name").unwrap_or_else(|| "Untitled".into());
+            let user =
+                text_of(&attrs, operation, "requesting-user-name").unwrap_or_else(|| "anonymous".into());
+            let mut job =
+                LocalJob { id, user, state: 3, attributes: submission(&attrs, &job_name), name: job_name };
+            if op == Some(Operation::PrintJob) {
+                if let Err(status) = ep.take_document(&job, payload).await {
+                    return reply(respond(status));
+                }
+                job.state = 9;
+            }
+            for a in ep.job_attributes(&job) {
+                resp.attributes_mut().add(DelimiterTag::JobAttributes, a);
+            }
+            ep.jobs.lock().expect("lock").insert(id, job);
+        }
+        Some(Operation::SendDocument) => {
+            let id =
+                attribute(&attrs, operation, "job-id").and_then(|v| v.as_integer().copied()).unwrap_or(0);
+            let job = ep.jobs.lock().expect("lock").get(&id).cloned();
+            match job {
+                Some(mut job) if job.state == 3 => {
+                    if let Err(status) = ep.take_document(&job, payload).await {
+                        return reply(respond(status));
+                    }
+                    job.state = 9;
+                    for a in ep.job_attributes(&job) {
+                        resp.attributes_mut().add(DelimiterTag::JobAttributes, a);
+                    }
+                    ep.jobs.lock().expect("lock").insert(id, job);
+                }
+                Some(_) => resp = respond(StatusCode::ClientErrorNotPossible),
+                None => resp = respond(StatusCode::ClientErrorNotFound),
+            }
+        }
+        Some(Operation::GetJobAttributes) | Some(Operation::CancelJob) => {
+            let id =
+                attribute(&attrs, operation, "job-id").and_then(|v| v.as_integer().copied()).unwrap_or(0);
+            let job = ep.jobs.lock().expect("lock").get(&id).cloned();
+            match job {
+                Some(job) if op == Some(Operation::GetJobAttributes) => {
+                    for a in ep.job_attributes(&job) {
+                        resp.attributes_mut().add(DelimiterTag::JobAttributes, a);
+                    }
+                }
+                // Pending (Create-Job without its document yet) can still be cancelled.
+                Some(job) if job.state == 3 => {
+                    ep.jobs.lock().expect("lock").remove(&job.id);
+                }
+                Some(_) => resp = respond(StatusCode::ClientErrorNotPossible),
+                None => resp = respond(StatusCode::ClientErrorNotFound),
+            }
+        }
+        Some(Operation::GetJobs) => {
+            let jobs: Vec<LocalJob> = ep.jobs.lock().expect("lock").values().cloned().collect();
+            for job in jobs {
+                let mut group = IppAttributeGroup::new(DelimiterTag::JobAttributes);
+                group.attributes_mut().extend(ep.job_attributes(&job));
+                resp.attributes_mut().groups_mut().push(group);
+            }
+        }
+        _ => resp = respond(StatusCode::ServerErrorOperationNotSupported),
+    }
+    reply(resp)
+}
+
+impl Endpoint {
+    /// Streams the document to the spool and hands it to the engine.
+    async fn take_document<R>(&self, job: &LocalJob, payload: AsyncIppReader<R>) -> Result<(), StatusCode>
+    where
+        R: futures_util::io::AsyncRead + Send + Unpin,
+    {
+        let path = self.spool.join(format!("{}.pdf", uuid::Uuid::new_v4()));
+        let written = async {
+            let mut file = tokio::fs::File::create(&path).await?;
+            tokio::io::copy(&mut payload.into_inner().compat(), &mut file).await?;
+            file.sync_all().await
+        }
+        .await;
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "cannot spool a job");
+            let _ = tokio::fs::remove_file(&path).await;
+            return Err(StatusCode::ServerErrorInternalError);
+        }
+        let engine = self.engine.clone();
+        let submission = job.attributes.clone();
+        tokio::spawn(async move { engine.print_spooled(submission, path).await });
+        Ok(())
+    }
+}

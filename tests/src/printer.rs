@@ -1,0 +1,83 @@
+//! Real IPP printers for tests: `ippeveprinter` (CUPS' IPP Everywhere printer), keeping
+//! every job's document in its own spool directory; and the CUPS scheduler, which
+//! `scripts/test` starts (see `scripts/lib/printing.sh`).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use crate::free_port;
+
+pub struct Printer {
+    child: Child,
+    pub spool: tempfile::TempDir,
+    pub port: u16,
+    pub name: String,
+}
+
+impl Printer {
+    /// A PDF printer on a free loopback port; `tls` makes it answer IPPS too.
+    pub fn start(name: &str) -> Printer {
+        let spool = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let child = Command::new("ippeveprinter")
+            .args(["-n", "localhost", "-p", &port.to_string(), "-d"])
+            .arg(spool.path())
+            .args(["-k", "-c", "/bin/true", "-f", "application/pdf,image/pwg-raster,image/urf", name])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ippeveprinter (Debian cups-ipp-utils; scripts/test installs it)");
+        let printer = Printer { child, spool, port, name: name.into() };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return printer;
+            }
+            crate::sleep(100);
+        }
+        panic!(
+            "ippeveprinter did not start on port {port} (is avahi-daemon running? scripts/test starts it)"
+        );
+    }
+
+    pub fn uri(&self) -> String {
+        format!("ipp://127.0.0.1:{}/ipp/print", self.port)
+    }
+
+    /// The documents the printer received, in order.
+    pub fn documents(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.spool.path())
+            .map(|d| {
+                d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "pdf")).collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files
+    }
+}
+
+impl Drop for Printer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A CUPS queue, deleted when dropped (CUPS is shared by the whole machine).
+pub struct CupsQueue(pub String);
+
+impl Drop for CupsQueue {
+    fn drop(&mut self) {
+        let _ = Command::new("lpadmin").args(["-x", &self.0]).output();
+    }
+}
+
+/// `lp -d QUEUE [OPTIONS…] FILE`, as a user prints.
+pub fn lp(queue: &str, options: &[&str], file: &std::path::Path) {
+    let mut cmd = Command::new("lp");
+    cmd.args(["-d", queue]);
+    for o in options {
+        cmd.args(["-o", o]);
+    }
+    let out = cmd.arg(file).output().expect("lp");
+    assert!(out.status.success(), "lp failed: {}", String::from_utf8_lossy(&out.stderr));
+}

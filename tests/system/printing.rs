@@ -1,0 +1,166 @@
+//! Printing end to end with the real parts: a PDF printed with `lp` through the CUPS
+//! queue `ream cups install` made, into the `ream run` client's IPP printer, on to the
+//! real server, out to an `ippeveprinter` printer; the owner charged for its real pages.
+
+use std::time::Duration;
+
+use ream_system_tests::client::{credit_of, Client, Watch};
+use ream_system_tests::printer::{lp, CupsQueue, Printer};
+use ream_system_tests::server::{ServerProcess, Site};
+use ream_system_tests::{free_port, pdf, sleep};
+use serde_json::{json, Value};
+
+/// A site with the usual people, a price list (0.05 mono, 0.20 colour, 0.01 off per
+/// duplex page) and a printer, with `queues` as `ream-server admin queue add` arguments.
+fn site_with_printer(printer: &Printer, queues: &[&[&str]]) -> (Site, ServerProcess) {
+    let site = Site::new(&format!("127.0.0.1:{}", free_port()), "");
+    site.seed_people();
+    site.admin(
+        &["price-list", "add", "standard", "--mono", "0.05", "--colour", "0.20", "--duplex-discount", "0.01"],
+        "",
+    );
+    site.admin(&["printer", "add", &printer.name, "--uri", &printer.uri(), "--price-list", "standard"], "");
+    for q in queues {
+        let mut args = vec!["queue", "add"];
+        args.extend_from_slice(q);
+        args.extend_from_slice(&["--printer", &printer.name]);
+        site.admin(&args, "");
+    }
+    let server = site.serve();
+    (site, server)
+}
+
+fn logged_in_client(server: &ServerProcess) -> Client {
+    let client = Client::new();
+    client.run(&["connect", "--server", &server.url, "--json"], "").json();
+    client.run(&["login", "--method", "pin", "--remember", "always", "--json"], "1234\n").json();
+    client
+}
+
+fn jobs(client: &Client) -> Vec<Value> {
+    client.run(&["jobs", "--json"], "").json()["jobs"].as_array().unwrap().clone()
+}
+
+/// Waits until the newest job of the client's user is in `state`.
+fn wait_for_state(client: &Client, state: &str) -> Value {
+    for _ in 0..150 {
+        let list = jobs(client);
+        if list.first().is_some_and(|j| j["state"] == state) {
+            return list[0].clone();
+        }
+        sleep(100);
+    }
+    panic!("the job never reached {state}: {:?}", jobs(client));
+}
+
+#[test]
+fn a_pdf_printed_with_lp_reaches_the_printer_and_is_charged_for_its_pages() {
+    let printer = Printer::start("Office");
+    let (_site, server) = site_with_printer(&printer, &[&["Direct"]]);
+    let client = logged_in_client(&server);
+
+    let port = free_port();
+    let run = Watch::start(&client, &["run", "--port", &port.to_string(), "--json"]);
+    run.expect(Duration::from_secs(10), "the account", |v| credit_of(v) == Some(2_000));
+    let queue = CupsQueue(format!("Ream-test-{port}"));
+    let r = client.run(&["cups", "install", "--port", &port.to_string(), "--name", &queue.0, "--json"], "");
+    assert!(r.ok, "{}", r.stderr);
+
+    let dir = tempfile::tempdir().unwrap();
+    let document = dir.path().join("report.pdf");
+    let bytes = pdf::pages(3);
+    std::fs::write(&document, &bytes).unwrap();
+    lp(&queue.0, &["print-color-mode=monochrome"], &document);
+
+    let submitted =
+        run.expect(Duration::from_secs(30), "the job at the server", |v| v["type"] == "job_submitted");
+    let job = &submitted["job"];
+    assert_eq!((job["pages"].as_i64(), job["colour"].as_bool()), (Some(3), Some(false)), "{job}");
+    assert_eq!(job["price_cents"], 15, "3 mono pages at 0.05");
+    run.expect(Duration::from_secs(30), "the charge", |v| credit_of(v) == Some(2_000 - 15));
+    let printed = wait_for_state(&client, "printed");
+    assert_eq!(printed["printer"], "Office");
+
+    // The printer received the document itself, untouched.
+    let documents = printer.documents();
+    assert_eq!(documents.len(), 1, "{documents:?}");
+    assert_eq!(std::fs::read(&documents[0]).unwrap(), bytes);
+}
+
+#[test]
+fn held_jobs_wait_for_their_owner_and_refusals_say_why() {
+    let printer = Printer::start("Hall");
+    let (site, server) = site_with_printer(&printer, &[&["Pull", "--release", "pull"]]);
+    let client = logged_in_client(&server);
+    let http = reqwest::blocking::Client::new();
+    let token = |credentials: Value| -> String {
+        let r: Value = http
+            .post(format!("{}/api/v1/auth/login", server.url))
+            .json(&json!({ "credentials": credentials }))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        r["access_token"].as_str().unwrap().to_string()
+    };
+    let submit = |token: &str, body: Vec<u8>, meta: Value| {
+        http.post(format!("{}/api/v1/jobs", server.url))
+            .bearer_auth(token)
+            .header("x-ream-job", meta.to_string())
+            .body(body)
+            .send()
+            .unwrap()
+    };
+    let alice = token(json!({"method": "pin", "pin": "1234"}));
+
+    // Held until released: nothing reaches the printer before.
+    let r = submit(&alice, pdf::pages(2), json!({"name": "slides.pdf", "queue": "Pull"}));
+    assert_eq!(r.status(), 201);
+    let held: Value = r.json().unwrap();
+    assert_eq!(
+        (held["state"].as_str(), held["pages"].as_i64(), held["price_cents"].as_i64()),
+        (Some("held"), Some(2), Some(40))
+    );
+    assert_eq!(jobs(&client)[0]["state"], "held");
+    sleep(500);
+    assert!(printer.documents().is_empty());
+    let released = client.run(&["jobs", "release", held["id"].as_str().unwrap(), "--json"], "").json();
+    assert_eq!(released["state"], "printing");
+    wait_for_state(&client, "printed");
+    assert_eq!(printer.documents().len(), 1);
+    assert_eq!(client.status()["account"]["credit_cents"], 2_000 - 40);
+
+    // Deleted before release: never printed, never charged.
+    let r = submit(
+        &alice,
+        pdf::pages(1),
+        json!({"name": "draft.pdf", "queue": "Pull", "color_mode": "monochrome"}),
+    );
+    let draft: Value = r.json().unwrap();
+    let deleted = client.run(&["jobs", "delete", draft["id"].as_str().unwrap(), "--json"], "").json();
+    assert_eq!(deleted["state"], "deleted");
+    let again = client.run(&["jobs", "release", draft["id"].as_str().unwrap()], "");
+    assert_eq!(again.error_code(), "CONFLICT");
+    assert_eq!(printer.documents().len(), 1);
+
+    // Refusals name their reason: a broken document, credit that does not cover the job.
+    let r = submit(
+        &alice,
+        b"%PDF-1.4 this is not really a PDF".to_vec(),
+        json!({"name": "broken.pdf", "queue": "Pull"}),
+    );
+    assert_eq!(r.status(), 422);
+    assert_eq!(r.json::<Value>().unwrap()["code"], "DOCUMENT_INVALID");
+    let bob = token(json!({"method": "pin", "pin": "5678"}));
+    let r = submit(&bob, pdf::pages(5), json!({"name": "poster.pdf", "queue": "Pull"}));
+    assert_eq!(r.status(), 402);
+    assert_eq!(r.json::<Value>().unwrap()["code"], "CREDIT_INSUFFICIENT");
+
+    // A job is its owner's alone: another user cannot release or even see it.
+    site.admin(&["credit", "top-up", "bob", "1"], "");
+    let bobs: Value =
+        submit(&bob, pdf::pages(1), json!({"name": "bob.pdf", "queue": "Pull"})).json().unwrap();
+    let r = client.run(&["jobs", "release", bobs["id"].as_str().unwrap()], "");
+    assert_eq!(r.error_code(), "NOT_FOUND");
+    assert!(jobs(&client).iter().all(|j| j["id"] != bobs["id"]));
+}
