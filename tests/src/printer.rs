@@ -12,22 +12,27 @@ pub struct Printer {
     pub spool: tempfile::TempDir,
     pub port: u16,
     pub name: String,
+    log: PathBuf,
 }
 
 impl Printer {
-    /// A PDF printer on a free loopback port; `tls` makes it answer IPPS too.
+    /// A PDF printer on a free loopback port, answering both IPP and IPPS (with a
+    /// certificate of its own).
     pub fn start(name: &str) -> Printer {
         let spool = tempfile::tempdir().unwrap();
         let port = free_port();
+        let log = spool.path().with_extension("log");
         let child = Command::new("ippeveprinter")
             .args(["-n", "localhost", "-p", &port.to_string(), "-d"])
             .arg(spool.path())
             .args(["-k", "-c", "/bin/true", "-f", "application/pdf,image/pwg-raster,image/urf", name])
+            // Its TLS credentials go under $HOME/.cups: keep them out of the real home.
+            .env("HOME", spool.path())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("ippeveprinter (Debian cups-ipp-utils; scripts/test installs it)");
-        let printer = Printer { child, spool, port, name: name.into() };
+        let printer = Printer { child, spool, port, name: name.into(), log };
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return printer;
@@ -41,6 +46,15 @@ impl Printer {
 
     pub fn uri(&self) -> String {
         format!("ipp://127.0.0.1:{}/ipp/print", self.port)
+    }
+
+    pub fn ipps_uri(&self) -> String {
+        format!("ipps://127.0.0.1:{}/ipp/print", self.port)
+    }
+
+    /// What the printer logged (it says when a connection is encrypted).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// The documents the printer received, in order.
@@ -59,6 +73,7 @@ impl Drop for Printer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
     }
 }
 

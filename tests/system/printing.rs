@@ -13,13 +13,17 @@ use serde_json::{json, Value};
 /// A site with the usual people, a price list (0.05 mono, 0.20 colour, 0.01 off per
 /// duplex page) and a printer, with `queues` as `ream-server admin queue add` arguments.
 fn site_with_printer(printer: &Printer, queues: &[&[&str]]) -> (Site, ServerProcess) {
+    site_with_printer_at(printer, &printer.uri(), queues)
+}
+
+fn site_with_printer_at(printer: &Printer, uri: &str, queues: &[&[&str]]) -> (Site, ServerProcess) {
     let site = Site::new(&format!("127.0.0.1:{}", free_port()), "");
     site.seed_people();
     site.admin(
         &["price-list", "add", "standard", "--mono", "0.05", "--colour", "0.20", "--duplex-discount", "0.01"],
         "",
     );
-    site.admin(&["printer", "add", &printer.name, "--uri", &printer.uri(), "--price-list", "standard"], "");
+    site.admin(&["printer", "add", &printer.name, "--uri", uri, "--price-list", "standard"], "");
     for q in queues {
         let mut args = vec!["queue", "add"];
         args.extend_from_slice(q);
@@ -43,12 +47,15 @@ fn jobs(client: &Client) -> Vec<Value> {
 
 /// Waits until the newest job of the client's user is in `state`.
 fn wait_for_state(client: &Client, state: &str) -> Value {
-    for _ in 0..150 {
+    for _ in 0..100 {
         let list = jobs(client);
-        if list.first().is_some_and(|j| j["state"] == state) {
-            return list[0].clone();
+        match list.first() {
+            Some(j) if j["state"] == state => return j.clone(),
+            Some(j) if ["failed", "rejected", "deleted"].contains(&j["state"].as_str().unwrap_or("")) => {
+                panic!("the job ended {} instead of {state}: {j}", j["state"])
+            }
+            _ => sleep(100),
         }
-        sleep(100);
     }
     panic!("the job never reached {state}: {:?}", jobs(client));
 }
@@ -126,9 +133,11 @@ fn held_jobs_wait_for_their_owner_and_refusals_say_why() {
     assert!(printer.documents().is_empty());
     let released = client.run(&["jobs", "release", held["id"].as_str().unwrap(), "--json"], "").json();
     assert_eq!(released["state"], "printing");
-    wait_for_state(&client, "printed");
+    // Asked in colour, printed by a mono printer: charged as mono (2 pages at 0.05).
+    let printed = wait_for_state(&client, "printed");
+    assert_eq!((printed["colour"].as_bool(), printed["price_cents"].as_i64()), (Some(false), Some(10)), "{printed}");
     assert_eq!(printer.documents().len(), 1);
-    assert_eq!(client.status()["account"]["credit_cents"], 2_000 - 40);
+    assert_eq!(client.status()["account"]["credit_cents"], 2_000 - 10);
 
     // Deleted before release: never printed, never charged.
     let r = submit(
@@ -163,4 +172,41 @@ fn held_jobs_wait_for_their_owner_and_refusals_say_why() {
     let r = client.run(&["jobs", "release", bobs["id"].as_str().unwrap()], "");
     assert_eq!(r.error_code(), "NOT_FOUND");
     assert!(jobs(&client).iter().all(|j| j["id"] != bobs["id"]));
+}
+
+#[test]
+fn jobs_travel_to_an_ipps_printer_encrypted() {
+    let printer = Printer::start("Secure");
+    let (_site, server) = site_with_printer_at(&printer, &printer.ipps_uri(), &[&["Direct"]]);
+    let client = logged_in_client(&server);
+    let http = reqwest::blocking::Client::new();
+    let login: Value = http
+        .post(format!("{}/api/v1/auth/login", server.url))
+        .json(&json!({"credentials": {"method": "card", "card": "04A1B2C3"}}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let bytes = pdf::pages(4);
+    let r = http
+        .post(format!("{}/api/v1/jobs", server.url))
+        .bearer_auth(login["access_token"].as_str().unwrap())
+        .header(
+            "x-ream-job",
+            json!({"name": "contract.pdf", "color_mode": "monochrome", "sides": "two-sided-long-edge"})
+                .to_string(),
+        )
+        .body(bytes.clone())
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let job: Value = r.json().unwrap();
+    assert_eq!(
+        (job["duplex"].as_bool(), job["price_cents"].as_i64()),
+        (Some(true), Some(16)),
+        "4 duplex mono pages at 0.04"
+    );
+    wait_for_state(&client, "printed");
+    assert_eq!(std::fs::read(&printer.documents()[0]).unwrap(), bytes);
+    assert!(printer.log().contains("Connection now encrypted"), "{}", printer.log());
 }

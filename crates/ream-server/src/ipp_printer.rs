@@ -117,18 +117,46 @@ pub async fn print_job(http: &reqwest::Client, uri: &str, job: &PrintRequest<'_>
         tokio::fs::File::open(document).await.with_context(|| format!("opening {}", document.display()))?;
     let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(head) })
         .chain(tokio_util::io::ReaderStream::new(file));
-    let resp = send(http, uri, reqwest::Body::wrap_stream(stream)).await?;
+    let resp = send(http, uri, reqwest::Body::wrap_stream(stream)).await.context("Print-Job")?;
     match job_attribute(&resp, "job-id") {
         Some(IppValue::Integer(id)) => Ok(*id),
         _ => anyhow::bail!("the printer did not say which job it made"),
     }
 }
 
+/// What a printer can do that changes what a job costs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    pub duplex: bool,
+    pub colour: bool,
+}
+
+/// Asks the printer (Get-Printer-Attributes) whether it prints on both sides and in colour.
+pub async fn capabilities(http: &reqwest::Client, uri: &str) -> anyhow::Result<Capabilities> {
+    let mut req = request(Operation::GetPrinterAttributes, uri, "ream")?;
+    let wanted = ["sides-supported", "color-supported", "print-color-mode-supported"];
+    let keywords = wanted.iter().map(|k| IppValue::new_keyword(*k)).collect::<Result<Vec<_>, _>>()?;
+    req.attributes_mut()
+        .add(DelimiterTag::OperationAttributes, attr("requested-attributes", IppValue::Array(keywords)));
+    let resp = send(http, uri, reqwest::Body::from(req.to_bytes())).await.context("Get-Printer-Attributes")?;
+    let printer = |name: &str| {
+        resp.attributes()
+            .groups_of(DelimiterTag::PrinterAttributes)
+            .find_map(|g| g.get(name))
+            .map(|a| a.value().into_iter().map(|v| v.to_string()).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    let duplex = printer("sides-supported").iter().any(|s| s.starts_with("two-sided"));
+    let colour = printer("color-supported").iter().any(|v| v == "true")
+        || printer("print-color-mode-supported").iter().any(|m| m == "color");
+    Ok(Capabilities { duplex, colour })
+}
+
 /// The printer's job state (IPP `job-state`) and its reasons.
 pub async fn job_state(http: &reqwest::Client, uri: &str, job_id: i32) -> anyhow::Result<(i32, String)> {
     let mut req = request(Operation::GetJobAttributes, uri, "ream")?;
     req.attributes_mut().add(DelimiterTag::OperationAttributes, attr("job-id", IppValue::Integer(job_id)));
-    let resp = send(http, uri, reqwest::Body::from(req.to_bytes())).await?;
+    let resp = send(http, uri, reqwest::Body::from(req.to_bytes())).await.context("Get-Job-Attributes")?;
     let state = match job_attribute(&resp, "job-state") {
         Some(IppValue::Enum(s)) | Some(IppValue::Integer(s)) => *s,
         _ => anyhow::bail!("the printer did not give the job's state"),

@@ -265,13 +265,24 @@ async fn try_deliver(state: &AppState, job_id: &str) -> anyhow::Result<()> {
         None => "ream".into(),
     };
     let http = ipp_printer::http_client();
+    // A printer without a duplex unit (or colour) prints what it can, and the job is
+    // charged for what it really was.
+    let caps = ipp_printer::capabilities(&http, &printer.uri).await?;
+    let (duplex, colour) = (job.duplex != 0 && caps.duplex, job.colour != 0 && caps.colour);
+    let job = if (duplex, colour) != (job.duplex != 0, job.colour != 0) {
+        let price = price(&printer.price, job.pages, job.copies, colour, duplex, &job.media);
+        state.store.set_job_printing(job_id, colour, duplex, price).await?;
+        state.store.job(job_id).await?
+    } else {
+        job
+    };
     let request = ipp_printer::PrintRequest {
         document: Path::new(&spool),
         job_name: &job.name,
         user: &owner,
         copies: job.copies,
-        duplex: job.duplex != 0,
-        colour: job.colour != 0,
+        duplex,
+        colour,
     };
     let printer_job = ipp_printer::print_job(&http, &printer.uri, &request).await?;
     state.store.set_printer_job_id(job_id, printer_job as i64).await?;

@@ -380,6 +380,24 @@ impl Store {
         Ok(())
     }
 
+    /// Records how the job is really printed (what the printer could do) and its price.
+    pub async fn set_job_printing(
+        &self,
+        id: &str,
+        colour: bool,
+        duplex: bool,
+        price_cents: i64,
+    ) -> AppResult<()> {
+        sqlx::query("UPDATE jobs SET colour = $1, duplex = $2, price_cents = $3 WHERE id = $4")
+            .bind(colour as i64)
+            .bind(duplex as i64)
+            .bind(price_cents)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     pub async fn set_printer_job_id(&self, id: &str, printer_job_id: i64) -> AppResult<()> {
         sqlx::query("UPDATE jobs SET printer_job_id = $1 WHERE id = $2")
             .bind(printer_job_id)
