@@ -135,7 +135,11 @@ fn held_jobs_wait_for_their_owner_and_refusals_say_why() {
     assert_eq!(released["state"], "printing");
     // Asked in colour, printed by a mono printer: charged as mono (2 pages at 0.05).
     let printed = wait_for_state(&client, "printed");
-    assert_eq!((printed["colour"].as_bool(), printed["price_cents"].as_i64()), (Some(false), Some(10)), "{printed}");
+    assert_eq!(
+        (printed["colour"].as_bool(), printed["price_cents"].as_i64()),
+        (Some(false), Some(10)),
+        "{printed}"
+    );
     assert_eq!(printer.documents().len(), 1);
     assert_eq!(client.status()["account"]["credit_cents"], 2_000 - 10);
 
@@ -209,4 +213,119 @@ fn jobs_travel_to_an_ipps_printer_encrypted() {
     wait_for_state(&client, "printed");
     assert_eq!(std::fs::read(&printer.documents()[0]).unwrap(), bytes);
     assert!(printer.log().contains("Connection now encrypted"), "{}", printer.log());
+}
+
+#[test]
+fn the_job_dialog_asks_for_the_account_the_project_and_a_confirmation() {
+    let printer = Printer::start("Studio");
+    let queue: &[&str] = &["Billed", "--accounting", "cost_centre", "--project-accounting", "--confirm-cost"];
+    let (site, server) = site_with_printer(&printer, &[queue]);
+    site.admin(&["cost-centre", "add", "Marketing"], "");
+    site.admin(&["cost-centre", "member-add", "Marketing", "--user", "alice"], "");
+    for project in ["Website", "Brochure 2026"] {
+        site.admin(&["project", "add", project], "");
+        site.admin(&["project", "member-add", project, "--user", "alice"], "");
+    }
+    let client = logged_in_client(&server);
+
+    // Printed through CUPS: the client shows the dialog the server asks for.
+    let port = free_port();
+    let run = Watch::start(&client, &["run", "--port", &port.to_string(), "--json"]);
+    run.expect(Duration::from_secs(10), "the account", |v| credit_of(v) == Some(2_000));
+    let cups = CupsQueue(format!("Ream-dialog-{port}"));
+    assert!(client.run(&["cups", "install", "--port", &port.to_string(), "--name", &cups.0], "").ok);
+    let dir = tempfile::tempdir().unwrap();
+    let document = dir.path().join("flyer.pdf");
+    std::fs::write(&document, pdf::pages(2)).unwrap();
+    lp(&cups.0, &["print-color-mode=monochrome"], &document);
+    let event = run.expect(Duration::from_secs(30), "the job dialog", |v| v["type"] == "job_dialog");
+    let dialog = &event["dialog"];
+    assert_eq!(
+        (dialog["choose_payment"].as_bool(), dialog["choose_project"].as_bool(), dialog["confirm"].as_bool()),
+        (Some(true), Some(true), Some(true))
+    );
+    let options: Vec<String> = dialog["payment_options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| format!("{}:{}", o["kind"].as_str().unwrap(), o["name"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(options, ["cost_centre:Marketing", "credit:"]);
+    let projects: Vec<&str> =
+        dialog["projects"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(projects, ["Brochure 2026", "Website"]);
+    assert_eq!((dialog["job"]["pages"].as_i64(), dialog["job"]["price_cents"].as_i64()), (Some(2), Some(10)));
+    let id = dialog["job"]["id"].as_str().unwrap().to_string();
+    sleep(300);
+    assert!(printer.documents().is_empty(), "nothing prints before the answer");
+
+    // Answers are checked: an account or project the user may not use is refused.
+    let wrong =
+        client.run(&["jobs", "answer", &id, "--account", "cost_centre:Sales", "--project", "Website"], "");
+    assert_eq!(wrong.error_code(), "INVALID_INPUT");
+    let no_project = client.run(&["jobs", "answer", &id, "--account", "cost_centre:Marketing"], "");
+    assert_eq!(no_project.error_code(), "INVALID_INPUT");
+    let answered = client
+        .run(
+            &["jobs", "answer", &id, "--account", "cost_centre:Marketing", "--project", "Website", "--json"],
+            "",
+        )
+        .json();
+    assert_eq!(answered["payment"], json!({"kind": "cost_centre", "name": "Marketing"}));
+    assert_eq!(answered["project"], "Website");
+    let printed = wait_for_state(&client, "printed");
+    assert_eq!(printed["id"], id.as_str());
+    assert_eq!(printer.documents().len(), 1);
+    assert_eq!(client.status()["account"]["credit_cents"], 2_000, "the cost centre pays, not alice");
+
+    // Paid by credit instead, answered for every waiting job at once; or cancelled.
+    let token: Value = reqwest::blocking::Client::new()
+        .post(format!("{}/api/v1/auth/login", server.url))
+        .json(&json!({"credentials": {"method": "pin", "pin": "1234"}}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let submit = |name: &str| -> String {
+        let r: Value = reqwest::blocking::Client::new()
+            .post(format!("{}/api/v1/jobs", server.url))
+            .bearer_auth(token["access_token"].as_str().unwrap())
+            .header("x-ream-job", json!({"name": name, "color_mode": "monochrome"}).to_string())
+            .body(pdf::pages(1))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(r["state"], "waiting_for_user", "{r}");
+        r["id"].as_str().unwrap().to_string()
+    };
+    let (a, b, c) = (submit("a.pdf"), submit("b.pdf"), submit("c.pdf"));
+    let cancelled = client.run(&["jobs", "answer", &c, "--cancel", "--json"], "").json();
+    assert_eq!(cancelled["state"], "deleted");
+    client
+        .run(
+            &["jobs", "answer", &a, "--account", "credit", "--project", "Brochure 2026", "--all", "--json"],
+            "",
+        )
+        .json();
+    for _ in 0..100 {
+        let list = jobs(&client);
+        let state_of =
+            |id: &str| list.iter().find(|j| j["id"] == id).unwrap()["state"].as_str().unwrap().to_string();
+        if state_of(&a) == "printed" && state_of(&b) == "printed" {
+            break;
+        }
+        sleep(100);
+    }
+    let list = jobs(&client);
+    for id in [&a, &b] {
+        let job = list.iter().find(|j| &j["id"] == id).unwrap();
+        assert_eq!(
+            (job["state"].as_str(), job["project"].as_str()),
+            (Some("printed"), Some("Brochure 2026")),
+            "{job}"
+        );
+    }
+    assert_eq!(client.status()["account"]["credit_cents"], 2_000 - 2 * 5);
+    assert_eq!(printer.documents().len(), 3);
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use ream_client::secrets::Keyring;
 use ream_client::{ClientError, Engine, LoginInput, Settings, Started};
-use ream_wire::{ClientEvent, LoginMethod};
+use ream_wire::{ClientEvent, JobAnswer, LoginMethod, PaymentChoice, PaymentKind};
 
 #[derive(Debug, Parser)]
 #[command(name = "ream", version, about = "Ream print-management client (headless)")]
@@ -107,6 +107,25 @@ enum JobsCmd {
     },
     Delete {
         id: String,
+    },
+    /// What a waiting job asks: the accounts that may pay, projects, confirmation.
+    Dialog {
+        id: String,
+    },
+    /// Answer a waiting job: accept it (paying as told) or cancel it.
+    Answer {
+        id: String,
+        /// credit, quota, or cost_centre:NAME.
+        #[arg(long)]
+        account: Option<String>,
+        #[arg(long)]
+        project: Option<String>,
+        /// Cancel the job instead.
+        #[arg(long)]
+        cancel: bool,
+        /// Answer every other waiting job of mine the same way.
+        #[arg(long)]
+        all: bool,
     },
 }
 
@@ -237,6 +256,12 @@ async fn run(args: Args) -> Result<(), ClientError> {
                     out.job(&engine.release_job(&id, printer.as_deref()).await?)
                 }
                 Some(JobsCmd::Delete { id }) => out.job(&engine.delete_job(&id).await?),
+                Some(JobsCmd::Dialog { id }) => out.dialog(&engine.job_dialog(&id).await?),
+                Some(JobsCmd::Answer { id, account, project, cancel, all }) => {
+                    let payment = account.as_deref().map(payment_choice).transpose()?;
+                    let answer = JobAnswer { payment, project, accept: !cancel, apply_to_all_waiting: all };
+                    out.job(&engine.answer_job(&id, &answer).await?)
+                }
             }
         }
         Cmd::Cups { action: CupsCmd::Install { port, name } } => {
@@ -342,6 +367,20 @@ fn cups_install(name: &str, port: u16) -> Result<(), ClientError> {
     Err(ClientError::Config(format!(
         "CUPS made no driver for {name}: is `ream run` listening on port {port}? (see /var/log/cups/error_log)"
     )))
+}
+
+/// `credit`, `quota` or `cost_centre:NAME`.
+fn payment_choice(s: &str) -> Result<PaymentChoice, ClientError> {
+    let (kind, name) = s.split_once(':').map_or((s, None), |(k, n)| (k, Some(n.to_string())));
+    let kind = match kind.replace('-', "_").as_str() {
+        "credit" => PaymentKind::Credit,
+        "quota" => PaymentKind::Quota,
+        "cost_centre" => PaymentKind::CostCentre,
+        other => {
+            return Err(ClientError::Config(format!("{other:?} is not credit, quota or cost_centre:NAME")))
+        }
+    };
+    Ok(PaymentChoice { kind, name })
 }
 
 fn hostname() -> String {

@@ -3,8 +3,8 @@
 
 use ream_client::Connected;
 use ream_wire::{
-    AccountView, ClientEvent, ClientStatus, Connection, DirectoryEntry, Job, LoginPolicy, QuotaMetric,
-    QuotaView, RememberOption, TransactionPage,
+    AccountView, ClientEvent, ClientStatus, Connection, DirectoryEntry, Job, JobDialog, LoginPolicy,
+    QuotaMetric, QuotaView, RememberOption, TransactionPage,
 };
 use serde_json::json;
 
@@ -222,6 +222,42 @@ impl Output {
         );
     }
 
+    pub fn dialog(&self, d: &JobDialog) {
+        if self.json {
+            return self.print(serde_json::to_value(d).expect("serialisable"));
+        }
+        let j = &d.job;
+        println!(
+            "Job {:?}: {} page(s) x{}, {}, {}",
+            j.name,
+            j.pages,
+            j.copies,
+            if j.colour { "colour" } else { "mono" },
+            if j.duplex { "two-sided" } else { "one-sided" }
+        );
+        println!("Price: {}", money(j.price_cents, ""));
+        if d.choose_payment {
+            println!("Pay with (--account):");
+            for o in &d.payment_options {
+                let kind = serde_json::to_value(o.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default();
+                let name = o.name.as_deref().map(|n| format!(":{n}")).unwrap_or_default();
+                println!("  {kind}{name}  {}", o.detail);
+            }
+        }
+        if d.choose_project {
+            println!(
+                "Project (--project): {}",
+                d.projects.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+            );
+        }
+        if d.confirm {
+            println!("Confirm with `ream jobs answer {}` (or --cancel).", j.id);
+        }
+    }
+
     pub fn event(&self, event: &ClientEvent) {
         if self.json {
             return self.print(serde_json::to_value(event).expect("serialisable"));
@@ -241,6 +277,7 @@ impl Output {
                 println!("Job {:?} sent: {} page(s), {}", job.name, job.pages, money(job.price_cents, ""))
             }
             ClientEvent::JobRefused { name, reason } => println!("Job {name:?} refused: {reason}"),
+            ClientEvent::JobDialog { dialog } => self.dialog(dialog),
         }
     }
 }

@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use ream_wire::{
-    AccountView, ApiError, DirectoryPage, EnrolRequest, EnrolResponse, Job, JobList, JobSubmission,
-    LoginPolicy, LoginRequest, NewPin, RefreshRequest, SessionTokens, TransactionPage, WorkstationProof,
-    API_PREFIX, JOB_HEADER, WORKSTATION_PROOF_HEADER,
+    AccountView, ApiError, DirectoryPage, EnrolRequest, EnrolResponse, Job, JobAnswer, JobDialog, JobList,
+    JobSubmission, LoginPolicy, LoginRequest, NewPin, RefreshRequest, SessionTokens, TransactionPage,
+    WorkstationProof, API_PREFIX, JOB_HEADER, WORKSTATION_PROOF_HEADER,
 };
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -186,6 +186,16 @@ impl Api {
     pub async fn delete_job(&self, access_token: &str, id: &str) -> Result<Job> {
         let path = format!("/me/jobs/{}", encode_query(id));
         self.call(Method::DELETE, &path, Some(access_token), None::<&()>, None).await
+    }
+
+    pub async fn job_dialog(&self, access_token: &str, id: &str) -> Result<JobDialog> {
+        let path = format!("/me/jobs/{}/dialog", encode_query(id));
+        self.call(Method::GET, &path, Some(access_token), None::<&()>, None).await
+    }
+
+    pub async fn answer_job(&self, access_token: &str, id: &str, answer: &JobAnswer) -> Result<Job> {
+        let path = format!("/me/jobs/{}/answer", encode_query(id));
+        self.call(Method::POST, &path, Some(access_token), Some(answer), None).await
     }
 
     pub async fn enrol(&self, req: &EnrolRequest) -> Result<EnrolResponse> {

@@ -651,6 +651,16 @@ impl Engine {
         self.authed(|api, token| async move { api.delete_job(&token, id).await }).await
     }
 
+    /// What the user must decide about a waiting job.
+    pub async fn job_dialog(&self, id: &str) -> Result<ream_wire::JobDialog> {
+        self.authed(|api, token| async move { api.job_dialog(&token, id).await }).await
+    }
+
+    /// Answers a waiting job's dialog.
+    pub async fn answer_job(&self, id: &str, answer: &ream_wire::JobAnswer) -> Result<ream_wire::Job> {
+        self.authed(|api, token| async move { api.answer_job(&token, id, answer).await }).await
+    }
+
     /// Takes a document printed to this workstation (already in the local spool) to the
     /// server for its user: asks for a login when nobody is identified, waits while the
     /// server is unreachable, and tells the outcome as an event. The spooled file is
@@ -662,7 +672,17 @@ impl Engine {
         let outcome = self.submit_spooled(&job, &document).await;
         let _ = tokio::fs::remove_file(&document).await;
         match outcome {
-            Ok(submitted) => self.emit(ClientEvent::JobSubmitted { job: submitted }),
+            Ok(submitted) => {
+                let waiting = submitted.state == ream_wire::JobState::WaitingForUser;
+                let id = submitted.id.clone();
+                self.emit(ClientEvent::JobSubmitted { job: submitted });
+                if waiting {
+                    match self.job_dialog(&id).await {
+                        Ok(dialog) => self.emit(ClientEvent::JobDialog { dialog: Box::new(dialog) }),
+                        Err(e) => tracing::warn!(error = %e, "cannot read the job's dialog"),
+                    }
+                }
+            }
             Err(e) => {
                 tracing::info!(job = %job.name, error = %e, "print job refused");
                 self.emit(ClientEvent::JobRefused { name: job.name.clone(), reason: e.to_string() });

@@ -25,6 +25,8 @@ CREATE TABLE queues (
     project_accounting BIGINT NOT NULL DEFAULT 0,
     spooling TEXT NOT NULL,
     release_mode TEXT NOT NULL,
+    -- Show the job's pages and price and ask the user to confirm before accepting it.
+    confirm_cost BIGINT NOT NULL DEFAULT 0,
     created_at_ms BIGINT NOT NULL
 );
 
@@ -47,6 +49,11 @@ CREATE TABLE jobs (
     duplex BIGINT NOT NULL,
     media TEXT NOT NULL,
     price_cents BIGINT NOT NULL,
+    -- What pays (credit, quota, cost_centre) and which cost centre; chosen by the user
+    -- in the job dialog, or automatically when there is one choice.
+    account_kind TEXT,
+    account_id TEXT REFERENCES shared_accounts (id) ON DELETE SET NULL,
+    project_id TEXT REFERENCES shared_accounts (id) ON DELETE SET NULL,
     -- Where the document waits on the server (server spooling), until printed or deleted.
     spool_file TEXT,
     printer_id TEXT REFERENCES printers (id) ON DELETE SET NULL,

@@ -130,6 +130,9 @@ enum QueueCmd {
         spooling: SpoolingMode,
         #[arg(long)]
         project_accounting: bool,
+        /// Ask users to confirm pages and price before a job is accepted.
+        #[arg(long)]
+        confirm_cost: bool,
     },
     List,
 }
@@ -524,9 +527,18 @@ async fn run_admin(s: &AppState, command: AdminCommand) -> anyhow::Result<()> {
                 release,
                 spooling,
                 project_accounting,
+                confirm_cost,
             } => {
-                let queue =
-                    Queue { name, detection, accounting, project_accounting, spooling, release, printers };
+                let queue = Queue {
+                    name,
+                    detection,
+                    accounting,
+                    project_accounting,
+                    spooling,
+                    release,
+                    confirm_cost,
+                    printers,
+                };
                 Ok(admin::create_queue(s, &queue).await?)
             }
             QueueCmd::List => {

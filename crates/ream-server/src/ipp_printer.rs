@@ -138,7 +138,8 @@ pub async fn capabilities(http: &reqwest::Client, uri: &str) -> anyhow::Result<C
     let keywords = wanted.iter().map(|k| IppValue::new_keyword(*k)).collect::<Result<Vec<_>, _>>()?;
     req.attributes_mut()
         .add(DelimiterTag::OperationAttributes, attr("requested-attributes", IppValue::Array(keywords)));
-    let resp = send(http, uri, reqwest::Body::from(req.to_bytes())).await.context("Get-Printer-Attributes")?;
+    let resp =
+        send(http, uri, reqwest::Body::from(req.to_bytes())).await.context("Get-Printer-Attributes")?;
     let printer = |name: &str| {
         resp.attributes()
             .groups_of(DelimiterTag::PrinterAttributes)

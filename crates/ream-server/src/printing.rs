@@ -8,15 +8,15 @@ use std::time::Duration;
 
 use futures_util::TryStreamExt;
 use ream_wire::{
-    AccountingMode, ErrorCode, Job, JobState, JobSubmission, PriceList, QuotaMetric, ReleaseMode,
-    TransactionKind,
+    AccountRef, AccountingMode, ErrorCode, Job, JobAnswer, JobDialog, JobState, JobSubmission, PaymentKind,
+    PaymentOption, PriceList, QuotaMetric, ReleaseMode, SharedAccountKind, TransactionKind,
 };
 use tokio::io::AsyncWriteExt;
 
 use crate::error::{AppError, AppResult};
 use crate::ipp_printer::{self, Outcome};
 use crate::state::AppState;
-use crate::store::{period_bounds, NewJob, QueueRow, UserRow};
+use crate::store::{period_bounds, JobRow, NewJob, QueueRow, UserRow};
 
 /// How long a printer may take to finish one job before the server gives up on it.
 const PRINTER_PATIENCE: Duration = Duration::from_secs(600);
@@ -77,19 +77,14 @@ fn quota_amount(metric: QuotaMetric, printed_pages: i64, colour: bool, price_cen
 }
 
 /// Refuses a job its account cannot pay for, before anything is printed.
-async fn check_funds(
-    state: &AppState,
-    user: &UserRow,
-    mode: AccountingMode,
-    job: &NewJob<'_>,
-) -> AppResult<()> {
-    match mode {
-        AccountingMode::Credit if user.credit_cents < job.price_cents => Err(AppError::new(
+async fn check_funds(state: &AppState, user: &UserRow, kind: PaymentKind, job: &NewJob<'_>) -> AppResult<()> {
+    match kind {
+        PaymentKind::Credit if user.credit_cents < job.price_cents => Err(AppError::new(
             ErrorCode::CreditInsufficient,
             format!("the job costs {} cents and the credit is {} cents", job.price_cents, user.credit_cents),
         )),
-        AccountingMode::Credit => Ok(()),
-        AccountingMode::Quota => {
+        PaymentKind::Credit | PaymentKind::CostCentre => Ok(()),
+        PaymentKind::Quota => {
             let now = state.now_ms();
             let printed = job.pages * job.copies * size_factor(job.media);
             let quotas = state.store.quotas_of(&user.id).await?;
@@ -114,14 +109,93 @@ async fn check_funds(
             }
             Ok(())
         }
-        AccountingMode::CostCentre => Err(AppError::invalid(
-            "this queue charges a cost centre, which needs the job dialog; use a credit or quota queue",
-        )),
     }
 }
 
-/// Accepts a document from its owner's client: spools it, counts and prices it, checks
-/// the account, then prints it at once (direct queue) or holds it (pull, private).
+/// What the user must (or need not) decide about a job in `queue`.
+struct Choices {
+    payment_options: Vec<(PaymentOption, Option<String>)>,
+    projects: Vec<AccountRef>,
+    project_accounting: bool,
+    confirm: bool,
+}
+
+impl Choices {
+    fn choose_payment(&self) -> bool {
+        self.payment_options.len() > 1
+    }
+    fn choose_project(&self) -> bool {
+        self.project_accounting && self.projects.len() > 1
+    }
+    fn ask(&self) -> bool {
+        self.choose_payment() || self.choose_project() || self.confirm
+    }
+}
+
+/// The accounts that may pay for a job in this queue: the queue's kind, and beside cost
+/// centres the user's own credit (for private prints). Each with the cost centre's id.
+async fn choices(state: &AppState, user: &UserRow, queue: &QueueRow) -> AppResult<Choices> {
+    let currency = &state.config.currency;
+    let credit = || PaymentOption {
+        kind: PaymentKind::Credit,
+        name: None,
+        detail: format!("{}.{:02} {currency}", user.credit_cents / 100, (user.credit_cents % 100).abs()),
+    };
+    let payment_options = match queue.queue.accounting {
+        AccountingMode::Credit => vec![(credit(), None)],
+        AccountingMode::Quota => {
+            let now = state.now_ms();
+            let quotas = state.store.quotas_of(&user.id).await?;
+            let left: Vec<String> = quotas
+                .iter()
+                .map(|q| q.view(now))
+                .map(|q| format!("{}: {} left", q.name, q.remaining))
+                .collect();
+            vec![(PaymentOption { kind: PaymentKind::Quota, name: None, detail: left.join(", ") }, None)]
+        }
+        AccountingMode::CostCentre => {
+            let mut options: Vec<(PaymentOption, Option<String>)> = state
+                .store
+                .shared_accounts_of(&user.id, SharedAccountKind::CostCentre)
+                .await?
+                .into_iter()
+                .map(|c| {
+                    (
+                        PaymentOption {
+                            kind: PaymentKind::CostCentre,
+                            name: Some(c.name),
+                            detail: c.description,
+                        },
+                        Some(c.id),
+                    )
+                })
+                .collect();
+            options.push((credit(), None));
+            options
+        }
+    };
+    let projects = if queue.queue.project_accounting {
+        state.store.shared_accounts_of(&user.id, SharedAccountKind::Project).await?
+    } else {
+        Vec::new()
+    };
+    if queue.queue.project_accounting && projects.is_empty() {
+        return Err(AppError::new(
+            ErrorCode::Forbidden,
+            "this queue needs a project and none is open to you",
+        ));
+    }
+    Ok(Choices {
+        payment_options,
+        projects,
+        project_accounting: queue.queue.project_accounting,
+        confirm: queue.queue.confirm_cost,
+    })
+}
+
+/// Accepts a document from its owner's client: spools it, counts and prices it, and
+/// either settles it at once (nothing to ask: charged to the one possible account, then
+/// printed or held) or leaves it waiting for the user's answers to its job dialog.
 pub async fn submit<S, E>(state: &AppState, user: &UserRow, sub: JobSubmission, body: S) -> AppResult<Job>
 where
     S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
@@ -135,6 +209,7 @@ where
     let printer = printers
         .first()
         .ok_or_else(|| AppError::invalid(format!("queue {} has no printer", queue.queue.name)))?;
+    let choices = choices(state, user, &queue).await?;
 
     let dir = spool_dir(state);
     tokio::fs::create_dir_all(&dir).await.map_err(anyhow::Error::from)?;
@@ -167,11 +242,26 @@ where
     let media = sub.media.clone().unwrap_or_else(|| "iso_a4_210x297mm".into());
     let direct = queue.queue.release == ReleaseMode::Direct;
     let spool = path.to_string_lossy().to_string();
+    let ask = choices.ask();
+    // What needs no asking is settled now.
+    let (payment, account_id) = match &choices.payment_options[..] {
+        [(only, id)] => (Some(only.kind), id.as_deref()),
+        _ => (None, None),
+    };
+    let project_id = match &choices.projects[..] {
+        [only] if choices.project_accounting => Some(only.id.as_str()),
+        _ => None,
+    };
+    let state_now = match (ask, direct) {
+        (true, _) => JobState::WaitingForUser,
+        (false, true) => JobState::Printing,
+        (false, false) => JobState::Held,
+    };
     let new = NewJob {
         owner_id: &user.id,
         queue_id: &queue.id,
         name: if sub.name.is_empty() { "Untitled" } else { &sub.name },
-        state: if direct { JobState::Printing } else { JobState::Held },
+        state: state_now,
         pages,
         copies: sub.copies,
         colour,
@@ -179,21 +269,153 @@ where
         media: &media,
         price_cents: price(&printer.price, pages, sub.copies, colour, duplex, &media),
         spool_file: Some(&spool),
-        printer_id: if direct { Some(&printer.id) } else { None },
+        printer_id: if state_now == JobState::Printing { Some(&printer.id) } else { None },
+        account_kind: payment,
+        account_id,
+        project_id,
     };
-    if let Err(e) = check_funds(state, user, queue.queue.accounting, &new).await {
-        let _ = tokio::fs::remove_file(&path).await;
-        return Err(e);
+    if let (false, Some(kind)) = (ask, payment) {
+        if let Err(e) = check_funds(state, user, kind, &new).await {
+            let _ = tokio::fs::remove_file(&path).await;
+            return Err(e);
+        }
     }
     let job = state.store.insert_job(&new).await?;
-    tracing::info!(job = %job.id, user = %user.username, pages, price = job.price_cents, "job accepted");
-    if direct {
+    tracing::info!(job = %job.id, user = %user.username, pages, price = job.price_cents, state = ?state_now, "job accepted");
+    if state_now == JobState::Printing {
         tokio::spawn(deliver(state.clone(), job.id.clone()));
     }
     Ok(job.view())
 }
 
-fn owned(job: &crate::store::JobRow, user: &UserRow) -> AppResult<()> {
+async fn queue_of(state: &AppState, job: &JobRow) -> AppResult<QueueRow> {
+    state
+        .store
+        .queues()
+        .await?
+        .into_iter()
+        .find(|q| q.id == job.queue_id)
+        .ok_or_else(|| AppError::not_found("queue"))
+}
+
+/// The dialog of a job that waits for its owner's answers.
+pub async fn dialog(state: &AppState, user: &UserRow, job_id: &str) -> AppResult<JobDialog> {
+    let job = state.store.job(job_id).await?;
+    owned(&job, user)?;
+    if job.state() != JobState::WaitingForUser {
+        return Err(AppError::new(ErrorCode::Conflict, "this job waits for no answer"));
+    }
+    let choices = choices(state, user, &queue_of(state, &job).await?).await?;
+    Ok(JobDialog {
+        job: job.view(),
+        choose_payment: choices.choose_payment(),
+        choose_project: choices.choose_project(),
+        payment_options: choices.payment_options.into_iter().map(|(o, _)| o).collect(),
+        projects: choices.projects,
+        confirm: choices.confirm,
+    })
+}
+
+/// Applies the user's answers to a waiting job (and, when asked, to every other job of
+/// theirs waiting for the same choices): it is then paid, printed or held, or cancelled.
+pub async fn answer(state: &AppState, user: &UserRow, job_id: &str, answer: &JobAnswer) -> AppResult<Job> {
+    let job = answer_one(state, user, job_id, answer).await?;
+    if answer.apply_to_all_waiting {
+        for other in state.store.jobs_of(&user.id, 100).await? {
+            if other.id != job_id && other.state() == JobState::WaitingForUser {
+                if let Err(e) = answer_one(state, user, &other.id, answer).await {
+                    tracing::info!(job = %other.id, error = %e, "the same answer does not fit this job");
+                }
+            }
+        }
+    }
+    Ok(job)
+}
+
+async fn answer_one(state: &AppState, user: &UserRow, job_id: &str, answer: &JobAnswer) -> AppResult<Job> {
+    let job = state.store.job(job_id).await?;
+    owned(&job, user)?;
+    if job.state() != JobState::WaitingForUser {
+        return Err(AppError::new(ErrorCode::Conflict, "this job waits for no answer"));
+    }
+    if !answer.accept {
+        state
+            .store
+            .move_job(
+                job_id,
+                &[JobState::WaitingForUser],
+                JobState::Deleted,
+                Some("cancelled by its owner"),
+                None,
+            )
+            .await?;
+        drop_spool(state, &job).await;
+        return Ok(state.store.job(job_id).await?.view());
+    }
+    let queue = queue_of(state, &job).await?;
+    let choices = choices(state, user, &queue).await?;
+    let (option, account_id) = match (&choices.payment_options[..], &answer.payment) {
+        ([only], _) => only.clone(),
+        (options, Some(choice)) => options
+            .iter()
+            .find(|(o, _)| {
+                o.kind == choice.kind && (o.kind != PaymentKind::CostCentre || o.name == choice.name)
+            })
+            .cloned()
+            .ok_or_else(|| AppError::invalid("that account may not pay for this job"))?,
+        (_, None) => return Err(AppError::invalid("choose the account that pays for this job")),
+    };
+    let project_id = if choices.project_accounting {
+        match (&choices.projects[..], &answer.project) {
+            ([only], _) => Some(only.id.clone()),
+            (projects, Some(name)) => Some(
+                projects
+                    .iter()
+                    .find(|p| &p.name == name)
+                    .map(|p| p.id.clone())
+                    .ok_or_else(|| AppError::invalid(format!("project {name} is not open to you")))?,
+            ),
+            (_, None) => return Err(AppError::invalid("choose the project of this job")),
+        }
+    } else {
+        None
+    };
+    let pending = NewJob {
+        owner_id: &user.id,
+        queue_id: &job.queue_id,
+        name: &job.name,
+        state: JobState::WaitingForUser,
+        pages: job.pages,
+        copies: job.copies,
+        colour: job.colour != 0,
+        duplex: job.duplex != 0,
+        media: &job.media,
+        price_cents: job.price_cents,
+        spool_file: None,
+        printer_id: None,
+        account_kind: Some(option.kind),
+        account_id: account_id.as_deref(),
+        project_id: project_id.as_deref(),
+    };
+    check_funds(state, user, option.kind, &pending).await?;
+    state.store.set_job_choice(job_id, option.kind, account_id.as_deref(), project_id.as_deref()).await?;
+    if queue.queue.release == ReleaseMode::Direct {
+        let printers = state.store.queue_printers(&queue.id).await?;
+        let printer = printers.first().ok_or_else(|| AppError::invalid("the job's queue has no printer"))?;
+        if state
+            .store
+            .move_job(job_id, &[JobState::WaitingForUser], JobState::Printing, None, Some(&printer.id))
+            .await?
+        {
+            tokio::spawn(deliver(state.clone(), job_id.to_string()));
+        }
+    } else {
+        state.store.move_job(job_id, &[JobState::WaitingForUser], JobState::Held, None, None).await?;
+    }
+    Ok(state.store.job(job_id).await?.view())
+}
+
+fn owned(job: &JobRow, user: &UserRow) -> AppResult<()> {
     // Someone else's job is as good as absent: its existence is not disclosed.
     if job.owner_id.as_deref() != Some(user.id.as_str()) {
         return Err(AppError::not_found("job"));
@@ -237,7 +459,7 @@ pub async fn delete(state: &AppState, user: &UserRow, job_id: &str) -> AppResult
     Ok(state.store.job(job_id).await?.view())
 }
 
-async fn drop_spool(state: &AppState, job: &crate::store::JobRow) {
+async fn drop_spool(state: &AppState, job: &JobRow) {
     if let Some(f) = &job.spool_file {
         let _ = tokio::fs::remove_file(f).await;
         let _ = state.store.set_job_spool(&job.id, None).await;
@@ -303,18 +525,11 @@ async fn try_deliver(state: &AppState, job_id: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Charges what was printed to the queue's account.
-async fn charge(state: &AppState, job: &crate::store::JobRow) -> AppResult<()> {
+/// Charges what was printed to the account chosen for the job.
+async fn charge(state: &AppState, job: &JobRow) -> AppResult<()> {
     let Some(owner) = &job.owner_id else { return Ok(()) };
-    let queue = state
-        .store
-        .queues()
-        .await?
-        .into_iter()
-        .find(|q| q.id == job.queue_id)
-        .ok_or_else(|| AppError::not_found("queue"))?;
-    match queue.queue.accounting {
-        AccountingMode::Credit => {
+    match job.payment().map(|p| p.kind) {
+        Some(PaymentKind::Credit) => {
             let comment = format!("print job {} ({} pages)", job.name, job.pages * job.copies);
             // Printed is printed: the charge stands even if the balance went down meanwhile.
             state
@@ -322,7 +537,7 @@ async fn charge(state: &AppState, job: &crate::store::JobRow) -> AppResult<()> {
                 .change_credit(owner, TransactionKind::Charge, -job.price_cents, &comment, "system", true)
                 .await?;
         }
-        AccountingMode::Quota => {
+        Some(PaymentKind::Quota) => {
             let now = state.now_ms();
             let printed = job.pages * job.copies * size_factor(&job.media);
             for q in state.store.quotas_of(owner).await? {
@@ -334,7 +549,8 @@ async fn charge(state: &AppState, job: &crate::store::JobRow) -> AppResult<()> {
                 }
             }
         }
-        AccountingMode::CostCentre => {}
+        // The job records the cost centre and the price: that is the charge.
+        Some(PaymentKind::CostCentre) | None => {}
     }
     Ok(())
 }

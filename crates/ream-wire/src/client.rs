@@ -70,4 +70,8 @@ pub enum ClientEvent {
         name: String,
         reason: String,
     },
+    /// A job waits for the user's choices: show its dialog, answer with `answer_job`.
+    JobDialog {
+        dialog: Box<crate::JobDialog>,
+    },
 }

@@ -78,6 +78,9 @@ pub struct Queue {
     pub project_accounting: bool,
     pub spooling: SpoolingMode,
     pub release: ReleaseMode,
+    /// Ask the user to confirm pages and price before a job is accepted.
+    #[serde(default)]
+    pub confirm_cost: bool,
     pub printers: Vec<String>,
 }
 
@@ -146,6 +149,9 @@ pub struct Job {
     pub media: String,
     pub price_cents: i64,
     pub printer: Option<String>,
+    /// What pays, once decided.
+    pub payment: Option<PaymentChoice>,
+    pub project: Option<String>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
 }
@@ -154,4 +160,65 @@ pub struct Job {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobList {
     pub jobs: Vec<Job>,
+}
+
+/// What pays for a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentKind {
+    Credit,
+    Quota,
+    CostCentre,
+}
+
+/// One account the user may pay a job with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PaymentOption {
+    pub kind: PaymentKind,
+    /// The cost centre's name; absent for credit and quota.
+    pub name: Option<String>,
+    /// What it has left, for people ("20.00 EUR", "480 pages").
+    pub detail: String,
+}
+
+/// Everything the user must decide about a job, in one dialog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JobDialog {
+    pub job: Job,
+    /// The accounts that may pay; one is chosen when `choose_payment`.
+    pub payment_options: Vec<PaymentOption>,
+    pub choose_payment: bool,
+    /// The projects open to the user; one is chosen when `choose_project`.
+    pub projects: Vec<crate::AccountRef>,
+    pub choose_project: bool,
+    /// The user must confirm the job's pages and price.
+    pub confirm: bool,
+}
+
+/// The user's answer to a job dialog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JobAnswer {
+    #[serde(default)]
+    pub payment: Option<PaymentChoice>,
+    /// A project's name.
+    #[serde(default)]
+    pub project: Option<String>,
+    /// False cancels the job.
+    pub accept: bool,
+    /// Answer every other job of mine that waits for the same choices, the same way.
+    #[serde(default)]
+    pub apply_to_all_waiting: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PaymentChoice {
+    pub kind: PaymentKind,
+    /// The cost centre's name, for `cost_centre`.
+    #[serde(default)]
+    pub name: Option<String>,
 }

@@ -4,13 +4,13 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use ream_wire::{ApiError, Job, JobList, JobSubmission, JOB_HEADER};
+use ream_wire::{ApiError, Job, JobAnswer, JobDialog, JobList, JobSubmission, JOB_HEADER};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::Authed;
+use super::{Authed, Body};
 use crate::error::{AppError, AppResult};
 use crate::printing;
 use crate::state::AppState;
@@ -21,6 +21,39 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list))
         .routes(routes!(release))
         .routes(routes!(delete))
+        .routes(routes!(dialog))
+        .routes(routes!(answer))
+}
+
+/// What the user must decide about one of their jobs that waits: the accounts that may
+/// pay, the projects, and whether to confirm pages and price.
+#[utoipa::path(get, path = "/api/v1/me/jobs/{id}/dialog", tag = "jobs", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = JobDialog), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+async fn dialog(
+    State(state): State<AppState>,
+    Authed(ctx): Authed,
+    Path(id): Path<String>,
+) -> AppResult<Json<JobDialog>> {
+    Ok(Json(printing::dialog(&state, &ctx.user, &id).await?))
+}
+
+/// Answers a job's dialog: the account that pays, the project, and acceptance (or
+/// cancellation). Checked here: an account that cannot pay is refused with its code.
+#[utoipa::path(post, path = "/api/v1/me/jobs/{id}/answer", tag = "jobs", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = JobAnswer,
+    responses(
+        (status = 200, body = Job),
+        (status = 402, description = "CREDIT_INSUFFICIENT or QUOTA_EXCEEDED", body = ApiError),
+        (status = 409, body = ApiError),
+        (status = 422, body = ApiError)))]
+async fn answer(
+    State(state): State<AppState>,
+    Authed(ctx): Authed,
+    Path(id): Path<String>,
+    Body(answer): Body<JobAnswer>,
+) -> AppResult<Json<Job>> {
+    Ok(Json(printing::answer(&state, &ctx.user, &id, &answer).await?))
 }
 
 /// Submits a document for printing by the caller. The body is the PDF itself (streamed

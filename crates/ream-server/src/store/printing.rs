@@ -5,7 +5,8 @@ use sqlx::Row;
 use super::{bump_user, is_unique_violation, new_id, Store};
 use crate::error::{AppError, AppResult};
 use ream_wire::{
-    AccountingMode, DetectionMethod, ErrorCode, Job, JobState, PriceList, Queue, ReleaseMode, SpoolingMode,
+    AccountingMode, DetectionMethod, ErrorCode, Job, JobState, PaymentChoice, PaymentKind, PriceList, Queue,
+    ReleaseMode, SpoolingMode,
 };
 
 /// The snake_case name serde gives a unit enum variant: the one spelling used in the
@@ -58,6 +59,11 @@ pub struct JobRow {
     pub spool_file: Option<String>,
     pub printer_id: Option<String>,
     pub printer_name: Option<String>,
+    pub account_kind: Option<String>,
+    pub account_id: Option<String>,
+    pub account_name: Option<String>,
+    pub project_id: Option<String>,
+    pub project_name: Option<String>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
 }
@@ -65,6 +71,11 @@ pub struct JobRow {
 impl JobRow {
     pub fn state(&self) -> JobState {
         enum_parse(&self.state).unwrap_or(JobState::Failed)
+    }
+
+    pub fn payment(&self) -> Option<PaymentChoice> {
+        let kind = enum_parse::<PaymentKind>(self.account_kind.as_deref()?)?;
+        Some(PaymentChoice { kind, name: self.account_name.clone() })
     }
 
     pub fn view(&self) -> Job {
@@ -81,6 +92,8 @@ impl JobRow {
             media: self.media.clone(),
             price_cents: self.price_cents,
             printer: self.printer_name.clone(),
+            payment: self.payment(),
+            project: self.project_name.clone(),
             created_at_ms: self.created_at_ms,
             updated_at_ms: self.updated_at_ms,
         }
@@ -90,8 +103,10 @@ impl JobRow {
 const JOB_SELECT: &str =
     "SELECT j.id, j.owner_id, j.queue_id, q.name AS queue_name, j.name, j.state, j.reason, \
      j.pages, j.copies, j.colour, j.duplex, j.media, j.price_cents, j.spool_file, j.printer_id, \
-     p.name AS printer_name, j.created_at_ms, j.updated_at_ms \
-     FROM jobs j JOIN queues q ON q.id = j.queue_id LEFT JOIN printers p ON p.id = j.printer_id";
+     p.name AS printer_name, j.account_kind, j.account_id, ca.name AS account_name, j.project_id, \
+     pa.name AS project_name, j.created_at_ms, j.updated_at_ms \
+     FROM jobs j JOIN queues q ON q.id = j.queue_id LEFT JOIN printers p ON p.id = j.printer_id \
+     LEFT JOIN shared_accounts ca ON ca.id = j.account_id LEFT JOIN shared_accounts pa ON pa.id = j.project_id";
 
 pub struct NewJob<'a> {
     pub owner_id: &'a str,
@@ -106,6 +121,9 @@ pub struct NewJob<'a> {
     pub price_cents: i64,
     pub spool_file: Option<&'a str>,
     pub printer_id: Option<&'a str>,
+    pub account_kind: Option<PaymentKind>,
+    pub account_id: Option<&'a str>,
+    pub project_id: Option<&'a str>,
 }
 
 impl Store {
@@ -217,7 +235,7 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO queues (id, name, detection, accounting, project_accounting, spooling, release_mode, \
-             created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             confirm_cost, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&id)
         .bind(&q.name)
@@ -226,6 +244,7 @@ impl Store {
         .bind(q.project_accounting as i64)
         .bind(enum_str(q.spooling))
         .bind(enum_str(q.release))
+        .bind(q.confirm_cost as i64)
         .bind(self.now_ms())
         .execute(&mut *tx)
         .await
@@ -248,7 +267,8 @@ impl Store {
 
     pub async fn queues(&self) -> AppResult<Vec<QueueRow>> {
         let rows = sqlx::query(
-            "SELECT id, name, detection, accounting, project_accounting, spooling, release_mode FROM queues ORDER BY name",
+            "SELECT id, name, detection, accounting, project_accounting, spooling, release_mode, confirm_cost \
+             FROM queues ORDER BY name",
         )
         .fetch_all(self.pool())
         .await?;
@@ -269,6 +289,7 @@ impl Store {
                         .ok_or_else(|| bad("spooling"))?,
                     release: enum_parse::<ReleaseMode>(&r.try_get::<String, _>(6)?)
                         .ok_or_else(|| bad("release"))?,
+                    confirm_cost: r.try_get::<i64, _>(7)? != 0,
                     printers,
                 },
                 id,
@@ -284,8 +305,8 @@ impl Store {
         bump_user(&mut *tx, j.owner_id, now).await?;
         sqlx::query(
             "INSERT INTO jobs (id, owner_id, queue_id, name, state, pages, copies, colour, duplex, media, price_cents, \
-             spool_file, printer_id, created_at_ms, updated_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
+             spool_file, printer_id, account_kind, account_id, project_id, created_at_ms, updated_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)",
         )
         .bind(&id)
         .bind(j.owner_id)
@@ -300,6 +321,9 @@ impl Store {
         .bind(j.price_cents)
         .bind(j.spool_file)
         .bind(j.printer_id)
+        .bind(j.account_kind.map(enum_str))
+        .bind(j.account_id)
+        .bind(j.project_id)
         .bind(now)
         .execute(&mut *tx)
         .await?;
@@ -374,6 +398,24 @@ impl Store {
     pub async fn set_job_spool(&self, id: &str, spool_file: Option<&str>) -> AppResult<()> {
         sqlx::query("UPDATE jobs SET spool_file = $1 WHERE id = $2")
             .bind(spool_file)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Records the user's choices from the job dialog.
+    pub async fn set_job_choice(
+        &self,
+        id: &str,
+        kind: PaymentKind,
+        account_id: Option<&str>,
+        project_id: Option<&str>,
+    ) -> AppResult<()> {
+        sqlx::query("UPDATE jobs SET account_kind = $1, account_id = $2, project_id = $3 WHERE id = $4")
+            .bind(enum_str(kind))
+            .bind(account_id)
+            .bind(project_id)
             .bind(id)
             .execute(self.pool())
             .await?;
