@@ -19,13 +19,28 @@ impl Printer {
     /// A PDF printer on a free loopback port, answering both IPP and IPPS (with a
     /// certificate of its own).
     pub fn start(name: &str) -> Printer {
+        Self::start_with(name, "/bin/true")
+    }
+
+    /// A printer that takes `seconds` to print each job.
+    pub fn slow(name: &str, seconds: u32) -> Printer {
+        let script = std::env::temp_dir().join(format!("ream-slow-printer-{seconds}.sh"));
+        if !script.exists() {
+            std::fs::write(&script, format!("#!/bin/sh\nsleep {seconds}\n")).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        Self::start_with(name, script.to_str().unwrap())
+    }
+
+    fn start_with(name: &str, command: &str) -> Printer {
         let spool = tempfile::tempdir().unwrap();
         let port = free_port();
         let log = spool.path().with_extension("log");
         let child = Command::new("ippeveprinter")
             .args(["-n", "localhost", "-p", &port.to_string(), "-d"])
             .arg(spool.path())
-            .args(["-k", "-c", "/bin/true", "-f", "application/pdf,image/pwg-raster,image/urf", name])
+            .args(["-k", "-c", command, "-f", "application/pdf,image/pwg-raster,image/urf", name])
             // Its TLS credentials go under $HOME/.cups: keep them out of the real home.
             .env("HOME", spool.path())
             .stdout(Stdio::null())

@@ -329,3 +329,39 @@ fn the_job_dialog_asks_for_the_account_the_project_and_a_confirmation() {
     assert_eq!(client.status()["account"]["credit_cents"], 2_000 - 2 * 5);
     assert_eq!(printer.documents().len(), 3);
 }
+
+#[test]
+fn a_server_stopped_mid_job_takes_it_up_again_without_printing_twice() {
+    let printer = Printer::slow("Slow", 4);
+    let (_site, mut server) = site_with_printer(&printer, &[&["Direct"]]);
+    let client = logged_in_client(&server);
+    let token: Value = reqwest::blocking::Client::new()
+        .post(format!("{}/api/v1/auth/login", server.url))
+        .json(&json!({"credentials": {"method": "pin", "pin": "1234"}}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{}/api/v1/jobs", server.url))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .header("x-ream-job", json!({"name": "minutes.pdf", "color_mode": "monochrome"}).to_string())
+        .body(pdf::pages(2))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    // The printer has the document and is still printing it: the server stops now.
+    for _ in 0..100 {
+        if !printer.documents().is_empty() {
+            break;
+        }
+        sleep(50);
+    }
+    assert_eq!(printer.documents().len(), 1);
+    server.stop();
+    server.resume();
+    let printed = wait_for_state(&client, "printed");
+    assert_eq!(printed["name"], "minutes.pdf");
+    assert_eq!(printer.documents().len(), 1, "sent once");
+    assert_eq!(client.status()["account"]["credit_cents"], 2_000 - 10, "charged once");
+}

@@ -21,10 +21,22 @@ use crate::store::{period_bounds, JobRow, NewJob, QueueRow, UserRow};
 /// How long a printer may take to finish one job before the server gives up on it.
 const PRINTER_PATIENCE: Duration = Duration::from_secs(600);
 
-/// Pages of a PDF, read from its page tree. A document that cannot be read is refused.
+/// Pages of a PDF, read from its page tree. Only the cross-reference table and the
+/// objects it leads to are parsed, from a memory map of the file, so a document of any
+/// size is counted in bounded memory. A document that cannot be read is refused.
 pub fn page_count(path: &Path) -> Result<i64, String> {
-    let doc = lopdf::Document::load(path).map_err(|e| format!("not a readable PDF: {e}"))?;
-    let pages = doc.get_pages().len() as i64;
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot open the document: {e}"))?;
+    // SAFETY: the spool file is the server's own, written completely before this runs
+    // and not changed while it is mapped.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| format!("cannot read the document: {e}"))?;
+    let pages = match lopdf::Document::load_metadata_mem(&map) {
+        Ok(meta) => i64::from(meta.page_count),
+        // Damaged cross-references: parse the whole document as the last resort.
+        Err(_) => {
+            lopdf::Document::load_mem(&map).map_err(|e| format!("not a readable PDF: {e}"))?.get_pages().len()
+                as i64
+        }
+    };
     if pages == 0 {
         return Err("the PDF has no pages".into());
     }
@@ -506,8 +518,16 @@ async fn try_deliver(state: &AppState, job_id: &str) -> anyhow::Result<()> {
         duplex,
         colour,
     };
-    let printer_job = ipp_printer::print_job(&http, &printer.uri, &request).await?;
-    state.store.set_printer_job_id(job_id, printer_job as i64).await?;
+    // A job the printer already has (the server stopped while following it) is followed,
+    // not sent again.
+    let printer_job = match job.printer_job_id {
+        Some(id) => id as i32,
+        None => {
+            let id = ipp_printer::print_job(&http, &printer.uri, &request).await?;
+            state.store.set_printer_job_id(job_id, id as i64).await?;
+            id
+        }
+    };
     match ipp_printer::follow(&http, &printer.uri, printer_job, PRINTER_PATIENCE).await? {
         Outcome::Completed => {
             charge(state, &job).await?;
@@ -553,6 +573,20 @@ async fn charge(state: &AppState, job: &JobRow) -> AppResult<()> {
         Some(PaymentKind::CostCentre) | None => {}
     }
     Ok(())
+}
+
+/// At start: takes up the jobs that were on their way to a printer when the server
+/// stopped. One the printer had already received is followed there, not sent twice.
+pub async fn resume(state: AppState) {
+    match state.store.jobs_in_state(JobState::Printing).await {
+        Ok(jobs) => {
+            for job in jobs {
+                tracing::info!(job = %job.id, "resuming delivery");
+                tokio::spawn(deliver(state.clone(), job.id));
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "cannot list the jobs to resume"),
+    }
 }
 
 /// The owner's jobs, newest first.

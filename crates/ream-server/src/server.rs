@@ -47,6 +47,7 @@ pub async fn serve(state: AppState, on_start: impl FnOnce(&Started)) -> anyhow::
         ip => ip.to_string(),
     };
     tokio::spawn(state.hub.clone().run_poller(state.store.clone()));
+    tokio::spawn(crate::printing::resume(state.clone()));
     let app = crate::api::router(state).into_make_service_with_connect_info::<SocketAddr>();
     match tls {
         TlsSetup::Plain => {

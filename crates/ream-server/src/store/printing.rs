@@ -59,6 +59,7 @@ pub struct JobRow {
     pub spool_file: Option<String>,
     pub printer_id: Option<String>,
     pub printer_name: Option<String>,
+    pub printer_job_id: Option<i64>,
     pub account_kind: Option<String>,
     pub account_id: Option<String>,
     pub account_name: Option<String>,
@@ -103,7 +104,7 @@ impl JobRow {
 const JOB_SELECT: &str =
     "SELECT j.id, j.owner_id, j.queue_id, q.name AS queue_name, j.name, j.state, j.reason, \
      j.pages, j.copies, j.colour, j.duplex, j.media, j.price_cents, j.spool_file, j.printer_id, \
-     p.name AS printer_name, j.account_kind, j.account_id, ca.name AS account_name, j.project_id, \
+     p.name AS printer_name, j.printer_job_id, j.account_kind, j.account_id, ca.name AS account_name, j.project_id, \
      pa.name AS project_name, j.created_at_ms, j.updated_at_ms \
      FROM jobs j JOIN queues q ON q.id = j.queue_id LEFT JOIN printers p ON p.id = j.printer_id \
      LEFT JOIN shared_accounts ca ON ca.id = j.account_id LEFT JOIN shared_accounts pa ON pa.id = j.project_id";
