@@ -127,6 +127,10 @@ impl Watch {
         Watch { child, lines }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The next line that satisfies `check`, within `within`; panics otherwise.
     #[track_caller]
     pub fn expect(&self, within: Duration, what: &str, check: impl Fn(&Value) -> bool) -> Value {

@@ -42,3 +42,10 @@ pub fn free_port() -> u16 {
 pub fn sleep(ms: u64) {
     std::thread::sleep(std::time::Duration::from_millis(ms));
 }
+
+/// The peak resident memory of a running process, in KiB (Linux `VmHWM`).
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}

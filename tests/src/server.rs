@@ -61,6 +61,10 @@ impl ServerProcess {
         }
     }
 
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
     /// The value of a start-up line `PREFIX value`.
     pub fn printed(&self, prefix: &str) -> Option<&str> {
         self.output.iter().find_map(|l| l.strip_prefix(prefix))
