@@ -41,6 +41,34 @@ fn logged_in_client(server: &ServerProcess) -> Client {
     client
 }
 
+/// An access token, by the API.
+fn api_token(server: &ServerProcess, credentials: Value) -> String {
+    let r: Value = reqwest::blocking::Client::new()
+        .post(format!("{}/api/v1/auth/login", server.url))
+        .json(&json!({ "credentials": credentials }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    r["access_token"].as_str().unwrap().to_string()
+}
+
+/// Submits a document by the API, as a client does.
+fn api_submit(
+    server: &ServerProcess,
+    token: &str,
+    document: Vec<u8>,
+    meta: Value,
+) -> reqwest::blocking::Response {
+    reqwest::blocking::Client::new()
+        .post(format!("{}/api/v1/jobs", server.url))
+        .bearer_auth(token)
+        .header("x-ream-job", meta.to_string())
+        .body(document)
+        .send()
+        .unwrap()
+}
+
 fn jobs(client: &Client) -> Vec<Value> {
     client.run(&["jobs", "--json"], "").json()["jobs"].as_array().unwrap().clone()
 }
@@ -99,25 +127,8 @@ fn held_jobs_wait_for_their_owner_and_refusals_say_why() {
     let printer = Printer::start("Hall");
     let (site, server) = site_with_printer(&printer, &[&["Pull", "--release", "pull"]]);
     let client = logged_in_client(&server);
-    let http = reqwest::blocking::Client::new();
-    let token = |credentials: Value| -> String {
-        let r: Value = http
-            .post(format!("{}/api/v1/auth/login", server.url))
-            .json(&json!({ "credentials": credentials }))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        r["access_token"].as_str().unwrap().to_string()
-    };
-    let submit = |token: &str, body: Vec<u8>, meta: Value| {
-        http.post(format!("{}/api/v1/jobs", server.url))
-            .bearer_auth(token)
-            .header("x-ream-job", meta.to_string())
-            .body(body)
-            .send()
-            .unwrap()
-    };
+    let token = |credentials: Value| api_token(&server, credentials);
+    let submit = |token: &str, body: Vec<u8>, meta: Value| api_submit(&server, token, body, meta);
     let alice = token(json!({"method": "pin", "pin": "1234"}));
 
     // Held until released: nothing reaches the printer before.
@@ -183,26 +194,10 @@ fn jobs_travel_to_an_ipps_printer_encrypted() {
     let printer = Printer::start("Secure");
     let (_site, server) = site_with_printer_at(&printer, &printer.ipps_uri(), &[&["Direct"]]);
     let client = logged_in_client(&server);
-    let http = reqwest::blocking::Client::new();
-    let login: Value = http
-        .post(format!("{}/api/v1/auth/login", server.url))
-        .json(&json!({"credentials": {"method": "card", "card": "04A1B2C3"}}))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let token = api_token(&server, json!({"method": "card", "card": "04A1B2C3"}));
     let bytes = pdf::pages(4);
-    let r = http
-        .post(format!("{}/api/v1/jobs", server.url))
-        .bearer_auth(login["access_token"].as_str().unwrap())
-        .header(
-            "x-ream-job",
-            json!({"name": "contract.pdf", "color_mode": "monochrome", "sides": "two-sided-long-edge"})
-                .to_string(),
-        )
-        .body(bytes.clone())
-        .send()
-        .unwrap();
+    let meta = json!({"name": "contract.pdf", "color_mode": "monochrome", "sides": "two-sided-long-edge"});
+    let r = api_submit(&server, &token, bytes.clone(), meta);
     assert_eq!(r.status(), 201);
     let job: Value = r.json().unwrap();
     assert_eq!(
@@ -279,23 +274,10 @@ fn the_job_dialog_asks_for_the_account_the_project_and_a_confirmation() {
     assert_eq!(client.status()["account"]["credit_cents"], 2_000, "the cost centre pays, not alice");
 
     // Paid by credit instead, answered for every waiting job at once; or cancelled.
-    let token: Value = reqwest::blocking::Client::new()
-        .post(format!("{}/api/v1/auth/login", server.url))
-        .json(&json!({"credentials": {"method": "pin", "pin": "1234"}}))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let token = api_token(&server, json!({"method": "pin", "pin": "1234"}));
     let submit = |name: &str| -> String {
-        let r: Value = reqwest::blocking::Client::new()
-            .post(format!("{}/api/v1/jobs", server.url))
-            .bearer_auth(token["access_token"].as_str().unwrap())
-            .header("x-ream-job", json!({"name": name, "color_mode": "monochrome"}).to_string())
-            .body(pdf::pages(1))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
+        let meta = json!({"name": name, "color_mode": "monochrome"});
+        let r: Value = api_submit(&server, &token, pdf::pages(1), meta).json().unwrap();
         assert_eq!(r["state"], "waiting_for_user", "{r}");
         r["id"].as_str().unwrap().to_string()
     };
@@ -335,20 +317,13 @@ fn a_server_stopped_mid_job_takes_it_up_again_without_printing_twice() {
     let printer = Printer::slow("Slow", 4);
     let (_site, mut server) = site_with_printer(&printer, &[&["Direct"]]);
     let client = logged_in_client(&server);
-    let token: Value = reqwest::blocking::Client::new()
-        .post(format!("{}/api/v1/auth/login", server.url))
-        .json(&json!({"credentials": {"method": "pin", "pin": "1234"}}))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let r = reqwest::blocking::Client::new()
-        .post(format!("{}/api/v1/jobs", server.url))
-        .bearer_auth(token["access_token"].as_str().unwrap())
-        .header("x-ream-job", json!({"name": "minutes.pdf", "color_mode": "monochrome"}).to_string())
-        .body(pdf::pages(2))
-        .send()
-        .unwrap();
+    let token = api_token(&server, json!({"method": "pin", "pin": "1234"}));
+    let r = api_submit(
+        &server,
+        &token,
+        pdf::pages(2),
+        json!({"name": "minutes.pdf", "color_mode": "monochrome"}),
+    );
     assert_eq!(r.status(), 201);
     // The printer has the document and is still printing it: the server stops now.
     for _ in 0..100 {

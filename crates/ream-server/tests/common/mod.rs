@@ -37,23 +37,9 @@ macro_rules! on_both_databases {
     )*};
 }
 
-/// The PostgreSQL server the tests use: `REAM_TEST_POSTGRES` names a maintenance
-/// database (`scripts/test` starts a throwaway cluster and sets it). Each test gets a
-/// database of its own.
-pub async fn postgres_database() -> String {
-    let admin_url = std::env::var("REAM_TEST_POSTGRES").expect(
-        "REAM_TEST_POSTGRES is not set: run scripts/test, which starts a PostgreSQL cluster, \
-         or point it at one (postgres://user@host:port/postgres)",
-    );
-    let name = format!("ream_test_{}", uuid::Uuid::new_v4().simple());
-    sqlx::any::install_default_drivers();
-    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
-        .await
-        .expect("connect to REAM_TEST_POSTGRES");
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create database");
-    let (base, _) = admin_url.rsplit_once('/').expect("URL with a database");
-    format!("{base}/{name}")
-}
+#[path = "../../../../tests/src/postgres.rs"]
+mod postgres;
+pub use postgres::postgres_database;
 
 pub struct TestDir(pub tempfile::TempDir);
 
