@@ -340,3 +340,89 @@ fn a_server_stopped_mid_job_takes_it_up_again_without_printing_twice() {
     assert_eq!(printer.documents().len(), 1, "sent once");
     assert_eq!(client.status()["account"]["credit_cents"], 2_000 - 10, "charged once");
 }
+
+#[test]
+fn queue_scripts_ask_change_and_reject_jobs() {
+    let printer = Printer::start("Lab");
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("lab.rhai");
+    std::fs::write(
+        &script,
+        r#"
+        if job.pages > 1 {
+            if !ask_yes_no("long", "Print all " + job.pages + " pages?") { reject("not confirmed"); }
+        }
+        let mode = ask_choice("mode", "Colour or mono?", ["colour", "mono"]);
+        if mode == "mono" { force_mono(); }
+        notify("Printed for " + job.owner + " on " + job.printer);
+        "#,
+    )
+    .unwrap();
+    let runaway = dir.path().join("runaway.rhai");
+    std::fs::write(&runaway, "loop { }").unwrap();
+    let script_arg = script.to_str().unwrap().to_string();
+    let runaway_arg = runaway.to_str().unwrap().to_string();
+    let (_site, server) = site_with_printer(
+        &printer,
+        &[&["Scripted", "--script", &script_arg], &["Runaway", "--script", &runaway_arg]],
+    );
+    let client = logged_in_client(&server);
+    let token = api_token(&server, json!({"method": "pin", "pin": "1234"}));
+    let submit = |pages: usize, queue: &str| -> Value {
+        let r = api_submit(&server, &token, pdf::pages(pages), json!({"name": "lab.pdf", "queue": queue}));
+        assert_eq!(r.status(), 201);
+        r.json().unwrap()
+    };
+
+    // The script's questions come in one dialog, with what it wants the user to know.
+    let job = submit(3, "Scripted");
+    assert_eq!(job["state"], "waiting_for_user");
+    let id = job["id"].as_str().unwrap();
+    let dialog = client.run(&["jobs", "dialog", id, "--json"], "").json();
+    let questions: Vec<(&str, &str)> = dialog["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| (q["id"].as_str().unwrap(), q["kind"].as_str().unwrap()))
+        .collect();
+    assert_eq!(questions, [("long", "yes_no"), ("mode", "choice")]);
+    assert_eq!(dialog["questions"][0]["text"], "Print all 3 pages?");
+    assert_eq!(dialog["notices"], json!(["Printed for alice on Lab"]));
+    // Answered: the script forces mono, and the job is priced and printed as mono.
+    client.run(&["jobs", "answer", id, "--answer", "long=yes", "--answer", "mode=mono", "--json"], "").json();
+    let printed = wait_for_state(&client, "printed");
+    assert_eq!(
+        (printed["colour"].as_bool(), printed["price_cents"].as_i64()),
+        (Some(false), Some(15)),
+        "{printed}"
+    );
+    assert_eq!(client.status()["account"]["credit_cents"], 2_000 - 15);
+
+    // The script rejects with its reason; a runaway script is stopped and rejects.
+    let job = submit(2, "Scripted");
+    let rejected = client
+        .run(
+            &[
+                "jobs",
+                "answer",
+                job["id"].as_str().unwrap(),
+                "--answer",
+                "long=no",
+                "--answer",
+                "mode=colour",
+                "--json",
+            ],
+            "",
+        )
+        .json();
+    assert_eq!(
+        (rejected["state"].as_str(), rejected["reason"].as_str()),
+        (Some("rejected"), Some("not confirmed"))
+    );
+    let started = std::time::Instant::now();
+    let job = submit(1, "Runaway");
+    assert_eq!(job["state"], "rejected", "{job}");
+    assert!(job["reason"].as_str().unwrap().contains("script failed"), "{job}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(printer.documents().len(), 1, "only the answered job printed");
+}

@@ -126,6 +126,9 @@ enum JobsCmd {
         /// Answer every other waiting job of mine the same way.
         #[arg(long)]
         all: bool,
+        /// An answer to a script question, `ID=VALUE` (repeat for several).
+        #[arg(long = "answer", value_parser = question_answer)]
+        answers: Vec<(String, String)>,
     },
 }
 
@@ -257,9 +260,11 @@ async fn run(args: Args) -> Result<(), ClientError> {
                 }
                 Some(JobsCmd::Delete { id }) => out.job(&engine.delete_job(&id).await?),
                 Some(JobsCmd::Dialog { id }) => out.dialog(&engine.job_dialog(&id).await?),
-                Some(JobsCmd::Answer { id, account, project, cancel, all }) => {
+                Some(JobsCmd::Answer { id, account, project, cancel, all, answers }) => {
                     let payment = account.as_deref().map(payment_choice).transpose()?;
-                    let answer = JobAnswer { payment, project, accept: !cancel, apply_to_all_waiting: all };
+                    let answers = answers.into_iter().collect();
+                    let answer =
+                        JobAnswer { payment, project, accept: !cancel, apply_to_all_waiting: all, answers };
                     out.job(&engine.answer_job(&id, &answer).await?)
                 }
             }
@@ -367,6 +372,12 @@ fn cups_install(name: &str, port: u16) -> Result<(), ClientError> {
     Err(ClientError::Config(format!(
         "CUPS made no driver for {name}: is `ream run` listening on port {port}? (see /var/log/cups/error_log)"
     )))
+}
+
+fn question_answer(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| "an answer is ID=VALUE".into())
 }
 
 /// `credit`, `quota` or `cost_centre:NAME`.

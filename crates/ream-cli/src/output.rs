@@ -253,6 +253,18 @@ impl Output {
                 d.projects.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
             );
         }
+        for q in &d.questions {
+            let kind = serde_json::to_value(q.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default();
+            let choices =
+                if q.choices.is_empty() { String::new() } else { format!(" [{}]", q.choices.join("/")) };
+            println!("Question {} ({kind}{choices}): {}  (--answer {}=…)", q.id, q.text, q.id);
+        }
+        for n in &d.notices {
+            println!("Note: {n}");
+        }
         if d.confirm {
             println!("Confirm with `ream jobs answer {}` (or --cancel).", j.id);
         }

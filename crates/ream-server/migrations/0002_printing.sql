@@ -27,6 +27,8 @@ CREATE TABLE queues (
     release_mode TEXT NOT NULL,
     -- Show the job's pages and price and ask the user to confirm before accepting it.
     confirm_cost BIGINT NOT NULL DEFAULT 0,
+    -- A Rhai script run for each job (crate::script).
+    script TEXT,
     created_at_ms BIGINT NOT NULL
 );
 
@@ -54,6 +56,8 @@ CREATE TABLE jobs (
     account_kind TEXT,
     account_id TEXT REFERENCES shared_accounts (id) ON DELETE SET NULL,
     project_id TEXT REFERENCES shared_accounts (id) ON DELETE SET NULL,
+    -- The owner's answers to the queue script's questions so far (JSON object).
+    script_answers TEXT,
     -- Where the document waits on the server (server spooling), until printed or deleted.
     spool_file TEXT,
     printer_id TEXT REFERENCES printers (id) ON DELETE SET NULL,

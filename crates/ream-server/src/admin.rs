@@ -278,6 +278,10 @@ pub async fn create_queue(state: &AppState, q: &ream_wire::Queue) -> AppResult<(
     if q.printers.is_empty() {
         return Err(AppError::invalid("a queue needs at least one printer"));
     }
+    if let Some(script) = &q.script {
+        crate::script::check(script)
+            .map_err(|e| AppError::invalid(format!("the script does not compile: {e}")))?;
+    }
     state.store.create_queue(q).await
 }
 

@@ -133,6 +133,9 @@ enum QueueCmd {
         /// Ask users to confirm pages and price before a job is accepted.
         #[arg(long)]
         confirm_cost: bool,
+        /// A Rhai script file run for each job.
+        #[arg(long)]
+        script: Option<PathBuf>,
     },
     List,
 }
@@ -528,7 +531,11 @@ async fn run_admin(s: &AppState, command: AdminCommand) -> anyhow::Result<()> {
                 spooling,
                 project_accounting,
                 confirm_cost,
+                script,
             } => {
+                let script = script
+                    .map(|p| std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display())))
+                    .transpose()?;
                 let queue = Queue {
                     name,
                     detection,
@@ -537,6 +544,7 @@ async fn run_admin(s: &AppState, command: AdminCommand) -> anyhow::Result<()> {
                     spooling,
                     release,
                     confirm_cost,
+                    script,
                     printers,
                 };
                 Ok(admin::create_queue(s, &queue).await?)

@@ -15,6 +15,7 @@ pub mod error;
 pub mod ipp_printer;
 pub mod printing;
 pub mod push;
+pub mod script;
 pub mod secrets;
 pub mod server;
 pub mod state;

@@ -3,6 +3,7 @@
 //! against the account that pays), holding it, releasing it to a printer over IPP(S),
 //! following it to the end and charging what was printed.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::error::{AppError, AppResult};
 use crate::ipp_printer::{self, Outcome};
+use crate::script;
 use crate::state::AppState;
 use crate::store::{period_bounds, JobRow, NewJob, QueueRow, UserRow};
 
@@ -205,6 +207,80 @@ async fn choices(state: &AppState, user: &UserRow, queue: &QueueRow) -> AppResul
     })
 }
 
+/// Runs the queue's script off the async threads. A failing script is logged and
+/// rejects the job with a reason that reveals nothing of the script.
+async fn run_script(
+    script: &str,
+    facts: script::JobFacts,
+    answers: BTreeMap<String, String>,
+) -> Result<script::Outcome, String> {
+    let script = script.to_string();
+    let job = facts.name.clone();
+    match tokio::task::spawn_blocking(move || script::run(&script, &facts, &answers)).await {
+        Ok(Ok(outcome)) => Ok(outcome),
+        Ok(Err(e)) => {
+            tracing::warn!(job = %job, error = %e, "queue script failed");
+            Err("the queue's script failed; the administrator can see why in the server's log".into())
+        }
+        Err(e) => {
+            tracing::error!(job = %job, error = %e, "queue script panicked");
+            Err("the queue's script failed".into())
+        }
+    }
+}
+
+fn answers_of(job: &JobRow) -> BTreeMap<String, String> {
+    job.script_answers.as_deref().and_then(|a| serde_json::from_str(a).ok()).unwrap_or_default()
+}
+
+async fn facts_of(
+    state: &AppState,
+    user: &UserRow,
+    job: &JobRow,
+    queue: &QueueRow,
+) -> AppResult<script::JobFacts> {
+    let printer =
+        state.store.queue_printers(&queue.id).await?.into_iter().next().map(|p| p.name).unwrap_or_default();
+    Ok(script::JobFacts {
+        owner: user.username.clone(),
+        name: job.name.clone(),
+        pages: job.pages,
+        copies: job.copies,
+        colour: job.colour != 0,
+        duplex: job.duplex != 0,
+        printer,
+        queue: queue.queue.name.clone(),
+        price_cents: job.price_cents,
+    })
+}
+
+/// Applies what a complete script run decided to a waiting job: mono, duplex (and the
+/// price that follows), its project.
+async fn apply_script(state: &AppState, job: &JobRow, outcome: &script::Outcome) -> AppResult<()> {
+    let colour = job.colour != 0 && !outcome.force_mono;
+    let duplex = job.duplex != 0 || outcome.force_duplex;
+    if (colour, duplex) != (job.colour != 0, job.duplex != 0) {
+        let printer = state.store.queue_printers(&job.queue_id).await?.into_iter().next();
+        let price = printer
+            .map_or(job.price_cents, |p| price(&p.price, job.pages, job.copies, colour, duplex, &job.media));
+        state.store.set_job_printing(&job.id, colour, duplex, price).await?;
+    }
+    if let Some(project) = &outcome.project {
+        let id = state.store.shared_account_id(SharedAccountKind::Project, project).await?;
+        state.store.set_job_project(&job.id, Some(&id)).await?;
+    }
+    Ok(())
+}
+
+async fn reject(state: &AppState, job: &JobRow, reason: &str) -> AppResult<Job> {
+    state
+        .store
+        .move_job(&job.id, &[JobState::WaitingForUser], JobState::Rejected, Some(reason), None)
+        .await?;
+    drop_spool(state, job).await;
+    Ok(state.store.job(&job.id).await?.view())
+}
+
 /// Accepts a document from its owner's client: spools it, counts and prices it, and
 /// either settles it at once (nothing to ask: charged to the one possible account, then
 /// printed or held) or leaves it waiting for the user's answers to its job dialog.
@@ -254,7 +330,8 @@ where
     let media = sub.media.clone().unwrap_or_else(|| "iso_a4_210x297mm".into());
     let direct = queue.queue.release == ReleaseMode::Direct;
     let spool = path.to_string_lossy().to_string();
-    let ask = choices.ask();
+    // A queue with a script: the job waits until the script has had its say.
+    let ask = choices.ask() || queue.queue.script.is_some();
     // What needs no asking is settled now.
     let (payment, account_id) = match &choices.payment_options[..] {
         [(only, id)] => (Some(only.kind), id.as_deref()),
@@ -285,6 +362,7 @@ where
         account_kind: payment,
         account_id,
         project_id,
+        reason: None,
     };
     if let (false, Some(kind)) = (ask, payment) {
         if let Err(e) = check_funds(state, user, kind, &new).await {
@@ -297,7 +375,40 @@ where
     if state_now == JobState::Printing {
         tokio::spawn(deliver(state.clone(), job.id.clone()));
     }
+    if queue.queue.script.is_some() && !choices.ask() {
+        // Nothing of the dialog's own to ask: if the script asks nothing either, the job
+        // goes on at once, as answered.
+        return settle(state, user, &job, &JobAnswer { accept: true, ..JobAnswer::default() }, true).await;
+    }
+    if queue.queue.script.is_some() {
+        if let Some(done) = run_first_pass(state, user, &job, &queue).await? {
+            return Ok(done);
+        }
+    }
     Ok(job.view())
+}
+
+/// The script's first pass over a job that waits anyway: it may reject the job or
+/// decide things at once. `Some` when the job is settled (rejected).
+async fn run_first_pass(
+    state: &AppState,
+    user: &UserRow,
+    job: &JobRow,
+    queue: &QueueRow,
+) -> AppResult<Option<Job>> {
+    let script = queue.queue.script.as_deref().expect("called with a script");
+    match run_script(script, facts_of(state, user, job, queue).await?, BTreeMap::new()).await {
+        Err(reason) => Ok(Some(reject(state, job, &reason).await?)),
+        Ok(out) => match out.rejected {
+            Some(reason) => Ok(Some(reject(state, job, &reason).await?)),
+            None => {
+                if out.questions.is_empty() {
+                    apply_script(state, job, &out).await?;
+                }
+                Ok(None)
+            }
+        },
+    }
 }
 
 async fn queue_of(state: &AppState, job: &JobRow) -> AppResult<QueueRow> {
@@ -317,14 +428,26 @@ pub async fn dialog(state: &AppState, user: &UserRow, job_id: &str) -> AppResult
     if job.state() != JobState::WaitingForUser {
         return Err(AppError::new(ErrorCode::Conflict, "this job waits for no answer"));
     }
-    let choices = choices(state, user, &queue_of(state, &job).await?).await?;
+    let queue = queue_of(state, &job).await?;
+    let choices = choices(state, user, &queue).await?;
+    let (questions, notices) = match &queue.queue.script {
+        Some(script) => {
+            match run_script(script, facts_of(state, user, &job, &queue).await?, answers_of(&job)).await {
+                Ok(out) => (out.questions, out.notices),
+                Err(_) => (Vec::new(), Vec::new()),
+            }
+        }
+        None => (Vec::new(), Vec::new()),
+    };
     Ok(JobDialog {
         job: job.view(),
         choose_payment: choices.choose_payment(),
-        choose_project: choices.choose_project(),
+        choose_project: choices.choose_project() && job.project_id.is_none(),
         payment_options: choices.payment_options.into_iter().map(|(o, _)| o).collect(),
         projects: choices.projects,
         confirm: choices.confirm,
+        questions,
+        notices,
     })
 }
 
@@ -347,25 +470,56 @@ pub async fn answer(state: &AppState, user: &UserRow, job_id: &str, answer: &Job
 async fn answer_one(state: &AppState, user: &UserRow, job_id: &str, answer: &JobAnswer) -> AppResult<Job> {
     let job = state.store.job(job_id).await?;
     owned(&job, user)?;
+    settle(state, user, &job, answer, false).await
+}
+
+/// Runs the script with the answers so far (rejecting, or asking again when it has new
+/// questions), then checks the dialog's choices and sends the job on. `automatic`: no
+/// person answered (a scripted job with nothing of the dialog's own to ask).
+async fn settle(
+    state: &AppState,
+    user: &UserRow,
+    job: &JobRow,
+    answer: &JobAnswer,
+    automatic: bool,
+) -> AppResult<Job> {
+    let job_id = job.id.as_str();
     if job.state() != JobState::WaitingForUser {
         return Err(AppError::new(ErrorCode::Conflict, "this job waits for no answer"));
     }
     if !answer.accept {
-        state
-            .store
-            .move_job(
-                job_id,
-                &[JobState::WaitingForUser],
-                JobState::Deleted,
-                Some("cancelled by its owner"),
-                None,
-            )
-            .await?;
-        drop_spool(state, &job).await;
+        let cancelled = Some("cancelled by its owner");
+        state.store.move_job(job_id, &[JobState::WaitingForUser], JobState::Deleted, cancelled, None).await?;
+        drop_spool(state, job).await;
         return Ok(state.store.job(job_id).await?.view());
     }
-    let queue = queue_of(state, &job).await?;
+    let queue = queue_of(state, job).await?;
+    let mut script_project = false;
+    if let Some(script) = &queue.queue.script {
+        let mut answers = answers_of(job);
+        answers.extend(answer.answers.clone());
+        let json = serde_json::to_string(&answers).map_err(anyhow::Error::from)?;
+        state.store.set_job_answers(job_id, &json).await?;
+        match run_script(script, facts_of(state, user, job, &queue).await?, answers).await {
+            Err(reason) => return reject(state, job, &reason).await,
+            Ok(out) => {
+                if let Some(reason) = &out.rejected {
+                    return reject(state, job, reason).await;
+                }
+                // More to ask: the job keeps waiting for the next answers.
+                if !out.questions.is_empty() {
+                    return Ok(state.store.job(job_id).await?.view());
+                }
+                apply_script(state, job, &out).await?;
+                script_project = out.project.is_some();
+            }
+        }
+    }
+    let job = state.store.job(job_id).await?;
     let choices = choices(state, user, &queue).await?;
+    if automatic && choices.ask() {
+        return Ok(job.view());
+    }
     let (option, account_id) = match (&choices.payment_options[..], &answer.payment) {
         ([only], _) => only.clone(),
         (options, Some(choice)) => options
@@ -377,7 +531,9 @@ async fn answer_one(state: &AppState, user: &UserRow, job_id: &str, answer: &Job
             .ok_or_else(|| AppError::invalid("that account may not pay for this job"))?,
         (_, None) => return Err(AppError::invalid("choose the account that pays for this job")),
     };
-    let project_id = if choices.project_accounting {
+    let project_id = if script_project {
+        job.project_id.clone()
+    } else if choices.project_accounting {
         match (&choices.projects[..], &answer.project) {
             ([only], _) => Some(only.id.clone()),
             (projects, Some(name)) => Some(
@@ -408,6 +564,7 @@ async fn answer_one(state: &AppState, user: &UserRow, job_id: &str, answer: &Job
         account_kind: Some(option.kind),
         account_id: account_id.as_deref(),
         project_id: project_id.as_deref(),
+        reason: None,
     };
     check_funds(state, user, option.kind, &pending).await?;
     state.store.set_job_choice(job_id, option.kind, account_id.as_deref(), project_id.as_deref()).await?;

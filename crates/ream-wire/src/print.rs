@@ -81,6 +81,9 @@ pub struct Queue {
     /// Ask the user to confirm pages and price before a job is accepted.
     #[serde(default)]
     pub confirm_cost: bool,
+    /// A Rhai script run for each job (see the README).
+    #[serde(default)]
+    pub script: Option<String>,
     pub printers: Vec<String>,
 }
 
@@ -196,6 +199,12 @@ pub struct JobDialog {
     pub choose_project: bool,
     /// The user must confirm the job's pages and price.
     pub confirm: bool,
+    /// The queue script's questions, answered in [`JobAnswer::answers`].
+    #[serde(default)]
+    pub questions: Vec<Question>,
+    /// What the script wants the user to know.
+    #[serde(default)]
+    pub notices: Vec<String>,
 }
 
 /// The user's answer to a job dialog.
@@ -212,6 +221,9 @@ pub struct JobAnswer {
     /// Answer every other job of mine that waits for the same choices, the same way.
     #[serde(default)]
     pub apply_to_all_waiting: bool,
+    /// Answers to the script's questions, by question id.
+    #[serde(default)]
+    pub answers: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -221,4 +233,36 @@ pub struct PaymentChoice {
     /// The cost centre's name, for `cost_centre`.
     #[serde(default)]
     pub name: Option<String>,
+}
+
+/// The kind of a question a queue's script asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum QuestionKind {
+    /// Answered `yes` or `no`.
+    YesNo,
+    /// Answered `print` or `no`.
+    PrintNo,
+    /// Answered `yes`, `no` or `cancel`.
+    YesNoCancel,
+    Text,
+    /// A number, as text.
+    Number,
+    /// One of `choices`.
+    Choice,
+    /// Answered `true` or `false`.
+    Checkbox,
+}
+
+/// A question from the queue's script, part of the job dialog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Question {
+    /// The key its answer goes under in [`JobAnswer::answers`].
+    pub id: String,
+    pub kind: QuestionKind,
+    pub text: String,
+    #[serde(default)]
+    pub choices: Vec<String>,
 }

@@ -65,6 +65,7 @@ pub struct JobRow {
     pub account_name: Option<String>,
     pub project_id: Option<String>,
     pub project_name: Option<String>,
+    pub script_answers: Option<String>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
 }
@@ -105,7 +106,7 @@ const JOB_SELECT: &str =
     "SELECT j.id, j.owner_id, j.queue_id, q.name AS queue_name, j.name, j.state, j.reason, \
      j.pages, j.copies, j.colour, j.duplex, j.media, j.price_cents, j.spool_file, j.printer_id, \
      p.name AS printer_name, j.printer_job_id, j.account_kind, j.account_id, ca.name AS account_name, j.project_id, \
-     pa.name AS project_name, j.created_at_ms, j.updated_at_ms \
+     pa.name AS project_name, j.script_answers, j.created_at_ms, j.updated_at_ms \
      FROM jobs j JOIN queues q ON q.id = j.queue_id LEFT JOIN printers p ON p.id = j.printer_id \
      LEFT JOIN shared_accounts ca ON ca.id = j.account_id LEFT JOIN shared_accounts pa ON pa.id = j.project_id";
 
@@ -125,6 +126,7 @@ pub struct NewJob<'a> {
     pub account_kind: Option<PaymentKind>,
     pub account_id: Option<&'a str>,
     pub project_id: Option<&'a str>,
+    pub reason: Option<&'a str>,
 }
 
 impl Store {
@@ -236,7 +238,7 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO queues (id, name, detection, accounting, project_accounting, spooling, release_mode, \
-             confirm_cost, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             confirm_cost, script, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&id)
         .bind(&q.name)
@@ -246,6 +248,7 @@ impl Store {
         .bind(enum_str(q.spooling))
         .bind(enum_str(q.release))
         .bind(q.confirm_cost as i64)
+        .bind(&q.script)
         .bind(self.now_ms())
         .execute(&mut *tx)
         .await
@@ -268,8 +271,8 @@ impl Store {
 
     pub async fn queues(&self) -> AppResult<Vec<QueueRow>> {
         let rows = sqlx::query(
-            "SELECT id, name, detection, accounting, project_accounting, spooling, release_mode, confirm_cost \
-             FROM queues ORDER BY name",
+            "SELECT id, name, detection, accounting, project_accounting, spooling, release_mode, confirm_cost, \
+             script FROM queues ORDER BY name",
         )
         .fetch_all(self.pool())
         .await?;
@@ -291,6 +294,7 @@ impl Store {
                     release: enum_parse::<ReleaseMode>(&r.try_get::<String, _>(6)?)
                         .ok_or_else(|| bad("release"))?,
                     confirm_cost: r.try_get::<i64, _>(7)? != 0,
+                    script: r.try_get(8)?,
                     printers,
                 },
                 id,
@@ -306,8 +310,8 @@ impl Store {
         bump_user(&mut *tx, j.owner_id, now).await?;
         sqlx::query(
             "INSERT INTO jobs (id, owner_id, queue_id, name, state, pages, copies, colour, duplex, media, price_cents, \
-             spool_file, printer_id, account_kind, account_id, project_id, created_at_ms, updated_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)",
+             spool_file, printer_id, account_kind, account_id, project_id, reason, created_at_ms, updated_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18)",
         )
         .bind(&id)
         .bind(j.owner_id)
@@ -325,6 +329,7 @@ impl Store {
         .bind(j.account_kind.map(enum_str))
         .bind(j.account_id)
         .bind(j.project_id)
+        .bind(j.reason)
         .bind(now)
         .execute(&mut *tx)
         .await?;
@@ -399,6 +404,24 @@ impl Store {
     pub async fn set_job_spool(&self, id: &str, spool_file: Option<&str>) -> AppResult<()> {
         sqlx::query("UPDATE jobs SET spool_file = $1 WHERE id = $2")
             .bind(spool_file)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_job_answers(&self, id: &str, answers: &str) -> AppResult<()> {
+        sqlx::query("UPDATE jobs SET script_answers = $1 WHERE id = $2")
+            .bind(answers)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_job_project(&self, id: &str, project_id: Option<&str>) -> AppResult<()> {
+        sqlx::query("UPDATE jobs SET project_id = $1 WHERE id = $2")
+            .bind(project_id)
             .bind(id)
             .execute(self.pool())
             .await?;
