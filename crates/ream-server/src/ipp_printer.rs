@@ -71,13 +71,33 @@ async fn send(http: &reqwest::Client, uri: &str, body: reqwest::Body) -> anyhow:
         .body(body)
         .send()
         .await
-        .with_context(|| format!("cannot reach the printer at {uri}"))?;
+        .map_err(|e| anyhow::Error::new(Transient(format!("cannot reach the printer at {uri}: {e}"))))?;
     anyhow::ensure!(resp.status().is_success(), "the printer answered HTTP {}", resp.status());
     let bytes = resp.bytes().await?;
     let parsed = AsyncIppParser::new(futures_util::io::Cursor::new(bytes.to_vec())).parse().await?;
     let status = parsed.header().status_code();
+    if matches!(status, StatusCode::ServerErrorBusy | StatusCode::ServerErrorServiceUnavailable) {
+        return Err(Transient(format!("the printer is busy ({status:?})")).into());
+    }
     anyhow::ensure!(status.is_success(), "the printer refused: {status:?}");
     Ok(parsed)
+}
+
+/// A failure worth trying again later: the printer is busy or out of reach.
+#[derive(Debug)]
+pub struct Transient(pub String);
+
+impl std::fmt::Display for Transient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Transient {}
+
+/// Whether an error (anywhere in its chain) is [`Transient`].
+pub fn is_transient(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<Transient>().is_some())
 }
 
 fn job_attribute<'a>(resp: &'a IppRequestResponse, name: &str) -> Option<&'a IppValue> {

@@ -680,7 +680,20 @@ async fn try_deliver(state: &AppState, job_id: &str) -> anyhow::Result<()> {
     let printer_job = match job.printer_job_id {
         Some(id) => id as i32,
         None => {
-            let id = ipp_printer::print_job(&http, &printer.uri, &request).await?;
+            // A busy or unreachable printer is tried again, with growing pauses.
+            let give_up = tokio::time::Instant::now() + PRINTER_PATIENCE;
+            let mut pause = Duration::from_secs(1);
+            let id = loop {
+                match ipp_printer::print_job(&http, &printer.uri, &request).await {
+                    Ok(id) => break id,
+                    Err(e) if ipp_printer::is_transient(&e) && tokio::time::Instant::now() < give_up => {
+                        tracing::info!(job = %job_id, error = %format!("{e:#}"), "printer not ready; trying again");
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(Duration::from_secs(30));
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
             state.store.set_printer_job_id(job_id, id as i64).await?;
             id
         }
