@@ -117,6 +117,9 @@ impl Watch {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
+                if std::env::var_os("REAM_TEST_TRACE").is_some() {
+                    eprintln!("watch: {line}");
+                }
                 if let Ok(v) = serde_json::from_str::<Value>(&line) {
                     if tx.send(v).is_err() {
                         break;

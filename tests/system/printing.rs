@@ -113,6 +113,10 @@ fn a_pdf_printed_with_lp_reaches_the_printer_and_is_charged_for_its_pages() {
     assert_eq!((job["pages"].as_i64(), job["colour"].as_bool()), (Some(3), Some(false)), "{job}");
     assert_eq!(job["price_cents"], 15, "3 mono pages at 0.05");
     run.expect(Duration::from_secs(30), "the charge", |v| credit_of(v) == Some(2_000 - 15));
+    // The client hears that it printed (the push channel carries job changes).
+    run.expect(Duration::from_secs(10), "the job printed", |v| {
+        v["type"] == "job_changed" && v["job"]["state"] == "printed"
+    });
     let printed = wait_for_state(&client, "printed");
     assert_eq!(printed["printer"], "Office");
 

@@ -290,6 +290,7 @@ impl Output {
             }
             ClientEvent::JobRefused { name, reason } => println!("Job {name:?} refused: {reason}"),
             ClientEvent::JobDialog { dialog } => self.dialog(dialog),
+            ClientEvent::JobChanged { job } => self.job_line(job),
         }
     }
 }

@@ -787,6 +787,7 @@ impl Engine {
                             self.set_online();
                             self.set_account(account);
                         }
+                        Ok(PushEvent::Job { job }) => self.emit(ClientEvent::JobChanged { job }),
                         Ok(PushEvent::SessionEnded { reason }) => {
                             return self.end_locally(&format!("the session has ended ({reason})")).await;
                         }

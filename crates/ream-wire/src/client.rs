@@ -70,6 +70,10 @@ pub enum ClientEvent {
         name: String,
         reason: String,
     },
+    /// One of the user's jobs changed state on the server (printed, failed, held…).
+    JobChanged {
+        job: crate::Job,
+    },
     /// A job waits for the user's choices: show its dialog, answer with `answer_job`.
     JobDialog {
         dialog: Box<crate::JobDialog>,

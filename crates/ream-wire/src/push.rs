@@ -11,6 +11,8 @@ use crate::AccountView;
 pub enum PushEvent {
     /// Sent on connect and after every change to the account.
     Account { account: AccountView },
+    /// One of the user's jobs changed state (accepted, waiting, held, printed, failed…).
+    Job { job: crate::Job },
     /// The session ended (logout elsewhere, revocation, expiry); the socket closes next.
     SessionEnded { reason: String },
 }

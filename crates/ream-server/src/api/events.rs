@@ -1,5 +1,6 @@
 //! The push channel: one WebSocket per session, carrying [`PushEvent`]s as JSON text.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -47,6 +48,9 @@ async fn serve(state: AppState, ctx: AuthContext, mut socket: WebSocket) -> anyh
     let mut changes = state.hub.watch(&user_id, ctx.user.version);
     let mut sent_version = ctx.user.version;
     send(&mut socket, &PushEvent::Account { account: account_view(&state, &ctx.user).await? }).await?;
+    // Job changes since the channel opened, each sent once per change.
+    let opened = state.now_ms();
+    let mut jobs_sent: HashMap<String, i64> = HashMap::new();
     let mut check = tokio::time::interval(SESSION_CHECK);
     loop {
         tokio::select! {
@@ -59,6 +63,12 @@ async fn serve(state: AppState, ctx: AuthContext, mut socket: WebSocket) -> anyh
                 if user.version > sent_version {
                     sent_version = user.version;
                     send(&mut socket, &PushEvent::Account { account: account_view(&state, &user).await? }).await?;
+                }
+                for job in state.store.jobs_changed_since(&user_id, opened).await? {
+                    if jobs_sent.get(&job.id) != Some(&job.updated_at_ms) {
+                        jobs_sent.insert(job.id.clone(), job.updated_at_ms);
+                        send(&mut socket, &PushEvent::Job { job: job.view() }).await?;
+                    }
                 }
             }
             _ = check.tick() => {

@@ -355,6 +355,17 @@ impl Store {
         .await?)
     }
 
+    /// The owner's jobs changed at or after `since_ms`.
+    pub async fn jobs_changed_since(&self, owner_id: &str, since_ms: i64) -> AppResult<Vec<JobRow>> {
+        Ok(sqlx::query_as::<_, JobRow>(&format!(
+            "{JOB_SELECT} WHERE j.owner_id = $1 AND j.updated_at_ms >= $2 ORDER BY j.updated_at_ms, j.id"
+        ))
+        .bind(owner_id)
+        .bind(since_ms)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     pub async fn jobs_in_state(&self, state: JobState) -> AppResult<Vec<JobRow>> {
         Ok(sqlx::query_as::<_, JobRow>(&format!("{JOB_SELECT} WHERE j.state = $1 ORDER BY j.created_at_ms"))
             .bind(enum_str(state))
