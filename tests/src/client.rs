@@ -107,11 +107,27 @@ impl Client {
 pub struct Watch {
     child: Child,
     lines: mpsc::Receiver<Value>,
+    /// Kept open: the process may still be asked something.
+    _stdin: Option<std::process::ChildStdin>,
 }
 
 impl Watch {
     pub fn start(client: &Client, args: &[&str]) -> Watch {
-        let mut child = client.command(args).stdin(Stdio::null()).stdout(Stdio::piped()).spawn().unwrap();
+        Self::spawn(client, args, None)
+    }
+
+    /// Starts with `answers` waiting on its standard input (which stays open).
+    pub fn start_answering(client: &Client, args: &[&str], answers: &str) -> Watch {
+        Self::spawn(client, args, Some(answers))
+    }
+
+    fn spawn(client: &Client, args: &[&str], answers: Option<&str>) -> Watch {
+        let stdin = if answers.is_some() { Stdio::piped() } else { Stdio::null() };
+        let mut child = client.command(args).stdin(stdin).stdout(Stdio::piped()).spawn().unwrap();
+        let mut input = child.stdin.take();
+        if let (Some(pipe), Some(text)) = (input.as_mut(), answers) {
+            pipe.write_all(text.as_bytes()).unwrap();
+        }
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -127,7 +143,7 @@ impl Watch {
                 }
             }
         });
-        Watch { child, lines }
+        Watch { child, lines, _stdin: input }
     }
 
     pub fn pid(&self) -> u32 {

@@ -444,3 +444,64 @@ fn queue_scripts_ask_change_and_reject_jobs() {
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(printer.documents().len(), 1, "only the answered job printed");
 }
+
+#[test]
+fn a_job_with_nobody_logged_in_waits_for_the_login_its_queue_asks_for() {
+    let printer = Printer::start("Kiosk");
+    let (_site, server) = site_with_printer(&printer, &[&["Shared", "--detection", "pin_card"]]);
+    let client = Client::new();
+    client.run(&["connect", "--server", &server.url, "--json"], "").json();
+
+    // Nobody is logged in; the person at the terminal will answer with a PIN.
+    let port = free_port();
+    let run = Watch::start_answering(&client, &["run", "--port", &port.to_string(), "--json"], "pin\n1234\n");
+    let cups = CupsQueue(format!("Ream-kiosk-{port}"));
+    assert!(client.run(&["cups", "install", "--port", &port.to_string(), "--name", &cups.0], "").ok);
+    let dir = tempfile::tempdir().unwrap();
+    let document = dir.path().join("ticket.pdf");
+    std::fs::write(&document, pdf::pages(1)).unwrap();
+    lp(&cups.0, &["print-color-mode=monochrome"], &document);
+
+    let asked = run.expect(Duration::from_secs(30), "the login prompt", |v| {
+        v["type"] == "login_required" && v["job"].is_string()
+    });
+    assert_eq!(asked["methods"], json!(["pin", "card", "card_pin"]));
+    let submitted =
+        run.expect(Duration::from_secs(30), "the job at the server", |v| v["type"] == "job_submitted");
+    assert_eq!(submitted["job"]["pages"], 1);
+    run.expect(Duration::from_secs(30), "the job printed", |v| {
+        v["type"] == "job_changed" && v["job"]["state"] == "printed"
+    });
+    assert_eq!(printer.documents().len(), 1);
+}
+
+#[test]
+fn a_job_whose_login_never_comes_is_refused_with_the_reason() {
+    let printer = Printer::start("Desk");
+    let (_site, server) = site_with_printer(&printer, &[&["Shared", "--detection", "password"]]);
+    let client = Client::new();
+    client.run(&["connect", "--server", &server.url, "--json"], "").json();
+    let settings = std::fs::read_to_string(client.settings_file()).unwrap();
+    let settings = settings.replace("login_wait_seconds = 120", "login_wait_seconds = 2");
+    assert!(settings.contains("login_wait_seconds = 2"), "{settings}");
+    std::fs::write(client.settings_file(), settings).unwrap();
+
+    let port = free_port();
+    let run = Watch::start(&client, &["run", "--port", &port.to_string(), "--json"]);
+    let cups = CupsQueue(format!("Ream-desk-{port}"));
+    assert!(client.run(&["cups", "install", "--port", &port.to_string(), "--name", &cups.0], "").ok);
+    let dir = tempfile::tempdir().unwrap();
+    let document = dir.path().join("memo.pdf");
+    std::fs::write(&document, pdf::pages(1)).unwrap();
+    lp(&cups.0, &[], &document);
+
+    let asked = run.expect(Duration::from_secs(30), "the login prompt", |v| {
+        v["type"] == "login_required" && v["job"].is_string()
+    });
+    assert_eq!(asked["methods"], json!(["password"]));
+    let refused = run.expect(Duration::from_secs(30), "the refusal", |v| v["type"] == "job_refused");
+    assert!(refused["reason"].as_str().unwrap().contains("nobody logged in"), "{refused}");
+    assert!(printer.documents().is_empty());
+    // Nothing is left in the client's spool.
+    assert!(std::fs::read_dir(client.cache_dir().join("spool")).map(|d| d.count() == 0).unwrap_or(true));
+}

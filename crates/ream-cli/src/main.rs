@@ -224,7 +224,7 @@ async fn run(args: Args) -> Result<(), ClientError> {
                 }
                 login(&engine, method, remember.as_deref(), username).await?;
             }
-            watch(&engine, &out, true).await?;
+            watch(&engine, &out, true, false).await?;
         }
         Cmd::Pin => {
             engine.start().await?;
@@ -248,7 +248,7 @@ async fn run(args: Args) -> Result<(), ClientError> {
             if let Err(e) = &started {
                 eprintln!("error [{}]: {e}", e.code());
             }
-            watch(&engine, &out, false).await?;
+            watch(&engine, &out, false, true).await?;
             endpoint.abort();
         }
         Cmd::Jobs { action } => {
@@ -323,7 +323,14 @@ async fn login(
 }
 
 /// Prints every change until interrupted (Ctrl-C) or, with `until_logout`, logged out.
-async fn watch(engine: &Engine, out: &output::Output, until_logout: bool) -> Result<(), ClientError> {
+/// With `prompt_logins`, a job waiting for a login is answered from the terminal, by the
+/// methods its queue asks for.
+async fn watch(
+    engine: &Engine,
+    out: &output::Output,
+    until_logout: bool,
+    prompt_logins: bool,
+) -> Result<(), ClientError> {
     let mut events = engine.subscribe();
     let runner = engine.clone();
     let run = tokio::spawn(async move { runner.run().await });
@@ -336,6 +343,12 @@ async fn watch(engine: &Engine, out: &output::Output, until_logout: bool) -> Res
                     if until_logout && matches!(event, ClientEvent::LoggedOut { .. }) {
                         break;
                     }
+                    if let ClientEvent::LoginRequired { methods, job: Some(_), .. } = &event {
+                        if prompt_logins && engine.status().user.is_none() {
+                            let (engine, methods) = (engine.clone(), methods.clone());
+                            tokio::spawn(async move { login_for_job(&engine, methods).await });
+                        }
+                    }
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                 Err(_) => break,
@@ -345,6 +358,28 @@ async fn watch(engine: &Engine, out: &output::Output, until_logout: bool) -> Res
     }
     run.abort();
     Ok(())
+}
+
+/// Asks at the terminal for a login by one of `methods` (any, when empty); three tries.
+async fn login_for_job(engine: &Engine, methods: Vec<LoginMethod>) {
+    let methods = if methods.is_empty() {
+        match engine.policy().await {
+            Ok(p) => p.methods,
+            Err(_) => return,
+        }
+    } else {
+        methods
+    };
+    for _ in 0..3 {
+        let method = match prompt::choose_method(&methods) {
+            Ok(m) => m,
+            Err(_) => return,
+        };
+        match login(engine, Some(method), None, None).await {
+            Ok(()) => return,
+            Err(e) => eprintln!("error [{}]: {e}", e.code()),
+        }
+    }
 }
 
 /// Creates the driverless queue and waits for CUPS to have made its PPD (lpadmin returns

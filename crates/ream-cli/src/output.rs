@@ -281,7 +281,7 @@ impl Output {
                     println!("{}: credit {}{stale}", user.username, money(a.credit_cents, &a.currency));
                 }
             }
-            ClientEvent::LoginRequired { reason } => println!("Login required: {reason}"),
+            ClientEvent::LoginRequired { reason, .. } => println!("Login required: {reason}"),
             ClientEvent::LoggedOut { reason } => println!("Logged out: {reason}"),
             ClientEvent::ServerUnreachable { reason } => println!("Server unreachable: {reason}"),
             ClientEvent::ServerBack => println!("Server reachable again."),

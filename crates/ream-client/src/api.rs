@@ -173,6 +173,11 @@ impl Api {
         Self::answer(resp, self).await
     }
 
+    /// The queues and how each identifies its users (public).
+    pub async fn queues(&self) -> Result<ream_wire::QueueInfoList> {
+        self.call(Method::GET, "/queues", None, None::<&()>, None).await
+    }
+
     pub async fn jobs(&self, access_token: &str) -> Result<JobList> {
         self.call(Method::GET, "/me/jobs", Some(access_token), None::<&()>, None).await
     }

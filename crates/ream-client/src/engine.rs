@@ -435,7 +435,11 @@ impl Engine {
                 _ => {
                     self.forget_remembered().await?;
                     self.emit(ClientEvent::LoggedOut { reason: "the remembered login has ended".into() });
-                    self.emit(ClientEvent::LoginRequired { reason: "log in again".into() });
+                    self.emit(ClientEvent::LoginRequired {
+                        reason: "log in again".into(),
+                        methods: Vec::new(),
+                        job: None,
+                    });
                     return Ok(Started::Expired);
                 }
             }
@@ -448,7 +452,11 @@ impl Engine {
                 Err(e) => tracing::info!(error = %e, "single sign-on did not log in"),
             }
         }
-        self.emit(ClientEvent::LoginRequired { reason: "nobody is logged in".into() });
+        self.emit(ClientEvent::LoginRequired {
+            reason: "nobody is logged in".into(),
+            methods: Vec::new(),
+            job: None,
+        });
         Ok(Started::LoginRequired)
     }
 
@@ -496,7 +504,11 @@ impl Engine {
                 drop(session);
                 self.forget_remembered().await?;
                 self.emit(ClientEvent::LoggedOut { reason: format!("the remembered login has ended ({e})") });
-                self.emit(ClientEvent::LoginRequired { reason: "log in again".into() });
+                self.emit(ClientEvent::LoginRequired {
+                    reason: "log in again".into(),
+                    methods: Vec::new(),
+                    job: None,
+                });
                 Ok(Started::Expired)
             }
             Err(e) => self.observe(Err(e)),
@@ -699,7 +711,18 @@ impl Engine {
         let deadline = tokio::time::Instant::now() + wait;
         let mut status = self.watch_status();
         if status.borrow().user.is_none() {
-            self.emit(ClientEvent::LoginRequired { reason: format!("log in to print {}", job.name) });
+            // The queue says how its users identify themselves.
+            let methods = match self.api()?.queues().await {
+                Ok(list) => list
+                    .queues
+                    .into_iter()
+                    .find(|q| job.queue.as_deref().is_none_or(|name| q.name == name))
+                    .map(|q| q.detection.login_methods())
+                    .unwrap_or_default(),
+                Err(_) => Vec::new(),
+            };
+            let reason = format!("log in to print {}", job.name);
+            self.emit(ClientEvent::LoginRequired { reason, methods, job: Some(job.name.clone()) });
         }
         loop {
             let ready = {

@@ -52,6 +52,12 @@ pub enum ClientEvent {
     /// Nobody is identified and something needs a user: ask for a login.
     LoginRequired {
         reason: String,
+        /// The methods to offer; empty means any the server enables.
+        #[serde(default)]
+        methods: Vec<crate::LoginMethod>,
+        /// The print job waiting for this login, if one is.
+        #[serde(default)]
+        job: Option<String>,
     },
     /// The user was logged out (by logout, expiry of the remember-me period, or the server).
     LoggedOut {

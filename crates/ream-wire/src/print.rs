@@ -18,6 +18,33 @@ pub enum DetectionMethod {
     Password,
 }
 
+impl DetectionMethod {
+    /// The login methods a queue with this detection asks for (empty: any).
+    pub fn login_methods(self) -> Vec<crate::LoginMethod> {
+        use crate::LoginMethod::*;
+        match self {
+            DetectionMethod::Session => Vec::new(),
+            DetectionMethod::UserList => vec![UserList],
+            DetectionMethod::PinCard => vec![Pin, Card, CardPin],
+            DetectionMethod::Password => vec![Password],
+        }
+    }
+}
+
+/// What a client may know of a queue before anyone logs in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct QueueInfo {
+    pub name: String,
+    pub detection: DetectionMethod,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct QueueInfoList {
+    pub queues: Vec<QueueInfo>,
+}
+
 /// What pays for a queue's jobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

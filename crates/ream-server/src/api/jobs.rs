@@ -4,7 +4,9 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use ream_wire::{ApiError, Job, JobAnswer, JobDialog, JobList, JobSubmission, JOB_HEADER};
+use ream_wire::{
+    ApiError, Job, JobAnswer, JobDialog, JobList, JobSubmission, QueueInfo, QueueInfoList, JOB_HEADER,
+};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -23,6 +25,20 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(delete))
         .routes(routes!(dialog))
         .routes(routes!(answer))
+        .routes(routes!(queues))
+}
+
+/// The queues and how each identifies its users, so that a client with nobody logged in
+/// knows what to ask for when a job arrives. Public: nothing else about them is shown.
+#[utoipa::path(get, path = "/api/v1/queues", tag = "jobs", responses((status = 200, body = QueueInfoList)))]
+async fn queues(State(state): State<AppState>) -> AppResult<Json<QueueInfoList>> {
+    let queues = state.store.queues().await?;
+    Ok(Json(QueueInfoList {
+        queues: queues
+            .into_iter()
+            .map(|q| QueueInfo { name: q.queue.name, detection: q.queue.detection })
+            .collect(),
+    }))
 }
 
 /// What the user must decide about one of their jobs that waits: the accounts that may
