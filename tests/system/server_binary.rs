@@ -162,7 +162,15 @@ async fn the_demo_site_has_the_documented_accounts(db: Db) {
     }
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("demo");
-    let args = ["demo", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()];
+    let args = [
+        "demo",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--printer",
+        "Office=ipp://127.0.0.1:9/ipp/print",
+    ];
     let server = ServerProcess::start(&args);
     let printed = server.output.join("\n");
     for needle in [
@@ -196,6 +204,20 @@ async fn the_demo_site_has_the_documented_accounts(db: Db) {
         .send()
         .await
         .unwrap();
+    // The demo's queues print to the printer it was given.
+    let queues: Value = http
+        .get(format!("{}/api/v1/admin/queues", server.url))
+        .bearer_auth(admin["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> =
+        queues["queues"].as_array().unwrap().iter().map(|q| q["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Direct", "Projects", "Secure"]);
+    assert!(queues["queues"].as_array().unwrap().iter().all(|q| q["printers"] == json!(["Office"])));
     drop(server);
     let again = ServerProcess::start(&args);
     assert!(again.output.iter().any(|l| l.starts_with("Using demo data")), "{:?}", again.output);

@@ -42,6 +42,9 @@ enum Command {
         /// Where the demo database lives; kept between runs.
         #[arg(long, default_value = "ream-demo-data")]
         data_dir: PathBuf,
+        /// A printer for the demo queues, `NAME=ipp://host:port/path` (repeat for several).
+        #[arg(long = "printer", value_parser = named_uri)]
+        printers: Vec<(String, String)>,
     },
     /// Administer users, credit, quotas, groups, cost centres, projects, workstations.
     Admin {
@@ -138,6 +141,10 @@ enum QueueCmd {
         script: Option<PathBuf>,
     },
     List,
+}
+
+fn named_uri(s: &str) -> Result<(String, String), String> {
+    s.split_once('=').map(|(n, u)| (n.to_string(), u.to_string())).ok_or_else(|| "NAME=URI".to_string())
 }
 
 fn wire_enum<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, String> {
@@ -387,11 +394,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             let state = open_system_state(Config::load(&config)?).await?;
             serve(state, print_started).await
         }
-        Command::Demo { listen, data_dir } => {
+        Command::Demo { listen, data_dir, printers } => {
             let data_dir_shown = data_dir.clone();
-            let config = Config { listen, data_dir, server_name: "Ream demo".into(), ..Config::default() };
+            let default_queue = (!printers.is_empty()).then(|| "Direct".to_string());
+            let config =
+                Config { listen, data_dir, server_name: "Ream demo".into(), default_queue, ..Config::default() };
             let state = open_system_state(config).await?;
             let seeded = demo::seed(&state).await?;
+            demo::seed_printing(&state, &printers).await?;
             let code = admin::new_enrolment_code(&state, &NewEnrolmentCode::default()).await?;
             serve(state, |s| {
                 println!(
@@ -412,6 +422,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                     );
                 }
                 println!("Workstation enrolment code (one use, 24 h): {}", code.code);
+                for (name, uri) in &printers {
+                    println!(
+                        "Printer {name} at {uri}; queues Direct, Secure (held) and Projects print to it"
+                    );
+                }
                 print_started(s);
             })
             .await

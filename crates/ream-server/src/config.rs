@@ -21,6 +21,8 @@ pub struct Config {
     pub secret_key_file: Option<PathBuf>,
     pub server_name: String,
     pub currency: String,
+    /// The queue of jobs that name none (a server with one queue needs no default).
+    pub default_queue: Option<String>,
     pub tls: TlsConfig,
     pub login: LoginConfig,
     pub security: SecurityConfig,
@@ -74,6 +76,7 @@ impl Default for Config {
             secret_key_file: None,
             server_name: "Ream".into(),
             currency: "EUR".into(),
+            default_queue: None,
             tls: TlsConfig::default(),
             login: LoginConfig::default(),
             security: SecurityConfig::default(),

@@ -128,3 +128,50 @@ pub async fn seed(state: &AppState) -> anyhow::Result<bool> {
     }
     Ok(true)
 }
+
+/// Demo printers and queues, for printers the demo was given (`--printer NAME=URI`): a
+/// price list, and over the first printer the queues `Direct` (credit, prints at once),
+/// `Secure` (held until released) and `Projects` (cost centre or credit, project,
+/// confirmation). Safe to call on every start: what exists is left alone.
+pub async fn seed_printing(state: &AppState, printers: &[(String, String)]) -> anyhow::Result<()> {
+    use ream_wire::{AccountingMode, DetectionMethod, PriceList, Printer, Queue, ReleaseMode, SpoolingMode};
+    let Some((first, _)) = printers.first() else { return Ok(()) };
+    if state.store.price_lists().await?.iter().all(|p| p.name != "Standard") {
+        let list = PriceList {
+            name: "Standard".into(),
+            mono_page_cents: 5,
+            colour_page_cents: 20,
+            duplex_page_discount_cents: 1,
+        };
+        admin::create_price_list(state, &list).await?;
+    }
+    let known = admin::printers(state).await?;
+    for (name, uri) in printers {
+        if known.iter().all(|p| &p.name != name) {
+            let printer = Printer { name: name.clone(), uri: uri.clone(), price_list: "Standard".into() };
+            admin::create_printer(state, &printer).await?;
+        }
+    }
+    let queues: Vec<String> = state.store.queues().await?.into_iter().map(|q| q.queue.name).collect();
+    let queue = |name: &str, accounting, release, projects: bool| Queue {
+        name: name.into(),
+        detection: DetectionMethod::Session,
+        accounting,
+        project_accounting: projects,
+        spooling: SpoolingMode::Server,
+        release,
+        confirm_cost: projects,
+        script: None,
+        printers: vec![first.clone()],
+    };
+    for q in [
+        queue("Direct", AccountingMode::Credit, ReleaseMode::Direct, false),
+        queue("Secure", AccountingMode::Credit, ReleaseMode::Pull, false),
+        queue("Projects", AccountingMode::CostCentre, ReleaseMode::Direct, true),
+    ] {
+        if !queues.contains(&q.name) {
+            admin::create_queue(state, &q).await?;
+        }
+    }
+    Ok(())
+}

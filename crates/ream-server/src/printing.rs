@@ -69,13 +69,12 @@ fn spool_dir(state: &AppState) -> PathBuf {
 
 async fn queue_for(state: &AppState, name: Option<&str>) -> AppResult<QueueRow> {
     let queues = state.store.queues().await?;
-    match name {
-        Some(n) => queues
-            .into_iter()
-            .find(|q| q.queue.name == n)
-            .ok_or_else(|| AppError::not_found(format!("queue {n}"))),
+    match name.or(state.config.default_queue.as_deref()) {
+        Some(n) => {
+            queues.into_iter().find(|q| q.queue.name == n).ok_or_else(|| AppError::not_found(format!("queue {n}")))
+        }
         None if queues.len() == 1 => Ok(queues.into_iter().next().expect("one")),
-        None => Err(AppError::invalid("name a queue: this server has several (or none)")),
+        None => Err(AppError::invalid("name a queue: this server has several (or none) and no default_queue")),
     }
 }
 
