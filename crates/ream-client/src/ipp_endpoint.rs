@@ -370,15 +370,11 @@ async fn handle(State(ep): State<Arc<Endpoint>>, req: Request) -> Response {
             let mut job =
                 LocalJob { id, user, state: 3, attributes: submission(&attrs, &job_name), name: job_name };
             if op == Some(Operation::PrintJob) {
-                if let Err(status) = ep.take_document(&job, payload).await {
+                if let Err(status) = ep.take_document(&mut job, payload).await {
                     return reply(respond(status));
                 }
-                job.state = 9;
             }
-            for a in ep.job_attributes(&job) {
-                resp.attributes_mut().add(DelimiterTag::JobAttributes, a);
-            }
-            ep.jobs.lock().expect("lock").insert(id, job);
+            ep.record(job, &mut resp);
         }
         Some(Operation::SendDocument) => {
             let id =
@@ -386,14 +382,10 @@ async fn handle(State(ep): State<Arc<Endpoint>>, req: Request) -> Response {
             let job = ep.jobs.lock().expect("lock").get(&id).cloned();
             match job {
                 Some(mut job) if job.state == 3 => {
-                    if let Err(status) = ep.take_document(&job, payload).await {
+                    if let Err(status) = ep.take_document(&mut job, payload).await {
                         return reply(respond(status));
                     }
-                    job.state = 9;
-                    for a in ep.job_attributes(&job) {
-                        resp.attributes_mut().add(DelimiterTag::JobAttributes, a);
-                    }
-                    ep.jobs.lock().expect("lock").insert(id, job);
+                    ep.record(job, &mut resp);
                 }
                 Some(_) => resp = respond(StatusCode::ClientErrorNotPossible),
                 None => resp = respond(StatusCode::ClientErrorNotFound),
@@ -430,9 +422,27 @@ async fn handle(State(ep): State<Arc<Endpoint>>, req: Request) -> Response {
     reply(resp)
 }
 
+/// How many finished jobs the endpoint remembers for Get-Jobs.
+const JOBS_KEPT: usize = 100;
+
 impl Endpoint {
-    /// Streams the document to the spool and hands it to the engine.
-    async fn take_document<R>(&self, job: &LocalJob, payload: AsyncIppReader<R>) -> Result<(), StatusCode>
+    /// Keeps the job for Get-Jobs / Get-Job-Attributes (the newest few) and answers
+    /// with its attributes.
+    fn record(&self, job: LocalJob, resp: &mut IppRequestResponse) {
+        for a in self.job_attributes(&job) {
+            resp.attributes_mut().add(DelimiterTag::JobAttributes, a);
+        }
+        let mut jobs = self.jobs.lock().expect("lock");
+        jobs.insert(job.id, job);
+        if jobs.len() > JOBS_KEPT {
+            let oldest = jobs.keys().min().copied().expect("not empty");
+            jobs.remove(&oldest);
+        }
+    }
+
+    /// Streams the document to the spool and hands it to the engine; to the spooler the
+    /// job is then complete.
+    async fn take_document<R>(&self, job: &mut LocalJob, payload: AsyncIppReader<R>) -> Result<(), StatusCode>
     where
         R: futures_util::io::AsyncRead + Send + Unpin,
     {
@@ -451,6 +461,7 @@ impl Endpoint {
         let engine = self.engine.clone();
         let submission = job.attributes.clone();
         tokio::spawn(async move { engine.print_spooled(submission, path).await });
+        job.state = 9;
         Ok(())
     }
 }

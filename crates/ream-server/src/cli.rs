@@ -397,8 +397,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         Command::Demo { listen, data_dir, printers } => {
             let data_dir_shown = data_dir.clone();
             let default_queue = (!printers.is_empty()).then(|| "Direct".to_string());
-            let config =
-                Config { listen, data_dir, server_name: "Ream demo".into(), default_queue, ..Config::default() };
+            let config = Config {
+                listen,
+                data_dir,
+                server_name: "Ream demo".into(),
+                default_queue,
+                ..Config::default()
+            };
             let state = open_system_state(config).await?;
             let seeded = demo::seed(&state).await?;
             demo::seed_printing(&state, &printers).await?;

@@ -70,11 +70,14 @@ fn spool_dir(state: &AppState) -> PathBuf {
 async fn queue_for(state: &AppState, name: Option<&str>) -> AppResult<QueueRow> {
     let queues = state.store.queues().await?;
     match name.or(state.config.default_queue.as_deref()) {
-        Some(n) => {
-            queues.into_iter().find(|q| q.queue.name == n).ok_or_else(|| AppError::not_found(format!("queue {n}")))
-        }
+        Some(n) => queues
+            .into_iter()
+            .find(|q| q.queue.name == n)
+            .ok_or_else(|| AppError::not_found(format!("queue {n}"))),
         None if queues.len() == 1 => Ok(queues.into_iter().next().expect("one")),
-        None => Err(AppError::invalid("name a queue: this server has several (or none) and no default_queue")),
+        None => {
+            Err(AppError::invalid("name a queue: this server has several (or none) and no default_queue"))
+        }
     }
 }
 
@@ -300,6 +303,13 @@ where
 
     let dir = spool_dir(state);
     tokio::fs::create_dir_all(&dir).await.map_err(anyhow::Error::from)?;
+    // Documents are nobody's business but the server's.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let private = std::fs::Permissions::from_mode(0o700);
+        tokio::fs::set_permissions(&dir, private).await.map_err(anyhow::Error::from)?;
+    }
     let path = dir.join(format!("{}.pdf", uuid::Uuid::new_v4()));
     let spooled = async {
         let mut file = tokio::fs::File::create(&path).await.map_err(anyhow::Error::from)?;
