@@ -219,8 +219,10 @@ fn the_job_dialog_asks_for_the_account_the_project_and_a_confirmation() {
     let printer = Printer::start("Studio");
     let queue: &[&str] = &["Billed", "--accounting", "cost_centre", "--project-accounting", "--confirm-cost"];
     let (site, server) = site_with_printer(&printer, &[queue]);
-    site.admin(&["cost-centre", "add", "Marketing"], "");
-    site.admin(&["cost-centre", "member-add", "Marketing", "--user", "alice"], "");
+    for centre in ["Events", "Marketing"] {
+        site.admin(&["cost-centre", "add", centre], "");
+        site.admin(&["cost-centre", "member-add", centre, "--user", "alice"], "");
+    }
     for project in ["Website", "Brochure 2026"] {
         site.admin(&["project", "add", project], "");
         site.admin(&["project", "member-add", project, "--user", "alice"], "");
@@ -249,7 +251,7 @@ fn the_job_dialog_asks_for_the_account_the_project_and_a_confirmation() {
         .iter()
         .map(|o| format!("{}:{}", o["kind"].as_str().unwrap(), o["name"].as_str().unwrap_or("")))
         .collect();
-    assert_eq!(options, ["cost_centre:Marketing", "credit:"]);
+    assert_eq!(options, ["cost_centre:Events", "cost_centre:Marketing", "credit:"]);
     let projects: Vec<&str> =
         dialog["projects"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert_eq!(projects, ["Brochure 2026", "Website"]);
@@ -286,6 +288,10 @@ fn the_job_dialog_asks_for_the_account_the_project_and_a_confirmation() {
         r["id"].as_str().unwrap().to_string()
     };
     let (a, b, c) = (submit("a.pdf"), submit("b.pdf"), submit("c.pdf"));
+    // The cost centre used last now comes first.
+    let dialog = client.run(&["jobs", "dialog", &a, "--json"], "").json();
+    let first = &dialog["payment_options"][0];
+    assert_eq!((first["kind"].as_str(), first["name"].as_str()), (Some("cost_centre"), Some("Marketing")));
     let cancelled = client.run(&["jobs", "answer", &c, "--cancel", "--json"], "").json();
     assert_eq!(cancelled["state"], "deleted");
     client
@@ -504,4 +510,28 @@ fn a_job_whose_login_never_comes_is_refused_with_the_reason() {
     assert!(printer.documents().is_empty());
     // Nothing is left in the client's spool.
     assert!(std::fs::read_dir(client.cache_dir().join("spool")).map(|d| d.count() == 0).unwrap_or(true));
+}
+
+#[test]
+fn a_document_over_the_size_limit_is_refused() {
+    let site = Site::new(&format!("127.0.0.1:{}", free_port()), "max_job_bytes = 4000\n");
+    site.seed_people();
+    site.admin(&["price-list", "add", "standard", "--mono", "0.05", "--colour", "0.20"], "");
+    site.admin(
+        &["printer", "add", "P", "--uri", "ipp://127.0.0.1:9/ipp/print", "--price-list", "standard"],
+        "",
+    );
+    site.admin(&["queue", "add", "Hold", "--release", "pull", "--printer", "P"], "");
+    let server = site.serve();
+    let token = api_token(&server, json!({"method": "pin", "pin": "1234"}));
+    let small = api_submit(&server, &token, pdf::pages(1), json!({"name": "small.pdf"}));
+    assert_eq!(small.status(), 201);
+    let large = api_submit(&server, &token, pdf::pages(40), json!({"name": "large.pdf"}));
+    assert_eq!(large.status(), 422);
+    let body: Value = large.json().unwrap();
+    assert_eq!(body["code"], "DOCUMENT_INVALID");
+    assert!(body["message"].as_str().unwrap().contains("larger"), "{body}");
+    // Nothing of it stays in the spool.
+    let spooled = std::fs::read_dir(site.data().join("spool")).unwrap().count();
+    assert_eq!(spooled, 1, "only the small job's document");
 }

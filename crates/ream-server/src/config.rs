@@ -23,6 +23,8 @@ pub struct Config {
     pub currency: String,
     /// The queue of jobs that name none (a server with one queue needs no default).
     pub default_queue: Option<String>,
+    /// The largest document accepted, in bytes.
+    pub max_job_bytes: u64,
     pub tls: TlsConfig,
     pub login: LoginConfig,
     pub security: SecurityConfig,
@@ -77,6 +79,7 @@ impl Default for Config {
             server_name: "Ream".into(),
             currency: "EUR".into(),
             default_queue: None,
+            max_job_bytes: 4 << 30,
             tls: TlsConfig::default(),
             login: LoginConfig::default(),
             security: SecurityConfig::default(),

@@ -186,6 +186,12 @@ async fn choices(state: &AppState, user: &UserRow, queue: &QueueRow) -> AppResul
                     )
                 })
                 .collect();
+            // The cost centres this user charged most recently come first.
+            let recent = state.store.recent_accounts(&user.id).await?;
+            let rank = |id: &Option<String>| {
+                id.as_ref().and_then(|id| recent.iter().position(|r| r == id)).unwrap_or(usize::MAX)
+            };
+            options.sort_by_key(|(_, id)| rank(id));
             options.push((credit(), None));
             options
         }
@@ -314,9 +320,17 @@ where
     let spooled = async {
         let mut file = tokio::fs::File::create(&path).await.map_err(anyhow::Error::from)?;
         let mut body = body;
+        let (mut size, limit) = (0u64, state.config.max_job_bytes);
         while let Some(chunk) =
             body.try_next().await.map_err(|e| AppError::invalid(format!("upload broke off: {e}")))?
         {
+            size += chunk.len() as u64;
+            if size > limit {
+                return Err(AppError::new(
+                    ErrorCode::DocumentInvalid,
+                    format!("the document is larger than this server accepts ({limit} bytes)"),
+                ));
+            }
             file.write_all(&chunk).await.map_err(anyhow::Error::from)?;
         }
         file.sync_all().await.map_err(anyhow::Error::from)?;

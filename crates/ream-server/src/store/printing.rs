@@ -366,6 +366,18 @@ impl Store {
         .await?)
     }
 
+    /// The cost centres the user's jobs were charged to, most recent first.
+    pub async fn recent_accounts(&self, owner_id: &str) -> AppResult<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT account_id, MAX(updated_at_ms) AS last FROM jobs WHERE owner_id = $1 AND account_id IS NOT NULL \
+             GROUP BY account_id ORDER BY last DESC LIMIT 50",
+        )
+        .bind(owner_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get::<String, _>(0)?)).collect()
+    }
+
     pub async fn jobs_in_state(&self, state: JobState) -> AppResult<Vec<JobRow>> {
         Ok(sqlx::query_as::<_, JobRow>(&format!("{JOB_SELECT} WHERE j.state = $1 ORDER BY j.created_at_ms"))
             .bind(enum_str(state))
