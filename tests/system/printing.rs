@@ -129,7 +129,8 @@ fn a_pdf_printed_with_lp_reaches_the_printer_and_is_charged_for_its_pages() {
 #[test]
 fn held_jobs_wait_for_their_owner_and_refusals_say_why() {
     let printer = Printer::start("Hall");
-    let (site, server) = site_with_printer(&printer, &[&["Pull", "--release", "pull"]]);
+    let (site, server) =
+        site_with_printer(&printer, &[&["Pull", "--release", "pull"], &["Private", "--release", "private"]]);
     let client = logged_in_client(&server);
     let token = |credentials: Value| api_token(&server, credentials);
     let submit = |token: &str, body: Vec<u8>, meta: Value| api_submit(&server, token, body, meta);
@@ -157,6 +158,29 @@ fn held_jobs_wait_for_their_owner_and_refusals_say_why() {
     );
     assert_eq!(printer.documents().len(), 1);
     assert_eq!(client.status()["account"]["credit_cents"], 2_000 - 10);
+    // A pull queue keeps the document: released again, it prints again and is charged again.
+    let again = client.run(&["jobs", "release", held["id"].as_str().unwrap(), "--json"], "").json();
+    assert_eq!(again["state"], "printing");
+    wait_for_state(&client, "printed");
+    assert_eq!(printer.documents().len(), 2);
+    assert_eq!(client.status()["account"]["credit_cents"], 2_000 - 20);
+    // Its kept document deleted, there is nothing to reprint.
+    client.run(&["jobs", "delete", held["id"].as_str().unwrap(), "--json"], "").json();
+    let r = client.run(&["jobs", "release", held["id"].as_str().unwrap()], "");
+    assert_eq!(r.error_code(), "CONFLICT");
+
+    // A private queue deletes the document once printed: no reprint.
+    let r = submit(
+        &alice,
+        pdf::pages(1),
+        json!({"name": "payslip.pdf", "queue": "Private", "color_mode": "monochrome"}),
+    );
+    let private: Value = r.json().unwrap();
+    client.run(&["jobs", "release", private["id"].as_str().unwrap(), "--json"], "").json();
+    wait_for_state(&client, "printed");
+    assert_eq!(printer.documents().len(), 3);
+    let r = client.run(&["jobs", "release", private["id"].as_str().unwrap()], "");
+    assert_eq!(r.error_code(), "CONFLICT");
 
     // Deleted before release: never printed, never charged.
     let r = submit(
@@ -169,7 +193,8 @@ fn held_jobs_wait_for_their_owner_and_refusals_say_why() {
     assert_eq!(deleted["state"], "deleted");
     let again = client.run(&["jobs", "release", draft["id"].as_str().unwrap()], "");
     assert_eq!(again.error_code(), "CONFLICT");
-    assert_eq!(printer.documents().len(), 1);
+    assert_eq!(printer.documents().len(), 3);
+    assert_eq!(client.status()["account"]["credit_cents"], 2_000 - 20 - 5);
 
     // Refusals name their reason: a broken document, credit that does not cover the job.
     let r = submit(

@@ -25,6 +25,8 @@ pub struct Config {
     pub default_queue: Option<String>,
     /// The largest document accepted, in bytes.
     pub max_job_bytes: u64,
+    /// How long a pull queue keeps a printed job's document for reprints.
+    pub reprint_hours: i64,
     pub tls: TlsConfig,
     pub login: LoginConfig,
     pub security: SecurityConfig,
@@ -80,6 +82,7 @@ impl Default for Config {
             currency: "EUR".into(),
             default_queue: None,
             max_job_bytes: 4 << 30,
+            reprint_hours: 24,
             tls: TlsConfig::default(),
             login: LoginConfig::default(),
             security: SecurityConfig::default(),

@@ -632,17 +632,64 @@ pub async fn release(
             .ok_or_else(|| AppError::not_found(format!("printer {name} of this queue")))?,
         None => printers.first().ok_or_else(|| AppError::invalid("the job's queue has no printer"))?,
     };
-    if !state.store.move_job(job_id, &[JobState::Held], JobState::Printing, None, Some(&target.id)).await? {
-        return Err(AppError::new(ErrorCode::Conflict, "only a held job can be released"));
+    // A pull queue keeps a printed job's document for a while: releasing it again
+    // prints it again, and charges it again.
+    let reprint = job.state() == JobState::Printed && job.spool_file.is_some();
+    if reprint {
+        if let Some(kind) = job.payment().map(|p| p.kind) {
+            let again = NewJob {
+                owner_id: &user.id,
+                queue_id: &job.queue_id,
+                name: &job.name,
+                state: JobState::Printing,
+                pages: job.pages,
+                copies: job.copies,
+                colour: job.colour != 0,
+                duplex: job.duplex != 0,
+                media: &job.media,
+                price_cents: job.price_cents,
+                spool_file: None,
+                printer_id: None,
+                account_kind: Some(kind),
+                account_id: job.account_id.as_deref(),
+                project_id: job.project_id.as_deref(),
+                reason: None,
+            };
+            check_funds(state, user, kind, &again).await?;
+        }
+        state.store.clear_printer_job_id(job_id).await?;
+    }
+    let from: &[JobState] = if reprint { &[JobState::Printed] } else { &[JobState::Held] };
+    if !state.store.move_job(job_id, from, JobState::Printing, None, Some(&target.id)).await? {
+        return Err(AppError::new(
+            ErrorCode::Conflict,
+            "only a held job (or a pull job printed recently) can be released",
+        ));
     }
     tokio::spawn(deliver(state.clone(), job_id.to_string()));
     Ok(state.store.job(job_id).await?.view())
+}
+
+/// Deletes the documents of pull jobs printed longer ago than the reprint period.
+pub async fn expire_reprints(state: &AppState) -> AppResult<()> {
+    let cutoff = state.now_ms() - state.config.reprint_hours * 3_600_000;
+    for job in state.store.jobs_in_state(JobState::Printed).await? {
+        if job.spool_file.is_some() && job.updated_at_ms < cutoff {
+            drop_spool(state, &job).await;
+        }
+    }
+    Ok(())
 }
 
 /// Deletes a job that has not printed; its document goes with it.
 pub async fn delete(state: &AppState, user: &UserRow, job_id: &str) -> AppResult<Job> {
     let job = state.store.job(job_id).await?;
     owned(&job, user)?;
+    if job.state() == JobState::Printed && job.spool_file.is_some() {
+        // A printed pull job: its kept document goes, the record of its printing stays.
+        drop_spool(state, &job).await;
+        return Ok(state.store.job(job_id).await?.view());
+    }
     let from = [JobState::Held, JobState::WaitingForUser];
     if !state.store.move_job(job_id, &from, JobState::Deleted, Some("deleted by its owner"), None).await? {
         return Err(AppError::new(ErrorCode::Conflict, "only a job that has not printed can be deleted"));
@@ -725,7 +772,10 @@ async fn try_deliver(state: &AppState, job_id: &str) -> anyhow::Result<()> {
         Outcome::Completed => {
             charge(state, &job).await?;
             state.store.move_job(job_id, &[JobState::Printing], JobState::Printed, None, None).await?;
-            drop_spool(state, &job).await;
+            // Pull jobs keep their document for reprints; direct and private ones do not.
+            if queue_of(state, &job).await?.queue.release != ReleaseMode::Pull {
+                drop_spool(state, &job).await;
+            }
             tracing::info!(job = %job_id, printer = %printer.name, "printed");
         }
         Outcome::Failed(reason) => {

@@ -48,6 +48,16 @@ pub async fn serve(state: AppState, on_start: impl FnOnce(&Started)) -> anyhow::
     };
     tokio::spawn(state.hub.clone().run_poller(state.store.clone()));
     tokio::spawn(crate::printing::resume(state.clone()));
+    let janitor = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            if let Err(e) = crate::printing::expire_reprints(&janitor).await {
+                tracing::warn!(error = %e, "cannot expire reprint documents");
+            }
+        }
+    });
     let app = crate::api::router(state).into_make_service_with_connect_info::<SocketAddr>();
     match tls {
         TlsSetup::Plain => {

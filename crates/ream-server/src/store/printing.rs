@@ -487,6 +487,14 @@ impl Store {
         Ok(())
     }
 
+    pub async fn clear_printer_job_id(&self, id: &str) -> AppResult<()> {
+        sqlx::query("UPDATE jobs SET printer_job_id = NULL WHERE id = $1")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     pub async fn set_printer_job_id(&self, id: &str, printer_job_id: i64) -> AppResult<()> {
         sqlx::query("UPDATE jobs SET printer_job_id = $1 WHERE id = $2")
             .bind(printer_job_id)
