@@ -560,3 +560,40 @@ fn a_document_over_the_size_limit_is_refused() {
     let spooled = std::fs::read_dir(site.data().join("spool")).unwrap().count();
     assert_eq!(spooled, 1, "only the small job's document");
 }
+
+#[test]
+fn a_quota_queue_counts_printed_pages_and_refuses_what_exceeds_it() {
+    let printer = Printer::start("Copier");
+    let (site, server) = site_with_printer(&printer, &[&["Quota", "--accounting", "quota"]]);
+    site.admin(
+        &[
+            "quota",
+            "add",
+            "alice",
+            "--name",
+            "Monthly",
+            "--period",
+            "month",
+            "--metric",
+            "total_pages",
+            "--limit",
+            "3",
+        ],
+        "",
+    );
+    let client = logged_in_client(&server);
+    let token = api_token(&server, json!({"method": "pin", "pin": "1234"}));
+
+    let r =
+        api_submit(&server, &token, pdf::pages(2), json!({"name": "two.pdf", "color_mode": "monochrome"}));
+    assert_eq!(r.status(), 201);
+    wait_for_state(&client, "printed");
+    let quota = &client.status()["account"]["quotas"][0];
+    assert_eq!((quota["used"].as_i64(), quota["remaining"].as_i64()), (Some(2), Some(1)), "{quota}");
+    assert_eq!(client.status()["account"]["credit_cents"], 2_000, "paying by quota spends no credit");
+
+    let r = api_submit(&server, &token, pdf::pages(2), json!({"name": "two-more.pdf"}));
+    assert_eq!(r.status(), 402);
+    assert_eq!(r.json::<Value>().unwrap()["code"], "QUOTA_EXCEEDED");
+    assert_eq!(printer.documents().len(), 1);
+}
