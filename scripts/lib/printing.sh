@@ -3,7 +3,7 @@
 # no systemd. Idempotent: whatever already runs is left alone.
 
 ensure_printing_deps() {
-  ensure_packages cups cups-bsd cups-client cups-ipp-utils cups-filters avahi-daemon dbus
+  ensure_packages cups cups-bsd cups-client cups-ipp-utils cups-filters avahi-daemon dbus procps
 }
 
 printing_start() {
