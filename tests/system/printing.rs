@@ -597,3 +597,33 @@ fn a_quota_queue_counts_printed_pages_and_refuses_what_exceeds_it() {
     assert_eq!(r.json::<Value>().unwrap()["code"], "QUOTA_EXCEEDED");
     assert_eq!(printer.documents().len(), 1);
 }
+
+#[test]
+fn kept_reprint_documents_expire() {
+    let printer = Printer::start("Archive");
+    let site = Site::new(&format!("127.0.0.1:{}", free_port()), "reprint_hours = 0\n");
+    site.seed_people();
+    site.admin(&["price-list", "add", "standard", "--mono", "0.05", "--colour", "0.20"], "");
+    site.admin(&["printer", "add", "Archive", "--uri", &printer.uri(), "--price-list", "standard"], "");
+    site.admin(&["queue", "add", "Pull", "--release", "pull", "--printer", "Archive"], "");
+    let mut server = site.serve();
+    let client = logged_in_client(&server);
+    let token = api_token(&server, json!({"method": "pin", "pin": "1234"}));
+    let job: Value = api_submit(&server, &token, pdf::pages(1), json!({"name": "old.pdf"})).json().unwrap();
+    let id = job["id"].as_str().unwrap();
+    client.run(&["jobs", "release", id, "--json"], "").json();
+    wait_for_state(&client, "printed");
+    assert_eq!(std::fs::read_dir(site.data().join("spool")).unwrap().count(), 1, "kept for a reprint");
+    // The server's housekeeping runs at start (then every 10 minutes): with no reprint
+    // period, the kept document goes, and a reprint is no longer possible.
+    server.stop();
+    server.resume();
+    for _ in 0..50 {
+        if std::fs::read_dir(site.data().join("spool")).unwrap().count() == 0 {
+            break;
+        }
+        sleep(100);
+    }
+    assert_eq!(std::fs::read_dir(site.data().join("spool")).unwrap().count(), 0);
+    assert_eq!(client.run(&["jobs", "release", id], "").error_code(), "CONFLICT");
+}

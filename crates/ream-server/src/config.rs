@@ -180,6 +180,8 @@ impl Config {
                 r.id
             );
         }
+        anyhow::ensure!(self.reprint_hours >= 0, "reprint_hours cannot be negative");
+        anyhow::ensure!(self.max_job_bytes > 0, "max_job_bytes must be positive");
         let s = &self.security;
         for (name, v) in [
             ("max_failed_attempts", s.max_failed_attempts),
