@@ -11,7 +11,6 @@ use clap::{Parser, Subcommand};
 use ream_server::config::Config;
 use ream_server::server::{open_system_state, serve, Started};
 use ream_server::state::AppState;
-use ream_server::store::{parse_metric, parse_period};
 use ream_server::{admin, demo};
 use ream_wire::{AccountingMode, DetectionMethod, PriceList, Printer, Queue, ReleaseMode, SpoolingMode};
 use ream_wire::{
@@ -324,11 +323,11 @@ enum WorkstationCmd {
 }
 
 fn period(s: &str) -> Result<QuotaPeriod, String> {
-    parse_period(s).ok_or_else(|| "one of day, week, month, year, unlimited".into())
+    ream_server::store::enum_parse(s).ok_or_else(|| "one of day, week, month, year, unlimited".into())
 }
 
 fn metric(s: &str) -> Result<QuotaMetric, String> {
-    parse_metric(&s.replace('-', "_"))
+    ream_server::store::enum_parse(&s.replace('-', "_"))
         .ok_or_else(|| "one of total_pages, colour_pages, mono_pages, money".into())
 }
 

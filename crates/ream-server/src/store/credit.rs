@@ -2,27 +2,9 @@
 
 use sqlx::Row;
 
-use super::{new_id, Store};
+use super::{enum_parse, enum_str, new_id, Store};
 use crate::error::{AppError, AppResult};
 use ream_wire::{CreditTransaction, ErrorCode, TransactionKind};
-
-pub fn kind_str(kind: TransactionKind) -> &'static str {
-    match kind {
-        TransactionKind::TopUp => "top_up",
-        TransactionKind::Adjustment => "adjustment",
-        TransactionKind::Charge => "charge",
-        TransactionKind::Refund => "refund",
-    }
-}
-
-fn kind_from(s: &str) -> TransactionKind {
-    match s {
-        "top_up" => TransactionKind::TopUp,
-        "charge" => TransactionKind::Charge,
-        "refund" => TransactionKind::Refund,
-        _ => TransactionKind::Adjustment,
-    }
-}
 
 impl Store {
     /// Moves the balance by `amount_cents` and logs it, atomically. With
@@ -74,7 +56,7 @@ impl Store {
         .bind(&t.id)
         .bind(user_id)
         .bind(seq)
-        .bind(kind_str(kind))
+        .bind(enum_str(kind))
         .bind(t.amount_cents)
         .bind(t.balance_after_cents)
         .bind(&t.comment)
@@ -100,7 +82,7 @@ impl Store {
             .map(|r| {
                 Ok(CreditTransaction {
                     id: r.try_get("id")?,
-                    kind: kind_from(&r.try_get::<String, _>("kind")?),
+                    kind: enum_parse(&r.try_get::<String, _>("kind")?).unwrap_or(TransactionKind::Adjustment),
                     amount_cents: r.try_get("amount_cents")?,
                     balance_after_cents: r.try_get("balance_after_cents")?,
                     comment: r.try_get("comment")?,

@@ -15,11 +15,9 @@ mod shared;
 mod users;
 mod workstations;
 
-pub use credit::*;
 pub use printing::*;
 pub use quotas::*;
 pub use sessions::*;
-pub use shared::*;
 pub use users::*;
 pub use workstations::*;
 
@@ -107,6 +105,16 @@ where
         Some(row) => Ok(row.try_get::<i64, _>(0)?),
         None => Err(AppError::not_found("user")),
     }
+}
+
+/// The snake_case name serde gives a unit enum variant: the one spelling used in the
+/// database, on the wire and on the command line.
+pub fn enum_str<T: serde::Serialize>(v: T) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+}
+
+pub fn enum_parse<T: serde::de::DeserializeOwned>(s: &str) -> Option<T> {
+    serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
 }
 
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {

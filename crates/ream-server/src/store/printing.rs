@@ -2,22 +2,12 @@
 
 use sqlx::Row;
 
-use super::{bump_user, is_unique_violation, new_id, Store};
+use super::{bump_user, enum_parse, enum_str, is_unique_violation, new_id, Store};
 use crate::error::{AppError, AppResult};
 use ream_wire::{
     AccountingMode, DetectionMethod, ErrorCode, Job, JobState, PaymentChoice, PaymentKind, PriceList, Queue,
     ReleaseMode, SpoolingMode,
 };
-
-/// The snake_case name serde gives a unit enum variant: the one spelling used in the
-/// database, on the wire and on the command line.
-pub fn enum_str<T: serde::Serialize>(v: T) -> String {
-    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
-}
-
-pub fn enum_parse<T: serde::de::DeserializeOwned>(s: &str) -> Option<T> {
-    serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
-}
 
 fn conflict(e: sqlx::Error, what: &str) -> AppError {
     if is_unique_violation(&e) {

@@ -2,7 +2,7 @@
 //! started at `period_start_ms`; once a new period begins it reads as zero, without any
 //! job having to reset it.
 
-use super::{bump_user, new_id, Store};
+use super::{bump_user, enum_parse, enum_str, new_id, Store};
 use crate::error::{AppError, AppResult};
 use ream_wire::{NewQuota, QuotaMetric, QuotaPeriod, QuotaView};
 
@@ -16,37 +16,6 @@ pub struct QuotaRow {
     pub limit_value: i64,
     pub used: i64,
     pub period_start_ms: Option<i64>,
-}
-
-pub fn period_str(p: QuotaPeriod) -> &'static str {
-    match p {
-        QuotaPeriod::Day => "day",
-        QuotaPeriod::Week => "week",
-        QuotaPeriod::Month => "month",
-        QuotaPeriod::Year => "year",
-        QuotaPeriod::Unlimited => "unlimited",
-    }
-}
-
-pub fn parse_period(s: &str) -> Option<QuotaPeriod> {
-    [QuotaPeriod::Day, QuotaPeriod::Week, QuotaPeriod::Month, QuotaPeriod::Year, QuotaPeriod::Unlimited]
-        .into_iter()
-        .find(|p| period_str(*p) == s)
-}
-
-pub fn metric_str(m: QuotaMetric) -> &'static str {
-    match m {
-        QuotaMetric::TotalPages => "total_pages",
-        QuotaMetric::ColourPages => "colour_pages",
-        QuotaMetric::MonoPages => "mono_pages",
-        QuotaMetric::Money => "money",
-    }
-}
-
-pub fn parse_metric(s: &str) -> Option<QuotaMetric> {
-    [QuotaMetric::TotalPages, QuotaMetric::ColourPages, QuotaMetric::MonoPages, QuotaMetric::Money]
-        .into_iter()
-        .find(|m| metric_str(*m) == s)
 }
 
 const DAY_MS: i64 = 86_400_000;
@@ -98,7 +67,7 @@ pub fn period_bounds(period: QuotaPeriod, now_ms: i64) -> Option<(i64, i64)> {
 
 impl QuotaRow {
     pub fn view(&self, now_ms: i64) -> QuotaView {
-        let period = parse_period(&self.period).unwrap_or(QuotaPeriod::Unlimited);
+        let period = enum_parse(&self.period).unwrap_or(QuotaPeriod::Unlimited);
         let bounds = period_bounds(period, now_ms);
         let used = match bounds {
             Some((start, _)) if self.period_start_ms != Some(start) => 0,
@@ -108,7 +77,7 @@ impl QuotaRow {
             id: self.id.clone(),
             name: self.name.clone(),
             period,
-            metric: parse_metric(&self.metric).unwrap_or(QuotaMetric::TotalPages),
+            metric: enum_parse(&self.metric).unwrap_or(QuotaMetric::TotalPages),
             limit: self.limit_value,
             used,
             remaining: (self.limit_value - used).max(0),
@@ -137,8 +106,8 @@ impl Store {
         .bind(&id)
         .bind(user_id)
         .bind(&q.name)
-        .bind(period_str(q.period))
-        .bind(metric_str(q.metric))
+        .bind(enum_str(q.period))
+        .bind(enum_str(q.metric))
         .bind(q.limit)
         .bind(start)
         .bind(now)
@@ -194,7 +163,7 @@ impl Store {
                 .await?;
         }
         if let Some(used) = used {
-            let start = parse_period(&q.period).and_then(|p| period_bounds(p, now)).map(|b| b.0);
+            let start = enum_parse(&q.period).and_then(|p| period_bounds(p, now)).map(|b| b.0);
             sqlx::query("UPDATE quotas SET used = $1, period_start_ms = $2 WHERE id = $3")
                 .bind(used)
                 .bind(start)

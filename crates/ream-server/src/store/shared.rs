@@ -3,23 +3,9 @@
 
 use sqlx::Row;
 
-use super::{is_unique_violation, new_id, Store};
+use super::{enum_str, is_unique_violation, new_id, Store};
 use crate::error::{AppError, AppResult};
 use ream_wire::{AccountRef, ErrorCode, Member, MemberKind, SharedAccount, SharedAccountKind};
-
-pub fn shared_kind_str(k: SharedAccountKind) -> &'static str {
-    match k {
-        SharedAccountKind::CostCentre => "cost_centre",
-        SharedAccountKind::Project => "project",
-    }
-}
-
-fn member_kind_str(k: MemberKind) -> &'static str {
-    match k {
-        MemberKind::User => "user",
-        MemberKind::Group => "group",
-    }
-}
 
 impl Store {
     pub async fn create_shared_account(
@@ -33,7 +19,7 @@ impl Store {
             "INSERT INTO shared_accounts (id, kind, name, description, created_at_ms) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&id)
-        .bind(shared_kind_str(kind))
+        .bind(enum_str(kind))
         .bind(name)
         .bind(description)
         .bind(self.now_ms())
@@ -50,7 +36,7 @@ impl Store {
 
     pub async fn shared_account_id(&self, kind: SharedAccountKind, name: &str) -> AppResult<String> {
         let row = sqlx::query("SELECT id FROM shared_accounts WHERE kind = $1 AND name = $2")
-            .bind(shared_kind_str(kind))
+            .bind(enum_str(kind))
             .bind(name)
             .fetch_optional(self.pool())
             .await?
@@ -62,7 +48,7 @@ impl Store {
     pub async fn list_shared_accounts(&self, kind: SharedAccountKind) -> AppResult<Vec<SharedAccount>> {
         let accounts =
             sqlx::query("SELECT id, name, description FROM shared_accounts WHERE kind = $1 ORDER BY name")
-                .bind(shared_kind_str(kind))
+                .bind(enum_str(kind))
                 .fetch_all(self.pool())
                 .await?;
         let members = sqlx::query(
@@ -72,7 +58,7 @@ impl Store {
              LEFT JOIN user_groups g ON m.member_kind = 'group' AND g.id = m.member_id \
              WHERE a.kind = $1 ORDER BY m.member_kind DESC, name",
         )
-        .bind(shared_kind_str(kind))
+        .bind(enum_str(kind))
         .fetch_all(self.pool())
         .await?;
         let mut out = Vec::with_capacity(accounts.len());
@@ -131,7 +117,7 @@ impl Store {
                  ON CONFLICT DO NOTHING",
             )
             .bind(&account_id)
-            .bind(member_kind_str(member.kind))
+            .bind(enum_str(member.kind))
             .bind(&member_id)
             .execute(&mut *tx)
             .await?;
@@ -140,7 +126,7 @@ impl Store {
                 "DELETE FROM shared_account_members WHERE account_id = $1 AND member_kind = $2 AND member_id = $3",
             )
             .bind(&account_id)
-            .bind(member_kind_str(member.kind))
+            .bind(enum_str(member.kind))
             .bind(&member_id)
             .execute(&mut *tx)
             .await?;
@@ -186,7 +172,7 @@ impl Store {
                  ON m.member_kind = 'group' AND m.member_id = gm.group_id WHERE gm.user_id = $2) \
              ORDER BY a.name",
         )
-        .bind(shared_kind_str(kind))
+        .bind(enum_str(kind))
         .bind(user_id)
         .fetch_all(self.pool())
         .await?;
