@@ -53,15 +53,8 @@ enum Cmd {
     },
     /// Log in. Secrets are asked for on the terminal (or read from standard input).
     Login {
-        /// user_list, pin, card, card_pin, password or sso; asked when absent.
-        #[arg(long, value_parser = method)]
-        method: Option<LoginMethod>,
-        /// Stay logged in for one of the server's remember-me durations (e.g. 8h, always).
-        #[arg(long)]
-        remember: Option<String>,
-        /// For password and user-list logins.
-        #[arg(long)]
-        username: Option<String>,
+        #[command(flatten)]
+        how: LoginArgs,
     },
     Logout,
     /// Who is logged in, the server and its connection, and the account in short.
@@ -70,12 +63,8 @@ enum Cmd {
     Account,
     /// Follow live changes (push) until interrupted; logs in first if needed.
     Watch {
-        #[arg(long, value_parser = method)]
-        method: Option<LoginMethod>,
-        #[arg(long)]
-        remember: Option<String>,
-        #[arg(long)]
-        username: Option<String>,
+        #[command(flatten)]
+        how: LoginArgs,
     },
     /// Generate a new PIN (shown once).
     Pin,
@@ -96,6 +85,20 @@ enum Cmd {
         #[command(subcommand)]
         action: CupsCmd,
     },
+}
+
+/// How to log in, where a command may have to.
+#[derive(Debug, clap::Args)]
+struct LoginArgs {
+    /// user_list, pin, card, card_pin, password or sso; asked when absent.
+    #[arg(long, value_parser = method)]
+    method: Option<LoginMethod>,
+    /// Stay logged in for one of the server's remember-me durations (e.g. 8h, always).
+    #[arg(long)]
+    remember: Option<String>,
+    /// For password and user-list logins.
+    #[arg(long)]
+    username: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -188,8 +191,8 @@ async fn run(args: Args) -> Result<(), ClientError> {
         }
         Cmd::Policy => out.policy(&engine.policy().await?, &engine.remember_options().await?),
         Cmd::Users { search } => out.directory(&engine.directory(&search).await?),
-        Cmd::Login { method, remember, username } => {
-            login(&engine, method, remember.as_deref(), username).await?;
+        Cmd::Login { how } => {
+            login(&engine, how.method, how.remember.as_deref(), how.username).await?;
             if engine.status().remember.is_none() && !out.json {
                 eprintln!("This login is not remembered: it ends when this command does. Use --remember to keep it.");
             }
@@ -216,13 +219,13 @@ async fn run(args: Args) -> Result<(), ClientError> {
             }
             out.account(&engine.status(), transactions.as_ref(), detailed);
         }
-        Cmd::Watch { method, remember, username } => {
+        Cmd::Watch { how } => {
             let started = engine.start().await?;
             if engine.status().user.is_none() {
                 if started == Started::Expired && !out.json {
                     eprintln!("The remembered login has ended.");
                 }
-                login(&engine, method, remember.as_deref(), username).await?;
+                login(&engine, how.method, how.remember.as_deref(), how.username).await?;
             }
             watch(&engine, &out, true, false).await?;
         }
