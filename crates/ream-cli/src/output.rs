@@ -29,7 +29,12 @@ fn span(ms: i64) -> String {
 
 pub fn money(cents: i64, currency: &str) -> String {
     let sign = if cents < 0 { "-" } else { "" };
-    format!("{sign}{}.{:02} {currency}", cents.abs() / 100, cents.abs() % 100)
+    let amount = format!("{sign}{}.{:02}", cents.abs() / 100, cents.abs() % 100);
+    if currency.is_empty() {
+        amount
+    } else {
+        format!("{amount} {currency}")
+    }
 }
 
 fn quota_line(q: &QuotaView, currency: &str) -> String {
@@ -303,6 +308,7 @@ mod tests {
     fn money_and_spans_read_well() {
         assert_eq!(money(2_000, "EUR"), "20.00 EUR");
         assert_eq!(money(-5, "EUR"), "-0.05 EUR");
+        assert_eq!(money(10, ""), "0.10");
         assert_eq!(span(42_000), "42 s");
         assert_eq!(span(3 * 3_600_000 + 5 * 60_000), "3 h 5 min");
         assert_eq!(span(-90_000), "1 min");
