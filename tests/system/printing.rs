@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use ream_system_tests::client::{credit_of, Client, Watch};
+use ream_system_tests::client::{credit_of, keyring_has, Client, Watch};
 use ream_system_tests::printer::{lp, CupsQueue, Printer};
 use ream_system_tests::server::{ServerProcess, Site};
 use ream_system_tests::{free_port, pdf, sleep};
@@ -530,6 +530,14 @@ fn a_job_whose_login_never_comes_is_refused_with_the_reason() {
         v["type"] == "login_required" && v["job"].is_string()
     });
     assert_eq!(asked["methods"], json!(["password"]));
+    // While it waits, the document sits in the client's spool encrypted, its key in the
+    // OS keyring.
+    let spooled: Vec<_> = std::fs::read_dir(client.cache_dir().join("spool")).unwrap().flatten().collect();
+    assert_eq!(spooled.len(), 1);
+    let stored = std::fs::read(spooled[0].path()).unwrap();
+    assert!(stored.starts_with(b"REAMSPL1"), "a Ream spool file");
+    assert!(!stored.windows(5).any(|w| w == b"%PDF-"), "no plaintext PDF on disk");
+    assert!(keyring_has("spool-key"));
     let refused = run.expect(Duration::from_secs(30), "the refusal", |v| v["type"] == "job_refused");
     assert!(refused["reason"].as_str().unwrap().contains("nobody logged in"), "{refused}");
     assert!(printer.documents().is_empty());

@@ -148,16 +148,11 @@ impl Api {
         self.call(Method::GET, &path, None, None::<&()>, Some(proof)).await
     }
 
-    /// Submits a spooled document, streamed from its file.
-    pub async fn submit_job(
-        &self,
-        access_token: &str,
-        job: &JobSubmission,
-        document: &std::path::Path,
-    ) -> Result<Job> {
-        let file = tokio::fs::File::open(document)
-            .await
-            .map_err(|e| ClientError::Config(format!("spooled document {}: {e}", document.display())))?;
+    /// Submits a document, streamed (from the spool, decrypted on the way).
+    pub async fn submit_job<S>(&self, access_token: &str, job: &JobSubmission, document: S) -> Result<Job>
+    where
+        S: futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static,
+    {
         let header = serde_json::to_string(job).map_err(|e| ClientError::Protocol(e.to_string()))?;
         let resp = self
             .http
@@ -166,7 +161,7 @@ impl Api {
             .header(JOB_HEADER, header)
             .header("content-type", "application/pdf")
             .timeout(Duration::from_secs(3_600))
-            .body(reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(file)))
+            .body(reqwest::Body::wrap_stream(document))
             .send()
             .await
             .map_err(|e| self.transport_error(&e))?;

@@ -79,6 +79,7 @@ struct Session {
 }
 
 struct Inner {
+    spool_key: tokio::sync::Mutex<Option<crate::spool::SpoolKey>>,
     settings: Mutex<Settings>,
     save_settings: bool,
     secrets: Arc<dyn SecretStore>,
@@ -120,6 +121,7 @@ impl Engine {
         let (events, _) = broadcast::channel(256);
         Engine {
             inner: Arc::new(Inner {
+                spool_key: tokio::sync::Mutex::new(None),
                 settings: Mutex::new(settings),
                 save_settings,
                 secrets,
@@ -648,6 +650,24 @@ impl Engine {
 
     // ----- printing -----
 
+    /// The key the local spool is encrypted with, from the OS keyring (made on first use).
+    pub async fn spool_key(&self) -> Result<crate::spool::SpoolKey> {
+        let mut cached = self.inner.spool_key.lock().await;
+        if let Some(key) = cached.as_ref() {
+            return Ok(key.clone());
+        }
+        let key = match self.secret_get(crate::spool::KEY_ENTRY).await? {
+            Some(stored) => crate::spool::SpoolKey::from_b64(&stored)?,
+            None => {
+                let key = crate::spool::SpoolKey::generate();
+                self.secret_set(crate::spool::KEY_ENTRY, &key.to_b64()).await?;
+                key
+            }
+        };
+        *cached = Some(key.clone());
+        Ok(key)
+    }
+
     /// The user's jobs on the server, newest first.
     pub async fn jobs(&self) -> Result<Vec<ream_wire::Job>> {
         Ok(self.authed(|api, token| async move { api.jobs(&token).await }).await?.jobs)
@@ -730,8 +750,12 @@ impl Engine {
                 s.user.is_some() && !matches!(s.connection, Connection::Offline { .. })
             };
             if ready {
+                let key = self.spool_key().await?;
                 let result = self
-                    .authed(|api, token| async move { api.submit_job(&token, job, document).await })
+                    .authed(|api, token| {
+                        let key = key.clone();
+                        async move { api.submit_job(&token, job, crate::spool::read(&key, document)).await }
+                    })
                     .await;
                 match result {
                     // The server went away meanwhile: wait for it like for a login.

@@ -446,13 +446,15 @@ impl Endpoint {
     where
         R: futures_util::io::AsyncRead + Send + Unpin,
     {
-        let path = self.spool.join(format!("{}.pdf", uuid::Uuid::new_v4()));
-        let written = async {
-            let mut file = tokio::fs::File::create(&path).await?;
-            tokio::io::copy(&mut payload.into_inner().compat(), &mut file).await?;
-            file.sync_all().await
-        }
-        .await;
+        let path = self.spool.join(format!("{}.spool", uuid::Uuid::new_v4()));
+        let key = match self.engine.spool_key().await {
+            Ok(key) => key,
+            Err(e) => {
+                tracing::warn!(error = %e, "no spool key: cannot take a job");
+                return Err(StatusCode::ServerErrorInternalError);
+            }
+        };
+        let written = crate::spool::write(&key, payload.into_inner().compat(), &path).await;
         if let Err(e) = written {
             tracing::warn!(error = %e, "cannot spool a job");
             let _ = tokio::fs::remove_file(&path).await;

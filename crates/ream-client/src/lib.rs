@@ -12,6 +12,7 @@ pub mod error;
 pub mod ipp_endpoint;
 pub mod secrets;
 pub mod settings;
+pub mod spool;
 pub mod tls;
 pub mod workstation;
 

@@ -1,0 +1,213 @@
+//! The local spool: documents printed to this workstation wait here, encrypted, until
+//! the server has them. The key (AES-256-GCM) lives in the OS keyring; a spool file
+//! alone is unreadable.
+//!
+//! Format: `REAMSPL1`, an 8-byte random file id, then frames of
+//! `[last: u8][length: u32 BE][ciphertext]`. Each frame holds up to 64 KiB of the
+//! document; its nonce is the file id and the frame number, and its `last` flag is
+//! authenticated, so frames cannot be reordered, dropped or cut off unnoticed.
+
+use std::path::Path;
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Key, Nonce};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use rand::RngCore;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+
+use crate::error::{ClientError, Result};
+
+const MAGIC: &[u8; 8] = b"REAMSPL1";
+const CHUNK: usize = 64 * 1024;
+
+/// The keyring entry of the spool key.
+pub const KEY_ENTRY: &str = "spool-key";
+
+#[derive(Clone)]
+pub struct SpoolKey(Key<Aes256Gcm>);
+
+impl SpoolKey {
+    pub fn generate() -> SpoolKey {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        SpoolKey(bytes.into())
+    }
+
+    pub fn to_b64(&self) -> String {
+        STANDARD.encode(self.0)
+    }
+
+    pub fn from_b64(s: &str) -> Result<SpoolKey> {
+        let bytes: [u8; 32] = STANDARD
+            .decode(s.trim())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| ClientError::Keyring("the stored spool key is damaged".into()))?;
+        Ok(SpoolKey(bytes.into()))
+    }
+}
+
+fn nonce(file_id: &[u8; 8], frame: u32) -> Nonce<aes_gcm::aead::consts::U12> {
+    let mut n = [0u8; 12];
+    n[..8].copy_from_slice(file_id);
+    n[8..].copy_from_slice(&frame.to_be_bytes());
+    n.into()
+}
+
+fn broken(what: &str) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, format!("spool file: {what}"))
+}
+
+/// Reads `source` to its end into `path`, encrypted. Memory stays at one chunk.
+pub async fn write<R: AsyncRead + Unpin>(key: &SpoolKey, mut source: R, path: &Path) -> std::io::Result<u64> {
+    let cipher = Aes256Gcm::new(&key.0);
+    let mut file_id = [0u8; 8];
+    rand::rngs::OsRng.fill_bytes(&mut file_id);
+    let mut out = tokio::io::BufWriter::new(tokio::fs::File::create(path).await?);
+    out.write_all(MAGIC).await?;
+    out.write_all(&file_id).await?;
+    let (mut pending, mut next) = (Vec::with_capacity(CHUNK), vec![0u8; CHUNK]);
+    let (mut frame, mut total) = (0u32, 0u64);
+    fill(&mut source, &mut pending).await?;
+    loop {
+        next.resize(CHUNK, 0);
+        next.clear();
+        fill(&mut source, &mut next).await?;
+        let last = next.is_empty();
+        let aad = [last as u8];
+        let sealed = cipher
+            .encrypt(&nonce(&file_id, frame), Payload { msg: &pending, aad: &aad })
+            .map_err(|_| broken("cannot encrypt"))?;
+        out.write_all(&aad).await?;
+        out.write_all(&(sealed.len() as u32).to_be_bytes()).await?;
+        out.write_all(&sealed).await?;
+        total += pending.len() as u64;
+        if last {
+            break;
+        }
+        frame = frame.checked_add(1).ok_or_else(|| broken("too large"))?;
+        std::mem::swap(&mut pending, &mut next);
+    }
+    out.flush().await?;
+    out.get_ref().sync_all().await?;
+    Ok(total)
+}
+
+/// Reads up to a chunk into `buf` (shorter only at the end of the source).
+async fn fill<R: AsyncRead + Unpin>(source: &mut R, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    buf.clear();
+    let mut chunk = vec![0u8; CHUNK];
+    let mut filled = 0;
+    while filled < CHUNK {
+        let n = source.read(&mut chunk[filled..]).await?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    buf.extend_from_slice(&chunk[..filled]);
+    Ok(())
+}
+
+/// The document back, as a stream of plaintext chunks; an altered or cut-off file ends
+/// the stream with an error.
+pub fn read(
+    key: &SpoolKey,
+    path: &Path,
+) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static {
+    let cipher = Aes256Gcm::new(&key.0);
+    let path = path.to_path_buf();
+    futures_util::stream::try_unfold(
+        (None::<(tokio::io::BufReader<tokio::fs::File>, [u8; 8])>, 0u32, false),
+        move |(state, frame, done)| {
+            let cipher = cipher.clone();
+            let path = path.clone();
+            async move {
+                if done {
+                    return Ok(None);
+                }
+                let (mut file, file_id) = match state {
+                    Some(s) => s,
+                    None => {
+                        let mut file = tokio::io::BufReader::new(tokio::fs::File::open(&path).await?);
+                        let mut head = [0u8; 16];
+                        file.read_exact(&mut head).await.map_err(|_| broken("no header"))?;
+                        if &head[..8] != MAGIC {
+                            return Err(broken("not a Ream spool file"));
+                        }
+                        (file, head[8..].try_into().expect("8 bytes"))
+                    }
+                };
+                let mut flag = [0u8; 1];
+                file.read_exact(&mut flag).await.map_err(|_| broken("cut off"))?;
+                let mut len = [0u8; 4];
+                file.read_exact(&mut len).await.map_err(|_| broken("cut off"))?;
+                let len = u32::from_be_bytes(len) as usize;
+                if len > CHUNK + 16 {
+                    return Err(broken("a frame is too long"));
+                }
+                let mut sealed = vec![0u8; len];
+                file.read_exact(&mut sealed).await.map_err(|_| broken("cut off"))?;
+                let plain = cipher
+                    .decrypt(&nonce(&file_id, frame), Payload { msg: &sealed, aad: &flag })
+                    .map_err(|_| broken("altered, or not encrypted with this key"))?;
+                let last = flag[0] == 1;
+                Ok(Some((bytes::Bytes::from(plain), (Some((file, file_id)), frame + 1, last))))
+            }
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::TryStreamExt;
+
+    async fn read_all(key: &SpoolKey, path: &Path) -> std::io::Result<Vec<u8>> {
+        read(key, path).map_ok(|b| b.to_vec()).try_concat().await
+    }
+
+    async fn round_trip(size: usize) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("doc");
+        let key = SpoolKey::generate();
+        let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        assert_eq!(write(&key, &data[..], &path).await.unwrap(), size as u64);
+        let stored = std::fs::read(&path).unwrap();
+        assert!(size < 64 || !stored.windows(64).any(|w| w == &data[..64]), "the plaintext is not on disk");
+        let back = read_all(&key, &path).await.unwrap();
+        assert_eq!(back.len(), size);
+        assert!(back == data);
+    }
+
+    #[tokio::test]
+    async fn documents_of_every_size_come_back_whole() {
+        for size in [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK, 3 * CHUNK + 17] {
+            round_trip(size).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn altered_cut_off_or_foreign_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("doc");
+        let key = SpoolKey::generate();
+        let data = vec![7u8; 2 * CHUNK + 5];
+        write(&key, &data[..], &path).await.unwrap();
+        let good = std::fs::read(&path).unwrap();
+        assert!(read_all(&SpoolKey::generate(), &path).await.is_err(), "another key");
+        let mut flipped = good.clone();
+        flipped[40] ^= 1;
+        std::fs::write(&path, &flipped).unwrap();
+        assert!(read_all(&key, &path).await.is_err(), "a flipped bit");
+        std::fs::write(&path, &good[..good.len() - 100]).unwrap();
+        assert!(read_all(&key, &path).await.is_err(), "cut off");
+        // Dropping the last frame entirely (cut at a frame boundary) is noticed too.
+        let first_frame_end = 16 + 5 + (CHUNK + 16);
+        std::fs::write(&path, &good[..first_frame_end]).unwrap();
+        assert!(read_all(&key, &path).await.is_err(), "frames missing");
+        std::fs::write(&path, &good).unwrap();
+        assert_eq!(read_all(&key, &path).await.unwrap().len(), data.len());
+    }
+}
