@@ -92,6 +92,28 @@ fn quota_amount(metric: QuotaMetric, printed_pages: i64, colour: bool, price_cen
     }
 }
 
+/// An existing job as `check_funds` weighs it (what it prints and costs).
+fn as_new<'a>(job: &'a JobRow, owner_id: &'a str) -> NewJob<'a> {
+    NewJob {
+        owner_id,
+        queue_id: &job.queue_id,
+        name: &job.name,
+        state: job.state(),
+        pages: job.pages,
+        copies: job.copies,
+        colour: job.colour != 0,
+        duplex: job.duplex != 0,
+        media: &job.media,
+        price_cents: job.price_cents,
+        spool_file: None,
+        printer_id: None,
+        account_kind: None,
+        account_id: None,
+        project_id: None,
+        reason: None,
+    }
+}
+
 /// Refuses a job its account cannot pay for, before anything is printed.
 async fn check_funds(state: &AppState, user: &UserRow, kind: PaymentKind, job: &NewJob<'_>) -> AppResult<()> {
     match kind {
@@ -571,25 +593,7 @@ async fn settle(
     } else {
         None
     };
-    let pending = NewJob {
-        owner_id: &user.id,
-        queue_id: &job.queue_id,
-        name: &job.name,
-        state: JobState::WaitingForUser,
-        pages: job.pages,
-        copies: job.copies,
-        colour: job.colour != 0,
-        duplex: job.duplex != 0,
-        media: &job.media,
-        price_cents: job.price_cents,
-        spool_file: None,
-        printer_id: None,
-        account_kind: Some(option.kind),
-        account_id: account_id.as_deref(),
-        project_id: project_id.as_deref(),
-        reason: None,
-    };
-    check_funds(state, user, option.kind, &pending).await?;
+    check_funds(state, user, option.kind, &as_new(&job, &user.id)).await?;
     state.store.set_job_choice(job_id, option.kind, account_id.as_deref(), project_id.as_deref()).await?;
     if queue.queue.release == ReleaseMode::Direct {
         let printers = state.store.queue_printers(&queue.id).await?;
@@ -637,25 +641,7 @@ pub async fn release(
     let reprint = job.state() == JobState::Printed && job.spool_file.is_some();
     if reprint {
         if let Some(kind) = job.payment().map(|p| p.kind) {
-            let again = NewJob {
-                owner_id: &user.id,
-                queue_id: &job.queue_id,
-                name: &job.name,
-                state: JobState::Printing,
-                pages: job.pages,
-                copies: job.copies,
-                colour: job.colour != 0,
-                duplex: job.duplex != 0,
-                media: &job.media,
-                price_cents: job.price_cents,
-                spool_file: None,
-                printer_id: None,
-                account_kind: Some(kind),
-                account_id: job.account_id.as_deref(),
-                project_id: job.project_id.as_deref(),
-                reason: None,
-            };
-            check_funds(state, user, kind, &again).await?;
+            check_funds(state, user, kind, &as_new(&job, &user.id)).await?;
         }
         state.store.clear_printer_job_id(job_id).await?;
     }
