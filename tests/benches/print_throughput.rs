@@ -19,15 +19,9 @@ fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let (pages, per_page) = if full { (256, 4 << 20) } else { (16, 1 << 20) };
 
-    let site = Site::new(&format!("127.0.0.1:{}", free_port()), "");
-    site.seed_people();
-    site.admin(&["price-list", "add", "standard", "--mono", "0.01", "--colour", "0.01"], "");
     // The printer is never reached: the queue holds jobs until released.
-    site.admin(
-        &["printer", "add", "Nowhere", "--uri", "ipp://127.0.0.1:9/ipp/print", "--price-list", "standard"],
-        "",
-    );
-    site.admin(&["queue", "add", "Hold", "--release", "pull", "--printer", "Nowhere"], "");
+    let site =
+        Site::with_printer("", "Nowhere", "ipp://127.0.0.1:9/ipp/print", &[&["Hold", "--release", "pull"]]);
     let server = site.serve();
     let client = Client::new();
     client.run(&["connect", "--server", &server.url, "--json"], "").json();

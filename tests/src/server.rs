@@ -124,6 +124,22 @@ impl Site {
         self.admin(&["user", "add", &os_user, "--name", "The OS User"], "");
     }
 
+    /// A loopback site with the usual people, the price list `standard` (0.05 a mono
+    /// page, 0.20 colour, 0.01 off per duplex page), the printer `name` at `uri`, and
+    /// `queues` over it (each the arguments of `ream-server admin queue add` before
+    /// `--printer`). `extra` goes into the configuration.
+    pub fn with_printer(extra: &str, name: &str, uri: &str, queues: &[&[&str]]) -> Site {
+        let site = Site::new(&format!("127.0.0.1:{}", crate::free_port()), extra);
+        site.seed_people();
+        let prices = ["--mono", "0.05", "--colour", "0.20", "--duplex-discount", "0.01"];
+        site.admin(&[&["price-list", "add", "standard"][..], &prices[..]].concat(), "");
+        site.admin(&["printer", "add", name, "--uri", uri, "--price-list", "standard"], "");
+        for q in queues {
+            site.admin(&[&["queue", "add"][..], q, &["--printer", name][..]].concat(), "");
+        }
+        site
+    }
+
     pub fn enrolment_code(&self) -> String {
         let out: serde_json::Value = serde_json::from_str(&self.admin(&["workstation", "code"], "")).unwrap();
         out["code"].as_str().unwrap().to_string()

@@ -17,19 +17,7 @@ fn site_with_printer(printer: &Printer, queues: &[&[&str]]) -> (Site, ServerProc
 }
 
 fn site_with_printer_at(printer: &Printer, uri: &str, queues: &[&[&str]]) -> (Site, ServerProcess) {
-    let site = Site::new(&format!("127.0.0.1:{}", free_port()), "");
-    site.seed_people();
-    site.admin(
-        &["price-list", "add", "standard", "--mono", "0.05", "--colour", "0.20", "--duplex-discount", "0.01"],
-        "",
-    );
-    site.admin(&["printer", "add", &printer.name, "--uri", uri, "--price-list", "standard"], "");
-    for q in queues {
-        let mut args = vec!["queue", "add"];
-        args.extend_from_slice(q);
-        args.extend_from_slice(&["--printer", &printer.name]);
-        site.admin(&args, "");
-    }
+    let site = Site::with_printer("", &printer.name, uri, queues);
     let server = site.serve();
     (site, server)
 }
@@ -547,14 +535,13 @@ fn a_job_whose_login_never_comes_is_refused_with_the_reason() {
 
 #[test]
 fn a_document_over_the_size_limit_is_refused() {
-    let site = Site::new(&format!("127.0.0.1:{}", free_port()), "max_job_bytes = 4000\n");
-    site.seed_people();
-    site.admin(&["price-list", "add", "standard", "--mono", "0.05", "--colour", "0.20"], "");
-    site.admin(
-        &["printer", "add", "P", "--uri", "ipp://127.0.0.1:9/ipp/print", "--price-list", "standard"],
-        "",
+    // The printer is never reached: the queue holds jobs.
+    let site = Site::with_printer(
+        "max_job_bytes = 4000\n",
+        "P",
+        "ipp://127.0.0.1:9/ipp/print",
+        &[&["Hold", "--release", "pull"]],
     );
-    site.admin(&["queue", "add", "Hold", "--release", "pull", "--printer", "P"], "");
     let server = site.serve();
     let token = api_token(&server, json!({"method": "pin", "pin": "1234"}));
     let small = api_submit(&server, &token, pdf::pages(1), json!({"name": "small.pdf"}));
@@ -609,11 +596,12 @@ fn a_quota_queue_counts_printed_pages_and_refuses_what_exceeds_it() {
 #[test]
 fn kept_reprint_documents_expire() {
     let printer = Printer::start("Archive");
-    let site = Site::new(&format!("127.0.0.1:{}", free_port()), "reprint_hours = 0\n");
-    site.seed_people();
-    site.admin(&["price-list", "add", "standard", "--mono", "0.05", "--colour", "0.20"], "");
-    site.admin(&["printer", "add", "Archive", "--uri", &printer.uri(), "--price-list", "standard"], "");
-    site.admin(&["queue", "add", "Pull", "--release", "pull", "--printer", "Archive"], "");
+    let site = Site::with_printer(
+        "reprint_hours = 0\n",
+        "Archive",
+        &printer.uri(),
+        &[&["Pull", "--release", "pull"]],
+    );
     let mut server = site.serve();
     let client = logged_in_client(&server);
     let token = api_token(&server, json!({"method": "pin", "pin": "1234"}));
