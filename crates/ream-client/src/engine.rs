@@ -13,8 +13,8 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use ream_wire::{
     AccountView, ClientEvent, ClientStatus, Connection, Credentials, DirectoryEntry, EnrolRequest, ErrorCode,
-    JobSubmission, LoginMethod, LoginPolicy, LoginRequest, ProofPurpose, PushEvent, RememberOption,
-    SessionTokens, TransactionPage, UserSummary,
+    JobSubmission, LoginInput, LoginMethod, LoginPolicy, LoginRequest, ProofPurpose, PushEvent,
+    RememberOption, SessionTokens, TransactionPage, UserSummary,
 };
 use tokio::sync::{broadcast, watch};
 use tokio_tungstenite::tungstenite::Message;
@@ -25,31 +25,6 @@ use crate::secrets::{session_entry, workstation_key_entry, RememberedSession, Se
 use crate::settings::{cache_dir, Settings};
 use crate::tls::Trust;
 use crate::workstation::{now_ms, os_username, WorkstationKey};
-
-/// What the user offers to prove who they are. User-list and SSO logins are signed by
-/// the workstation key; the engine makes those proofs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LoginInput {
-    UserList { username: String },
-    Pin { pin: String },
-    Card { card: String },
-    CardPin { card: String, pin: String },
-    Password { username: String, password: String },
-    Sso,
-}
-
-impl LoginInput {
-    pub fn method(&self) -> LoginMethod {
-        match self {
-            LoginInput::UserList { .. } => LoginMethod::UserList,
-            LoginInput::Pin { .. } => LoginMethod::Pin,
-            LoginInput::Card { .. } => LoginMethod::Card,
-            LoginInput::CardPin { .. } => LoginMethod::CardPin,
-            LoginInput::Password { .. } => LoginMethod::Password,
-            LoginInput::Sso => LoginMethod::Sso,
-        }
-    }
-}
 
 /// How `connect` went.
 #[derive(Debug, Clone)]

@@ -16,6 +16,7 @@ pub mod spool;
 pub mod tls;
 pub mod workstation;
 
-pub use engine::{Connected, Engine, LoginInput, Started};
+pub use engine::{Connected, Engine, Started};
 pub use error::{ClientError, Result};
+pub use ream_wire::LoginInput;
 pub use settings::Settings;

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// A way of identifying a user. Which ones a server accepts is its policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LoginMethod {
@@ -49,6 +50,7 @@ impl LoginMethod {
 
 /// One remember-me choice offered at login.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RememberOption {
     /// Stable identifier sent back in [`LoginRequest::remember`], e.g. `"8h"`.
@@ -61,6 +63,7 @@ pub struct RememberOption {
 
 /// What the server allows; public, read before login.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginPolicy {
     pub methods: Vec<LoginMethod>,
@@ -75,6 +78,7 @@ pub struct LoginPolicy {
 
 /// The secret (or proof) a login presents, by method.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "method", rename_all = "snake_case")]
 pub enum Credentials {
@@ -100,6 +104,7 @@ impl Credentials {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginRequest {
     pub credentials: Credentials,
@@ -109,6 +114,7 @@ pub struct LoginRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserSummary {
     pub username: String,
@@ -118,6 +124,7 @@ pub struct UserSummary {
 /// A session's tokens. The refresh token is the long-lived secret: a client that was
 /// asked to remember the login keeps it in the OS keyring, never in a file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionTokens {
     pub session_id: String,
@@ -134,6 +141,7 @@ pub struct SessionTokens {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RefreshRequest {
     pub refresh_token: String,
@@ -141,6 +149,7 @@ pub struct RefreshRequest {
 
 /// One entry of the user directory shown by the user-list login.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DirectoryEntry {
     pub username: String,
@@ -148,6 +157,7 @@ pub struct DirectoryEntry {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DirectoryPage {
     pub users: Vec<DirectoryEntry>,
@@ -156,6 +166,7 @@ pub struct DirectoryPage {
 /// What a workstation proof vouches for. Part of the signed bytes, so a proof made for
 /// one purpose cannot be used for another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ProofPurpose {
@@ -180,6 +191,7 @@ impl ProofPurpose {
 /// A statement signed with an enrolled workstation's Ed25519 key. Valid for a short
 /// time around `issued_at_ms`, and only once (`nonce`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WorkstationProof {
     pub workstation_id: String,
@@ -220,6 +232,7 @@ impl WorkstationProof {
 pub const WORKSTATION_PROOF_HEADER: &str = "x-ream-workstation-proof";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrolRequest {
     /// The one-time code an administrator created.
@@ -231,6 +244,7 @@ pub struct EnrolRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrolResponse {
     pub workstation_id: String,

@@ -7,6 +7,7 @@ use crate::{AccountView, LoginMethod, UserSummary};
 
 /// The link to the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Connection {
     /// No server configured yet.
@@ -22,6 +23,7 @@ pub enum Connection {
 
 /// Everything a front end shows about the client, in one value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ClientStatus {
     pub server: Option<String>,
     pub connection: Connection,
@@ -43,6 +45,7 @@ pub struct ClientStatus {
 
 /// Something happened that a front end may want to show or act on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientEvent {
     /// The status changed (any field).
@@ -84,4 +87,55 @@ pub enum ClientEvent {
     JobDialog {
         dialog: Box<crate::JobDialog>,
     },
+}
+
+/// What a person offers to prove who they are. User-list and single sign-on logins are
+/// signed by the workstation key, which the engine holds; the front end only names them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum LoginInput {
+    UserList { username: String },
+    Pin { pin: String },
+    Card { card: String },
+    CardPin { card: String, pin: String },
+    Password { username: String, password: String },
+    Sso,
+}
+
+impl LoginInput {
+    pub fn method(&self) -> LoginMethod {
+        match self {
+            LoginInput::UserList { .. } => LoginMethod::UserList,
+            LoginInput::Pin { .. } => LoginMethod::Pin,
+            LoginInput::Card { .. } => LoginMethod::Card,
+            LoginInput::CardPin { .. } => LoginMethod::CardPin,
+            LoginInput::Password { .. } => LoginMethod::Password,
+            LoginInput::Sso => LoginMethod::Sso,
+        }
+    }
+}
+
+/// The desktop's About screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct About {
+    pub version: String,
+    pub server: Option<String>,
+    /// The certificate fingerprint the client trusts for `server`, if pinned.
+    pub server_fingerprint: Option<String>,
+    pub workstation_id: Option<String>,
+    /// The operating-system account running the client.
+    pub os_user: String,
+}
+
+/// The desktop's own settings, beside the engine's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct DesktopSettings {
+    pub server: Option<String>,
+    /// `"en"` or `"fr"`; `None` follows the operating system's locale.
+    pub language: Option<String>,
+    /// False when remember-me was disabled at installation.
+    pub remember_me: bool,
 }

@@ -25,5 +25,8 @@ pub use error::*;
 pub use print::*;
 pub use push::*;
 
+#[cfg(test)]
+mod bindings;
+
 /// The version segment of every REST path (`/api/v1/...`).
 pub const API_PREFIX: &str = "/api/v1";

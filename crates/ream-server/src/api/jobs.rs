@@ -28,15 +28,20 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(queues))
 }
 
-/// The queues and how each identifies its users, so that a client with nobody logged in
-/// knows what to ask for when a job arrives. Public: nothing else about them is shown.
+/// The queues, how each identifies its users and the printers its jobs go to, so that a
+/// client with nobody logged in knows what to ask for when a job arrives, and an owner
+/// can choose where to release. Public: nothing else about them is shown.
 #[utoipa::path(get, path = "/api/v1/queues", tag = "jobs", responses((status = 200, body = QueueInfoList)))]
 async fn queues(State(state): State<AppState>) -> AppResult<Json<QueueInfoList>> {
     let queues = state.store.queues().await?;
     Ok(Json(QueueInfoList {
         queues: queues
             .into_iter()
-            .map(|q| QueueInfo { name: q.queue.name, detection: q.queue.detection })
+            .map(|q| QueueInfo {
+                name: q.queue.name,
+                detection: q.queue.detection,
+                printers: q.queue.printers,
+            })
             .collect(),
     }))
 }
