@@ -135,6 +135,14 @@ fn held_jobs_wait_for_their_owner_and_refusals_say_why() {
     assert_eq!(jobs(&client)[0]["state"], "held");
     sleep(500);
     assert!(printer.documents().is_empty());
+    // While it waits, the server keeps the document encrypted, with the key in its own file.
+    let spooled: Vec<_> = std::fs::read_dir(site.data().join("spool")).unwrap().flatten().collect();
+    assert_eq!(spooled.len(), 1, "one document, and no plaintext copy beside it");
+    let stored = std::fs::read(spooled[0].path()).unwrap();
+    assert!(stored.starts_with(b"REAMSPL1"), "a Ream spool file");
+    assert!(!stored.windows(5).any(|w| w == b"%PDF-"), "no plaintext PDF at rest");
+    let key_mode = std::fs::metadata(site.data().join("spool.key")).unwrap().permissions();
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&key_mode) & 0o777, 0o600);
     let released = client.run(&["jobs", "release", held["id"].as_str().unwrap(), "--json"], "").json();
     assert_eq!(released["state"], "printing");
     // Asked in colour, printed by a mono printer: charged as mono (2 pages at 0.05).
@@ -225,6 +233,116 @@ fn jobs_travel_to_an_ipps_printer_encrypted() {
     wait_for_state(&client, "printed");
     assert_eq!(std::fs::read(&printer.documents()[0]).unwrap(), bytes);
     assert!(printer.log().contains("Connection now encrypted"), "{}", printer.log());
+}
+
+#[test]
+fn ipps_printers_are_pinned_to_their_certificate() {
+    let printer = Printer::start("Pinned");
+    let (site, server) = site_with_printer_at(&printer, &printer.ipps_uri(), &[&["Direct"]]);
+    // Added without a fingerprint, the printer was pinned to the certificate it presented.
+    let listed: Value = serde_json::from_str(&site.admin(&["printer", "list"], "")).unwrap();
+    let pinned = listed[0]["fingerprint"].as_str().unwrap_or_default().to_string();
+    assert_eq!(pinned.len(), 95, "a SHA-256 fingerprint: {listed}");
+    // Another certificate at that address (here: a wrong pin) is refused, and the job
+    // fails with the reason instead of going to a printer that may be an impostor.
+    let wrong = format!("00{}", &pinned[2..]);
+    site.admin(
+        &[
+            "printer",
+            "add",
+            "Impostor",
+            "--uri",
+            &printer.ipps_uri(),
+            "--price-list",
+            "standard",
+            "--fingerprint",
+            &wrong,
+        ],
+        "",
+    );
+    site.admin(&["queue", "add", "Suspicious", "--printer", "Impostor"], "");
+    let client = logged_in_client(&server);
+    let token = api_token(&server, json!({"method": "card", "card": "04A1B2C3"}));
+    let r = api_submit(&server, &token, pdf::pages(1), json!({"name": "a.pdf", "queue": "Suspicious"}));
+    assert_eq!(r.status(), 201);
+    let failed = (0..100)
+        .find_map(|_| {
+            let j = jobs(&client).remove(0);
+            if j["state"] == "failed" {
+                Some(j)
+            } else {
+                sleep(100);
+                None
+            }
+        })
+        .expect("the job fails");
+    assert!(failed["reason"].as_str().unwrap().contains("not the pinned one"), "{failed}");
+    assert!(printer.documents().is_empty(), "nothing went to the impostor");
+    assert_eq!(client.status()["account"]["credit_cents"], 2_000, "nothing charged");
+}
+
+#[test]
+fn client_spooled_jobs_stay_on_the_workstation_until_released_even_while_it_is_off() {
+    let printer = Printer::start("Annex");
+    let (site, server) =
+        site_with_printer(&printer, &[&["Local", "--spooling", "client", "--release", "pull"]]);
+    let client = logged_in_client(&server);
+    let port = free_port();
+    let run = Watch::start(&client, &["run", "--port", &port.to_string(), "--json"]);
+    run.expect(Duration::from_secs(10), "the account", |v| credit_of(v) == Some(2_000));
+    let queue = CupsQueue(format!("Ream-test-{port}"));
+    let r = client.run(&["cups", "install", "--port", &port.to_string(), "--name", &queue.0, "--json"], "");
+    assert!(r.ok, "{}", r.stderr);
+    let dir = tempfile::tempdir().unwrap();
+    let document = dir.path().join("plan.pdf");
+    let bytes = pdf::pages(2);
+    std::fs::write(&document, &bytes).unwrap();
+    lp(&queue.0, &["print-color-mode=monochrome"], &document);
+
+    // Only the description reaches the server; the pages were counted on the workstation.
+    let submitted =
+        run.expect(Duration::from_secs(30), "the job at the server", |v| v["type"] == "job_submitted");
+    let id = submitted["job"]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        (submitted["job"]["state"].as_str(), submitted["job"]["pages"].as_i64()),
+        (Some("held"), Some(2)),
+        "{submitted}"
+    );
+    let server_spool = site.data().join("spool");
+    assert!(!server_spool.exists() || std::fs::read_dir(&server_spool).unwrap().count() == 0);
+    // The workstation keeps it, encrypted.
+    let held = client.cache_dir().join("held").join(format!("{id}.spool"));
+    let stored = std::fs::read(&held).expect("the document is held on the workstation");
+    assert!(stored.starts_with(b"REAMSPL1") && !stored.windows(5).any(|w| w == b"%PDF-"));
+
+    // The workstation goes away; its owner releases the job meanwhile (from anywhere).
+    drop(run);
+    let released = client.run(&["jobs", "release", &id, "--json"], "").json();
+    assert_eq!(released["state"], "printing");
+    sleep(1_500);
+    assert!(printer.documents().is_empty(), "nothing can print while the workstation is off");
+    assert_eq!(jobs(&client)[0]["state"], "printing", "paused, waiting for the workstation");
+
+    // It comes back: the server asks it to print, it sends the document straight to the
+    // printer, reports, and the job is charged and done.
+    let run = Watch::start(&client, &["run", "--port", &port.to_string(), "--json"]);
+    run.expect(Duration::from_secs(30), "the job printed", |v| {
+        v["type"] == "job_changed" && v["job"]["state"] == "printed"
+    });
+    let printed = wait_for_state(&client, "printed");
+    assert_eq!((printed["id"].as_str(), printed["price_cents"].as_i64()), (Some(id.as_str()), Some(10)));
+    assert_eq!(client.status()["account"]["credit_cents"], 2_000 - 10, "charged once");
+    let documents = printer.documents();
+    assert_eq!(documents.len(), 1, "printed once: {documents:?}");
+    assert_eq!(std::fs::read(&documents[0]).unwrap(), bytes, "byte-identical");
+    for _ in 0..50 {
+        if !held.exists() {
+            break;
+        }
+        sleep(100);
+    }
+    assert!(!held.exists(), "the workstation drops the document once it printed");
+    assert!(!server_spool.exists() || std::fs::read_dir(&server_spool).unwrap().count() == 0);
 }
 
 #[test]

@@ -202,9 +202,24 @@ impl Api {
         self.call(Method::POST, "/workstations/enrol", None, Some(req), None).await
     }
 
-    /// Opens the session's push channel.
-    pub async fn push(&self, access_token: &str) -> Result<PushSocket> {
-        let url = format!("{}{API_PREFIX}/me/events", self.base.replacen("http", "ws", 1));
+    /// Reports how a job this client kept went at the printer.
+    pub async fn report_outcome(
+        &self,
+        access_token: &str,
+        id: &str,
+        report: &ream_wire::DeliveryReport,
+    ) -> Result<Job> {
+        let path = format!("/me/jobs/{}/outcome", encode_query(id));
+        self.call(Method::POST, &path, Some(access_token), Some(report), None).await
+    }
+
+    /// Opens the session's push channel, as the client `holder` that keeps documents.
+    pub async fn push(&self, access_token: &str, holder: &str) -> Result<PushSocket> {
+        let url = format!(
+            "{}{API_PREFIX}/me/events?holder={}",
+            self.base.replacen("http", "ws", 1),
+            encode_query(holder)
+        );
         let mut req = url.into_client_request().map_err(|e| ClientError::Config(e.to_string()))?;
         let auth =
             format!("Bearer {access_token}").parse().map_err(|_| ClientError::Protocol("token".into()))?;

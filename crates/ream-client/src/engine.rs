@@ -19,6 +19,8 @@ use ream_wire::{
 use tokio::sync::{broadcast, watch};
 use tokio_tungstenite::tungstenite::Message;
 
+use ream_print::spool::SpoolKey;
+
 use crate::api::Api;
 use crate::error::{ClientError, Result};
 use crate::secrets::{session_entry, workstation_key_entry, RememberedSession, SecretStore};
@@ -53,8 +55,11 @@ struct Session {
     access_valid: bool,
 }
 
+/// The keyring entry of the key that encrypts this workstation's spool.
+const SPOOL_KEY_ENTRY: &str = "spool-key";
+
 struct Inner {
-    spool_key: tokio::sync::Mutex<Option<crate::spool::SpoolKey>>,
+    spool_key: tokio::sync::Mutex<Option<SpoolKey>>,
     settings: Mutex<Settings>,
     save_settings: bool,
     secrets: Arc<dyn SecretStore>,
@@ -63,6 +68,8 @@ struct Inner {
     session: tokio::sync::Mutex<Option<Session>>,
     status: watch::Sender<ClientStatus>,
     events: broadcast::Sender<ClientEvent>,
+    /// Held jobs this client is sending to a printer right now.
+    printing_here: Mutex<std::collections::HashSet<String>>,
 }
 
 #[derive(Clone)]
@@ -105,6 +112,7 @@ impl Engine {
                 session: tokio::sync::Mutex::new(None),
                 status: watch::channel(status).0,
                 events,
+                printing_here: Mutex::default(),
             }),
         }
     }
@@ -626,16 +634,17 @@ impl Engine {
     // ----- printing -----
 
     /// The key the local spool is encrypted with, from the OS keyring (made on first use).
-    pub async fn spool_key(&self) -> Result<crate::spool::SpoolKey> {
+    pub async fn spool_key(&self) -> Result<SpoolKey> {
         let mut cached = self.inner.spool_key.lock().await;
         if let Some(key) = cached.as_ref() {
             return Ok(key.clone());
         }
-        let key = match self.secret_get(crate::spool::KEY_ENTRY).await? {
-            Some(stored) => crate::spool::SpoolKey::from_b64(&stored)?,
+        let key = match self.secret_get(SPOOL_KEY_ENTRY).await? {
+            Some(stored) => SpoolKey::from_b64(&stored)
+                .ok_or_else(|| ClientError::Keyring("the stored spool key is damaged".into()))?,
             None => {
-                let key = crate::spool::SpoolKey::generate();
-                self.secret_set(crate::spool::KEY_ENTRY, &key.to_b64()).await?;
+                let key = SpoolKey::generate();
+                self.secret_set(SPOOL_KEY_ENTRY, &key.to_b64()).await?;
                 key
             }
         };
@@ -725,13 +734,7 @@ impl Engine {
                 s.user.is_some() && !matches!(s.connection, Connection::Offline { .. })
             };
             if ready {
-                let key = self.spool_key().await?;
-                let result = self
-                    .authed(|api, token| {
-                        let key = key.clone();
-                        async move { api.submit_job(&token, job, crate::spool::read(&key, document)).await }
-                    })
-                    .await;
+                let result = self.submit_now(job, document).await;
                 match result {
                     // The server went away meanwhile: wait for it like for a login.
                     Err(ClientError::Unreachable(_)) => {}
@@ -751,6 +754,117 @@ impl Engine {
                     )))
                 }
             }
+        }
+    }
+
+    /// Submits a spooled document: the whole document for a queue that spools on the
+    /// server; for one that spools on the client only its description (with the pages
+    /// counted here), the document moving to the held documents until it is released.
+    async fn submit_now(&self, job: &JobSubmission, document: &std::path::Path) -> Result<ream_wire::Job> {
+        let key = self.spool_key().await?;
+        let queues = self.api()?.queues().await?.queues;
+        let queue = queues.iter().find(|q| match &job.queue {
+            Some(name) => &q.name == name,
+            None => q.default,
+        });
+        if queue.is_none_or(|q| q.spooling != ream_wire::SpoolingMode::Client) {
+            return self
+                .authed(|api, token| {
+                    let key = key.clone();
+                    async move { api.submit_job(&token, job, ream_print::spool::read(&key, document)).await }
+                })
+                .await;
+        }
+        let scratch = document.parent().unwrap_or(std::path::Path::new("."));
+        let pages = match ream_print::spool::count_pages(&key, document, scratch).await {
+            Ok(pages) => pages,
+            Err(ream_print::spool::CountError::Document(reason)) => {
+                return Err(ClientError::Config(format!("the document cannot be read: {reason}")))
+            }
+            Err(ream_print::spool::CountError::Io(e)) => {
+                return Err(ClientError::Config(format!("cannot read the spooled document: {e}")))
+            }
+        };
+        let holder =
+            crate::held::holder_id().map_err(|e| ClientError::Config(format!("held documents: {e}")))?;
+        let description = JobSubmission { pages: Some(pages), holder: Some(holder), ..job.clone() };
+        let submitted = self
+            .authed(|api, token| {
+                let description = description.clone();
+                async move { api.submit_job(&token, &description, futures_util::stream::empty()).await }
+            })
+            .await?;
+        let kept = crate::held::document_of(&submitted.id);
+        if let Err(e) = tokio::fs::rename(document, &kept).await {
+            tracing::warn!(error = %e, job = %submitted.id, "cannot keep the document of a client-spooled job");
+        }
+        Ok(submitted)
+    }
+
+    /// Sends a held document to the printer its owner released it to, follows it there
+    /// and reports the outcome; the document goes once the server has the report.
+    async fn print_here(&self, job: ream_wire::Job, target: ream_wire::PrintTarget) {
+        if !self.inner.printing_here.lock().expect("lock").insert(job.id.clone()) {
+            return;
+        }
+        let document = crate::held::document_of(&job.id);
+        let report = match self.send_to_printer(&job, &target, &document).await {
+            Ok(()) => ream_wire::DeliveryReport { printed: true, reason: None },
+            Err(e) => {
+                tracing::warn!(job = %job.id, error = %format!("{e:#}"), "printing a held job failed");
+                ream_wire::DeliveryReport { printed: false, reason: Some(format!("{e:#}")) }
+            }
+        };
+        let reported = self
+            .authed(|api, token| {
+                let report = report.clone();
+                let id = job.id.clone();
+                async move { api.report_outcome(&token, &id, &report).await }
+            })
+            .await;
+        match reported {
+            Ok(_) => {
+                let _ = tokio::fs::remove_file(&document).await;
+            }
+            // Not reported: the server asks again when this client reconnects.
+            Err(e) => tracing::warn!(job = %job.id, error = %e, "cannot report a held job's outcome"),
+        }
+        self.inner.printing_here.lock().expect("lock").remove(&job.id);
+    }
+
+    async fn send_to_printer(
+        &self,
+        job: &ream_wire::Job,
+        target: &ream_wire::PrintTarget,
+        document: &std::path::Path,
+    ) -> anyhow::Result<()> {
+        use ream_print::printer;
+        anyhow::ensure!(document.exists(), "the document is no longer on the workstation that kept it");
+        let key = self.spool_key().await?;
+        let document = printer::Document::Spooled { path: document.to_path_buf(), key };
+        let http = printer::http_client(target.fingerprint.as_deref());
+        let request = printer::PrintRequest {
+            document: &document,
+            job_name: &job.name,
+            user: &target.user,
+            copies: job.copies,
+            duplex: job.duplex,
+            colour: job.colour,
+        };
+        let mut pause = Duration::from_secs(1);
+        let printer_job = loop {
+            match printer::print_job(&http, &target.uri, &request).await {
+                Ok(id) => break id,
+                Err(e) if printer::is_transient(&e) && pause < Duration::from_secs(60) => {
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        match printer::follow(&http, &target.uri, printer_job, Duration::from_secs(600)).await? {
+            printer::Outcome::Completed => Ok(()),
+            printer::Outcome::Failed(reason) => anyhow::bail!(reason),
         }
     }
 
@@ -785,11 +899,13 @@ impl Engine {
     }
 
     async fn follow_push(&self, backoff: &mut Duration) -> Result<()> {
-        let mut socket = match self.api()?.push(&self.access_token(false).await?).await {
+        let holder =
+            crate::held::holder_id().map_err(|e| ClientError::Config(format!("held documents: {e}")))?;
+        let mut socket = match self.api()?.push(&self.access_token(false).await?, &holder).await {
             Err(ClientError::Server(e))
                 if e.code == ErrorCode::TokenExpired || e.code == ErrorCode::AuthInvalid =>
             {
-                self.api()?.push(&self.access_token(true).await?).await
+                self.api()?.push(&self.access_token(true).await?, &holder).await
             }
             other => other,
         }?;
@@ -809,7 +925,18 @@ impl Engine {
                             self.set_online();
                             self.set_account(account);
                         }
-                        Ok(PushEvent::Job { job }) => self.emit(ClientEvent::JobChanged { job }),
+                        Ok(PushEvent::Job { job }) => {
+                            use ream_wire::JobState::{Deleted, Rejected};
+                            if matches!(job.state, Deleted | Rejected) {
+                                // A held document whose job is gone goes too.
+                                let _ = tokio::fs::remove_file(crate::held::document_of(&job.id)).await;
+                            }
+                            self.emit(ClientEvent::JobChanged { job });
+                        }
+                        Ok(PushEvent::PrintHere { job, target }) => {
+                            let engine = self.clone();
+                            tokio::spawn(async move { engine.print_here(job, target).await });
+                        }
                         Ok(PushEvent::SessionEnded { reason }) => {
                             return self.end_locally(&format!("the session has ended ({reason})")).await;
                         }

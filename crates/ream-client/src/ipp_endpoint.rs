@@ -326,6 +326,8 @@ fn submission(attrs: &IppAttributes, job_name: &str) -> JobSubmission {
         sides: text_of(attrs, job, "sides"),
         color_mode: text_of(attrs, job, "print-color-mode"),
         media,
+        pages: None,
+        holder: None,
     }
 }
 
@@ -454,7 +456,7 @@ impl Endpoint {
                 return Err(StatusCode::ServerErrorInternalError);
             }
         };
-        let written = crate::spool::write(&key, payload.into_inner().compat(), &path).await;
+        let written = ream_print::spool::write(&key, payload.into_inner().compat(), &path).await;
         if let Err(e) = written {
             tracing::warn!(error = %e, "cannot spool a job");
             let _ = tokio::fs::remove_file(&path).await;

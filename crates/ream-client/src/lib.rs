@@ -9,10 +9,10 @@
 pub mod api;
 pub mod engine;
 pub mod error;
+pub mod held;
 pub mod ipp_endpoint;
 pub mod secrets;
 pub mod settings;
-pub mod spool;
 pub mod tls;
 pub mod workstation;
 

@@ -5,12 +5,9 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use ream_print::tls::{provider, Fingerprint};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
-use sha2::{Digest, Sha256};
+use rustls::pki_types::CertificateDer;
 
 use crate::error::{ClientError, Result};
 
@@ -38,21 +35,7 @@ impl TlsContext {
     }
 }
 
-pub fn fingerprint(der: &[u8]) -> String {
-    Sha256::digest(der).iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
-}
-
-/// Fingerprints compare without regard to case or separators.
-pub fn same_fingerprint(a: &str, b: &str) -> bool {
-    let norm = |s: &str| {
-        s.chars().filter(char::is_ascii_hexdigit).map(|c| c.to_ascii_uppercase()).collect::<String>()
-    };
-    norm(a) == norm(b)
-}
-
-fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
+pub use ream_print::tls::{fingerprint, same_fingerprint};
 
 pub fn context(trust: &Trust) -> Result<TlsContext> {
     let presented = Arc::new(Mutex::new(None));
@@ -69,19 +52,14 @@ pub fn context(trust: &Trust) -> Result<TlsContext> {
         Trust::CaFile(path) => builder.with_root_certificates(roots_from(path)?).with_no_client_auth(),
         Trust::Pinned(pin) => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Fingerprint {
-                pinned: Some(pin.clone()),
-                presented: presented.clone(),
-                provider: provider(),
-            }))
+            .with_custom_certificate_verifier(Arc::new(Fingerprint::new(
+                Some(pin.clone()),
+                presented.clone(),
+            )))
             .with_no_client_auth(),
         Trust::Inspect => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Fingerprint {
-                pinned: None,
-                presented: presented.clone(),
-                provider: provider(),
-            }))
+            .with_custom_certificate_verifier(Arc::new(Fingerprint::new(None, presented.clone())))
             .with_no_client_auth(),
     };
     Ok(TlsContext { config: Arc::new(config), presented })
@@ -97,57 +75,6 @@ fn roots_from(path: &Path) -> Result<rustls::RootCertStore> {
         return Err(bad("no certificate in it".into()));
     }
     Ok(roots)
-}
-
-/// Accepts exactly the pinned certificate (or, inspecting, any), and records what it saw.
-/// Handshake signatures are still verified, so the server must hold the certificate's key.
-#[derive(Debug)]
-struct Fingerprint {
-    pinned: Option<String>,
-    presented: Arc<Mutex<Option<String>>>,
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for Fingerprint {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let seen = fingerprint(end_entity);
-        *self.presented.lock().expect("lock") = Some(seen.clone());
-        match &self.pinned {
-            Some(pin) if !same_fingerprint(pin, &seen) => {
-                Err(rustls::Error::General(format!("certificate {seen} is not the pinned one")))
-            }
-            _ => Ok(ServerCertVerified::assertion()),
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 /// Whether an error (anywhere in its chain) is a refused server certificate.
@@ -167,16 +94,4 @@ pub fn is_certificate_error(e: &(dyn std::error::Error + 'static)) -> bool {
         cur = err.source();
     }
     false
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fingerprints_compare_loosely() {
-        assert!(same_fingerprint("ab:cd:ef", "ABCDEF"));
-        assert!(!same_fingerprint("ab:cd:ef", "ABCDEE"));
-        assert_eq!(fingerprint(b"x").len(), 95);
-    }
 }

@@ -263,14 +263,34 @@ pub async fn printers(state: &AppState) -> AppResult<Vec<ream_wire::Printer>> {
         .printers()
         .await?
         .into_iter()
-        .map(|p| ream_wire::Printer { name: p.name, uri: p.uri, price_list: p.price.name })
+        .map(|p| ream_wire::Printer {
+            name: p.name,
+            uri: p.uri,
+            price_list: p.price.name,
+            fingerprint: p.fingerprint,
+        })
         .collect())
 }
 
 pub async fn create_printer(state: &AppState, p: &ream_wire::Printer) -> AppResult<()> {
     check_name("a printer name", &p.name)?;
-    crate::ipp_printer::http_url(&p.uri).map_err(|e| AppError::invalid(format!("uri: {e}")))?;
-    state.store.create_printer(&p.name, &p.uri, &p.price_list).await
+    ream_print::printer::http_url(&p.uri).map_err(|e| AppError::invalid(format!("uri: {e}")))?;
+    // An IPPS printer is pinned to the certificate it presents now, unless the
+    // administrator gave the fingerprint (read off the printer's own page) beforehand.
+    let fingerprint = match (&p.fingerprint, p.uri.starts_with("ipps://")) {
+        (Some(given), _) => Some(given.clone()),
+        (None, true) => Some(ream_print::printer::presented_fingerprint(&p.uri).await.map_err(|e| {
+            AppError::invalid(format!(
+                "cannot read the certificate of {}: {e:#}; give its fingerprint to add it while it is off",
+                p.uri
+            ))
+        })?),
+        (None, false) => None,
+    };
+    if let Some(f) = &fingerprint {
+        tracing::info!(printer = %p.name, fingerprint = %f, "printer certificate pinned");
+    }
+    state.store.create_printer(&p.name, &p.uri, &p.price_list, fingerprint.as_deref()).await
 }
 
 pub async fn create_queue(state: &AppState, q: &ream_wire::Queue) -> AppResult<()> {

@@ -100,13 +100,17 @@ enum PriceListCmd {
 
 #[derive(Debug, Subcommand)]
 enum PrinterCmd {
-    /// An IPP or IPPS printer, e.g. `--uri ipps://printer.example/ipp/print`.
+    /// An IPP or IPPS printer, e.g. `--uri ipps://printer.example/ipp/print`. An IPPS
+    /// printer is pinned to the certificate it presents now (or to `--fingerprint`).
     Add {
         name: String,
         #[arg(long)]
         uri: String,
         #[arg(long)]
         price_list: String,
+        /// The SHA-256 fingerprint of an IPPS printer's certificate (AA:BB:…).
+        #[arg(long)]
+        fingerprint: Option<String>,
     },
     List,
 }
@@ -535,8 +539,8 @@ async fn run_admin(s: &AppState, command: AdminCommand) -> anyhow::Result<()> {
             PriceListCmd::List => print(&s.store.price_lists().await?),
         },
         AdminCommand::Printer(cmd) => match cmd {
-            PrinterCmd::Add { name, uri, price_list } => {
-                Ok(admin::create_printer(s, &Printer { name, uri, price_list }).await?)
+            PrinterCmd::Add { name, uri, price_list, fingerprint } => {
+                Ok(admin::create_printer(s, &Printer { name, uri, price_list, fingerprint }).await?)
             }
             PrinterCmd::List => print(&admin::printers(s).await?),
         },

@@ -148,7 +148,12 @@ pub async fn seed_printing(state: &AppState, printers: &[(String, String)]) -> a
     let known = admin::printers(state).await?;
     for (name, uri) in printers {
         if known.iter().all(|p| &p.name != name) {
-            let printer = Printer { name: name.clone(), uri: uri.clone(), price_list: "Standard".into() };
+            let printer = Printer {
+                name: name.clone(),
+                uri: uri.clone(),
+                price_list: "Standard".into(),
+                fingerprint: None,
+            };
             admin::create_printer(state, &printer).await?;
         }
     }

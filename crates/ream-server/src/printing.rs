@@ -4,46 +4,25 @@
 //! following it to the end and charging what was printed.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
+use ream_print::printer::{self as ipp_printer, Document, Outcome};
+use ream_print::spool::{self, CountError};
 use ream_wire::{
-    AccountRef, AccountingMode, ErrorCode, Job, JobAnswer, JobDialog, JobState, JobSubmission, PaymentKind,
-    PaymentOption, PriceList, QuotaMetric, ReleaseMode, SharedAccountKind, TransactionKind,
+    AccountRef, AccountingMode, DeliveryReport, ErrorCode, Job, JobAnswer, JobDialog, JobState,
+    JobSubmission, PaymentKind, PaymentOption, PriceList, QuotaMetric, ReleaseMode, SharedAccountKind,
+    SpoolingMode, TransactionKind,
 };
-use tokio::io::AsyncWriteExt;
 
 use crate::error::{AppError, AppResult};
-use crate::ipp_printer::{self, Outcome};
 use crate::script;
 use crate::state::AppState;
 use crate::store::{period_bounds, JobRow, NewJob, QueueRow, UserRow};
 
 /// How long a printer may take to finish one job before the server gives up on it.
 const PRINTER_PATIENCE: Duration = Duration::from_secs(600);
-
-/// Pages of a PDF, read from its page tree. Only the cross-reference table and the
-/// objects it leads to are parsed, from a memory map of the file, so a document of any
-/// size is counted in bounded memory. A document that cannot be read is refused.
-pub fn page_count(path: &Path) -> Result<i64, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot open the document: {e}"))?;
-    // SAFETY: the spool file is the server's own, written completely before this runs
-    // and not changed while it is mapped.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| format!("cannot read the document: {e}"))?;
-    let pages = match lopdf::Document::load_metadata_mem(&map) {
-        Ok(meta) => i64::from(meta.page_count),
-        // Damaged cross-references: parse the whole document as the last resort.
-        Err(_) => {
-            lopdf::Document::load_mem(&map).map_err(|e| format!("not a readable PDF: {e}"))?.get_pages().len()
-                as i64
-        }
-    };
-    if pages == 0 {
-        return Err("the PDF has no pages".into());
-    }
-    Ok(pages)
-}
 
 /// A3 and its kin count as two pages, as their sheets are twice the size.
 pub fn size_factor(media: &str) -> i64 {
@@ -106,6 +85,7 @@ fn as_new<'a>(job: &'a JobRow, owner_id: &'a str) -> NewJob<'a> {
         media: &job.media,
         price_cents: job.price_cents,
         spool_file: None,
+        holder: None,
         printer_id: None,
         account_kind: None,
         account_id: None,
@@ -311,6 +291,36 @@ async fn reject(state: &AppState, job: &JobRow, reason: &str) -> AppResult<Job> 
     Ok(state.store.job(&job.id).await?.view())
 }
 
+/// Streams an uploaded document into the spool, encrypted, counting its pages on the way.
+async fn spool_document<S, E>(state: &AppState, body: S) -> AppResult<(i64, PathBuf)>
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let dir = spool_dir(state);
+    tokio::fs::create_dir_all(&dir).await.map_err(anyhow::Error::from)?;
+    // Documents are nobody's business but the server's.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let private = std::fs::Permissions::from_mode(0o700);
+        tokio::fs::set_permissions(&dir, private).await.map_err(anyhow::Error::from)?;
+    }
+    let path = dir.join(format!("{}.spool", uuid::Uuid::new_v4()));
+    let body = tokio_util::io::StreamReader::new(body.map_err(|e| {
+        std::io::Error::new(std::io::ErrorKind::ConnectionAborted, format!("upload broke off: {e}"))
+    }));
+    let limit = state.config.max_job_bytes;
+    match spool::write_counted(&state.spool_key, body, &path, &dir, limit).await {
+        Ok((_, pages)) => Ok((pages, path)),
+        Err(CountError::Document(reason)) => Err(AppError::new(ErrorCode::DocumentInvalid, reason)),
+        Err(CountError::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionAborted => {
+            Err(AppError::invalid(e.to_string()))
+        }
+        Err(CountError::Io(e)) => Err(anyhow::Error::from(e).into()),
+    }
+}
+
 /// Accepts a document from its owner's client: spools it, counts and prices it, and
 /// either settles it at once (nothing to ask: charged to the one possible account, then
 /// printed or held) or leaves it waiting for the user's answers to its job dialog.
@@ -329,52 +339,29 @@ where
         .ok_or_else(|| AppError::invalid(format!("queue {} has no printer", queue.queue.name)))?;
     let choices = choices(state, user, &queue).await?;
 
-    let dir = spool_dir(state);
-    tokio::fs::create_dir_all(&dir).await.map_err(anyhow::Error::from)?;
-    // Documents are nobody's business but the server's.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let private = std::fs::Permissions::from_mode(0o700);
-        tokio::fs::set_permissions(&dir, private).await.map_err(anyhow::Error::from)?;
-    }
-    let path = dir.join(format!("{}.pdf", uuid::Uuid::new_v4()));
-    let spooled = async {
-        let mut file = tokio::fs::File::create(&path).await.map_err(anyhow::Error::from)?;
-        let mut body = body;
-        let (mut size, limit) = (0u64, state.config.max_job_bytes);
-        while let Some(chunk) =
-            body.try_next().await.map_err(|e| AppError::invalid(format!("upload broke off: {e}")))?
-        {
-            size += chunk.len() as u64;
-            if size > limit {
-                return Err(AppError::new(
-                    ErrorCode::DocumentInvalid,
-                    format!("the document is larger than this server accepts ({limit} bytes)"),
+    let (pages, path) = match queue.queue.spooling {
+        SpoolingMode::Server => {
+            let (pages, path) = spool_document(state, body).await?;
+            (pages, Some(path))
+        }
+        // The document stays on the workstation: only its description comes here.
+        SpoolingMode::Client => {
+            let pages = sub.pages.filter(|p| (1..=100_000).contains(p)).ok_or_else(|| {
+                AppError::invalid("a client-spooled queue needs the document's page count (1 to 100000)")
+            })?;
+            if sub.holder.as_deref().is_none_or(|h| h.is_empty() || h.len() > 100) {
+                return Err(AppError::invalid(
+                    "a client-spooled job needs the id of the client that keeps it",
                 ));
             }
-            file.write_all(&chunk).await.map_err(anyhow::Error::from)?;
-        }
-        file.sync_all().await.map_err(anyhow::Error::from)?;
-        let counted = path.clone();
-        tokio::task::spawn_blocking(move || page_count(&counted))
-            .await
-            .map_err(anyhow::Error::from)?
-            .map_err(|e| AppError::new(ErrorCode::DocumentInvalid, e))
-    }
-    .await;
-    let pages = match spooled {
-        Ok(p) => p,
-        Err(e) => {
-            let _ = tokio::fs::remove_file(&path).await;
-            return Err(e);
+            (pages, None)
         }
     };
     let colour = sub.color_mode.as_deref() != Some("monochrome");
     let duplex = sub.sides.as_deref().is_some_and(|s| s.starts_with("two-sided"));
     let media = sub.media.clone().unwrap_or_else(|| "iso_a4_210x297mm".into());
     let direct = queue.queue.release == ReleaseMode::Direct;
-    let spool = path.to_string_lossy().to_string();
+    let spool = path.as_ref().map(|p| p.to_string_lossy().to_string());
     // A queue with a script: the job waits until the script has had its say.
     let ask = choices.ask() || queue.queue.script.is_some();
     // What needs no asking is settled now.
@@ -402,7 +389,8 @@ where
         duplex,
         media: &media,
         price_cents: price(&printer.price, pages, sub.copies, colour, duplex, &media),
-        spool_file: Some(&spool),
+        spool_file: spool.as_deref(),
+        holder: if path.is_none() { sub.holder.as_deref() } else { None },
         printer_id: if state_now == JobState::Printing { Some(&printer.id) } else { None },
         account_kind: payment,
         account_id,
@@ -411,7 +399,9 @@ where
     };
     if let (false, Some(kind)) = (ask, payment) {
         if let Err(e) = check_funds(state, user, kind, &new).await {
-            let _ = tokio::fs::remove_file(&path).await;
+            if let Some(path) = &path {
+                let _ = tokio::fs::remove_file(path).await;
+            }
             return Err(e);
         }
     }
@@ -704,6 +694,11 @@ pub async fn deliver(state: AppState, job_id: String) {
 
 async fn try_deliver(state: &AppState, job_id: &str) -> anyhow::Result<()> {
     let job = state.store.job(job_id).await?;
+    if job.holder.is_some() {
+        // The client that keeps the document sends it, when its push channel tells it to
+        // (at once if it is connected, else when it is back).
+        return Ok(());
+    }
     let printer_id = job.printer_id.clone().ok_or_else(|| anyhow::anyhow!("no printer chosen"))?;
     let printer = state.store.printer(&printer_id).await?;
     let spool = job.spool_file.clone().ok_or_else(|| anyhow::anyhow!("the job's document is gone"))?;
@@ -711,7 +706,7 @@ async fn try_deliver(state: &AppState, job_id: &str) -> anyhow::Result<()> {
         Some(id) => state.store.user_by_id(id).await?.username,
         None => "ream".into(),
     };
-    let http = ipp_printer::http_client();
+    let http = ipp_printer::http_client(printer.fingerprint.as_deref());
     // A printer without a duplex unit (or colour) prints what it can, and the job is
     // charged for what it really was.
     let caps = ipp_printer::capabilities(&http, &printer.uri).await?;
@@ -723,8 +718,9 @@ async fn try_deliver(state: &AppState, job_id: &str) -> anyhow::Result<()> {
     } else {
         job
     };
+    let document = Document::Spooled { path: PathBuf::from(&spool), key: state.spool_key.clone() };
     let request = ipp_printer::PrintRequest {
-        document: Path::new(&spool),
+        document: &document,
         job_name: &job.name,
         user: &owner,
         copies: job.copies,
@@ -772,6 +768,35 @@ async fn try_deliver(state: &AppState, job_id: &str) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// How a client-spooled job went, reported by its owner's client that sent it to the
+/// printer: printed (and charged, once however often it is reported) or failed.
+pub async fn report_outcome(
+    state: &AppState,
+    user: &UserRow,
+    job_id: &str,
+    report: &DeliveryReport,
+) -> AppResult<Job> {
+    let job = state.store.job(job_id).await?;
+    owned(&job, user)?;
+    if job.holder.is_none() {
+        return Err(AppError::new(ErrorCode::Conflict, "the server prints this job itself"));
+    }
+    let printing = [JobState::Printing];
+    if report.printed {
+        if !state.store.move_job(job_id, &printing, JobState::Printed, None, None).await? {
+            return Err(AppError::new(ErrorCode::Conflict, "this job is not printing"));
+        }
+        charge(state, &job).await?;
+        tracing::info!(job = %job_id, "printed by the client that keeps it");
+    } else {
+        let reason = report.reason.as_deref().unwrap_or("the printer did not print it");
+        if !state.store.move_job(job_id, &printing, JobState::Failed, Some(reason), None).await? {
+            return Err(AppError::new(ErrorCode::Conflict, "this job is not printing"));
+        }
+    }
+    Ok(state.store.job(job_id).await?.view())
 }
 
 /// Charges what was printed to the account chosen for the job.
@@ -840,15 +865,5 @@ mod tests {
         assert_eq!(price(&list, 3, 2, true, false, a4), 120);
         assert_eq!(price(&list, 3, 1, false, true, a4), 12);
         assert_eq!(price(&list, 3, 1, false, false, "iso_a3_297x420mm"), 30, "A3 counts twice");
-    }
-
-    #[test]
-    fn broken_documents_are_refused_with_a_reason() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.pdf");
-        std::fs::write(&path, b"%PDF-1.4\nthis is not a PDF at all").unwrap();
-        assert!(page_count(&path).unwrap_err().contains("PDF"));
-        std::fs::write(&path, b"").unwrap();
-        assert!(page_count(&path).is_err());
     }
 }

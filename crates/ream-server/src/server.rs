@@ -18,8 +18,11 @@ pub async fn open_state(config: Config, clock: SharedClock) -> anyhow::Result<Ap
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
     let key = ServerKey::load_or_create(&config.secret_key_path())?;
+    let spool_key_path = config.data_dir.join("spool.key");
+    let spool_key = ream_print::spool::SpoolKey::load_or_create(&spool_key_path)
+        .with_context(|| format!("cannot read or create the spool key {}", spool_key_path.display()))?;
     let store = Store::open(&config.database_url(), clock.clone()).await?;
-    Ok(AppState { store, config: Arc::new(config), clock, key, hub: Arc::new(Hub::default()) })
+    Ok(AppState { store, config: Arc::new(config), clock, key, spool_key, hub: Arc::new(Hub::default()) })
 }
 
 pub async fn open_system_state(config: Config) -> anyhow::Result<AppState> {

@@ -14,6 +14,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub clock: SharedClock,
     pub key: ServerKey,
+    /// Encrypts the documents in the spool (`spool.key` in the data directory).
+    pub spool_key: ream_print::spool::SpoolKey,
     pub hub: Arc<Hub>,
 }
 

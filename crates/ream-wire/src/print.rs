@@ -42,6 +42,13 @@ pub struct QueueInfo {
     /// The printers a job of this queue can be released to (the first by default).
     #[serde(default)]
     pub printers: Vec<String>,
+    /// `client`: the document stays on the workstation until it is released.
+    #[serde(default)]
+    pub spooling: SpoolingMode,
+    /// Jobs that name no queue go to this one (the configured default queue, or the only
+    /// queue there is).
+    #[serde(default)]
+    pub default: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,11 +70,12 @@ pub enum AccountingMode {
 }
 
 /// Where a queue's job data waits until it prints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SpoolingMode {
+    #[default]
     Server,
     Client,
 }
@@ -105,6 +113,10 @@ pub struct Printer {
     /// `ipp://…` or `ipps://…`.
     pub uri: String,
     pub price_list: String,
+    /// For IPPS: the SHA-256 fingerprint of the printer's certificate; no other is
+    /// accepted. Taken from the printer when it is added without one.
+    #[serde(default)]
+    pub fingerprint: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,6 +179,39 @@ pub struct JobSubmission {
     /// A PWG media name such as `iso_a4_210x297mm`.
     #[serde(default)]
     pub media: Option<String>,
+    /// For a client-spooled queue only (the body is then empty): the document's pages,
+    /// counted by the client that keeps it.
+    #[serde(default)]
+    pub pages: Option<i64>,
+    /// For a client-spooled queue only: the id of the client that keeps the document
+    /// (the one it connects its push channel with).
+    #[serde(default)]
+    pub holder: Option<String>,
+}
+
+/// How a client-spooled job went at the printer, reported by the client that sent it
+/// (`POST /api/v1/jobs/{id}/outcome`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeliveryReport {
+    pub printed: bool,
+    /// Why it did not print.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Where a client sends a document it keeps, once its owner released it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PrintTarget {
+    pub printer: String,
+    /// `ipp://…` or `ipps://…`.
+    pub uri: String,
+    /// The pinned certificate of an IPPS printer.
+    pub fingerprint: Option<String>,
+    /// Whose job it is, for the printer's records.
+    pub user: String,
 }
 
 fn one() -> i64 {

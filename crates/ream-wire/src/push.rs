@@ -14,6 +14,10 @@ pub enum PushEvent {
     Account { account: AccountView },
     /// One of the user's jobs changed state (accepted, waiting, held, printed, failed…).
     Job { job: crate::Job },
+    /// A job whose document this client keeps (client spooling) was released: send it
+    /// to `target` and report the outcome. Sent again each time the client connects
+    /// until it reports.
+    PrintHere { job: crate::Job, target: crate::PrintTarget },
     /// The session ended (logout elsewhere, revocation, expiry); the socket closes next.
     SessionEnded { reason: String },
 }

@@ -1,12 +1,13 @@
 //! The push channel: one WebSocket per session, carrying [`PushEvent`]s as JSON text.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::Response;
-use ream_wire::{ApiError, PushEvent};
+use ream_wire::{ApiError, JobState, PrintTarget, PushEvent};
+use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -23,16 +24,29 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// How often a quiet connection re-checks that its session still lives (expiry).
 const SESSION_CHECK: Duration = Duration::from_secs(15);
 
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+struct Channel {
+    /// The id of the connecting client, when it keeps documents of client-spooled queues.
+    holder: Option<String>,
+}
+
 /// Opens the session's push channel (WebSocket). The server sends the account at once
-/// and again after every change (credit, quotas, groups, cost centres, projects), and
-/// `session_ended` before closing when the session ends.
-#[utoipa::path(get, path = "/api/v1/me/events", tag = "me", security(("bearer" = [])),
+/// and again after every change (credit, quotas, groups, cost centres, projects), each
+/// change of the user's jobs, `print_here` for released jobs whose documents the
+/// connecting client keeps (`holder`), and `session_ended` before closing when the
+/// session ends.
+#[utoipa::path(get, path = "/api/v1/me/events", tag = "me", security(("bearer" = [])), params(Channel),
     responses(
         (status = 101, description = "WebSocket of JSON PushEvent messages", body = PushEvent),
         (status = 401, body = ApiError)))]
-async fn events(State(state): State<AppState>, Authed(ctx): Authed, ws: WebSocketUpgrade) -> Response {
+async fn events(
+    State(state): State<AppState>,
+    Authed(ctx): Authed,
+    Query(channel): Query<Channel>,
+    ws: WebSocketUpgrade,
+) -> Response {
     ws.on_upgrade(move |socket| async move {
-        if let Err(e) = serve(state, ctx, socket).await {
+        if let Err(e) = serve(state, ctx, channel.holder, socket).await {
             tracing::debug!(error = %e, "push channel closed");
         }
     })
@@ -43,11 +57,23 @@ async fn send(socket: &mut WebSocket, event: &PushEvent) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(state: AppState, ctx: AuthContext, mut socket: WebSocket) -> anyhow::Result<()> {
+async fn serve(
+    state: AppState,
+    ctx: AuthContext,
+    holder: Option<String>,
+    mut socket: WebSocket,
+) -> anyhow::Result<()> {
     let user_id = ctx.user.id.clone();
     let mut changes = state.hub.watch(&user_id, ctx.user.version);
     let mut sent_version = ctx.user.version;
     send(&mut socket, &PushEvent::Account { account: account_view(&state, &ctx.user).await? }).await?;
+    // Released jobs this client keeps the documents of: asked for once per connection.
+    let mut asked: HashSet<String> = HashSet::new();
+    if let Some(holder) = &holder {
+        for job in state.store.jobs_to_print_at(&user_id, holder).await? {
+            ask_to_print(&state, &mut socket, &ctx.user.username, &job, &mut asked).await?;
+        }
+    }
     // Job changes since the channel opened, each sent once per change.
     let opened = state.now_ms();
     let mut jobs_sent: HashMap<String, i64> = HashMap::new();
@@ -69,6 +95,9 @@ async fn serve(state: AppState, ctx: AuthContext, mut socket: WebSocket) -> anyh
                         jobs_sent.insert(job.id.clone(), job.updated_at_ms);
                         send(&mut socket, &PushEvent::Job { job: job.view() }).await?;
                     }
+                    if holder.is_some() && job.holder == holder && job.state() == JobState::Printing {
+                        ask_to_print(&state, &mut socket, &ctx.user.username, &job, &mut asked).await?;
+                    }
                 }
             }
             _ = check.tick() => {
@@ -82,6 +111,27 @@ async fn serve(state: AppState, ctx: AuthContext, mut socket: WebSocket) -> anyh
             }
         }
     }
+}
+
+async fn ask_to_print(
+    state: &AppState,
+    socket: &mut WebSocket,
+    username: &str,
+    job: &crate::store::JobRow,
+    asked: &mut HashSet<String>,
+) -> anyhow::Result<()> {
+    let Some(printer_id) = &job.printer_id else { return Ok(()) };
+    if !asked.insert(job.id.clone()) {
+        return Ok(());
+    }
+    let printer = state.store.printer(printer_id).await?;
+    let target = PrintTarget {
+        printer: printer.name,
+        uri: printer.uri,
+        fingerprint: printer.fingerprint,
+        user: username.to_string(),
+    };
+    send(socket, &PushEvent::PrintHere { job: job.view(), target }).await
 }
 
 /// Why the session is over, if it is.

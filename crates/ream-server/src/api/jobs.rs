@@ -5,7 +5,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use ream_wire::{
-    ApiError, Job, JobAnswer, JobDialog, JobList, JobSubmission, QueueInfo, QueueInfoList, JOB_HEADER,
+    ApiError, DeliveryReport, Job, JobAnswer, JobDialog, JobList, JobSubmission, QueueInfo, QueueInfoList,
+    JOB_HEADER,
 };
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -26,6 +27,21 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(dialog))
         .routes(routes!(answer))
         .routes(routes!(queues))
+        .routes(routes!(outcome))
+}
+
+/// Reports how a client-spooled job went at the printer; sent by the owner's client that
+/// keeps the document, after the push channel asked it to print (`print_here`).
+#[utoipa::path(post, path = "/api/v1/me/jobs/{id}/outcome", tag = "jobs", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = DeliveryReport,
+    responses((status = 200, body = Job), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+async fn outcome(
+    State(state): State<AppState>,
+    Authed(ctx): Authed,
+    Path(id): Path<String>,
+    Json(report): Json<DeliveryReport>,
+) -> AppResult<Json<Job>> {
+    Ok(Json(printing::report_outcome(&state, &ctx.user, &id, &report).await?))
 }
 
 /// The queues, how each identifies its users and the printers its jobs go to, so that a
@@ -34,13 +50,20 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/api/v1/queues", tag = "jobs", responses((status = 200, body = QueueInfoList)))]
 async fn queues(State(state): State<AppState>) -> AppResult<Json<QueueInfoList>> {
     let queues = state.store.queues().await?;
+    let only = queues.len() == 1;
     Ok(Json(QueueInfoList {
         queues: queues
             .into_iter()
             .map(|q| QueueInfo {
+                // As `printing::queue_for` picks it for a job that names no queue.
+                default: match &state.config.default_queue {
+                    Some(name) => *name == q.queue.name,
+                    None => only,
+                },
                 name: q.queue.name,
                 detection: q.queue.detection,
                 printers: q.queue.printers,
+                spooling: q.queue.spooling,
             })
             .collect(),
     }))

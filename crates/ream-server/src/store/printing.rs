@@ -23,6 +23,8 @@ pub struct PrinterRow {
     pub name: String,
     pub uri: String,
     pub price: PriceList,
+    /// The pinned certificate of an IPPS printer.
+    pub fingerprint: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -47,6 +49,7 @@ pub struct JobRow {
     pub media: String,
     pub price_cents: i64,
     pub spool_file: Option<String>,
+    pub holder: Option<String>,
     pub printer_id: Option<String>,
     pub printer_name: Option<String>,
     pub printer_job_id: Option<i64>,
@@ -94,7 +97,7 @@ impl JobRow {
 
 const JOB_SELECT: &str =
     "SELECT j.id, j.owner_id, j.queue_id, q.name AS queue_name, j.name, j.state, j.reason, \
-     j.pages, j.copies, j.colour, j.duplex, j.media, j.price_cents, j.spool_file, j.printer_id, \
+     j.pages, j.copies, j.colour, j.duplex, j.media, j.price_cents, j.spool_file, j.holder, j.printer_id, \
      p.name AS printer_name, j.printer_job_id, j.account_kind, j.account_id, ca.name AS account_name, j.project_id, \
      pa.name AS project_name, j.script_answers, j.created_at_ms, j.updated_at_ms \
      FROM jobs j JOIN queues q ON q.id = j.queue_id LEFT JOIN printers p ON p.id = j.printer_id \
@@ -112,6 +115,8 @@ pub struct NewJob<'a> {
     pub media: &'a str,
     pub price_cents: i64,
     pub spool_file: Option<&'a str>,
+    /// The client that keeps the document (client spooling).
+    pub holder: Option<&'a str>,
     pub printer_id: Option<&'a str>,
     pub account_kind: Option<PaymentKind>,
     pub account_id: Option<&'a str>,
@@ -155,7 +160,13 @@ impl Store {
             .collect()
     }
 
-    pub async fn create_printer(&self, name: &str, uri: &str, price_list: &str) -> AppResult<()> {
+    pub async fn create_printer(
+        &self,
+        name: &str,
+        uri: &str,
+        price_list: &str,
+        fingerprint: Option<&str>,
+    ) -> AppResult<()> {
         let row = sqlx::query("SELECT id FROM price_lists WHERE name = $1")
             .bind(price_list)
             .fetch_optional(self.pool())
@@ -163,13 +174,15 @@ impl Store {
             .ok_or_else(|| AppError::not_found(format!("price list {price_list}")))?;
         let price_id: String = row.try_get(0)?;
         sqlx::query(
-            "INSERT INTO printers (id, name, uri, price_list_id, created_at_ms) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO printers (id, name, uri, price_list_id, created_at_ms, tls_fingerprint) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(new_id())
         .bind(name)
         .bind(uri)
         .bind(price_id)
         .bind(self.now_ms())
+        .bind(fingerprint.map(str::to_string))
         .execute(self.pool())
         .await
         .map_err(|e| conflict(e, &format!("printer {name}")))?;
@@ -178,8 +191,8 @@ impl Store {
 
     async fn printer_rows(&self, filter: &str, arg: Option<&str>) -> AppResult<Vec<PrinterRow>> {
         let sql = format!(
-            "SELECT p.id, p.name, p.uri, l.name, l.mono_page_cents, l.colour_page_cents, l.duplex_page_discount_cents \
-             FROM printers p JOIN price_lists l ON l.id = p.price_list_id {filter} ORDER BY p.name"
+            "SELECT p.id, p.name, p.uri, l.name, l.mono_page_cents, l.colour_page_cents, l.duplex_page_discount_cents, \
+             p.tls_fingerprint FROM printers p JOIN price_lists l ON l.id = p.price_list_id {filter} ORDER BY p.name"
         );
         let mut q = sqlx::query(&sql);
         if let Some(a) = arg {
@@ -198,6 +211,7 @@ impl Store {
                         colour_page_cents: r.try_get(5)?,
                         duplex_page_discount_cents: r.try_get(6)?,
                     },
+                    fingerprint: r.try_get(7)?,
                 })
             })
             .collect()
@@ -300,8 +314,8 @@ impl Store {
         bump_user(&mut *tx, j.owner_id, now).await?;
         sqlx::query(
             "INSERT INTO jobs (id, owner_id, queue_id, name, state, pages, copies, colour, duplex, media, price_cents, \
-             spool_file, printer_id, account_kind, account_id, project_id, reason, created_at_ms, updated_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18)",
+             spool_file, printer_id, account_kind, account_id, project_id, reason, created_at_ms, updated_at_ms, holder) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19)",
         )
         .bind(&id)
         .bind(j.owner_id)
@@ -321,6 +335,7 @@ impl Store {
         .bind(j.project_id)
         .bind(j.reason)
         .bind(now)
+        .bind(j.holder)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -366,6 +381,18 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(|r| Ok(r.try_get::<String, _>(0)?)).collect()
+    }
+
+    /// The owner's released jobs whose documents the client `holder` keeps.
+    pub async fn jobs_to_print_at(&self, owner_id: &str, holder: &str) -> AppResult<Vec<JobRow>> {
+        Ok(sqlx::query_as::<_, JobRow>(&format!(
+            "{JOB_SELECT} WHERE j.owner_id = $1 AND j.holder = $2 AND j.state = $3 ORDER BY j.created_at_ms"
+        ))
+        .bind(owner_id)
+        .bind(holder)
+        .bind(enum_str(JobState::Printing))
+        .fetch_all(self.pool())
+        .await?)
     }
 
     pub async fn jobs_in_state(&self, state: JobState) -> AppResult<Vec<JobRow>> {

@@ -1,7 +1,8 @@
 //! Talking to printers over IPP and IPPS: submit a spooled document (streamed from its
 //! file, never held in memory) and follow the printer's job to its end.
 
-use std::path::Path;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -37,14 +38,62 @@ pub fn http_url(uri: &str) -> anyhow::Result<String> {
     Ok(format!("{http}://{authority}/{path}"))
 }
 
-/// Printers present their own (often self-signed) certificates: IPPS here buys privacy
-/// on the wire, not proof of the printer's identity.
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .danger_accept_invalid_certs(true)
+/// An HTTP client for one printer. Printers present their own (usually self-signed)
+/// certificates, so an IPPS printer is trusted by the fingerprint recorded when it was
+/// added (`pin`): any other certificate is refused. Without a pin (a printer on plain
+/// IPP, or one added before pinning) any certificate is taken: privacy on the wire, not
+/// proof of the printer's identity.
+pub fn http_client(pin: Option<&str>) -> reqwest::Client {
+    let builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(10));
+    let builder = match pin {
+        Some(pin) => builder.use_preconfigured_tls(
+            crate::tls::Fingerprint::new(Some(pin.to_string()), Arc::default()).client_config(),
+        ),
+        None => builder.danger_accept_invalid_certs(true),
+    };
+    builder.build().expect("HTTP client")
+}
+
+/// The SHA-256 fingerprint of the certificate an IPPS printer presents, to pin it. The
+/// printer must answer Get-Printer-Attributes.
+pub async fn presented_fingerprint(uri: &str) -> anyhow::Result<String> {
+    let presented = Arc::new(Mutex::new(None));
+    let config = crate::tls::Fingerprint::new(None, presented.clone()).client_config();
+    let http = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
+        .use_preconfigured_tls(config)
         .build()
-        .expect("HTTP client")
+        .expect("HTTP client");
+    capabilities(&http, uri).await?;
+    let seen = presented.lock().expect("lock").clone();
+    seen.context("the printer presented no certificate (is it IPPS?)")
+}
+
+/// A document to print: a plain file, or one in the encrypted spool.
+#[derive(Clone)]
+pub enum Document {
+    Plain(PathBuf),
+    Spooled { path: PathBuf, key: crate::spool::SpoolKey },
+}
+
+impl Document {
+    /// The document's bytes, streamed from its file (decrypted on the way for a spooled one).
+    pub async fn stream(
+        &self,
+    ) -> anyhow::Result<futures_util::stream::BoxStream<'static, std::io::Result<bytes::Bytes>>> {
+        Ok(match self {
+            Document::Plain(path) => {
+                let file = tokio::fs::File::open(path)
+                    .await
+                    .with_context(|| format!("opening {}", path.display()))?;
+                tokio_util::io::ReaderStream::new(file).boxed()
+            }
+            Document::Spooled { path, key } => {
+                anyhow::ensure!(path.exists(), "the job's document is gone ({})", path.display());
+                crate::spool::read(key, path).boxed()
+            }
+        })
+    }
 }
 
 /// An attribute; the names used here are short constants, always valid.
@@ -64,14 +113,50 @@ fn request(op: Operation, uri: &str, user: &str) -> anyhow::Result<IppRequestRes
     Ok(req)
 }
 
+/// An error with everything that caused it, as one line.
+fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = c.source();
+    }
+    text
+}
+
+/// Whether the TLS handshake failed on the printer's certificate.
+fn certificate_refused(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if c.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        if let Some(inner) = c.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            if certificate_refused(inner) {
+                return true;
+            }
+        }
+        cause = c.source();
+    }
+    false
+}
+
 async fn send(http: &reqwest::Client, uri: &str, body: reqwest::Body) -> anyhow::Result<IppRequestResponse> {
-    let resp = http
-        .post(http_url(uri)?)
-        .header("content-type", "application/ipp")
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| anyhow::Error::new(Transient(format!("cannot reach the printer at {uri}: {e}"))))?;
+    let resp =
+        http.post(http_url(uri)?).header("content-type", "application/ipp").body(body).send().await.map_err(
+            |e| {
+                let detail = with_causes(&e);
+                // A certificate that is not the pinned one does not get better by waiting.
+                if certificate_refused(&e) {
+                    anyhow::anyhow!("the printer at {uri} was refused: {detail}")
+                } else {
+                    anyhow::Error::new(Transient(format!("cannot reach the printer at {uri}: {detail}")))
+                }
+            },
+        )?;
     anyhow::ensure!(resp.status().is_success(), "the printer answered HTTP {}", resp.status());
     let bytes = resp.bytes().await?;
     let parsed = AsyncIppParser::new(futures_util::io::Cursor::new(bytes.to_vec())).parse().await?;
@@ -109,7 +194,7 @@ fn job_attribute<'a>(resp: &'a IppRequestResponse, name: &str) -> Option<&'a Ipp
 
 /// What to print, and how.
 pub struct PrintRequest<'a> {
-    pub document: &'a Path,
+    pub document: &'a Document,
     pub job_name: &'a str,
     pub user: &'a str,
     pub copies: i64,
@@ -133,10 +218,8 @@ pub async fn print_job(http: &reqwest::Client, uri: &str, job: &PrintRequest<'_>
     let mode = if colour { "color" } else { "monochrome" };
     attrs.add(DelimiterTag::JobAttributes, attr("print-color-mode", IppValue::new_keyword(mode)?));
     let head = req.to_bytes();
-    let file =
-        tokio::fs::File::open(document).await.with_context(|| format!("opening {}", document.display()))?;
     let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(head) })
-        .chain(tokio_util::io::ReaderStream::new(file));
+        .chain(document.stream().await?);
     let resp = send(http, uri, reqwest::Body::wrap_stream(stream)).await.context("Print-Job")?;
     match job_attribute(&resp, "job-id") {
         Some(IppValue::Integer(id)) => Ok(*id),

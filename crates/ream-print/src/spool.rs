@@ -1,6 +1,5 @@
-//! The local spool: documents printed to this workstation wait here, encrypted, until
-//! the server has them. The key (AES-256-GCM) lives in the OS keyring; a spool file
-//! alone is unreadable.
+//! Documents at rest: a spool file is unreadable without its AES-256-GCM key (the
+//! client keeps it in the OS keyring, the server in a key file).
 //!
 //! Format: `REAMSPL1`, an 8-byte random file id, then frames of
 //! `[last: u8][length: u32 BE][ciphertext]`. Each frame holds up to 64 KiB of the
@@ -16,13 +15,10 @@ use base64::Engine as _;
 use rand::RngCore;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-use crate::error::{ClientError, Result};
+use std::io::{Error, ErrorKind};
 
 const MAGIC: &[u8; 8] = b"REAMSPL1";
 const CHUNK: usize = 64 * 1024;
-
-/// The keyring entry of the spool key.
-pub const KEY_ENTRY: &str = "spool-key";
 
 #[derive(Clone)]
 pub struct SpoolKey(Key<Aes256Gcm>);
@@ -38,13 +34,29 @@ impl SpoolKey {
         STANDARD.encode(self.0)
     }
 
-    pub fn from_b64(s: &str) -> Result<SpoolKey> {
-        let bytes: [u8; 32] = STANDARD
-            .decode(s.trim())
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| ClientError::Keyring("the stored spool key is damaged".into()))?;
-        Ok(SpoolKey(bytes.into()))
+    /// The key back from [`SpoolKey::to_b64`]; `None` when it is damaged.
+    pub fn from_b64(s: &str) -> Option<SpoolKey> {
+        let bytes: [u8; 32] = STANDARD.decode(s.trim()).ok()?.try_into().ok()?;
+        Some(SpoolKey(bytes.into()))
+    }
+
+    /// The key in `path`, made (readable by its owner only) when there is none yet.
+    pub fn load_or_create(path: &Path) -> std::io::Result<SpoolKey> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => SpoolKey::from_b64(&text).ok_or_else(|| {
+                Error::new(ErrorKind::InvalidData, format!("{} is not a spool key", path.display()))
+            }),
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                let key = SpoolKey::generate();
+                let mut options = std::fs::OpenOptions::new();
+                options.write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                std::io::Write::write_all(&mut options.open(path)?, key.to_b64().as_bytes())?;
+                Ok(key)
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -55,12 +67,80 @@ fn nonce(file_id: &[u8; 8], frame: u32) -> Nonce<aes_gcm::aead::consts::U12> {
     n.into()
 }
 
-fn broken(what: &str) -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::InvalidData, format!("spool file: {what}"))
+fn broken(what: &str) -> Error {
+    Error::new(ErrorKind::InvalidData, format!("spool file: {what}"))
 }
 
 /// Reads `source` to its end into `path`, encrypted. Memory stays at one chunk.
-pub async fn write<R: AsyncRead + Unpin>(key: &SpoolKey, mut source: R, path: &Path) -> std::io::Result<u64> {
+pub async fn write<R: AsyncRead + Unpin>(key: &SpoolKey, source: R, path: &Path) -> std::io::Result<u64> {
+    write_teed(key, source, path, None).await
+}
+
+/// How [`write_counted`] failed.
+#[derive(Debug)]
+pub enum CountError {
+    /// The document is not a PDF that can be read, or is larger than allowed: refuse it.
+    Document(String),
+    /// Reading the source or writing the spool failed.
+    Io(Error),
+}
+
+/// Like [`write`], and counts the document's pages (see [`crate::pdf::page_count`]).
+/// Counting needs random access to the plaintext: it is read from an anonymous file in
+/// `scratch` (unlinked from birth, so it has no name and vanishes with the process
+/// however that ends) while the named spool file gets only ciphertext. A document over
+/// `limit` bytes is refused as soon as it passes it; on any failure `path` is removed.
+pub async fn write_counted<R: AsyncRead + Unpin>(
+    key: &SpoolKey,
+    source: R,
+    path: &Path,
+    scratch: &Path,
+    limit: u64,
+) -> Result<(u64, i64), CountError> {
+    let result = async {
+        let plain = tempfile::tempfile_in(scratch).map_err(CountError::Io)?;
+        let mut tee = tokio::fs::File::from_std(plain.try_clone().map_err(CountError::Io)?);
+        let mut limited = source.take(limit + 1);
+        let bytes = write_teed(key, &mut limited, path, Some(&mut tee)).await.map_err(CountError::Io)?;
+        if bytes > limit {
+            return Err(CountError::Document(format!(
+                "the document is larger than this server accepts ({limit} bytes)"
+            )));
+        }
+        tee.flush().await.map_err(CountError::Io)?;
+        let pages = tokio::task::spawn_blocking(move || crate::pdf::page_count(&plain))
+            .await
+            .map_err(|e| CountError::Io(Error::other(e)))?
+            .map_err(CountError::Document)?;
+        Ok((bytes, pages))
+    }
+    .await;
+    if result.is_err() {
+        let _ = tokio::fs::remove_file(path).await;
+    }
+    result
+}
+
+/// The pages of a spooled document, counted like [`write_counted`] does: from an
+/// anonymous plaintext copy in `scratch` that has no name and goes when counting ends.
+pub async fn count_pages(key: &SpoolKey, path: &Path, scratch: &Path) -> Result<i64, CountError> {
+    let plain = tempfile::tempfile_in(scratch).map_err(CountError::Io)?;
+    let mut copy = tokio::fs::File::from_std(plain.try_clone().map_err(CountError::Io)?);
+    let mut reader = tokio_util::io::StreamReader::new(Box::pin(read(key, path)));
+    tokio::io::copy(&mut reader, &mut copy).await.map_err(CountError::Io)?;
+    copy.flush().await.map_err(CountError::Io)?;
+    tokio::task::spawn_blocking(move || crate::pdf::page_count(&plain))
+        .await
+        .map_err(|e| CountError::Io(Error::other(e)))?
+        .map_err(CountError::Document)
+}
+
+async fn write_teed<R: AsyncRead + Unpin>(
+    key: &SpoolKey,
+    mut source: R,
+    path: &Path,
+    mut tee: Option<&mut tokio::fs::File>,
+) -> std::io::Result<u64> {
     let cipher = Aes256Gcm::new(&key.0);
     let mut file_id = [0u8; 8];
     rand::rngs::OsRng.fill_bytes(&mut file_id);
@@ -82,6 +162,9 @@ pub async fn write<R: AsyncRead + Unpin>(key: &SpoolKey, mut source: R, path: &P
         out.write_all(&aad).await?;
         out.write_all(&(sealed.len() as u32).to_be_bytes()).await?;
         out.write_all(&sealed).await?;
+        if let Some(tee) = tee.as_deref_mut() {
+            tee.write_all(&pending).await?;
+        }
         total += pending.len() as u64;
         if last {
             break;
