@@ -497,6 +497,52 @@ fn a_server_stopped_mid_job_takes_it_up_again_without_printing_twice() {
 }
 
 #[test]
+fn a_server_stopped_between_sending_and_noting_the_printer_job_does_not_print_twice() {
+    let printer = Printer::slow("Window", 3);
+    let (site, mut server) = site_with_printer(&printer, &[&["Direct"]]);
+    let client = logged_in_client(&server);
+    // The printer already has older jobs of this user: the floor must tell them apart.
+    let token = api_token(&server, json!({"method": "pin", "pin": "1234"}));
+    let meta = json!({"name": "budget.pdf", "color_mode": "monochrome"});
+    assert_eq!(api_submit(&server, &token, pdf::pages(1), meta.clone()).status(), 201);
+    wait_for_state(&client, "printed");
+    assert_eq!(api_submit(&server, &token, pdf::pages(1), meta).status(), 201);
+    for _ in 0..100 {
+        if printer.documents().len() == 2 {
+            break;
+        }
+        sleep(50);
+    }
+    assert_eq!(printer.documents().len(), 2);
+    sleep(500);
+    server.stop();
+    // Make the database look as if the server had stopped right after the printer took
+    // the job, before it noted the printer's job id.
+    let db = format!("sqlite://{}", site.data().join("ream.sqlite3").display());
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&db).await.unwrap();
+        let done = sqlx::query("UPDATE jobs SET printer_job_id = NULL WHERE state = 'printing'")
+            .execute(&pool)
+            .await
+            .unwrap();
+        assert_eq!(done.rows_affected(), 1, "one job was on its way");
+        pool.close().await;
+    });
+    server.resume();
+    for _ in 0..200 {
+        if jobs(&client).iter().all(|j| j["state"] == "printed") {
+            break;
+        }
+        sleep(100);
+    }
+    let list = jobs(&client);
+    assert!(list.iter().all(|j| j["state"] == "printed"), "{list:?}");
+    assert_eq!(printer.documents().len(), 2, "found at the printer, not sent again");
+    assert_eq!(client.status()["account"]["credit_cents"], 2_000 - 5 - 5, "each charged once");
+}
+
+#[test]
 fn queue_scripts_ask_change_and_reject_jobs() {
     let printer = Printer::start("Lab");
     let dir = tempfile::tempdir().unwrap();

@@ -256,6 +256,31 @@ pub async fn capabilities(http: &reqwest::Client, uri: &str) -> anyhow::Result<C
     Ok(Capabilities { duplex, colour })
 }
 
+/// The printer's jobs of `user` (Get-Jobs, finished and not): their ids and names.
+pub async fn jobs_of(http: &reqwest::Client, uri: &str, user: &str) -> anyhow::Result<Vec<(i32, String)>> {
+    let mut found = Vec::new();
+    for which in ["not-completed", "completed"] {
+        let mut req = request(Operation::GetJobs, uri, user)?;
+        let attrs = req.attributes_mut();
+        attrs.add(DelimiterTag::OperationAttributes, attr("which-jobs", IppValue::new_keyword(which)?));
+        let wanted = ["job-id", "job-name"]
+            .iter()
+            .map(|k| IppValue::new_keyword(*k))
+            .collect::<Result<Vec<_>, _>>()?;
+        attrs.add(DelimiterTag::OperationAttributes, attr("requested-attributes", IppValue::Array(wanted)));
+        let resp = send(http, uri, reqwest::Body::from(req.to_bytes())).await.context("Get-Jobs")?;
+        for group in resp.attributes().groups_of(DelimiterTag::JobAttributes) {
+            let id = match group.get("job-id").map(|a| a.value()) {
+                Some(IppValue::Integer(id)) => *id,
+                _ => continue,
+            };
+            let name = group.get("job-name").map(|a| a.value().to_string()).unwrap_or_default();
+            found.push((id, name));
+        }
+    }
+    Ok(found)
+}
+
 /// The printer's job state (IPP `job-state`) and its reasons.
 pub async fn job_state(http: &reqwest::Client, uri: &str, job_id: i32) -> anyhow::Result<(i32, String)> {
     let mut req = request(Operation::GetJobAttributes, uri, "ream")?;

@@ -6,6 +6,7 @@ ALTER TABLE printers ADD COLUMN tls_fingerprint TEXT;
 -- (`holder`, the client's own id) until it is released.
 ALTER TABLE jobs ADD COLUMN holder TEXT;
 
--- When the document was first sent to the printer: a job resumed after a crash that
--- has a start but no printer job id is looked for at the printer before it is sent again.
-ALTER TABLE jobs ADD COLUMN delivery_started_at_ms BIGINT;
+-- The printer's newest job id just before the document was sent. A job resumed after
+-- the server stopped between sending and recording the printer's job id is looked for
+-- among the printer's newer jobs before it is sent again.
+ALTER TABLE jobs ADD COLUMN printer_job_floor BIGINT;

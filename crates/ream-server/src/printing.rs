@@ -728,10 +728,29 @@ async fn try_deliver(state: &AppState, job_id: &str) -> anyhow::Result<()> {
         colour,
     };
     // A job the printer already has (the server stopped while following it) is followed,
-    // not sent again.
-    let printer_job = match job.printer_job_id {
-        Some(id) => id as i32,
+    // not sent again; so is one sent just before the server stopped, before it could
+    // note the printer's job id: it is among the printer's jobs newer than the floor.
+    let sent_before = match (job.printer_job_id, job.printer_job_floor) {
+        (Some(id), _) => Some(id as i32),
+        (None, Some(floor)) => ipp_printer::jobs_of(&http, &printer.uri, &owner)
+            .await?
+            .into_iter()
+            .find(|(id, name)| i64::from(*id) > floor && *name == job.name)
+            .map(|(id, _)| id),
+        (None, None) => None,
+    };
+    let printer_job = match sent_before {
+        Some(id) => {
+            state.store.set_printer_job_id(job_id, i64::from(id)).await?;
+            id
+        }
         None => {
+            // A printer that cannot list its jobs gets no floor: after a stop in the
+            // window the job is sent again rather than lost.
+            if let Ok(jobs) = ipp_printer::jobs_of(&http, &printer.uri, &owner).await {
+                let floor = jobs.iter().map(|(id, _)| i64::from(*id)).max().unwrap_or(0);
+                state.store.set_printer_job_floor(job_id, floor).await?;
+            }
             // A busy or unreachable printer is tried again, with growing pauses.
             let give_up = tokio::time::Instant::now() + PRINTER_PATIENCE;
             let mut pause = Duration::from_secs(1);

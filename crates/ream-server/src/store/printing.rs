@@ -53,6 +53,7 @@ pub struct JobRow {
     pub printer_id: Option<String>,
     pub printer_name: Option<String>,
     pub printer_job_id: Option<i64>,
+    pub printer_job_floor: Option<i64>,
     pub account_kind: Option<String>,
     pub account_id: Option<String>,
     pub account_name: Option<String>,
@@ -98,7 +99,7 @@ impl JobRow {
 const JOB_SELECT: &str =
     "SELECT j.id, j.owner_id, j.queue_id, q.name AS queue_name, j.name, j.state, j.reason, \
      j.pages, j.copies, j.colour, j.duplex, j.media, j.price_cents, j.spool_file, j.holder, j.printer_id, \
-     p.name AS printer_name, j.printer_job_id, j.account_kind, j.account_id, ca.name AS account_name, j.project_id, \
+     p.name AS printer_name, j.printer_job_id, j.printer_job_floor, j.account_kind, j.account_id, ca.name AS account_name, j.project_id, \
      pa.name AS project_name, j.script_answers, j.created_at_ms, j.updated_at_ms \
      FROM jobs j JOIN queues q ON q.id = j.queue_id LEFT JOIN printers p ON p.id = j.printer_id \
      LEFT JOIN shared_accounts ca ON ca.id = j.account_id LEFT JOIN shared_accounts pa ON pa.id = j.project_id";
@@ -505,7 +506,17 @@ impl Store {
     }
 
     pub async fn clear_printer_job_id(&self, id: &str) -> AppResult<()> {
-        sqlx::query("UPDATE jobs SET printer_job_id = NULL WHERE id = $1")
+        sqlx::query("UPDATE jobs SET printer_job_id = NULL, printer_job_floor = NULL WHERE id = $1")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Notes the printer's newest job id before the job's document is sent there.
+    pub async fn set_printer_job_floor(&self, id: &str, floor: i64) -> AppResult<()> {
+        sqlx::query("UPDATE jobs SET printer_job_floor = $1 WHERE id = $2")
+            .bind(floor)
             .bind(id)
             .execute(self.pool())
             .await?;
