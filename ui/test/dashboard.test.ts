@@ -1,0 +1,207 @@
+import { describe, expect, it } from "vitest";
+import {
+  NOW,
+  account,
+  byTestId,
+  clickAndFlush,
+  fakeBackend,
+  flush,
+  job,
+  maybeTestId,
+  start,
+  status,
+  text,
+} from "./helpers";
+
+describe("dashboard", () => {
+  it("shows who is signed in, credit, quotas, cost centres and projects", async () => {
+    await start();
+    expect(document.getElementById("screen-dashboard")).not.toBeNull();
+    expect(text(byTestId("user-name"))).toBe("Alice Martin");
+    expect(text(byTestId("user-username"))).toBe("alice");
+    expect(text(byTestId("credit"))).toBe("€20.00");
+    expect(text(byTestId("cost-centres"))).toContain("Marketing");
+    expect(text(byTestId("projects"))).toContain("Brochure 2026");
+    expect(text(byTestId("projects"))).toContain("Website");
+    expect(text(document.getElementById("status-who"))).toBe("Signed in as Alice Martin");
+    expect(text(document.getElementById("status-conn"))).toBe("Online");
+    expect(text(byTestId("connection-state"))).toBe("Online");
+    expect(text(document.getElementById("screen-dashboard"))).toContain("https://print.example.com:8631");
+    expect(text(document.getElementById("screen-dashboard"))).toContain("Head office");
+  });
+
+  it("updates the credit on a pushed status, without reloading anything", async () => {
+    const { backend } = await start();
+    const screen = document.getElementById("screen-dashboard");
+    expect(text(byTestId("credit"))).toBe("€20.00");
+    const calls = backend.status.mock.calls.length;
+    backend.emit({ type: "status", status: status({ account: account({ credit_cents: 2550, version: 11 }) }) });
+    expect(text(byTestId("credit"))).toBe("€25.50");
+    // No new request, no navigation: the push alone re-rendered the dashboard.
+    expect(backend.status.mock.calls.length).toBe(calls);
+    expect(backend.refreshAccount).not.toHaveBeenCalled();
+    expect(document.getElementById("screen-dashboard")).not.toBeNull();
+    expect(screen?.isConnected).toBe(false);
+  });
+
+  it("drops a pushed account older than the one shown", async () => {
+    const { backend } = await start();
+    backend.emit({ type: "status", status: status({ account: account({ credit_cents: 100, version: 9 }) }) });
+    expect(text(byTestId("credit"))).toBe("€20.00");
+  });
+
+  it("renders each quota with a meter and used, limit and remaining", async () => {
+    await start(
+      fakeBackend({
+        status: async () =>
+          status({
+            account: account({
+              quotas: [
+                {
+                  id: "q1",
+                  name: "Monthly pages",
+                  period: "month",
+                  metric: "total_pages",
+                  limit: 500,
+                  used: 120,
+                  remaining: 380,
+                  period_start_ms: null,
+                  period_end_ms: Date.UTC(2026, 3, 1),
+                },
+                {
+                  id: "q2",
+                  name: "Colour budget",
+                  period: "year",
+                  metric: "money",
+                  limit: 5000,
+                  used: 1250,
+                  remaining: 3750,
+                  period_start_ms: null,
+                  period_end_ms: null,
+                },
+              ],
+            }),
+          }),
+      }),
+    );
+    const pages = byTestId("quota-q1");
+    expect(text(pages.querySelector("h3"))).toBe("Monthly pages");
+    expect(text(pages)).toContain("Monthly · All pages");
+    const meter = pages.querySelector("meter");
+    expect(meter?.getAttribute("max")).toBe("500");
+    expect(meter?.getAttribute("value")).toBe("120");
+    expect(document.querySelector(`label[for="${meter?.id}"]`)).not.toBeNull();
+    expect(text(pages.querySelector(".quota-used"))).toBe("120 pages");
+    expect(text(pages.querySelector(".quota-limit"))).toBe("500 pages");
+    expect(text(pages.querySelector(".quota-remaining"))).toBe("380 pages");
+    expect(text(pages)).toContain("Starts again on 1 Apr 2026");
+
+    const money = byTestId("quota-q2");
+    expect(text(money)).toContain("Yearly · Amount");
+    expect(text(money.querySelector(".quota-used"))).toBe("€12.50");
+    expect(text(money.querySelector(".quota-limit"))).toBe("€50.00");
+    expect(text(money.querySelector(".quota-remaining"))).toBe("€37.50");
+  });
+
+  it("shows an offline banner with the time the account dates from", async () => {
+    const asOf = NOW - 3_600_000;
+    const { backend } = await start();
+    expect(document.getElementById("offline-banner")).toBeNull();
+    backend.emit({
+      type: "status",
+      status: status({
+        connection: { state: "offline", since_ms: NOW - 60_000, reason: "connection refused" },
+        account_stale: true,
+        account_as_of_ms: asOf,
+      }),
+    });
+    const banner = document.getElementById("offline-banner");
+    expect(banner).not.toBeNull();
+    expect(text(banner)).toContain("You are offline");
+    const when = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short" }).format(new Date(asOf));
+    expect(text(document.getElementById("offline-as-of"))).toBe(`Showing your account as of ${when.replace(/\s+/g, " ")}.`);
+    expect(text(byTestId("connection-state"))).toContain("Offline");
+    expect(byTestId("connection-state").dataset.state).toBe("offline");
+    expect(text(document.getElementById("status-conn"))).toBe("Offline");
+    // Back online: the banner goes.
+    backend.emit({ type: "status", status: status() });
+    expect(document.getElementById("offline-banner")).toBeNull();
+  });
+
+  it("says single sign-on users are signed in as their OS account", async () => {
+    await start(fakeBackend({ status: async () => status({ method: "sso", remember: null, session_ends_at_ms: null }) }));
+    expect(text(byTestId("login-method"))).toBe("Signed in automatically as amartin, your computer account");
+  });
+
+  it("lists recent jobs with pages, cost, state and time", async () => {
+    await start(
+      fakeBackend({
+        jobs: async () => [
+          job({ id: "a", name: "old.pdf", state: "printed", pages: 3, price_cents: 15, created_at_ms: NOW - 86_400_000 }),
+          job({ id: "b", name: "new.pdf", state: "rejected", pages: 2, copies: 2, price_cents: 40, created_at_ms: NOW }),
+        ],
+      }),
+    );
+    const rows = byTestId("recent-jobs").querySelectorAll("tbody tr");
+    expect(rows.length).toBe(2);
+    const cells = [...(rows[0]?.querySelectorAll("td") ?? [])].map((c) => text(c));
+    expect(cells.slice(0, 4)).toEqual(["new.pdf", "4", "€0.40", "Rejected"]);
+    expect(text(rows[1])).toContain("old.pdf");
+    expect(text(rows[1])).toContain("Printed");
+  });
+
+  it("generates a new PIN and shows it once", async () => {
+    const { backend } = await start();
+    await clickAndFlush(byTestId("new-pin"));
+    expect(backend.newPin).toHaveBeenCalledTimes(1);
+    expect(text(byTestId("new-pin-value"))).toBe("482913");
+    expect(document.activeElement?.id).toBe("new-pin-box");
+    expect(text(document.getElementById("new-pin-box"))).toContain("it will not be shown again");
+    const done = [...document.querySelectorAll<HTMLButtonElement>("#new-pin-box button")][0];
+    done?.click();
+    await flush();
+    expect(maybeTestId("new-pin-value")).toBeNull();
+    expect(document.body.textContent).not.toContain("482913");
+    expect(document.activeElement).toBe(byTestId("new-pin"));
+  });
+
+  it("signs out from the navigation and shows the login screen", async () => {
+    let signedIn = true;
+    const backend = fakeBackend({
+      status: async () => (signedIn ? status() : status({ user: null, account: null, method: null })),
+      logout: async () => {
+        signedIn = false;
+        return null;
+      },
+    });
+    await start(backend);
+    await clickAndFlush(byTestId("nav-logout"));
+    expect(backend.logout).toHaveBeenCalledTimes(1);
+    expect(document.getElementById("screen-login")).not.toBeNull();
+    expect(maybeTestId("nav-logout")).toBeNull();
+    expect(maybeTestId("nav-login")).not.toBeNull();
+    expect(text(document.getElementById("status-who"))).toBe("Not signed in");
+  });
+
+  it("goes to the login screen when the engine logs the user out", async () => {
+    const { backend } = await start();
+    backend.status.mockResolvedValue(status({ user: null, account: null, method: null }));
+    backend.emit({ type: "status", status: status({ user: null, account: null, method: null }) });
+    backend.emit({ type: "logged_out", reason: "the remember-me period ended" });
+    await flush();
+    expect(document.getElementById("screen-login")).not.toBeNull();
+    expect(text(document.getElementById("live"))).toContain("You were signed out: the remember-me period ended");
+  });
+
+  it("navigates from the tray", async () => {
+    const { backend } = await start();
+    backend.navigateTo("about");
+    await flush();
+    expect(document.getElementById("screen-about")).not.toBeNull();
+    expect(document.activeElement).toBe(document.querySelector("#screen-about h1"));
+    expect(byTestId("nav-about").getAttribute("aria-current")).toBe("page");
+    backend.navigateTo("jobs");
+    await flush();
+    expect(document.getElementById("screen-jobs")).not.toBeNull();
+  });
+});
