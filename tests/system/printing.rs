@@ -76,24 +76,34 @@ fn wait_for_state(client: &Client, state: &str) -> Value {
     panic!("the job never reached {state}: {:?}", jobs(client));
 }
 
+/// `ream run` with its local printer behind a CUPS queue, the account loaded.
+fn workstation(client: &Client, port: u16) -> (Watch, CupsQueue) {
+    let run = Watch::start(client, &["run", "--port", &port.to_string(), "--json"]);
+    run.expect(Duration::from_secs(10), "the account", |v| credit_of(v) == Some(2_000));
+    let queue = CupsQueue(format!("Ream-test-{port}"));
+    let r = client.run(&["cups", "install", "--port", &port.to_string(), "--name", &queue.0, "--json"], "");
+    assert!(r.ok, "{}", r.stderr);
+    (run, queue)
+}
+
+/// Prints a PDF of `pages` pages with `lp`; returns its bytes.
+fn lp_pdf(queue: &CupsQueue, pages: usize, options: &[&str]) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let document = dir.path().join("document.pdf");
+    let bytes = pdf::pages(pages);
+    std::fs::write(&document, &bytes).unwrap();
+    lp(&queue.0, options, &document);
+    bytes
+}
+
 #[test]
 fn a_pdf_printed_with_lp_reaches_the_printer_and_is_charged_for_its_pages() {
     let printer = Printer::start("Office");
     let (_site, server) = site_with_printer(&printer, &[&["Direct"]]);
     let client = logged_in_client(&server);
 
-    let port = free_port();
-    let run = Watch::start(&client, &["run", "--port", &port.to_string(), "--json"]);
-    run.expect(Duration::from_secs(10), "the account", |v| credit_of(v) == Some(2_000));
-    let queue = CupsQueue(format!("Ream-test-{port}"));
-    let r = client.run(&["cups", "install", "--port", &port.to_string(), "--name", &queue.0, "--json"], "");
-    assert!(r.ok, "{}", r.stderr);
-
-    let dir = tempfile::tempdir().unwrap();
-    let document = dir.path().join("report.pdf");
-    let bytes = pdf::pages(3);
-    std::fs::write(&document, &bytes).unwrap();
-    lp(&queue.0, &["print-color-mode=monochrome"], &document);
+    let (run, queue) = workstation(&client, free_port());
+    let bytes = lp_pdf(&queue, 3, &["print-color-mode=monochrome"]);
 
     let submitted =
         run.expect(Duration::from_secs(30), "the job at the server", |v| v["type"] == "job_submitted");
@@ -288,16 +298,8 @@ fn client_spooled_jobs_stay_on_the_workstation_until_released_even_while_it_is_o
         site_with_printer(&printer, &[&["Local", "--spooling", "client", "--release", "pull"]]);
     let client = logged_in_client(&server);
     let port = free_port();
-    let run = Watch::start(&client, &["run", "--port", &port.to_string(), "--json"]);
-    run.expect(Duration::from_secs(10), "the account", |v| credit_of(v) == Some(2_000));
-    let queue = CupsQueue(format!("Ream-test-{port}"));
-    let r = client.run(&["cups", "install", "--port", &port.to_string(), "--name", &queue.0, "--json"], "");
-    assert!(r.ok, "{}", r.stderr);
-    let dir = tempfile::tempdir().unwrap();
-    let document = dir.path().join("plan.pdf");
-    let bytes = pdf::pages(2);
-    std::fs::write(&document, &bytes).unwrap();
-    lp(&queue.0, &["print-color-mode=monochrome"], &document);
+    let (run, queue) = workstation(&client, port);
+    let bytes = lp_pdf(&queue, 2, &["print-color-mode=monochrome"]);
 
     // Only the description reaches the server; the pages were counted on the workstation.
     let submitted =
@@ -361,15 +363,8 @@ fn the_job_dialog_asks_for_the_account_the_project_and_a_confirmation() {
     let client = logged_in_client(&server);
 
     // Printed through CUPS: the client shows the dialog the server asks for.
-    let port = free_port();
-    let run = Watch::start(&client, &["run", "--port", &port.to_string(), "--json"]);
-    run.expect(Duration::from_secs(10), "the account", |v| credit_of(v) == Some(2_000));
-    let cups = CupsQueue(format!("Ream-dialog-{port}"));
-    assert!(client.run(&["cups", "install", "--port", &port.to_string(), "--name", &cups.0], "").ok);
-    let dir = tempfile::tempdir().unwrap();
-    let document = dir.path().join("flyer.pdf");
-    std::fs::write(&document, pdf::pages(2)).unwrap();
-    lp(&cups.0, &["print-color-mode=monochrome"], &document);
+    let (run, cups) = workstation(&client, free_port());
+    lp_pdf(&cups, 2, &["print-color-mode=monochrome"]);
     let event = run.expect(Duration::from_secs(30), "the job dialog", |v| v["type"] == "job_dialog");
     let dialog = &event["dialog"];
     assert_eq!(
@@ -640,10 +635,7 @@ fn a_job_with_nobody_logged_in_waits_for_the_login_its_queue_asks_for() {
     let run = Watch::start_answering(&client, &["run", "--port", &port.to_string(), "--json"], "pin\n1234\n");
     let cups = CupsQueue(format!("Ream-kiosk-{port}"));
     assert!(client.run(&["cups", "install", "--port", &port.to_string(), "--name", &cups.0], "").ok);
-    let dir = tempfile::tempdir().unwrap();
-    let document = dir.path().join("ticket.pdf");
-    std::fs::write(&document, pdf::pages(1)).unwrap();
-    lp(&cups.0, &["print-color-mode=monochrome"], &document);
+    lp_pdf(&cups, 1, &["print-color-mode=monochrome"]);
 
     let asked = run.expect(Duration::from_secs(30), "the login prompt", |v| {
         v["type"] == "login_required" && v["job"].is_string()
@@ -673,10 +665,7 @@ fn a_job_whose_login_never_comes_is_refused_with_the_reason() {
     let run = Watch::start(&client, &["run", "--port", &port.to_string(), "--json"]);
     let cups = CupsQueue(format!("Ream-desk-{port}"));
     assert!(client.run(&["cups", "install", "--port", &port.to_string(), "--name", &cups.0], "").ok);
-    let dir = tempfile::tempdir().unwrap();
-    let document = dir.path().join("memo.pdf");
-    std::fs::write(&document, pdf::pages(1)).unwrap();
-    lp(&cups.0, &[], &document);
+    lp_pdf(&cups, 1, &[]);
 
     let asked = run.expect(Duration::from_secs(30), "the login prompt", |v| {
         v["type"] == "login_required" && v["job"].is_string()
