@@ -119,9 +119,9 @@ export function dialog(over: Partial<JobDialog> = {}): JobDialog {
   return {
     job: job({ id: "w1", name: "brochure.pdf", queue: "Projects", state: "waiting_for_user", price_cents: 240, colour: true }),
     payment_options: [
-      { kind: "cost_centre", name: "Marketing", detail: "shared" },
-      { kind: "credit", name: null, detail: "20.00 EUR" },
-      { kind: "quota", name: null, detail: "380 pages" },
+      { kind: "cost_centre", name: "Marketing", detail: "shared", credit_cents: null, quotas: [] },
+      { kind: "credit", name: null, detail: "20.00 EUR", credit_cents: 2000, quotas: [] },
+      { kind: "quota", name: null, detail: "Monthly pages: 380 left", credit_cents: null, quotas: account().quotas },
     ],
     choose_payment: true,
     projects: [

@@ -47,19 +47,30 @@ describe("job dialog", () => {
     expect(text(byTestId("dialog-paper"))).toBe("A4");
   });
 
+  it("shows what credit and quotas have left in the user's language", async () => {
+    const backend = fakeBackend();
+    backend.desktopSettings.mockResolvedValue({ server: "https://x", language: "fr", remember_me: true });
+    await start(backend);
+    backend.emit({ type: "job_dialog", dialog: dialog() });
+    const options = text(dialogRoot());
+    expect(options).toMatch(/Mon crédit 20,00\s€/);
+    expect(options).toMatch(/Monthly pages: Restant 380\spages/);
+    expect(options).not.toContain("20.00 EUR");
+  });
+
   it("charges the only account without asking when there is no choice", async () => {
     const { backend } = await start();
     backend.emit({
       type: "job_dialog",
       dialog: dialog({
         choose_payment: false,
-        payment_options: [{ kind: "credit", name: null, detail: "20.00 EUR" }],
+        payment_options: [{ kind: "credit", name: null, detail: "20.00 EUR", credit_cents: 2000, quotas: [] }],
         choose_project: false,
       }),
     });
     expect(maybeTestId("payment-search")).toBeNull();
     expect(maybeTestId("payment-option-0")).toBeNull();
-    expect(text(document.getElementById("job-payment-auto"))).toBe("Charged to: My credit · 20.00 EUR");
+    expect(text(document.getElementById("job-payment-auto"))).toBe("Charged to: My credit · €20.00");
     await submit(byTestId("dialog-print"));
     expect(backend.answerJob).toHaveBeenCalledWith("w1", {
       payment: { kind: "credit", name: null },
@@ -77,7 +88,7 @@ describe("job dialog", () => {
     // The first option (most recently used) is preselected.
     expect(byTestId<HTMLInputElement>("payment-option-0").checked).toBe(true);
     const labels = [...document.querySelectorAll("#job-payment .choice-list label")].map((l) => text(l));
-    expect(labels).toEqual(["Marketing Cost centre · shared", "My credit 20.00 EUR", "My quota 380 pages"]);
+    expect(labels).toEqual(["Marketing Cost centre · shared", "My credit €20.00", "My quota Monthly pages: Remaining 380 pages"]);
 
     typeInto(byTestId("payment-search"), "quo");
     expect(maybeTestId("payment-option-0")).toBeNull();

@@ -158,18 +158,24 @@ async fn choices(state: &AppState, user: &UserRow, queue: &QueueRow) -> AppResul
         kind: PaymentKind::Credit,
         name: None,
         detail: format!("{}.{:02} {currency}", user.credit_cents / 100, (user.credit_cents % 100).abs()),
+        credit_cents: Some(user.credit_cents),
+        quotas: Vec::new(),
     };
     let payment_options = match queue.queue.accounting {
         AccountingMode::Credit => vec![(credit(), None)],
         AccountingMode::Quota => {
             let now = state.now_ms();
-            let quotas = state.store.quotas_of(&user.id).await?;
-            let left: Vec<String> = quotas
-                .iter()
-                .map(|q| q.view(now))
-                .map(|q| format!("{}: {} left", q.name, q.remaining))
-                .collect();
-            vec![(PaymentOption { kind: PaymentKind::Quota, name: None, detail: left.join(", ") }, None)]
+            let quotas: Vec<_> = state.store.quotas_of(&user.id).await?.iter().map(|q| q.view(now)).collect();
+            let left: Vec<String> =
+                quotas.iter().map(|q| format!("{}: {} left", q.name, q.remaining)).collect();
+            let option = PaymentOption {
+                kind: PaymentKind::Quota,
+                name: None,
+                detail: left.join(", "),
+                credit_cents: None,
+                quotas,
+            };
+            vec![(option, None)]
         }
         AccountingMode::CostCentre => {
             let mut options: Vec<(PaymentOption, Option<String>)> = state
@@ -183,6 +189,8 @@ async fn choices(state: &AppState, user: &UserRow, queue: &QueueRow) -> AppResul
                             kind: PaymentKind::CostCentre,
                             name: Some(c.name),
                             detail: c.description,
+                            credit_cents: None,
+                            quotas: Vec::new(),
                         },
                         Some(c.id),
                     )

@@ -272,8 +272,15 @@ pub struct PaymentOption {
     pub kind: PaymentKind,
     /// The cost centre's name; absent for credit and quota.
     pub name: Option<String>,
-    /// What it has left, for people ("20.00 EUR", "480 pages").
+    /// What it has left, for people ("20.00 EUR", "480 pages"), or the cost centre's
+    /// description.
     pub detail: String,
+    /// For credit: the balance, for front ends to format in their own language.
+    #[serde(default)]
+    pub credit_cents: Option<i64>,
+    /// For a quota: the user's quotas as they stand.
+    #[serde(default)]
+    pub quotas: Vec<crate::QuotaView>,
 }
 
 /// Everything the user must decide about a job, in one dialog.

@@ -415,6 +415,15 @@ export class JobDialogController {
     if (o.kind === "cost_centre") {
       return { main: o.name ?? t.paymentKinds.cost_centre, detail: [t.paymentKinds.cost_centre, o.detail].filter(Boolean).join(" · ") };
     }
+    // Credit and quotas come with their figures, formatted here in the user's language.
+    const app = this.app;
+    if (o.kind === "credit" && o.credit_cents !== null) {
+      return { main: t.paymentKinds.credit, detail: app.fmt.money(o.credit_cents, app.currency()) };
+    }
+    if (o.kind === "quota" && o.quotas.length > 0) {
+      const left = o.quotas.map((q) => `${q.name}: ${t.quotaRemaining} ${app.fmt.quotaAmount(q, q.remaining, app.currency())}`);
+      return { main: t.paymentKinds.quota, detail: left.join(" · ") };
+    }
     return { main: t.paymentKinds[o.kind], detail: o.detail };
   }
 
