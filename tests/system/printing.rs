@@ -651,6 +651,46 @@ fn a_job_with_nobody_logged_in_waits_for_the_login_its_queue_asks_for() {
 }
 
 #[test]
+fn a_client_killed_while_a_job_waits_takes_it_up_at_its_next_start() {
+    let printer = Printer::start("Lobby");
+    let (_site, server) = site_with_printer(&printer, &[&["Shared", "--detection", "pin_card"]]);
+    let client = Client::new();
+    client.run(&["connect", "--server", &server.url, "--json"], "").json();
+    let port = free_port();
+    // Nobody answers the login prompt; the client is killed while the job waits.
+    let run = Watch::start_answering(&client, &["run", "--port", &port.to_string(), "--json"], "");
+    let cups = CupsQueue(format!("Ream-lobby-{port}"));
+    let r = client.run(&["cups", "install", "--port", &port.to_string(), "--name", &cups.0], "");
+    assert!(r.ok, "{}", r.stderr);
+    let bytes = lp_pdf(&cups, 2, &["print-color-mode=monochrome"]);
+    run.expect(Duration::from_secs(30), "the job's login prompt", |v| {
+        v["type"] == "login_required" && v["job"].is_string()
+    });
+    drop(run);
+    let spool = client.cache_dir().join("spool");
+    let mut left: Vec<String> = std::fs::read_dir(&spool)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().extension().unwrap().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["json", "spool"], "the document and its description wait");
+    // A half-written document of an earlier crash is dropped (the spooler sends it again).
+    std::fs::write(spool.join("torn.part"), b"REAMSPL1 and then nothing").unwrap();
+
+    // At its next start the client asks for the login again and prints the job.
+    let run = Watch::start_answering(&client, &["run", "--port", &port.to_string(), "--json"], "pin\n1234\n");
+    let submitted =
+        run.expect(Duration::from_secs(30), "the job at the server", |v| v["type"] == "job_submitted");
+    assert_eq!(submitted["job"]["pages"], 2);
+    run.expect(Duration::from_secs(30), "the job printed", |v| {
+        v["type"] == "job_changed" && v["job"]["state"] == "printed"
+    });
+    assert_eq!(std::fs::read(&printer.documents()[0]).unwrap(), bytes);
+    assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 0, "nothing left behind");
+}
+
+#[test]
 fn a_job_whose_login_never_comes_is_refused_with_the_reason() {
     let printer = Printer::start("Desk");
     let (_site, server) = site_with_printer(&printer, &[&["Shared", "--detection", "password"]]);
@@ -673,7 +713,11 @@ fn a_job_whose_login_never_comes_is_refused_with_the_reason() {
     assert_eq!(asked["methods"], json!(["password"]));
     // While it waits, the document sits in the client's spool encrypted, its key in the
     // OS keyring.
-    let spooled: Vec<_> = std::fs::read_dir(client.cache_dir().join("spool")).unwrap().flatten().collect();
+    let spooled: Vec<_> = std::fs::read_dir(client.cache_dir().join("spool"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "spool"))
+        .collect();
     assert_eq!(spooled.len(), 1);
     let stored = std::fs::read(spooled[0].path()).unwrap();
     assert!(stored.starts_with(b"REAMSPL1"), "a Ream spool file");

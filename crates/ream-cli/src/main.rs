@@ -227,7 +227,7 @@ async fn run(args: Args) -> Result<(), ClientError> {
                 }
                 login(&engine, how.method, how.remember.as_deref(), how.username).await?;
             }
-            watch(&engine, &out, true, false).await?;
+            watch(&engine, engine.subscribe(), &out, true, false).await?;
         }
         Cmd::Pin => {
             engine.start().await?;
@@ -240,18 +240,21 @@ async fn run(args: Args) -> Result<(), ClientError> {
                 .await
                 .map_err(|e| ClientError::Config(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
             let spool = ream_client::settings::cache_dir().join("spool");
-            let endpoint = tokio::spawn(ream_client::ipp_endpoint::serve(engine.clone(), listener, spool));
+            let endpoint =
+                tokio::spawn(ream_client::ipp_endpoint::serve(engine.clone(), listener, spool.clone()));
             if !out.json {
                 eprintln!(
                     "Printing to ipp://127.0.0.1:{port}{} (ream cups install makes a CUPS queue for it)",
                     ream_client::ipp_endpoint::PATH
                 );
             }
+            let events = engine.subscribe();
             let started = engine.start().await;
             if let Err(e) = &started {
                 eprintln!("error [{}]: {e}", e.code());
             }
-            watch(&engine, &out, false, true).await?;
+            ream_client::ipp_endpoint::resume_spooled(&engine, &spool);
+            watch(&engine, events, &out, false, true).await?;
             endpoint.abort();
         }
         Cmd::Jobs { action } => {
@@ -330,11 +333,11 @@ async fn login(
 /// methods its queue asks for.
 async fn watch(
     engine: &Engine,
+    mut events: tokio::sync::broadcast::Receiver<ClientEvent>,
     out: &output::Output,
     until_logout: bool,
     prompt_logins: bool,
 ) -> Result<(), ClientError> {
-    let mut events = engine.subscribe();
     let runner = engine.clone();
     let run = tokio::spawn(async move { runner.run().await });
     out.event(&ClientEvent::Status { status: Box::new(engine.status()) });

@@ -687,6 +687,7 @@ impl Engine {
         }
         let outcome = self.submit_spooled(&job, &document).await;
         let _ = tokio::fs::remove_file(&document).await;
+        let _ = tokio::fs::remove_file(document.with_extension("json")).await;
         match outcome {
             Ok(submitted) => {
                 let waiting = submitted.state == ream_wire::JobState::WaitingForUser;

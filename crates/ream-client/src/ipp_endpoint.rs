@@ -73,6 +73,53 @@ pub async fn serve(engine: Engine, listener: tokio::net::TcpListener, spool: Pat
     axum::serve(listener, app).await
 }
 
+/// Makes a completely spooled document (`part`) a job waiting at `path`, its
+/// description beside it.
+async fn keep(
+    submission: &JobSubmission,
+    part: &std::path::Path,
+    path: &std::path::Path,
+) -> std::io::Result<()> {
+    let description = serde_json::to_vec(submission).map_err(std::io::Error::other)?;
+    tokio::fs::write(path.with_extension("json"), description).await?;
+    tokio::fs::rename(part, path).await
+}
+
+/// Takes up the jobs a previous run of the client had spooled but not yet delivered to
+/// the server, and drops what it had only half written. A front end calls it once it
+/// listens to the engine's events and the engine has started (a remembered login
+/// restored), as a job may ask for a login.
+pub fn resume_spooled(engine: &Engine, spool: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(spool) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("part") => {
+                let _ = std::fs::remove_file(&path);
+            }
+            Some("spool") => {
+                let description = std::fs::read(path.with_extension("json"))
+                    .ok()
+                    .and_then(|d| serde_json::from_slice::<JobSubmission>(&d).ok());
+                match description {
+                    Some(submission) => {
+                        tracing::info!(job = %submission.name, "taking up a job spooled before the client stopped");
+                        let engine = engine.clone();
+                        tokio::spawn(async move { engine.print_spooled(submission, path).await });
+                    }
+                    None => {
+                        let _ = std::fs::remove_file(&path);
+                    }
+                }
+            }
+            Some("json") if !path.with_extension("spool").exists() => {
+                let _ = std::fs::remove_file(&path);
+            }
+            _ => {}
+        }
+    }
+}
+
 fn attr(name: &str, value: IppValue) -> IppAttribute {
     IppAttribute::new(IppName::new(name).expect("a valid attribute name"), value)
 }
@@ -456,14 +503,24 @@ impl Endpoint {
                 return Err(StatusCode::ServerErrorInternalError);
             }
         };
-        let written = ream_print::spool::write(&key, payload.into_inner().compat(), &path).await;
-        if let Err(e) = written {
+        // The document is written as `.part` and becomes `.spool` once complete, with its
+        // description (`.json`) beside it: a client killed while a job waits takes it up
+        // again at its next start, and a half-written one is dropped (the spooler, told
+        // nothing, sends it again).
+        let part = path.with_extension("part");
+        let written = ream_print::spool::write(&key, payload.into_inner().compat(), &part).await;
+        let submission = job.attributes.clone();
+        let kept = match written {
+            Ok(_) => keep(&submission, &part, &path).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = kept {
             tracing::warn!(error = %e, "cannot spool a job");
+            let _ = tokio::fs::remove_file(&part).await;
             let _ = tokio::fs::remove_file(&path).await;
             return Err(StatusCode::ServerErrorInternalError);
         }
         let engine = self.engine.clone();
-        let submission = job.attributes.clone();
         tokio::spawn(async move { engine.print_spooled(submission, path).await });
         job.state = 9;
         Ok(())
