@@ -22,6 +22,8 @@ fn main() {
     // The printer is never reached: the queue holds jobs until released.
     let site =
         Site::with_printer("", "Nowhere", "ipp://127.0.0.1:9/ipp/print", &[&["Hold", "--release", "pull"]]);
+    // Enough credit for the largest document (256 colour pages at 0.20).
+    site.admin(&["credit", "top-up", "alice", "100"], "");
     let server = site.serve();
     let client = Client::new();
     client.run(&["connect", "--server", &server.url, "--json"], "").json();
@@ -60,9 +62,11 @@ fn main() {
         .send()
         .unwrap();
     assert!(resp.status().is_success());
-    let submitted =
-        run.expect(Duration::from_secs(3_600), "the job at the server", |v| v["type"] == "job_submitted");
+    let submitted = run.expect(Duration::from_secs(3_600), "the job at the server", |v| {
+        v["type"] == "job_submitted" || v["type"] == "job_refused"
+    });
     let elapsed = started.elapsed();
+    assert_eq!(submitted["type"], "job_submitted", "{submitted}");
     assert_eq!(submitted["job"]["pages"], pages as i64, "{submitted}");
 
     let mib = size as f64 / (1024.0 * 1024.0);
