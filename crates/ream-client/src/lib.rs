@@ -10,6 +10,7 @@ pub mod api;
 pub mod engine;
 pub mod error;
 pub mod ipp_endpoint;
+pub mod notices;
 pub mod secrets;
 pub mod settings;
 pub mod spool;
