@@ -1,0 +1,46 @@
+//! The desktop app `ream-desktop` end to end: the real built app, driven over WebDriver
+//! under Xvfb, against a real `ream-server`, with the real OS keyring. Each test leaves a
+//! screenshot in `target/screenshots/<test>.png`.
+
+use std::time::Duration;
+
+use ream_system_tests::desktop::Desktop;
+use ream_system_tests::server::{ServerProcess, Site};
+use serde_json::{json, Value};
+
+fn site() -> (Site, ServerProcess) {
+    let site = Site::new(&format!("127.0.0.1:{}", ream_system_tests::free_port()), "");
+    site.seed_people();
+    let server = site.serve();
+    (site, server)
+}
+
+#[test]
+fn the_app_starts_against_a_real_server_and_answers_the_webview() {
+    let (_site, server) = site();
+    let app = Desktop::start("the_app_starts_against_a_real_server_and_answers_the_webview", &server.url);
+    assert_eq!(app.title(), "Ream");
+
+    // The engine behind the window read the test's settings and reached the server.
+    let status = app.wait_for("an online status", Duration::from_secs(20), |app| {
+        let status = app.invoke("status", json!({})).expect("status");
+        (status["connection"]["state"] == "online").then_some(status)
+    });
+    assert_eq!(status["server"], server.url);
+    assert_eq!(status["user"], Value::Null);
+
+    // Commands take the UI's arguments; errors arrive as {code, message, details}.
+    let refused = app.invoke("login", json!({ "input": { "method": "pin", "pin": "9999" } })).unwrap_err();
+    assert_eq!(refused["code"], "AUTH_INVALID", "{refused}");
+    assert!(refused["message"].as_str().is_some_and(|m| !m.is_empty()), "{refused}");
+    let user = app
+        .invoke("login", json!({ "input": { "method": "pin", "pin": "1234" }, "remember": null }))
+        .expect("login");
+    assert_eq!(user["username"], "alice");
+    let account = app.invoke("refresh_account", json!({})).expect("refresh_account");
+    assert_eq!(account["credit_cents"], 2000);
+    assert_eq!(app.invoke("about", json!({})).expect("about")["server"], server.url);
+
+    let shot = app.screenshot();
+    assert!(std::fs::metadata(&shot).unwrap().len() > 0);
+}
