@@ -142,13 +142,14 @@ pub fn notice_text(lang: Lang, notice: &Notice) -> (String, String) {
                 },
             )
         }
-        Notice::ServerUnreachable { reason } => (
+        // The reason is for the log: a person needs to know what it means for them.
+        Notice::ServerUnreachable { .. } => (
             lang.pick("Server unreachable", "Serveur injoignable"),
-            if fr {
-                format!("{reason}. Ream réessaie et garde votre session.")
-            } else {
-                format!("{reason}. Ream keeps trying and keeps you logged in.")
-            },
+            lang.pick(
+                "Ream cannot reach the print server. It keeps trying; you stay logged in.",
+                "Ream ne joint plus le serveur d’impression. Il réessaie ; vous restez connecté.",
+            )
+            .to_string(),
         ),
         Notice::ServerBack => (
             lang.pick("Server back", "Serveur de retour"),

@@ -30,6 +30,7 @@ pub fn target(notice: &Notice) -> String {
 /// Tells the user; what cannot wait (a login for a job, a job's choices) also opens the
 /// window there.
 pub fn show(app: &AppHandle, notice: &Notice) {
+    tracing::info!(?notice, "notifying");
     let engine = app.state::<Engine>();
     let (title, body) = i18n::notice_text(Lang::of(&engine), notice);
     let target = target(notice);
