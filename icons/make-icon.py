@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Draws Ream's icon (a ream of paper on a blue tile) as a 512x512 RGBA PNG, with no
-dependency beyond Python: `python3 icons/make-icon.py icons/icon.png`. The smaller
-sizes are scaled from it (see icons/README.md)."""
+dependency beyond Python: `python3 icons/make-icon.py icons/icon.png`. The other sizes
+that src-tauri/tauri.conf.json lists are scaled from it with ImageMagick:
+`convert icons/icon.png -resize 32x32 PNG32:icons/32x32.png` (also 128x128, and
+256x256 as 128x128@2x.png). Tauri needs RGBA (PNG32)."""
 import struct, sys, zlib
 
 N = 512

@@ -44,3 +44,41 @@ fn the_app_starts_against_a_real_server_and_answers_the_webview() {
     let shot = app.screenshot();
     assert!(std::fs::metadata(&shot).unwrap().len() > 0);
 }
+
+#[test]
+fn the_webview_sets_a_server_once_the_user_confirms_its_certificate() {
+    let (_first_site, first) = site();
+    // Beyond loopback the server makes itself a certificate no authority vouches for.
+    let tls_site = Site::new(&format!("0.0.0.0:{}", ream_system_tests::free_port()), "");
+    tls_site.seed_people();
+    let tls = tls_site.serve();
+    let printed = tls.printed("Certificate SHA-256 fingerprint: ").unwrap().to_string();
+    let app = Desktop::start("the_webview_sets_a_server_once_the_user_confirms_its_certificate", &first.url);
+    app.wait_for("an online status", Duration::from_secs(20), |app| {
+        let status = app.invoke("status", json!({})).expect("status");
+        (status["connection"]["state"] == "online").then_some(())
+    });
+
+    // Unknown: refused, naming the fingerprint for the user to confirm; a wrong one too.
+    let unconfirmed = app.invoke("set_server", json!({ "url": tls.url })).unwrap_err();
+    assert_eq!(unconfirmed["code"], "CERTIFICATE_UNTRUSTED", "{unconfirmed}");
+    assert_eq!(unconfirmed["details"]["fingerprint"], printed);
+    let wrong = app.invoke("set_server", json!({ "url": tls.url, "fingerprint": "00:11:22" })).unwrap_err();
+    assert_eq!(wrong["details"]["fingerprint"], printed, "{wrong}");
+    assert_eq!(app.invoke("status", json!({})).unwrap()["server"], first.url);
+
+    let settings =
+        app.invoke("set_server", json!({ "url": tls.url, "fingerprint": printed })).expect("set_server");
+    assert_eq!(settings["server"], tls.url);
+    assert_eq!(app.invoke("about", json!({})).unwrap()["server_fingerprint"], printed);
+    let user = app.invoke("login", json!({ "input": { "method": "pin", "pin": "1234" } })).expect("login");
+    assert_eq!(user["username"], "alice");
+
+    // The language is kept in the settings file; only the ones the app speaks.
+    let settings = app.invoke("set_language", json!({ "language": "fr" })).expect("set_language");
+    assert_eq!(settings["language"], "fr");
+    let file = std::fs::read_to_string(app.home().join("config/ream/client.toml")).unwrap();
+    assert!(file.contains("language = \"fr\""), "{file}");
+    assert_eq!(app.invoke("set_language", json!({ "language": "de" })).unwrap_err()["code"], "CONFIG");
+    app.screenshot();
+}
