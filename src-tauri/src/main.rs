@@ -22,6 +22,10 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     let options = startup::Options::parse(std::env::args().skip(1));
+    let Some(_claim) = startup::claim_client() else {
+        eprintln!("Ream is already running for this user: its window is in the tray.");
+        return;
+    };
     tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
         .manage(startup::engine())

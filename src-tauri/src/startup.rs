@@ -49,6 +49,19 @@ pub fn engine() -> Engine {
     }
 }
 
+/// This process as the user's one client (see `ream_client::instance`); `None` when
+/// another holds it. A lock that cannot be made is reported, not fatal.
+pub fn claim_client() -> Option<Option<ream_client::instance::Claim>> {
+    match ream_client::instance::claim() {
+        Ok(Some(claim)) => Some(Some(claim)),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot make sure this is the only Ream client");
+            Some(None)
+        }
+    }
+}
+
 /// Tauri's `setup`: everything that runs beside the window.
 pub fn setup(app: &mut App, options: Options) -> Result<(), Box<dyn std::error::Error>> {
     let engine = app.state::<Engine>().inner().clone();

@@ -36,6 +36,16 @@ pub fn screenshot_dir() -> PathBuf {
     exe.ancestors().nth(3).expect("the target directory").join("screenshots")
 }
 
+/// The user's environment under `home`: the app's settings, cache and data live there.
+fn user_env(cmd: &mut Command, home: &Path) {
+    cmd.env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("REAM_CONFIG", home.join("config/ream/client.toml"))
+        .env("REAM_LOG", "info");
+}
+
 /// One user's desktop app, in a WebDriver session; stopped (with its driver) when dropped.
 pub struct Desktop {
     pub home: tempfile::TempDir,
@@ -67,14 +77,10 @@ impl Desktop {
         let (port, native_port) = (free_port(), free_port());
         let log = std::fs::File::create(home.path().join("driver.log")).unwrap();
         // Its own process group, so that the app it starts goes with it.
-        let driver = Command::new(tauri_driver)
+        let mut driver = Command::new(tauri_driver);
+        user_env(&mut driver, home.path());
+        let driver = driver
             .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
-            .env("HOME", home.path())
-            .env("XDG_CONFIG_HOME", home.path().join("config"))
-            .env("XDG_CACHE_HOME", home.path().join("cache"))
-            .env("XDG_DATA_HOME", home.path().join("data"))
-            .env("REAM_CONFIG", &settings)
-            .env("REAM_LOG", "info")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -177,6 +183,13 @@ impl Desktop {
 
     pub fn home(&self) -> &Path {
         self.home.path()
+    }
+
+    /// `ream-desktop` as this user would start it again from a launcher (not under WebDriver).
+    pub fn another_instance(&self) -> Command {
+        let mut cmd = Command::new(bin("ream-desktop"));
+        user_env(&mut cmd, self.home.path());
+        cmd
     }
 }
 

@@ -41,6 +41,26 @@ fn the_app_starts_against_a_real_server_and_answers_the_webview() {
     assert_eq!(account["credit_cents"], 2000);
     assert_eq!(app.invoke("about", json!({})).expect("about")["server"], server.url);
 
+    // One client per user: a second start leaves at once, the first stays.
+    let mut second = app
+        .another_instance()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start ream-desktop again");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while second.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = second.kill();
+            panic!("a second ream-desktop for the same user kept running");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut second.stderr.take().unwrap(), &mut said).unwrap();
+    assert!(said.contains("already running"), "{said}");
+    assert_eq!(app.invoke("status", json!({})).expect("status")["user"]["username"], "alice");
+
     let shot = app.screenshot();
     assert!(std::fs::metadata(&shot).unwrap().len() > 0);
 }

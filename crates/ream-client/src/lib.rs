@@ -9,6 +9,7 @@
 pub mod api;
 pub mod engine;
 pub mod error;
+pub mod instance;
 pub mod ipp_endpoint;
 pub mod notices;
 pub mod secrets;
