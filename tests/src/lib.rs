@@ -1,8 +1,9 @@
-//! Helpers for the system tests: the real `ream-server` and `ream` binaries (built by
-//! `cargo build --workspace`, which `scripts/test` runs first), throwaway PostgreSQL
-//! databases, and the OS keyring.
+//! Helpers for the system tests: the real `ream-server`, `ream` and `ream-desktop`
+//! binaries (built by `cargo build --workspace`, which `scripts/test` runs first),
+//! throwaway PostgreSQL databases, the OS keyring, and WebDriver for the desktop app.
 
 pub mod client;
+pub mod desktop;
 pub mod pdf;
 pub mod printer;
 pub mod server;

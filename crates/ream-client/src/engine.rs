@@ -282,6 +282,84 @@ impl Engine {
         Ok(self.policy().await?.remember_options)
     }
 
+    /// Points the client at `server` for a front end that asks about certificates itself
+    /// (the desktop app): a certificate nobody vouches for is accepted only when it is
+    /// `fingerprint` (or the one already pinned for this server); otherwise the call fails
+    /// with [`ClientError::CertificateUnconfirmed`], naming the presented fingerprint to
+    /// show the user. Moving to another server ends the login on the old one first. Once
+    /// connected, a user is identified again as at start (remembered login, SSO, or a
+    /// `LoginRequired` event).
+    pub async fn set_server(&self, server: &str, fingerprint: Option<&str>) -> Result<Connected> {
+        let server = server.trim().trim_end_matches('/').to_string();
+        let settings = self.settings();
+        let switching = settings.server.as_deref() != Some(server.as_str());
+        let expected = match fingerprint {
+            Some(f) => Some(f.to_string()),
+            None if !switching => settings.pinned_fingerprint.clone(),
+            None => None,
+        };
+        if switching && settings.server.is_some() && self.status().user.is_some() {
+            self.logout().await?;
+        }
+        let presented = Mutex::new(None);
+        let connected = self
+            .connect(&server, None, async |seen: String| {
+                let accepted = expected.as_deref().is_some_and(|e| crate::tls::same_fingerprint(e, &seen));
+                *presented.lock().expect("lock") = Some(seen);
+                accepted
+            })
+            .await;
+        let connected = match connected {
+            Err(ClientError::Declined) => {
+                let fingerprint = presented.lock().expect("lock").clone().unwrap_or_default();
+                return Err(ClientError::CertificateUnconfirmed { fingerprint });
+            }
+            other => other?,
+        };
+        if self.status().user.is_none() {
+            self.start().await?;
+        }
+        Ok(connected)
+    }
+
+    /// The server's queues and how each identifies its users (public).
+    pub async fn queues(&self) -> Result<Vec<ream_wire::QueueInfo>> {
+        Ok(self.observe(self.api()?.queues().await)?.queues)
+    }
+
+    /// What the About screen shows.
+    pub fn about(&self) -> ream_wire::About {
+        let settings = self.settings();
+        ream_wire::About {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            server: settings.server,
+            server_fingerprint: settings.pinned_fingerprint,
+            workstation_id: settings.workstation_id,
+            os_user: os_username().unwrap_or_default(),
+        }
+    }
+
+    /// The settings a desktop user sees and changes.
+    pub fn desktop_settings(&self) -> ream_wire::DesktopSettings {
+        let settings = self.settings();
+        ream_wire::DesktopSettings {
+            server: settings.server,
+            language: settings.language,
+            remember_me: settings.remember_me,
+        }
+    }
+
+    /// Chooses the interface language (one of [`crate::settings::LANGUAGES`]), or `None`
+    /// to follow the operating system's locale; kept in the settings file.
+    pub async fn set_language(&self, language: Option<&str>) -> Result<ream_wire::DesktopSettings> {
+        if let Some(l) = language.filter(|l| !crate::settings::LANGUAGES.contains(l)) {
+            let known = crate::settings::LANGUAGES.join(", ");
+            return Err(ClientError::Config(format!("unknown language {l:?}: one of {known}, or none")));
+        }
+        self.save(|s| s.language = language.map(str::to_string))?;
+        Ok(self.desktop_settings())
+    }
+
     /// Enrols this workstation with a one-time code from an administrator. The private
     /// key goes to the OS keyring; the settings keep only the workstation's id.
     pub async fn enrol(&self, code: &str, name: &str) -> Result<String> {
@@ -997,4 +1075,50 @@ fn read_account_cache(server: &str) -> Option<(AccountView, i64)> {
     let text = std::fs::read_to_string(account_cache_path(server)).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
     Some((serde_json::from_value(v["account"].clone()).ok()?, v["as_of_ms"].as_i64()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Memory(Mutex<std::collections::HashMap<String, String>>);
+
+    impl SecretStore for Memory {
+        fn get(&self, name: &str) -> Result<Option<String>> {
+            Ok(self.0.lock().unwrap().get(name).cloned())
+        }
+        fn set(&self, name: &str, value: &str) -> Result<()> {
+            self.0.lock().unwrap().insert(name.into(), value.into());
+            Ok(())
+        }
+        fn delete(&self, name: &str) -> Result<()> {
+            self.0.lock().unwrap().remove(name);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_language_is_one_the_desktop_speaks_or_none() {
+        let engine = Engine::new(Settings::default(), Arc::new(Memory::default()), false);
+        assert_eq!(engine.desktop_settings().language, None);
+        assert_eq!(engine.set_language(Some("fr")).await.unwrap().language.as_deref(), Some("fr"));
+        assert_eq!(engine.settings().language.as_deref(), Some("fr"));
+        assert_eq!(engine.set_language(Some("de")).await.unwrap_err().code(), "CONFIG");
+        assert_eq!(engine.settings().language.as_deref(), Some("fr"));
+        assert_eq!(engine.set_language(None).await.unwrap().language, None);
+    }
+
+    #[tokio::test]
+    async fn about_names_the_server_and_its_pinned_certificate() {
+        let settings = Settings {
+            server: Some("https://print.example".into()),
+            pinned_fingerprint: Some("AB:CD".into()),
+            ..Settings::default()
+        };
+        let about = Engine::new(settings, Arc::new(Memory::default()), false).about();
+        assert_eq!(about.server.as_deref(), Some("https://print.example"));
+        assert_eq!(about.server_fingerprint.as_deref(), Some("AB:CD"));
+        assert!(!about.os_user.is_empty());
+    }
 }

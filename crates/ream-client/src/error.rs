@@ -19,6 +19,13 @@ pub enum ClientError {
     CertificateUntrusted(String),
     #[error("the certificate was not accepted")]
     Declined,
+    /// A front end that shows fingerprints itself connected without naming this one (or
+    /// named another): ask the user about `fingerprint`, then connect again with it.
+    #[error(
+        "the server's certificate (SHA-256 {fingerprint}) is not trusted: confirm this fingerprint \
+         with the administrator to connect"
+    )]
+    CertificateUnconfirmed { fingerprint: String },
     #[error("this workstation is not enrolled with the server: run `ream enroll --code CODE`")]
     NotEnrolled,
     #[error("nobody is logged in")]
@@ -40,7 +47,9 @@ impl ClientError {
             ClientError::NotConfigured => "NOT_CONFIGURED",
             ClientError::Unreachable(_) => "SERVER_UNREACHABLE",
             ClientError::CertificateChanged { .. } => "CERTIFICATE_CHANGED",
-            ClientError::CertificateUntrusted(_) => "CERTIFICATE_UNTRUSTED",
+            ClientError::CertificateUntrusted(_) | ClientError::CertificateUnconfirmed { .. } => {
+                "CERTIFICATE_UNTRUSTED"
+            }
             ClientError::Declined => "DECLINED",
             ClientError::NotEnrolled => "NOT_ENROLLED",
             ClientError::NotLoggedIn => "NOT_LOGGED_IN",
@@ -48,6 +57,21 @@ impl ClientError {
             ClientError::Keyring(_) => "KEYRING",
             ClientError::Config(_) => "CONFIG",
             ClientError::Protocol(_) => "PROTOCOL",
+        }
+    }
+
+    /// What a front end needs beyond the code and message to act on the error: the
+    /// fingerprint to confirm, the certificates that differ, when a lock ends.
+    pub fn details(&self) -> Option<serde_json::Value> {
+        match self {
+            ClientError::CertificateUnconfirmed { fingerprint } => {
+                Some(serde_json::json!({ "fingerprint": fingerprint }))
+            }
+            ClientError::CertificateChanged { pinned, presented } => {
+                Some(serde_json::json!({ "pinned": pinned, "presented": presented }))
+            }
+            ClientError::Server(e) => e.retry_at_ms.map(|t| serde_json::json!({ "retry_at_ms": t })),
+            _ => None,
         }
     }
 
@@ -73,3 +97,25 @@ impl ClientError {
 }
 
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn details_carry_what_the_user_acts_on() {
+        let unconfirmed = ClientError::CertificateUnconfirmed { fingerprint: "AB:CD".into() };
+        assert_eq!(unconfirmed.code(), "CERTIFICATE_UNTRUSTED");
+        assert_eq!(unconfirmed.details(), Some(serde_json::json!({ "fingerprint": "AB:CD" })));
+        let locked = ClientError::Server(ApiError {
+            code: ErrorCode::AuthLocked,
+            message: "locked".into(),
+            retry_at_ms: Some(42),
+        });
+        assert_eq!(
+            (locked.code(), locked.details()),
+            ("AUTH_LOCKED", Some(serde_json::json!({ "retry_at_ms": 42 })))
+        );
+        assert_eq!(ClientError::NotLoggedIn.details(), None);
+    }
+}

@@ -31,6 +31,10 @@ pub struct Settings {
     pub queue: Option<String>,
     /// How long a job printed while nobody is logged in waits for a login.
     pub login_wait_seconds: u64,
+    /// The desktop's language, `"en"` or `"fr"`; absent: the operating system's locale.
+    pub language: Option<String>,
+    /// Credit below this many cents is low: the user is warned once when it falls below.
+    pub low_credit_cents: i64,
 }
 
 impl Default for Settings {
@@ -44,6 +48,8 @@ impl Default for Settings {
             ipp_port: 8632,
             queue: None,
             login_wait_seconds: 120,
+            language: None,
+            low_credit_cents: 100,
         }
     }
 }
@@ -57,6 +63,24 @@ fn xdg(var: &str, fallback: &str) -> PathBuf {
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
         .unwrap_or_else(|| home().join(fallback))
+}
+
+/// The languages the desktop speaks.
+pub const LANGUAGES: [&str; 2] = ["en", "fr"];
+
+/// The language to speak: the chosen one, else the locale's (`LC_ALL`, `LC_MESSAGES`,
+/// `LANG` as POSIX orders them, e.g. `fr_FR.UTF-8`) when it is one of [`LANGUAGES`],
+/// else English.
+pub fn effective_language(chosen: Option<&str>, locale: impl Fn(&str) -> Option<String>) -> &'static str {
+    let from_locale = ["LC_ALL", "LC_MESSAGES", "LANG"]
+        .iter()
+        .filter_map(|var| locale(var))
+        .find(|value| !value.is_empty())
+        .map(|value| {
+            value.chars().take_while(|c| c.is_ascii_alphabetic()).collect::<String>().to_lowercase()
+        });
+    let wanted = chosen.map(str::to_string).or(from_locale);
+    LANGUAGES.into_iter().find(|l| wanted.as_deref() == Some(*l)).unwrap_or("en")
 }
 
 /// Where the settings file lives.
@@ -136,6 +160,24 @@ mod tests {
     }
 
     #[test]
+    fn language_is_the_chosen_one_else_the_locale_else_english() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |var: &str| pairs.iter().find(|(k, _)| *k == var).map(|(_, v)| v.to_string())
+        };
+        let check = |chosen: Option<&str>, pairs: &'static [(&'static str, &'static str)], expected: &str| {
+            assert_eq!(effective_language(chosen, env(pairs)), expected, "{chosen:?} {pairs:?}");
+        };
+        check(None, &[], "en");
+        check(None, &[("LANG", "fr_FR.UTF-8")], "fr");
+        check(None, &[("LANG", "fr")], "fr");
+        check(None, &[("LANG", "de_DE.UTF-8")], "en");
+        check(None, &[("LANG", "C.UTF-8")], "en");
+        check(None, &[("LC_ALL", ""), ("LC_MESSAGES", "en_GB.UTF-8"), ("LANG", "fr_FR.UTF-8")], "en");
+        check(Some("en"), &[("LANG", "fr_FR.UTF-8")], "en");
+        check(Some("fr"), &[], "fr");
+    }
+
+    #[test]
     fn settings_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a/b/client.toml");
@@ -143,6 +185,8 @@ mod tests {
             server: Some("https://x/".into()),
             pinned_fingerprint: Some("AB:CD".into()),
             workstation_id: Some("w".into()),
+            language: Some("fr".into()),
+            low_credit_cents: 250,
             ..Settings::default()
         };
         s.save_to(&path).unwrap();

@@ -1,0 +1,41 @@
+//! Queues and the user's print jobs: the job dialog, release, deletion.
+
+use ream_client::Engine;
+use ream_wire::{Job, JobAnswer, JobDialog, QueueInfo};
+use tauri::State;
+
+use crate::error::CommandResult;
+
+#[tauri::command]
+pub async fn queues(engine: State<'_, Engine>) -> CommandResult<Vec<QueueInfo>> {
+    Ok(engine.queues().await?)
+}
+
+#[tauri::command]
+pub async fn jobs(engine: State<'_, Engine>) -> CommandResult<Vec<Job>> {
+    Ok(engine.jobs().await?)
+}
+
+#[tauri::command]
+pub async fn job_dialog(engine: State<'_, Engine>, id: String) -> CommandResult<JobDialog> {
+    Ok(engine.job_dialog(&id).await?)
+}
+
+#[tauri::command]
+pub async fn answer_job(engine: State<'_, Engine>, id: String, answer: JobAnswer) -> CommandResult<Job> {
+    Ok(engine.answer_job(&id, &answer).await?)
+}
+
+#[tauri::command]
+pub async fn release_job(
+    engine: State<'_, Engine>,
+    id: String,
+    printer: Option<String>,
+) -> CommandResult<Job> {
+    Ok(engine.release_job(&id, printer.as_deref()).await?)
+}
+
+#[tauri::command]
+pub async fn delete_job(engine: State<'_, Engine>, id: String) -> CommandResult<Job> {
+    Ok(engine.delete_job(&id).await?)
+}
