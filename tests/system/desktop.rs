@@ -19,7 +19,7 @@ fn site() -> (Site, ServerProcess) {
 fn the_app_starts_against_a_real_server_and_answers_the_webview() {
     let (_site, server) = site();
     let app = Desktop::start("the_app_starts_against_a_real_server_and_answers_the_webview", &server.url);
-    assert_eq!(app.title(), "Ream");
+    assert!(app.title().contains("Ream"), "{}", app.title());
 
     // The engine behind the window read the test's settings and reached the server.
     let status = app.wait_for("an online status", Duration::from_secs(20), |app| {
