@@ -804,7 +804,7 @@ impl Engine {
                     .unwrap_or_default(),
                 Err(_) => Vec::new(),
             };
-            let reason = format!("log in to print {}", job.name);
+            let reason = format!("“{}” waits until you log in.", job.name);
             self.emit(ClientEvent::LoginRequired { reason, methods, job: Some(job.name.clone()) });
         }
         loop {
