@@ -1,10 +1,15 @@
 //! The desktop app `ream-desktop` end to end: the real built app, driven over WebDriver
-//! under Xvfb, against a real `ream-server`, with the real OS keyring. Each test leaves a
-//! screenshot in `target/screenshots/<test>.png`.
+//! under Xvfb like a user drives it (clicks, typing, keys on the elements `ui/README.md`
+//! names), against a real `ream-server`, with the real OS keyring, real `ippeveprinter`
+//! printers behind real CUPS queues, and the real session bus with a notification server.
+//! `invoke` only checks state; every action under test goes through the window. Each test
+//! leaves screenshots in `target/screenshots/<test>[-<screen>].png`.
 
 use std::time::Duration;
 
-use ream_system_tests::desktop::Desktop;
+use ream_system_tests::desktop::{keys, testid, Desktop, Home, Notifications};
+use ream_system_tests::pdf;
+use ream_system_tests::printer::{lp, CupsQueue, Printer};
 use ream_system_tests::server::{ServerProcess, Site};
 use serde_json::{json, Value};
 
@@ -101,4 +106,411 @@ fn the_webview_sets_a_server_once_the_user_confirms_its_certificate() {
     assert!(file.contains("language = \"fr\""), "{file}");
     assert_eq!(app.invoke("set_language", json!({ "language": "de" })).unwrap_err()["code"], "CONFIG");
     app.screenshot();
+}
+
+// ----- driving the window as a user -----
+
+/// How long a change may take to show in the window (a push from the server, a re-render).
+const SHOWS_WITHIN: Duration = Duration::from_secs(10);
+
+/// The dashboard shows `full_name` as the signed-in user.
+#[track_caller]
+fn dashboard_shows(app: &Desktop, full_name: &str) {
+    app.wait_for_element("#screen-dashboard");
+    app.wait_for_text(&testid("user-name"), SHOWS_WITHIN, |t| t == full_name);
+}
+
+/// Picks a login method's tab on the sign-in screen.
+#[track_caller]
+fn choose_method(app: &Desktop, method: &str) {
+    app.wait_for_element("#screen-login");
+    app.click(&testid(&format!("method-{method}")));
+    app.wait_for(&format!("the {method} tab selected"), SHOWS_WITHIN, |app| {
+        (app.attribute(&testid(&format!("method-{method}")), "aria-selected").as_deref() == Some("true"))
+            .then_some(())
+    });
+}
+
+/// Logs out with the navigation's button; the sign-in screen comes back.
+#[track_caller]
+fn log_out(app: &Desktop) {
+    app.click(&testid("nav-logout"));
+    app.wait_for_element("#screen-login");
+    app.wait_for_element(&testid("nav-login"));
+}
+
+/// Signs alice in with her PIN, typed and confirmed with Enter.
+#[track_caller]
+fn sign_in_with_pin(app: &Desktop, pin: &str) {
+    choose_method(app, "pin");
+    app.send_keys(&testid("login-pin"), pin);
+    app.send_keys(&testid("login-pin"), keys::ENTER);
+}
+
+/// A loopback site with the usual people and the printer `printer` behind `queues`, served.
+fn site_with_printer(printer: &Printer, queues: &[&[&str]]) -> (Site, ServerProcess) {
+    let site = Site::with_printer("", &printer.name, &printer.uri(), queues);
+    let server = site.serve();
+    (site, server)
+}
+
+/// The engine is connected to its server (the window has something to show).
+fn wait_online(app: &Desktop) {
+    app.wait_for("an online status", Duration::from_secs(20), |app| {
+        let status = app.invoke("status", json!({})).expect("status");
+        (status["connection"]["state"] == "online").then_some(())
+    });
+}
+
+#[test]
+fn every_login_method_the_server_offers_signs_in_through_the_window() {
+    let (site, server) = site();
+    // User list and single sign-on need the workstation enrolled: by the headless client,
+    // as the same user (same settings file and keyring) before the app starts.
+    let home = Home::new(&server.url);
+    let enrolled =
+        home.ream(&["enroll", "--code", &site.enrolment_code(), "--name", "desk-ui", "--json"], "");
+    let workstation = enrolled.json()["workstation_id"].as_str().unwrap().to_string();
+    let app = Desktop::start_in("every_login_method_the_server_offers_signs_in_through_the_window", home);
+
+    // Enrolled, and the server offers SSO: the OS user is signed in at start, untouched.
+    dashboard_shows(&app, "The OS User");
+    let os_user = ream_client::workstation::os_username().unwrap();
+    assert_eq!(app.text(&testid("user-username")), os_user);
+    assert_eq!(app.invoke("about", json!({})).unwrap()["workstation_id"], workstation.as_str());
+    log_out(&app);
+    assert_eq!(app.invoke("status", json!({})).unwrap()["user"], Value::Null);
+
+    // A wrong PIN: the error shows, the user stays on the sign-in screen, nobody is in.
+    sign_in_with_pin(&app, "9999");
+    let error = app.wait_for_text("#login-error", SHOWS_WITHIN, |t| !t.is_empty());
+    assert_eq!(error, "These details were not recognised. Check them and try again.");
+    assert!(app.find("#screen-login").is_some() && app.find("#screen-dashboard").is_none());
+    assert_eq!(app.property(&testid("login-pin"), "value"), "", "the wrong PIN is not kept");
+    assert_eq!(app.invoke("status", json!({})).unwrap()["user"], Value::Null);
+    app.screenshot_as("wrong-pin");
+
+    // PIN (typed, then Enter).
+    sign_in_with_pin(&app, "1234");
+    dashboard_shows(&app, "Alice Martin");
+    assert_eq!(app.text(&testid("user-username")), "alice");
+    log_out(&app);
+
+    // Card (the reader types the number; case does not matter).
+    choose_method(&app, "card");
+    app.send_keys(&testid("login-card"), "04a1b2c3");
+    app.click(&testid("login-submit"));
+    dashboard_shows(&app, "Alice Martin");
+    log_out(&app);
+
+    // Card and PIN.
+    choose_method(&app, "card_pin");
+    app.send_keys(&testid("login-card"), "04A1B2C3");
+    app.send_keys(&testid("login-pin"), "1234");
+    app.click(&testid("login-submit"));
+    dashboard_shows(&app, "Alice Martin");
+    log_out(&app);
+
+    // Username and password.
+    choose_method(&app, "password");
+    app.send_keys(&testid("login-username"), "alice");
+    app.send_keys(&testid("login-password"), "alice-demo");
+    app.click(&testid("login-submit"));
+    dashboard_shows(&app, "Alice Martin");
+    log_out(&app);
+
+    // The user list: search, pick, submit.
+    choose_method(&app, "user_list");
+    app.wait_for_element(&testid("login-user-alice"));
+    app.send_keys(&testid("login-search"), "bob");
+    app.wait_for("the search to leave only bob", SHOWS_WITHIN, |app| {
+        (app.find(&testid("login-user-bob")).is_some() && app.find(&testid("login-user-alice")).is_none())
+            .then_some(())
+    });
+    app.click(&testid("login-user-bob"));
+    assert_eq!(app.property(&testid("login-user-bob"), "checked"), true);
+    app.screenshot_as("user-list");
+    app.click(&testid("login-submit"));
+    dashboard_shows(&app, "Bob Durand");
+    log_out(&app);
+
+    // Single sign-on, asked for: "sign in as" the OS user.
+    choose_method(&app, "sso");
+    let button = app.text(&testid("login-submit"));
+    assert!(button.contains(&os_user), "the button names the OS user: {button:?}");
+    app.click(&testid("login-submit"));
+    dashboard_shows(&app, "The OS User");
+    let status = app.invoke("status", json!({})).unwrap();
+    assert_eq!(
+        (status["user"]["username"].as_str(), status["method"].as_str()),
+        (Some(&*os_user), Some("sso"))
+    );
+    app.screenshot_as("dashboard");
+}
+
+#[test]
+fn a_remembered_login_survives_an_app_restart() {
+    let (_site, server) = site();
+    let name = "a_remembered_login_survives_an_app_restart";
+    let app = Desktop::start(name, &server.url);
+
+    choose_method(&app, "password");
+    app.send_keys(&testid("login-username"), "alice");
+    app.send_keys(&testid("login-password"), "alice-demo");
+    // The durations are the server's; the user picks one.
+    app.click(&format!("{} option[value=\"8h\"]", testid("login-remember")));
+    assert_eq!(app.property(&testid("login-remember"), "value"), "8h");
+    app.click(&testid("login-submit"));
+    dashboard_shows(&app, "Alice Martin");
+    assert_eq!(app.invoke("status", json!({})).unwrap()["remember"], "8h");
+
+    // The app goes away without logging out, and is started again.
+    let home = app.stop();
+    let app = Desktop::start_in(name, home);
+    dashboard_shows(&app, "Alice Martin");
+    let status = app.invoke("status", json!({})).unwrap();
+    assert_eq!(
+        (status["user"]["username"].as_str(), status["remember"].as_str()),
+        (Some("alice"), Some("8h"))
+    );
+    app.wait_for_text(&testid("credit"), SHOWS_WITHIN, |t| t.contains("20.00"));
+    app.screenshot_as("restored");
+
+    // Logging out forgets it: the next start asks for a login.
+    log_out(&app);
+    let app = Desktop::start_in(name, app.stop());
+    wait_online(&app);
+    app.wait_for_element(&testid("method-pin"));
+    assert!(app.find("#screen-dashboard").is_none());
+    assert_eq!(app.invoke("status", json!({})).unwrap()["user"], Value::Null);
+}
+
+#[test]
+fn a_credit_top_up_shows_on_the_dashboard_without_a_reload() {
+    let (site, server) = site();
+    let app = Desktop::start("a_credit_top_up_shows_on_the_dashboard_without_a_reload", &server.url);
+    sign_in_with_pin(&app, "1234");
+    dashboard_shows(&app, "Alice Martin");
+    let before = app.wait_for_text(&testid("credit"), SHOWS_WITHIN, |t| t.contains("20.00"));
+    // Marks this page: a reload would lose the mark.
+    app.execute("window.__reamNoReload = true;", json!([]));
+
+    site.admin(&["credit", "top-up", "alice", "5"], "");
+    let after = app.wait_for_text(&testid("credit"), Duration::from_secs(5), |t| t.contains("25.00"));
+    assert_eq!(after, before.replace("20.00", "25.00"));
+    assert_eq!(
+        app.execute("return window.__reamNoReload === true;", json!([])),
+        true,
+        "the page was reloaded"
+    );
+    assert!(app.find("#screen-dashboard").is_some());
+    app.screenshot_as("topped-up");
+}
+
+#[test]
+fn a_pdf_printed_to_the_app_asks_for_the_cost_centre_and_project_and_prints() {
+    let printer = Printer::start("Studio");
+    let queue: &[&str] = &["Billed", "--accounting", "cost_centre", "--project-accounting", "--confirm-cost"];
+    let (site, server) = site_with_printer(&printer, &[queue]);
+    for centre in ["Events", "Marketing"] {
+        site.admin(&["cost-centre", "add", centre], "");
+        site.admin(&["cost-centre", "member-add", centre, "--user", "alice"], "");
+    }
+    for project in ["Website", "Brochure 2026"] {
+        site.admin(&["project", "add", project], "");
+        site.admin(&["project", "member-add", project, "--user", "alice"], "");
+    }
+    let notifications = Notifications::watch();
+    let app = Desktop::start(
+        "a_pdf_printed_to_the_app_asks_for_the_cost_centre_and_project_and_prints",
+        &server.url,
+    );
+    sign_in_with_pin(&app, "1234");
+    dashboard_shows(&app, "Alice Martin");
+
+    // The app's local printer behind a CUPS queue, as `ream cups install` makes it.
+    let cups = CupsQueue(format!("Ream-desktop-{}", app.ipp_port()));
+    let installed =
+        app.ream(&["cups", "install", "--port", &app.ipp_port().to_string(), "--name", &cups.0], "");
+    assert!(installed.ok, "{}", installed.stderr);
+    let dir = tempfile::tempdir().unwrap();
+    let document = dir.path().join(format!("flyer-{}.pdf", app.ipp_port()));
+    let bytes = pdf::pages(2);
+    std::fs::write(&document, &bytes).unwrap();
+    lp(&cups.0, &["print-color-mode=monochrome"], &document);
+
+    // The job dialog comes up by itself.
+    app.wait_for_element("#screen-job-dialog");
+    let waiting = app.wait_for("the job waiting for the user", SHOWS_WITHIN, |app| {
+        let jobs = app.invoke("jobs", json!({})).expect("jobs");
+        jobs.as_array().and_then(|j| j.first()).filter(|j| j["state"] == "waiting_for_user").cloned()
+    });
+    let id = waiting["id"].as_str().unwrap();
+    assert_eq!(app.text(&testid("dialog-pages")), "2");
+    app.screenshot_as("job-dialog");
+    let dialog = app.invoke("job_dialog", json!({ "id": id })).expect("job_dialog");
+    let marketing = dialog["payment_options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|o| o["kind"] == "cost_centre" && o["name"] == "Marketing")
+        .expect("Marketing among the payment options");
+    assert!(printer.documents().is_empty(), "nothing prints before the user decides");
+
+    app.click(&testid(&format!("payment-option-{marketing}")));
+    app.click(&testid("project-option-Website"));
+    app.click(&testid("dialog-print"));
+    app.wait_for("the dialog to close", SHOWS_WITHIN, |app| {
+        app.find("#screen-job-dialog").is_none().then_some(())
+    });
+
+    // The document reached the printer untouched, paid by the cost centre, for the project.
+    let printed = app.wait_for("the document at the printer", Duration::from_secs(30), |_| {
+        let docs = printer.documents();
+        (!docs.is_empty()).then_some(docs)
+    });
+    assert_eq!(printed.len(), 1, "{printed:?}");
+    assert_eq!(std::fs::read(&printed[0]).unwrap(), bytes, "the printer got other bytes than were printed");
+    let job = app.wait_for("the job printed", Duration::from_secs(30), |app| {
+        let jobs = app.invoke("jobs", json!({})).expect("jobs");
+        jobs.as_array().unwrap().iter().find(|j| j["id"] == id && j["state"] == "printed").cloned()
+    });
+    assert_eq!(job["payment"], json!({ "kind": "cost_centre", "name": "Marketing" }), "{job}");
+    assert_eq!(job["project"], "Website", "{job}");
+    assert_eq!(
+        app.invoke("refresh_account", json!({})).unwrap()["credit_cents"],
+        2_000,
+        "alice paid nothing"
+    );
+
+    // The desktop told the user, on the session bus.
+    let pid = app.app_pid();
+    let name = job["name"].as_str().unwrap().to_string();
+    notifications.expect(SHOWS_WITHIN, "that the job printed", |n| {
+        n.sender_pid == pid && n.summary == "Printed" && n.body.contains(&name)
+    });
+    app.click(&testid("nav-jobs"));
+    app.wait_for(&format!("job {id} shown printed"), SHOWS_WITHIN, |app| {
+        (app.attribute(&testid(&format!("job-{id}")), "data-state").as_deref() == Some("printed"))
+            .then_some(())
+    });
+    app.screenshot_as("jobs");
+}
+
+#[test]
+fn notifications_tell_the_user_of_low_credit_and_of_the_server_going_away() {
+    let (site, mut server) = site();
+    let notifications = Notifications::watch();
+    let app =
+        Desktop::start("notifications_tell_the_user_of_low_credit_and_of_the_server_going_away", &server.url);
+    sign_in_with_pin(&app, "1234");
+    dashboard_shows(&app, "Alice Martin");
+    app.wait_for_text(&testid("credit"), SHOWS_WITHIN, |t| t.contains("20.00"));
+    let pid = app.app_pid();
+    assert!(pid.is_some(), "the app's process");
+    let from_app = |n: &ream_system_tests::desktop::Notification| n.sender_pid == pid;
+
+    // Credit falls below the threshold (1.00): one warning.
+    site.admin(&["credit", "adjust", "alice", "-19.50"], "");
+    app.wait_for_text(&testid("credit"), SHOWS_WITHIN, |t| t.contains("0.50"));
+    let low =
+        notifications.expect(SHOWS_WITHIN, "of low credit", |n| from_app(n) && n.summary == "Low credit");
+    assert!(low.body.contains("0.50") && low.body.contains("1.00"), "{low:?}");
+
+    // The server goes away: the user is told, and the window says it is offline.
+    server.stop();
+    notifications.expect(Duration::from_secs(20), "that the server is unreachable", |n| {
+        from_app(n) && n.summary == "Server unreachable"
+    });
+    app.wait_for_element("#offline-banner");
+    assert_eq!(app.attribute(&testid("connection-state"), "data-state").as_deref(), Some("offline"));
+    app.screenshot_as("offline");
+
+    // Back: told again, online again.
+    server.resume();
+    notifications.expect(Duration::from_secs(20), "that the server is back", |n| {
+        from_app(n) && n.summary == "Server back"
+    });
+    app.wait_for("the connection shown online", SHOWS_WITHIN, |app| {
+        (app.attribute(&testid("connection-state"), "data-state").as_deref() == Some("online")).then_some(())
+    });
+    assert!(app.find("#offline-banner").is_none());
+}
+
+/// An access token, by the API.
+fn api_token(server: &ServerProcess, credentials: Value) -> String {
+    let r: Value = reqwest::blocking::Client::new()
+        .post(format!("{}/api/v1/auth/login", server.url))
+        .json(&json!({ "credentials": credentials }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    r["access_token"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn every_screen_passes_axe_core_in_the_real_webview() {
+    let printer = Printer::start("Hall");
+    let queue: &[&str] = &["Billed", "--accounting", "cost_centre", "--project-accounting", "--confirm-cost"];
+    let (site, server) = site_with_printer(&printer, &[queue]);
+    for centre in ["Events", "Marketing"] {
+        site.admin(&["cost-centre", "add", centre], "");
+        site.admin(&["cost-centre", "member-add", centre, "--user", "alice"], "");
+    }
+    for project in ["Website", "Brochure 2026"] {
+        site.admin(&["project", "add", project], "");
+        site.admin(&["project", "member-add", project, "--user", "alice"], "");
+    }
+    // A job waiting for alice's choices, sent by another of her clients.
+    let token = api_token(&server, json!({ "method": "pin", "pin": "1234" }));
+    let submitted: Value = reqwest::blocking::Client::new()
+        .post(format!("{}/api/v1/jobs", server.url))
+        .bearer_auth(&token)
+        .header("x-ream-job", json!({ "name": "report.pdf", "color_mode": "monochrome" }).to_string())
+        .body(pdf::pages(3))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(submitted["state"], "waiting_for_user", "{submitted}");
+    let id = submitted["id"].as_str().unwrap();
+
+    let app = Desktop::start("every_screen_passes_axe_core_in_the_real_webview", &server.url);
+    app.wait_for_element(&testid("method-pin"));
+    app.assert_accessible("login");
+    sign_in_with_pin(&app, "0000");
+    app.wait_for_text("#login-error", SHOWS_WITHIN, |t| !t.is_empty());
+    app.assert_accessible("login-error");
+
+    sign_in_with_pin(&app, "1234");
+    dashboard_shows(&app, "Alice Martin");
+    app.wait_for_element(&testid(&format!("recent-job-{id}")));
+    app.wait_for_text(&testid("credit"), SHOWS_WITHIN, |t| t.contains("20.00"));
+    app.assert_accessible("dashboard");
+
+    app.click(&testid("nav-jobs"));
+    app.wait_for_element("#screen-jobs");
+    app.wait_for_element(&testid(&format!("job-{id}")));
+    app.assert_accessible("jobs");
+
+    // The dialog, opened from My jobs, with its choices made.
+    app.click(&testid(&format!("answer-{id}")));
+    app.wait_for_element("#screen-job-dialog");
+    app.click(&testid("payment-option-0"));
+    app.click(&testid("project-option-Website"));
+    app.assert_accessible("job-dialog");
+    app.press(keys::ESCAPE);
+    app.wait_for("the dialog to hide", SHOWS_WITHIN, |app| {
+        app.find("#screen-job-dialog").is_none().then_some(())
+    });
+
+    app.click(&testid("nav-settings"));
+    app.wait_for_element("#screen-settings");
+    app.assert_accessible("settings");
+
+    app.click(&testid("nav-about"));
+    app.wait_for_element("#screen-about");
+    app.wait_for_text(&testid("about-server"), SHOWS_WITHIN, |t| t == server.url);
+    app.assert_accessible("about");
 }
