@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use ream_system_tests::desktop::{keys, testid, Desktop, Home, Notifications};
+use ream_system_tests::desktop::{keys, testid, Desktop, Notifications};
 use ream_system_tests::pdf;
 use ream_system_tests::printer::{lp, CupsQueue, Printer};
 use ream_system_tests::server::{ServerProcess, Site};
@@ -165,13 +165,26 @@ fn wait_online(app: &Desktop) {
 #[test]
 fn every_login_method_the_server_offers_signs_in_through_the_window() {
     let (site, server) = site();
-    // User list and single sign-on need the workstation enrolled: by the headless client,
-    // as the same user (same settings file and keyring) before the app starts.
-    let home = Home::new(&server.url);
+    let name = "every_login_method_the_server_offers_signs_in_through_the_window";
+    let tabs = |app: &Desktop| -> Vec<String> {
+        let script = "return Array.from(document.querySelectorAll('[role=tab]'), t => t.dataset.testid);";
+        let found = app.execute(script, json!([]));
+        found.as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect()
+    };
+
+    // Not enrolled: the user list and SSO cannot work here, so they are not offered.
+    let app = Desktop::start(name, &server.url);
+    app.wait_for_element(&testid("method-pin"));
+    assert_eq!(tabs(&app), ["method-pin", "method-card", "method-card_pin", "method-password"]);
+    app.screenshot_as("not-enrolled");
+
+    // Enrolled by the headless client, as the same user (same settings file and keyring),
+    // while the app is not running.
+    let home = app.stop();
     let enrolled =
         home.ream(&["enroll", "--code", &site.enrolment_code(), "--name", "desk-ui", "--json"], "");
     let workstation = enrolled.json()["workstation_id"].as_str().unwrap().to_string();
-    let app = Desktop::start_in("every_login_method_the_server_offers_signs_in_through_the_window", home);
+    let app = Desktop::start_in(name, home);
 
     // Enrolled, and the server offers SSO: the OS user is signed in at start, untouched.
     dashboard_shows(&app, "The OS User");
@@ -180,6 +193,8 @@ fn every_login_method_the_server_offers_signs_in_through_the_window() {
     assert_eq!(app.invoke("about", json!({})).unwrap()["workstation_id"], workstation.as_str());
     log_out(&app);
     assert_eq!(app.invoke("status", json!({})).unwrap()["user"], Value::Null);
+    let all = ["user_list", "pin", "card", "card_pin", "password", "sso"].map(|m| format!("method-{m}"));
+    assert_eq!(tabs(&app), all);
 
     // A wrong PIN: the error shows, the user stays on the sign-in screen, nobody is in.
     sign_in_with_pin(&app, "9999");

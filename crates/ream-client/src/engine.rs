@@ -274,6 +274,20 @@ impl Engine {
         Ok(policy)
     }
 
+    /// The login policy as this workstation can use it, for a front end to offer: the user
+    /// list and single sign-on need the workstation's key, so until it is enrolled they
+    /// are left out — unless nothing else is left, when trying one says what is missing.
+    pub async fn usable_policy(&self) -> Result<LoginPolicy> {
+        let mut policy = self.policy().await?;
+        if self.settings().workstation_id.is_none() {
+            let needs_key = |m: &LoginMethod| matches!(m, LoginMethod::UserList | LoginMethod::Sso);
+            if policy.methods.iter().any(|m| !needs_key(m)) {
+                policy.methods.retain(|m| !needs_key(m));
+            }
+        }
+        Ok(policy)
+    }
+
     /// The remember-me durations to offer: none when remember-me was disabled at install.
     pub async fn remember_options(&self) -> Result<Vec<RememberOption>> {
         if !self.settings().remember_me {
@@ -1107,6 +1121,44 @@ mod tests {
         assert_eq!(engine.set_language(Some("de")).await.unwrap_err().code(), "CONFIG");
         assert_eq!(engine.settings().language.as_deref(), Some("fr"));
         assert_eq!(engine.set_language(None).await.unwrap().language, None);
+    }
+
+    fn policy(methods: &[LoginMethod]) -> LoginPolicy {
+        LoginPolicy {
+            methods: methods.to_vec(),
+            remember_options: Vec::new(),
+            pin_min_length: 4,
+            pin_max_length: 16,
+            pin_generated_length: 6,
+            server_name: "Ream".into(),
+            currency: "EUR".into(),
+        }
+    }
+
+    /// An engine whose server's policy (offering `methods`) is known already.
+    fn engine_offering(methods: &[LoginMethod], workstation_id: Option<&str>) -> Engine {
+        let settings = Settings {
+            server: Some("http://127.0.0.1:9".into()),
+            workstation_id: workstation_id.map(str::to_string),
+            ..Settings::default()
+        };
+        let engine = Engine::new(settings, Arc::new(Memory::default()), false);
+        *engine.inner.policy.lock().unwrap() = Some(policy(methods));
+        engine
+    }
+
+    #[tokio::test]
+    async fn user_list_and_sso_are_offered_only_on_an_enrolled_workstation() {
+        use LoginMethod::*;
+        let unenrolled = engine_offering(&LoginMethod::ALL, None);
+        assert_eq!(unenrolled.usable_policy().await.unwrap().methods, [Pin, Card, CardPin, Password]);
+        // The server's own policy is unchanged (start-up, the terminal's `policy`).
+        assert_eq!(unenrolled.policy().await.unwrap().methods, LoginMethod::ALL);
+        let enrolled = engine_offering(&LoginMethod::ALL, Some("w-1"));
+        assert_eq!(enrolled.usable_policy().await.unwrap().methods, LoginMethod::ALL);
+        // Nothing else offered: kept, so that trying says the workstation is not enrolled.
+        let only_keyed = engine_offering(&[UserList, Sso], None);
+        assert_eq!(only_keyed.usable_policy().await.unwrap().methods, [UserList, Sso]);
     }
 
     #[tokio::test]

@@ -11,9 +11,10 @@ pub fn status(engine: State<'_, Engine>) -> ClientStatus {
     engine.status()
 }
 
+/// The methods this workstation can use (user list and SSO once it is enrolled).
 #[tauri::command]
 pub async fn login_policy(engine: State<'_, Engine>) -> CommandResult<LoginPolicy> {
-    Ok(engine.policy().await?)
+    Ok(engine.usable_policy().await?)
 }
 
 #[tauri::command]
