@@ -497,15 +497,18 @@ impl Desktop {
         self.save_screenshot(&format!("{}-{screen}", self.name))
     }
 
-    /// For a failure's message: where the window as it was is saved, if it could be.
+    /// For a failure's message: where the window as it was is saved, and the engine's status.
     fn failure_screenshot(&self) -> String {
         if self.session.is_empty() {
             return String::new();
         }
-        match self.try_request(reqwest::Method::GET, &self.session_path("/screenshot"), None) {
-            Ok(_) => format!(" (see {})", self.screenshot_as("failure").display()),
-            Err(_) => String::new(),
+        if self.try_request(reqwest::Method::GET, &self.session_path("/screenshot"), None).is_err() {
+            return String::new();
         }
+        let shot = self.screenshot_as("failure");
+        // And what the engine behind the window says.
+        let status = self.invoke("status", json!({})).unwrap_or_else(|e| e);
+        format!(" (see {}; the engine's status: {status})", shot.display())
     }
 
     fn save_screenshot(&self, file: &str) -> PathBuf {
