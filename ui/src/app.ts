@@ -243,6 +243,8 @@ export class App {
 
   setStatus(next: ClientStatus): void {
     const prev = this.status;
+    // A command's reply may arrive after a later pushed status: never go back to it.
+    if (prev && next.revision < prev.revision) return;
     // A push older than what we show (`version` only grows) is dropped.
     if (
       prev?.account &&

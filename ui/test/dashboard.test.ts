@@ -50,6 +50,20 @@ describe("dashboard", () => {
     expect(text(byTestId("credit"))).toBe("€20.00");
   });
 
+  it("keeps a pushed status when an older one arrives after it", async () => {
+    // Signed in, the account not there yet; the push brings it before the reply to the
+    // status request the sign-in made, which was taken earlier.
+    const { app, backend } = await start(fakeBackend({ status: async () => status({ account: null, revision: 5 }) }));
+    expect(maybeTestId("credit")).toBeNull();
+    backend.emit({ type: "status", status: status({ revision: 7 }) });
+    expect(text(byTestId("credit"))).toBe("€20.00");
+    await app.refreshStatus();
+    await flush();
+    expect(text(byTestId("credit"))).toBe("€20.00");
+    backend.emit({ type: "status", status: status({ account: account({ credit_cents: 900, version: 12 }), revision: 8 }) });
+    expect(text(byTestId("credit"))).toBe("€9.00");
+  });
+
   it("renders each quota with a meter and used, limit and remaining", async () => {
     await start(
       fakeBackend({

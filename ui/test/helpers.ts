@@ -64,6 +64,7 @@ export function status(over: Partial<ClientStatus> = {}): ClientStatus {
     account_stale: false,
     account_as_of_ms: NOW,
     workstation_id: "ws-1",
+    revision: 10,
     ...over,
   };
 }

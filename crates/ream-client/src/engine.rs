@@ -88,6 +88,7 @@ const EMPTY_STATUS: ClientStatus = ClientStatus {
     account_stale: false,
     account_as_of_ms: None,
     workstation_id: None,
+    revision: 0,
 };
 
 impl Engine {
@@ -143,6 +144,9 @@ impl Engine {
             let before = s.clone();
             change(s);
             changed = *s != before;
+            if changed {
+                s.revision += 1;
+            }
             changed
         });
         if changed {
@@ -1110,6 +1114,27 @@ mod tests {
             self.0.lock().unwrap().remove(name);
             Ok(())
         }
+    }
+
+    #[test]
+    fn every_change_of_the_status_makes_a_newer_revision() {
+        let engine = Engine::new(Settings::default(), Arc::new(Memory::default()), false);
+        let mut events = engine.subscribe();
+        let first = engine.status().revision;
+        engine.update(|s| s.connection = Connection::Online);
+        let online = engine.status();
+        assert!(online.revision > first);
+        // The event carries the status with its revision.
+        match events.try_recv().unwrap() {
+            ClientEvent::Status { status } => assert_eq!(*status, online),
+            other => panic!("{other:?}"),
+        }
+        // Nothing changed: no new revision, no event.
+        engine.update(|s| s.connection = Connection::Online);
+        assert_eq!(engine.status().revision, online.revision);
+        assert!(events.try_recv().is_err());
+        engine.update(|s| s.account_stale = true);
+        assert!(engine.status().revision > online.revision);
     }
 
     #[tokio::test]

@@ -204,6 +204,7 @@ mod tests {
             account_stale: false,
             account_as_of_ms: None,
             workstation_id: None,
+            revision: 1,
         };
         ClientEvent::Status { status: Box::new(status) }
     }

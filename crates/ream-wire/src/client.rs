@@ -41,6 +41,11 @@ pub struct ClientStatus {
     /// When `account` was received.
     pub account_as_of_ms: Option<i64>,
     pub workstation_id: Option<String>,
+    /// Grows with every change: of two statuses, the one with the higher revision is the
+    /// newer. A front end may receive a command's reply after a later pushed status, and
+    /// must not go back to the older one.
+    #[serde(default)]
+    pub revision: u64,
 }
 
 /// Something happened that a front end may want to show or act on.

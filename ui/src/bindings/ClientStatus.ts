@@ -31,4 +31,10 @@ account_stale: boolean,
 /**
  * When `account` was received.
  */
-account_as_of_ms: number | null, workstation_id: string | null, };
+account_as_of_ms: number | null, workstation_id: string | null, 
+/**
+ * Grows with every change: of two statuses, the one with the higher revision is the
+ * newer. A front end may receive a command's reply after a later pushed status, and
+ * must not go back to the older one.
+ */
+revision: number, };
