@@ -81,6 +81,8 @@ export class App {
   private readonly skipLink: HTMLAnchorElement;
   private readonly brand: HTMLElement;
   private lastMessage: { text: string; tone: Tone } | null = null;
+  /** The user signed out here: the engine's `logged_out` that follows is no news. */
+  private signingOut = false;
 
   constructor(
     root: HTMLElement,
@@ -261,6 +263,7 @@ export class App {
       this.jobs = [];
       this.jobsLoaded = false;
       if (isIn) {
+        this.signingOut = false;
         this.loginRequest = null;
         void this.loadJobs();
         if (this.screen === "login") this.navigate("dashboard");
@@ -289,7 +292,10 @@ export class App {
         this.navigate("login");
         break;
       case "logged_out":
-        this.announce(event.reason ? t.loggedOut(event.reason) : t.signedOut);
+        // After the user's own sign-out, "You are signed out." says it (the engine's
+        // reason would only repeat it, in English).
+        if (this.signingOut) this.signingOut = false;
+        else this.announce(event.reason ? t.loggedOut(event.reason) : t.signedOut);
         void this.refreshStatus();
         break;
       case "server_unreachable":
@@ -488,9 +494,11 @@ export class App {
   }
 
   async logout(): Promise<void> {
+    this.signingOut = true;
     try {
       await this.backend.logout();
     } catch (e) {
+      this.signingOut = false;
       this.announceError(toBackendError(e));
       return;
     }

@@ -197,6 +197,31 @@ describe("dashboard", () => {
     expect(text(document.getElementById("status-who"))).toBe("Not signed in");
   });
 
+  it("says once, in the user's words, that signing out worked", async () => {
+    let signedIn = true;
+    const backend = fakeBackend({
+      status: async () => (signedIn ? status() : status({ user: null, account: null, method: null })),
+      logout: async () => {
+        signedIn = false;
+        return null;
+      },
+    });
+    await start(backend);
+    await clickAndFlush(byTestId("nav-logout"));
+    // The engine's event may come after the command's reply.
+    backend.emit({ type: "logged_out", reason: "logged out" });
+    await flush();
+    expect(text(document.getElementById("live"))).toContain("You are signed out.");
+    expect(text(document.getElementById("live"))).not.toContain("logged out");
+    // A later end of the session is news again.
+    signedIn = true;
+    backend.emit({ type: "status", status: status() });
+    await flush();
+    backend.emit({ type: "logged_out", reason: "the remember-me period ended" });
+    await flush();
+    expect(text(document.getElementById("live"))).toContain("You were signed out: the remember-me period ended");
+  });
+
   it("goes to the login screen when the engine logs the user out", async () => {
     const { backend } = await start();
     backend.status.mockResolvedValue(status({ user: null, account: null, method: null }));
