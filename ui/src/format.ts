@@ -27,6 +27,18 @@ export class Formatter {
     return currency ? `${plain} ${currency}` : plain;
   }
 
+  /**
+   * A paper size as people name it ("A4", "Letter") from its PWG media name
+   * ("iso_a4_210x297mm", "na_letter_8.5x11in"); a name it does not know is shown as it is.
+   */
+  paper(media: string): string {
+    const m = /^(iso|na|jis)_([a-z0-9-]+?)_[0-9.]+x[0-9.]+(mm|in)$/.exec(media);
+    if (!m) return media;
+    const [, family, size] = m;
+    if (family === "iso" || family === "jis") return size.toUpperCase();
+    return size.charAt(0).toUpperCase() + size.slice(1);
+  }
+
   number(n: number): string {
     return new Intl.NumberFormat(this.locale).format(n);
   }

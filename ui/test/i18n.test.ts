@@ -133,6 +133,15 @@ describe("formatting", () => {
     expect(norm(frF.money(250, "credits"))).toBe("2,50 credits");
   });
 
+  it("names paper sizes as people do, and leaves unknown media as they are", () => {
+    const f = new Formatter("en-GB", catalogues.en);
+    expect(f.paper("iso_a4_210x297mm")).toBe("A4");
+    expect(f.paper("iso_a3_297x420mm")).toBe("A3");
+    expect(f.paper("na_letter_8.5x11in")).toBe("Letter");
+    expect(f.paper("na_legal_8.5x14in")).toBe("Legal");
+    expect(f.paper("custom_roll")).toBe("custom_roll");
+  });
+
   it("counts pages with the right plural", () => {
     const enF = new Formatter("en-GB", catalogues.en);
     const frF = new Formatter("fr-FR", catalogues.fr);

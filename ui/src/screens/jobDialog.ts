@@ -683,7 +683,7 @@ export class JobDialogController {
         h("dt", {}, t.labelSides),
         h("dd", { testid: "dialog-duplex" }, job.duplex ? t.duplex : t.simplex),
         h("dt", {}, t.labelPaper),
-        h("dd", { testid: "dialog-paper" }, job.media || "—"),
+        h("dd", { testid: "dialog-paper" }, job.media ? app.fmt.paper(job.media) : "—"),
         h("dt", {}, t.labelPrice),
         h("dd", { class: "price", testid: "dialog-price" }, app.fmt.money(job.price_cents, app.currency())),
       ),

@@ -139,7 +139,7 @@ export class JobsScreen implements Screen {
       job.copies > 1 ? t.jobCopies(job.copies) : null,
       job.colour ? t.colour : t.mono,
       job.duplex ? t.duplex : t.simplex,
-      job.media || null,
+      job.media ? fmt.paper(job.media) : null,
     ]
       .filter(Boolean)
       .join(" · ");
