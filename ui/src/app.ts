@@ -295,7 +295,7 @@ export class App {
         // After the user's own sign-out, "You are signed out." says it (the engine's
         // reason would only repeat it, in English).
         if (this.signingOut) this.signingOut = false;
-        else this.announce(event.reason ? t.loggedOut(event.reason) : t.signedOut);
+        else this.announce({ user: t.signedOut, expired: t.signedOutExpired, ended: t.signedOutEnded }[event.cause]);
         void this.refreshStatus();
         break;
       case "server_unreachable":
@@ -309,7 +309,8 @@ export class App {
         this.mergeJob(event.job);
         break;
       case "job_refused":
-        this.announce(t.jobRefused(event.name, event.reason), "error");
+        // The refusal's code says it in the user's language; the engine's words otherwise.
+        this.announce(t.jobRefused(event.name, this.errorText({ code: event.code, message: event.reason })), "error");
         break;
       case "job_changed": {
         const before = this.mergeJob(event.job);

@@ -209,7 +209,7 @@ describe("dashboard", () => {
     await start(backend);
     await clickAndFlush(byTestId("nav-logout"));
     // The engine's event may come after the command's reply.
-    backend.emit({ type: "logged_out", reason: "logged out" });
+    backend.emit({ type: "logged_out", reason: "logged out", cause: "user" });
     await flush();
     expect(text(document.getElementById("live"))).toContain("You are signed out.");
     expect(text(document.getElementById("live"))).not.toContain("logged out");
@@ -217,19 +217,20 @@ describe("dashboard", () => {
     signedIn = true;
     backend.emit({ type: "status", status: status() });
     await flush();
-    backend.emit({ type: "logged_out", reason: "the remember-me period ended" });
+    backend.emit({ type: "logged_out", reason: "the session has ended (revoked)", cause: "ended" });
     await flush();
-    expect(text(document.getElementById("live"))).toContain("You were signed out: the remember-me period ended");
+    expect(text(document.getElementById("live"))).toContain("The server ended your session: you are signed out.");
+    expect(text(document.getElementById("live"))).not.toContain("revoked");
   });
 
   it("goes to the login screen when the engine logs the user out", async () => {
     const { backend } = await start();
     backend.status.mockResolvedValue(status({ user: null, account: null, method: null }));
     backend.emit({ type: "status", status: status({ user: null, account: null, method: null }) });
-    backend.emit({ type: "logged_out", reason: "the remember-me period ended" });
+    backend.emit({ type: "logged_out", reason: "the remember-me period has ended", cause: "expired" });
     await flush();
     expect(document.getElementById("screen-login")).not.toBeNull();
-    expect(text(document.getElementById("live"))).toContain("You were signed out: the remember-me period ended");
+    expect(text(document.getElementById("live"))).toContain("Your “stay signed in” period has ended: you are signed out.");
   });
 
   it("navigates from the tray", async () => {

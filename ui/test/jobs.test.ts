@@ -94,10 +94,15 @@ describe("my jobs", () => {
     expect(document.getElementById("screen-job-dialog")).not.toBeNull();
   });
 
-  it("announces a refused job", async () => {
+  it("announces a refused job, in the user's language when its code is known", async () => {
     const { backend } = await openJobs();
-    backend.emit({ type: "job_refused", name: "scan.pdf", reason: "not a PDF" });
+    backend.emit({ type: "job_refused", name: "scan.pdf", reason: "odd failure", code: "SOMETHING_NEW" });
     await flush();
-    expect(text(document.querySelector("#live p"))).toBe("“scan.pdf” was refused: not a PDF");
+    expect(text(document.querySelector("#live p"))).toBe("“scan.pdf” was refused: odd failure");
+    backend.emit({ type: "job_refused", name: "big.pdf", reason: "the job costs 5120 cents", code: "CREDIT_INSUFFICIENT" });
+    await flush();
+    const said = text(document.querySelector("#live p"));
+    expect(said.startsWith("“big.pdf” was refused: ")).toBe(true);
+    expect(said).not.toContain("5120 cents");
   });
 });

@@ -236,21 +236,21 @@ describe("login screen", () => {
     expect(byTestId<HTMLInputElement>("nav-logout")).not.toBeNull();
   });
 
-  it("opens on a login_required event, restricted to its methods, with its reason", async () => {
+  it("opens on a login_required event, restricted to its methods, naming the job in the user's language", async () => {
     const { backend } = await start(fakeBackend({ status: async () => loggedOut() }));
     await clickAndFlush(byTestId("nav-settings"));
     backend.emit({
       type: "login_required",
-      reason: "Job “report.pdf” on queue Secure waits for a login",
+      reason: "“report.pdf” waits until you log in.",
       methods: ["pin", "card"],
-      job: "j9",
+      job: "report.pdf",
     });
     await flush();
     expect(document.getElementById("screen-login")).not.toBeNull();
     const tabs = [...document.querySelectorAll('[role="tab"]')].map((t) => t.getAttribute("data-testid"));
     expect(tabs).toEqual(["method-pin", "method-card"]);
     expect(text(document.getElementById("login-request"))).toContain("A print job is waiting: sign in to print it.");
-    expect(text(document.getElementById("login-request"))).toContain("waits for a login");
+    expect(text(document.getElementById("login-request"))).toContain("“report.pdf” waits until you sign in.");
     expect(document.activeElement).toBe(document.querySelector("#screen-login h1"));
   });
 

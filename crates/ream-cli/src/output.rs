@@ -287,13 +287,13 @@ impl Output {
                 }
             }
             ClientEvent::LoginRequired { reason, .. } => println!("Login required: {reason}"),
-            ClientEvent::LoggedOut { reason } => println!("Logged out: {reason}"),
+            ClientEvent::LoggedOut { reason, .. } => println!("Logged out: {reason}"),
             ClientEvent::ServerUnreachable { reason } => println!("Server unreachable: {reason}"),
             ClientEvent::ServerBack => println!("Server reachable again."),
             ClientEvent::JobSubmitted { job } => {
                 println!("Job {:?} sent: {} page(s), {}", job.name, job.pages, money(job.price_cents, ""))
             }
-            ClientEvent::JobRefused { name, reason } => println!("Job {name:?} refused: {reason}"),
+            ClientEvent::JobRefused { name, reason, .. } => println!("Job {name:?} refused: {reason}"),
             ClientEvent::JobDialog { dialog } => self.dialog(dialog),
             ClientEvent::JobChanged { job } => self.job_line(job),
         }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use ream_wire::{
     AccountView, ClientEvent, ClientStatus, Connection, Credentials, DirectoryEntry, EnrolRequest, ErrorCode,
-    JobSubmission, LoginInput, LoginMethod, LoginPolicy, LoginRequest, ProofPurpose, PushEvent,
+    JobSubmission, LoginInput, LoginMethod, LoginPolicy, LoginRequest, LogoutCause, ProofPurpose, PushEvent,
     RememberOption, SessionTokens, TransactionPage, UserSummary,
 };
 use tokio::sync::{broadcast, watch};
@@ -515,7 +515,10 @@ impl Engine {
                 Some(r) if r.expires_at_ms.is_none_or(|t| t > now_ms()) => return self.restore(r).await,
                 _ => {
                     self.forget_remembered().await?;
-                    self.emit(ClientEvent::LoggedOut { reason: "the remembered login has ended".into() });
+                    self.emit(ClientEvent::LoggedOut {
+                        reason: "the remembered login has ended".into(),
+                        cause: LogoutCause::Expired,
+                    });
                     self.emit(ClientEvent::LoginRequired {
                         reason: "log in again".into(),
                         methods: Vec::new(),
@@ -584,7 +587,10 @@ impl Engine {
             Err(e) if e.ends_session() => {
                 drop(session);
                 self.forget_remembered().await?;
-                self.emit(ClientEvent::LoggedOut { reason: format!("the remembered login has ended ({e})") });
+                self.emit(ClientEvent::LoggedOut {
+                    reason: format!("the remembered login has ended ({e})"),
+                    cause: LogoutCause::Ended,
+                });
                 self.emit(ClientEvent::LoginRequired {
                     reason: "log in again".into(),
                     methods: Vec::new(),
@@ -618,11 +624,11 @@ impl Engine {
                 let _ = self.api()?.logout(&tokens.access_token).await;
             }
         }
-        self.end_locally("logged out").await
+        self.end_locally("logged out", LogoutCause::User).await
     }
 
     /// Forgets the login here (the server has ended it, or its period is over).
-    async fn end_locally(&self, reason: &str) -> Result<()> {
+    async fn end_locally(&self, reason: &str, cause: LogoutCause) -> Result<()> {
         *self.inner.session.lock().await = None;
         self.forget_remembered().await?;
         let was_user = self.status().user.is_some();
@@ -636,7 +642,7 @@ impl Engine {
             s.account_as_of_ms = None;
         });
         if was_user {
-            self.emit(ClientEvent::LoggedOut { reason: reason.into() });
+            self.emit(ClientEvent::LoggedOut { reason: reason.into(), cause });
         }
         Ok(())
     }
@@ -660,7 +666,7 @@ impl Engine {
             }
             Err(e) if e.ends_session() => {
                 drop(guard);
-                self.end_locally(&format!("the session has ended ({e})")).await?;
+                self.end_locally(&format!("the session has ended ({e})"), LogoutCause::Ended).await?;
                 Err(e)
             }
             Err(e) => Err(e),
@@ -685,7 +691,7 @@ impl Engine {
         };
         match self.observe(result) {
             Err(e) if e.ends_session() => {
-                self.end_locally(&format!("the session has ended ({e})")).await?;
+                self.end_locally(&format!("the session has ended ({e})"), LogoutCause::Ended).await?;
                 Err(e)
             }
             other => other,
@@ -798,7 +804,11 @@ impl Engine {
             }
             Err(e) => {
                 tracing::info!(job = %job.name, error = %e, "print job refused");
-                self.emit(ClientEvent::JobRefused { name: job.name.clone(), reason: e.to_string() });
+                self.emit(ClientEvent::JobRefused {
+                    name: job.name.clone(),
+                    reason: e.to_string(),
+                    code: e.code().to_string(),
+                });
             }
         }
     }
@@ -984,7 +994,8 @@ impl Engine {
                 Ok(()) => {}
                 Err(ClientError::NotLoggedIn) => {}
                 Err(e) if e.ends_session() => {
-                    let _ = self.end_locally(&format!("the session has ended ({e})")).await;
+                    let _ =
+                        self.end_locally(&format!("the session has ended ({e})"), LogoutCause::Ended).await;
                 }
                 Err(e) => {
                     self.set_offline(&e.to_string());
@@ -1035,7 +1046,7 @@ impl Engine {
                             tokio::spawn(async move { engine.print_here(job, target).await });
                         }
                         Ok(PushEvent::SessionEnded { reason }) => {
-                            return self.end_locally(&format!("the session has ended ({reason})")).await;
+                            return self.end_locally(&format!("the session has ended ({reason})"), LogoutCause::Ended).await;
                         }
                         Err(e) => tracing::warn!(error = %e, "unknown push message"),
                     },
@@ -1044,7 +1055,7 @@ impl Engine {
                     None => return Err(ClientError::Unreachable("the server closed the push channel".into())),
                 },
                 _ = &mut end, if until_end.is_some() => {
-                    return self.end_locally("the remember-me period has ended").await;
+                    return self.end_locally("the remember-me period has ended", LogoutCause::Expired).await;
                 }
                 _ = keepalive.tick() => {
                     if socket.send(Message::Ping(Vec::new().into())).await.is_err() {

@@ -99,7 +99,7 @@ impl Notices {
             }
             ClientEvent::ServerBack => vec![Notice::ServerBack],
             ClientEvent::JobSubmitted { job } | ClientEvent::JobChanged { job } => self.job(job),
-            ClientEvent::JobRefused { name, reason } => {
+            ClientEvent::JobRefused { name, reason, .. } => {
                 vec![Notice::JobRejected { id: None, name: name.clone(), reason: reason.clone() }]
             }
             ClientEvent::JobDialog { dialog } => {
@@ -323,7 +323,11 @@ mod tests {
             ],
         );
         let mut notices = Notices::new(0);
-        let refused = ClientEvent::JobRefused { name: "a.pdf".into(), reason: "not enough credit".into() };
+        let refused = ClientEvent::JobRefused {
+            name: "a.pdf".into(),
+            reason: "not enough credit".into(),
+            code: "CREDIT_INSUFFICIENT".into(),
+        };
         assert_eq!(
             notices.observe(&refused),
             vec![Notice::JobRejected { id: None, name: "a.pdf".into(), reason: "not enough credit".into() }]
@@ -353,7 +357,7 @@ mod tests {
                 (login(Some("a.pdf")), &["LoginNeeded"]),
                 (ClientEvent::ServerUnreachable { reason: "refused".into() }, &["ServerUnreachable"]),
                 (ClientEvent::ServerBack, &["ServerBack"]),
-                (ClientEvent::LoggedOut { reason: "logged out".into() }, &[]),
+                (ClientEvent::LoggedOut { reason: "logged out".into(), cause: Default::default() }, &[]),
             ],
         );
     }

@@ -48,6 +48,20 @@ pub struct ClientStatus {
     pub revision: u64,
 }
 
+/// Why a login ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum LogoutCause {
+    /// The user logged out here.
+    #[default]
+    User,
+    /// The remember-me period ended.
+    Expired,
+    /// The server ended the session (logout elsewhere, revocation, a locked account).
+    Ended,
+}
+
 /// Something happened that a front end may want to show or act on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
@@ -70,6 +84,9 @@ pub enum ClientEvent {
     /// The user was logged out (by logout, expiry of the remember-me period, or the server).
     LoggedOut {
         reason: String,
+        /// Why, for front ends to say in their own language.
+        #[serde(default)]
+        cause: LogoutCause,
     },
     ServerUnreachable {
         reason: String,
@@ -83,6 +100,10 @@ pub enum ClientEvent {
     JobRefused {
         name: String,
         reason: String,
+        /// The stable code of the refusal (the server's, such as `CREDIT_INSUFFICIENT`,
+        /// or the client's, such as `NOT_LOGGED_IN`), for front ends to translate.
+        #[serde(default)]
+        code: String,
     },
     /// One of the user's jobs changed state on the server (printed, failed, held…).
     JobChanged {

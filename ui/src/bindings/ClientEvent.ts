@@ -3,6 +3,7 @@ import type { ClientStatus } from "./ClientStatus";
 import type { Job } from "./Job";
 import type { JobDialog } from "./JobDialog";
 import type { LoginMethod } from "./LoginMethod";
+import type { LogoutCause } from "./LogoutCause";
 
 /**
  * Something happened that a front end may want to show or act on.
@@ -15,4 +16,13 @@ methods: Array<LoginMethod>,
 /**
  * The print job waiting for this login, if one is.
  */
-job: string | null, } | { "type": "logged_out", reason: string, } | { "type": "server_unreachable", reason: string, } | { "type": "server_back" } | { "type": "job_submitted", job: Job, } | { "type": "job_refused", name: string, reason: string, } | { "type": "job_changed", job: Job, } | { "type": "job_dialog", dialog: JobDialog, };
+job: string | null, } | { "type": "logged_out", reason: string, 
+/**
+ * Why, for front ends to say in their own language.
+ */
+cause: LogoutCause, } | { "type": "server_unreachable", reason: string, } | { "type": "server_back" } | { "type": "job_submitted", job: Job, } | { "type": "job_refused", name: string, reason: string, 
+/**
+ * The stable code of the refusal (the server's, such as `CREDIT_INSUFFICIENT`,
+ * or the client's, such as `NOT_LOGGED_IN`), for front ends to translate.
+ */
+code: string, } | { "type": "job_changed", job: Job, } | { "type": "job_dialog", dialog: JobDialog, };

@@ -74,6 +74,7 @@ export const en = {
   loginSubmit: "Sign in",
   loginBusy: "Signing in…",
   loginRequiredJob: "A print job is waiting: sign in to print it.",
+  loginRequiredFor: (name: string) => `“${name}” waits until you sign in.`,
   loginRequired: "Please sign in.",
   loginNeedServer: "Set the server address in Settings before signing in.",
   loginOpenSettings: "Open settings",
@@ -259,8 +260,9 @@ export const en = {
   noFingerprint: "None pinned (system certificates)",
 
   // Events
-  loggedOut: (reason: string) => `You were signed out: ${reason}`,
   signedOut: "You are signed out.",
+  signedOutExpired: "Your “stay signed in” period has ended: you are signed out.",
+  signedOutEnded: "The server ended your session: you are signed out.",
   serverUnreachable: "The server cannot be reached. Ream keeps working offline.",
   serverBack: "The server is reachable again.",
 

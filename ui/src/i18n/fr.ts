@@ -71,6 +71,7 @@ export const fr: Messages = {
   loginSubmit: "Se connecter",
   loginBusy: "Connexion…",
   loginRequiredJob: "Un travail d'impression attend : identifiez-vous pour l'imprimer.",
+  loginRequiredFor: (name) => `« ${name} » attend que vous vous identifiiez.`,
   loginRequired: "Veuillez vous identifier.",
   loginNeedServer: "Indiquez l'adresse du serveur dans les paramètres avant de vous connecter.",
   loginOpenSettings: "Ouvrir les paramètres",
@@ -250,8 +251,9 @@ export const fr: Messages = {
   notEnrolled: "Non enregistré",
   noFingerprint: "Aucune épinglée (certificats du système)",
 
-  loggedOut: (reason) => `Vous avez été déconnecté : ${reason}`,
   signedOut: "Vous êtes déconnecté.",
+  signedOutExpired: "Votre période « rester connecté » est terminée : vous êtes déconnecté.",
+  signedOutEnded: "Le serveur a mis fin à votre session : vous êtes déconnecté.",
   serverUnreachable: "Le serveur est injoignable. Ream continue de fonctionner hors ligne.",
   serverBack: "Le serveur est de nouveau joignable.",
 

@@ -238,7 +238,8 @@ export class LoginScreen implements Screen {
           "div",
           { class: "notice notice-warning", id: "login-request" },
           h("p", { class: "notice-title" }, request.job ? t.loginRequiredJob : t.loginRequired),
-          request.reason ? h("p", {}, request.reason) : null,
+          // The job's name in the user's language; the engine's reason only for other requests.
+          request.job ? h("p", {}, t.loginRequiredFor(request.job)) : request.reason ? h("p", {}, request.reason) : null,
         ),
       );
     }
