@@ -140,6 +140,16 @@ impl Site {
         site
     }
 
+    /// Cost centres and projects, each open to `user`.
+    pub fn open_accounts(&self, user: &str, cost_centres: &[&str], projects: &[&str]) {
+        for (kind, names) in [("cost-centre", cost_centres), ("project", projects)] {
+            for name in names {
+                self.admin(&[kind, "add", name], "");
+                self.admin(&[kind, "member-add", name, "--user", user], "");
+            }
+        }
+    }
+
     pub fn enrolment_code(&self) -> String {
         let out: serde_json::Value = serde_json::from_str(&self.admin(&["workstation", "code"], "")).unwrap();
         out["code"].as_str().unwrap().to_string()

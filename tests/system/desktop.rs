@@ -211,28 +211,22 @@ fn every_login_method_the_server_offers_signs_in_through_the_window() {
     assert_eq!(app.text(&testid("user-username")), "alice");
     log_out(&app);
 
-    // Card (the reader types the number; case does not matter).
-    choose_method(&app, "card");
-    app.send_keys(&testid("login-card"), "04a1b2c3");
-    app.click(&testid("login-submit"));
-    dashboard_shows(&app, "Alice Martin");
-    log_out(&app);
-
-    // Card and PIN.
-    choose_method(&app, "card_pin");
-    app.send_keys(&testid("login-card"), "04A1B2C3");
-    app.send_keys(&testid("login-pin"), "1234");
-    app.click(&testid("login-submit"));
-    dashboard_shows(&app, "Alice Martin");
-    log_out(&app);
-
-    // Username and password.
-    choose_method(&app, "password");
-    app.send_keys(&testid("login-username"), "alice");
-    app.send_keys(&testid("login-password"), "alice-demo");
-    app.click(&testid("login-submit"));
-    dashboard_shows(&app, "Alice Martin");
-    log_out(&app);
+    // Card (the reader types the number; case does not matter), card and PIN, username
+    // and password: fill the method's fields, submit.
+    let forms: [(&str, &[(&str, &str)]); 3] = [
+        ("card", &[("login-card", "04a1b2c3")]),
+        ("card_pin", &[("login-card", "04A1B2C3"), ("login-pin", "1234")]),
+        ("password", &[("login-username", "alice"), ("login-password", "alice-demo")]),
+    ];
+    for (method, fields) in forms {
+        choose_method(&app, method);
+        for (field, value) in fields {
+            app.send_keys(&testid(field), value);
+        }
+        app.click(&testid("login-submit"));
+        dashboard_shows(&app, "Alice Martin");
+        log_out(&app);
+    }
 
     // The user list: search, pick, submit.
     choose_method(&app, "user_list");
@@ -327,14 +321,7 @@ fn a_pdf_printed_to_the_app_asks_for_the_cost_centre_and_project_and_prints() {
     let printer = Printer::start("Studio");
     let queue: &[&str] = &["Billed", "--accounting", "cost_centre", "--project-accounting", "--confirm-cost"];
     let (site, server) = site_with_printer(&printer, &[queue]);
-    for centre in ["Events", "Marketing"] {
-        site.admin(&["cost-centre", "add", centre], "");
-        site.admin(&["cost-centre", "member-add", centre, "--user", "alice"], "");
-    }
-    for project in ["Website", "Brochure 2026"] {
-        site.admin(&["project", "add", project], "");
-        site.admin(&["project", "member-add", project, "--user", "alice"], "");
-    }
+    site.open_accounts("alice", &["Events", "Marketing"], &["Website", "Brochure 2026"]);
     let notifications = Notifications::watch();
     let app = Desktop::start(
         "a_pdf_printed_to_the_app_asks_for_the_cost_centre_and_project_and_prints",
@@ -469,14 +456,7 @@ fn every_screen_passes_axe_core_in_the_real_webview() {
     let printer = Printer::start("Hall");
     let queue: &[&str] = &["Billed", "--accounting", "cost_centre", "--project-accounting", "--confirm-cost"];
     let (site, server) = site_with_printer(&printer, &[queue]);
-    for centre in ["Events", "Marketing"] {
-        site.admin(&["cost-centre", "add", centre], "");
-        site.admin(&["cost-centre", "member-add", centre, "--user", "alice"], "");
-    }
-    for project in ["Website", "Brochure 2026"] {
-        site.admin(&["project", "add", project], "");
-        site.admin(&["project", "member-add", project, "--user", "alice"], "");
-    }
+    site.open_accounts("alice", &["Events", "Marketing"], &["Website", "Brochure 2026"]);
     // A job waiting for alice's choices, sent by another of her clients.
     let token = api_token(&server, json!({ "method": "pin", "pin": "1234" }));
     let submitted: Value = reqwest::blocking::Client::new()

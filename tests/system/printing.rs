@@ -352,14 +352,7 @@ fn the_job_dialog_asks_for_the_account_the_project_and_a_confirmation() {
     let printer = Printer::start("Studio");
     let queue: &[&str] = &["Billed", "--accounting", "cost_centre", "--project-accounting", "--confirm-cost"];
     let (site, server) = site_with_printer(&printer, &[queue]);
-    for centre in ["Events", "Marketing"] {
-        site.admin(&["cost-centre", "add", centre], "");
-        site.admin(&["cost-centre", "member-add", centre, "--user", "alice"], "");
-    }
-    for project in ["Website", "Brochure 2026"] {
-        site.admin(&["project", "add", project], "");
-        site.admin(&["project", "member-add", project, "--user", "alice"], "");
-    }
+    site.open_accounts("alice", &["Events", "Marketing"], &["Website", "Brochure 2026"]);
     let client = logged_in_client(&server);
 
     // Printed through CUPS: the client shows the dialog the server asks for.
