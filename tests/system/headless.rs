@@ -270,3 +270,22 @@ fn a_certificate_from_a_trusted_ca_file_needs_no_confirmation() {
     assert_eq!(r["pinned_fingerprint"], Value::Null);
     assert_eq!(user_of(&client.run(&["login", "--method", "pin", "--json"], "1234\n").json()), Some("alice"));
 }
+
+#[test]
+fn one_client_runs_per_user() {
+    let (_site, server) = site("");
+    let client = Client::new();
+    connect(&client, &server);
+    let port = ream_system_tests::free_port().to_string();
+    let run = Watch::start(&client, &["run", "--port", &port, "--json"]);
+    run.expect(Duration::from_secs(10), "the status", |v| v["type"] == "status");
+    // A second one (another port, so only the claim can stop it) leaves at once.
+    let other = ream_system_tests::free_port().to_string();
+    let second = client.run(&["run", "--port", &other, "--json"], "");
+    assert!(!second.ok, "a second client ran");
+    assert!(second.stderr.contains("already running"), "{}", second.stderr);
+    // Once the first is gone, the next one starts.
+    drop(run);
+    let again = Watch::start(&client, &["run", "--port", &other, "--json"]);
+    again.expect(Duration::from_secs(10), "the status", |v| v["type"] == "status");
+}

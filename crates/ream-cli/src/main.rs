@@ -235,6 +235,20 @@ async fn run(args: Args) -> Result<(), ClientError> {
             out.pin(&pin);
         }
         Cmd::Run { port } => {
+            // One client per user, as the desktop app: two would fight over the spool
+            // and spend the same remembered refresh token.
+            let _claim =
+                match ream_client::instance::claim() {
+                    Ok(Some(claim)) => Some(claim),
+                    Ok(None) => return Err(ClientError::Config(
+                        "another Ream client (ream run or the desktop app) is already running for this user"
+                            .into(),
+                    )),
+                    Err(e) => {
+                        eprintln!("warning: cannot make sure this is the only Ream client: {e}");
+                        None
+                    }
+                };
             let port = port.unwrap_or(engine.settings().ipp_port);
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
                 .await
