@@ -5,7 +5,7 @@
 //! in `scripts/test`). Nothing is skipped: without a display, tauri-driver or
 //! WebKitWebDriver a test fails and says what is missing.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use crate::client::{require_keyring, Run};
+use crate::client::{require_keyring, run_to_end, Run};
 use crate::{bin, free_port};
 
 /// A program on `PATH` (or in `~/.cargo/bin`, where `cargo install` puts tauri-driver).
@@ -81,21 +81,7 @@ impl Home {
     pub fn ream(&self, args: &[&str], stdin: &str) -> Run {
         let mut cmd = Command::new(bin("ream"));
         user_env(&mut cmd, self.path());
-        let mut child = cmd
-            .args(args)
-            .env("REAM_LOG", "warn")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run ream");
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        Run {
-            ok: out.status.success(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        run_to_end(cmd.args(args).env("REAM_LOG", "warn"), stdin)
     }
 }
 

@@ -1,7 +1,7 @@
 //! `ream-server` processes: started with any arguments, read until they say where they
 //! listen, stopped and started again at the same address.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -68,6 +68,18 @@ impl ServerProcess {
     /// The value of a start-up line `PREFIX value`.
     pub fn printed(&self, prefix: &str) -> Option<&str> {
         self.output.iter().find_map(|l| l.strip_prefix(prefix))
+    }
+
+    /// An access token for `credentials` (a `Credentials` JSON value), by the API.
+    pub fn access_token(&self, credentials: serde_json::Value) -> String {
+        let r: serde_json::Value = reqwest::blocking::Client::new()
+            .post(format!("{}/api/v1/auth/login", self.url))
+            .json(&serde_json::json!({ "credentials": credentials }))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        r["access_token"].as_str().unwrap_or_else(|| panic!("login {credentials}: {r}")).to_string()
     }
 }
 
@@ -157,17 +169,9 @@ impl Site {
 }
 
 pub fn admin(config: &Path, args: &[&str], stdin: &str) -> String {
-    let mut child = Command::new(bin("ream-server"))
-        .args(["admin", "--config", config.to_str().unwrap()])
-        .args(args)
-        .env("REAM_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run ream-server admin");
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "admin {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
+    let mut command = Command::new(bin("ream-server"));
+    command.args(["admin", "--config", config.to_str().unwrap()]).args(args).env("REAM_LOG", "warn");
+    let out = crate::client::run_to_end(&mut command, stdin);
+    assert!(out.ok, "admin {args:?} failed: {}", out.stderr);
+    out.stdout
 }

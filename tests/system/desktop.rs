@@ -439,18 +439,6 @@ fn notifications_tell_the_user_of_low_credit_and_of_the_server_going_away() {
     assert!(app.find("#offline-banner").is_none());
 }
 
-/// An access token, by the API.
-fn api_token(server: &ServerProcess, credentials: Value) -> String {
-    let r: Value = reqwest::blocking::Client::new()
-        .post(format!("{}/api/v1/auth/login", server.url))
-        .json(&json!({ "credentials": credentials }))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    r["access_token"].as_str().unwrap().to_string()
-}
-
 #[test]
 fn every_screen_passes_axe_core_in_the_real_webview() {
     let printer = Printer::start("Hall");
@@ -458,7 +446,7 @@ fn every_screen_passes_axe_core_in_the_real_webview() {
     let (site, server) = site_with_printer(&printer, &[queue]);
     site.open_accounts("alice", &["Events", "Marketing"], &["Website", "Brochure 2026"]);
     // A job waiting for alice's choices, sent by another of her clients.
-    let token = api_token(&server, json!({ "method": "pin", "pin": "1234" }));
+    let token = server.access_token(json!({ "method": "pin", "pin": "1234" }));
     let submitted: Value = reqwest::blocking::Client::new()
         .post(format!("{}/api/v1/jobs", server.url))
         .bearer_auth(&token)

@@ -29,18 +29,6 @@ fn logged_in_client(server: &ServerProcess) -> Client {
     client
 }
 
-/// An access token, by the API.
-fn api_token(server: &ServerProcess, credentials: Value) -> String {
-    let r: Value = reqwest::blocking::Client::new()
-        .post(format!("{}/api/v1/auth/login", server.url))
-        .json(&json!({ "credentials": credentials }))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    r["access_token"].as_str().unwrap().to_string()
-}
-
 /// Submits a document by the API, as a client does.
 fn api_submit(
     server: &ServerProcess,
@@ -130,7 +118,7 @@ fn held_jobs_wait_for_their_owner_and_refusals_say_why() {
     let (site, server) =
         site_with_printer(&printer, &[&["Pull", "--release", "pull"], &["Private", "--release", "private"]]);
     let client = logged_in_client(&server);
-    let token = |credentials: Value| api_token(&server, credentials);
+    let token = |credentials: Value| server.access_token(credentials);
     let submit = |token: &str, body: Vec<u8>, meta: Value| api_submit(&server, token, body, meta);
     let alice = token(json!({"method": "pin", "pin": "1234"}));
 
@@ -229,7 +217,7 @@ fn jobs_travel_to_an_ipps_printer_encrypted() {
     let printer = Printer::start("Secure");
     let (_site, server) = site_with_printer_at(&printer, &printer.ipps_uri(), &[&["Direct"]]);
     let client = logged_in_client(&server);
-    let token = api_token(&server, json!({"method": "card", "card": "04A1B2C3"}));
+    let token = server.access_token(json!({"method": "card", "card": "04A1B2C3"}));
     let bytes = pdf::pages(4);
     let meta = json!({"name": "contract.pdf", "color_mode": "monochrome", "sides": "two-sided-long-edge"});
     let r = api_submit(&server, &token, bytes.clone(), meta);
@@ -272,7 +260,7 @@ fn ipps_printers_are_pinned_to_their_certificate() {
     );
     site.admin(&["queue", "add", "Suspicious", "--printer", "Impostor"], "");
     let client = logged_in_client(&server);
-    let token = api_token(&server, json!({"method": "card", "card": "04A1B2C3"}));
+    let token = server.access_token(json!({"method": "card", "card": "04A1B2C3"}));
     let r = api_submit(&server, &token, pdf::pages(1), json!({"name": "a.pdf", "queue": "Suspicious"}));
     assert_eq!(r.status(), 201);
     let failed = (0..100)
@@ -399,7 +387,7 @@ fn the_job_dialog_asks_for_the_account_the_project_and_a_confirmation() {
     assert_eq!(client.status()["account"]["credit_cents"], 2_000, "the cost centre pays, not alice");
 
     // Paid by credit instead, answered for every waiting job at once; or cancelled.
-    let token = api_token(&server, json!({"method": "pin", "pin": "1234"}));
+    let token = server.access_token(json!({"method": "pin", "pin": "1234"}));
     let submit = |name: &str| -> String {
         let meta = json!({"name": name, "color_mode": "monochrome"});
         let r: Value = api_submit(&server, &token, pdf::pages(1), meta).json().unwrap();
@@ -446,7 +434,7 @@ fn a_server_stopped_mid_job_takes_it_up_again_without_printing_twice() {
     let printer = Printer::slow("Slow", 4);
     let (_site, mut server) = site_with_printer(&printer, &[&["Direct"]]);
     let client = logged_in_client(&server);
-    let token = api_token(&server, json!({"method": "pin", "pin": "1234"}));
+    let token = server.access_token(json!({"method": "pin", "pin": "1234"}));
     let r = api_submit(
         &server,
         &token,
@@ -468,7 +456,7 @@ fn a_server_stopped_mid_job_takes_it_up_again_without_printing_twice() {
     server.stop();
     server.resume();
     // A second job while the printer is still busy with the first: it waits its turn.
-    let token = api_token(&server, json!({"method": "pin", "pin": "1234"}));
+    let token = server.access_token(json!({"method": "pin", "pin": "1234"}));
     let r =
         api_submit(&server, &token, pdf::pages(1), json!({"name": "agenda.pdf", "color_mode": "monochrome"}));
     assert_eq!(r.status(), 201);
@@ -490,7 +478,7 @@ fn a_server_stopped_between_sending_and_noting_the_printer_job_does_not_print_tw
     let (site, mut server) = site_with_printer(&printer, &[&["Direct"]]);
     let client = logged_in_client(&server);
     // The printer already has older jobs of this user: the floor must tell them apart.
-    let token = api_token(&server, json!({"method": "pin", "pin": "1234"}));
+    let token = server.access_token(json!({"method": "pin", "pin": "1234"}));
     let meta = json!({"name": "budget.pdf", "color_mode": "monochrome"});
     assert_eq!(api_submit(&server, &token, pdf::pages(1), meta.clone()).status(), 201);
     wait_for_state(&client, "printed");
@@ -556,7 +544,7 @@ fn queue_scripts_ask_change_and_reject_jobs() {
         &[&["Scripted", "--script", &script_arg], &["Runaway", "--script", &runaway_arg]],
     );
     let client = logged_in_client(&server);
-    let token = api_token(&server, json!({"method": "pin", "pin": "1234"}));
+    let token = server.access_token(json!({"method": "pin", "pin": "1234"}));
     let submit = |pages: usize, queue: &str| -> Value {
         let r = api_submit(&server, &token, pdf::pages(pages), json!({"name": "lab.pdf", "queue": queue}));
         assert_eq!(r.status(), 201);
@@ -733,7 +721,7 @@ fn a_document_over_the_size_limit_is_refused() {
         &[&["Hold", "--release", "pull"]],
     );
     let server = site.serve();
-    let token = api_token(&server, json!({"method": "pin", "pin": "1234"}));
+    let token = server.access_token(json!({"method": "pin", "pin": "1234"}));
     let small = api_submit(&server, &token, pdf::pages(1), json!({"name": "small.pdf"}));
     assert_eq!(small.status(), 201);
     let large = api_submit(&server, &token, pdf::pages(40), json!({"name": "large.pdf"}));
@@ -767,7 +755,7 @@ fn a_quota_queue_counts_printed_pages_and_refuses_what_exceeds_it() {
         "",
     );
     let client = logged_in_client(&server);
-    let token = api_token(&server, json!({"method": "pin", "pin": "1234"}));
+    let token = server.access_token(json!({"method": "pin", "pin": "1234"}));
 
     let r =
         api_submit(&server, &token, pdf::pages(2), json!({"name": "two.pdf", "color_mode": "monochrome"}));
@@ -794,7 +782,7 @@ fn kept_reprint_documents_expire() {
     );
     let mut server = site.serve();
     let client = logged_in_client(&server);
-    let token = api_token(&server, json!({"method": "pin", "pin": "1234"}));
+    let token = server.access_token(json!({"method": "pin", "pin": "1234"}));
     let job: Value = api_submit(&server, &token, pdf::pages(1), json!({"name": "old.pdf"})).json().unwrap();
     let id = job["id"].as_str().unwrap();
     client.run(&["jobs", "release", id, "--json"], "").json();

@@ -11,7 +11,21 @@ import {
   start,
   status,
   text,
+  type FakeBackend,
 } from "./helpers";
+
+/** A backend whose user is signed in until `logout` (or until `session.signedIn` is set again). */
+function signingOut(): { backend: FakeBackend; session: { signedIn: boolean } } {
+  const session = { signedIn: true };
+  const backend = fakeBackend({
+    status: async () => (session.signedIn ? status() : status({ user: null, account: null, method: null })),
+    logout: async () => {
+      session.signedIn = false;
+      return null;
+    },
+  });
+  return { backend, session };
+}
 
 describe("dashboard", () => {
   it("shows who is signed in, credit, quotas, cost centres and projects", async () => {
@@ -180,14 +194,7 @@ describe("dashboard", () => {
   });
 
   it("signs out from the navigation and shows the login screen", async () => {
-    let signedIn = true;
-    const backend = fakeBackend({
-      status: async () => (signedIn ? status() : status({ user: null, account: null, method: null })),
-      logout: async () => {
-        signedIn = false;
-        return null;
-      },
-    });
+    const { backend } = signingOut();
     await start(backend);
     await clickAndFlush(byTestId("nav-logout"));
     expect(backend.logout).toHaveBeenCalledTimes(1);
@@ -198,14 +205,7 @@ describe("dashboard", () => {
   });
 
   it("says once, in the user's words, that signing out worked", async () => {
-    let signedIn = true;
-    const backend = fakeBackend({
-      status: async () => (signedIn ? status() : status({ user: null, account: null, method: null })),
-      logout: async () => {
-        signedIn = false;
-        return null;
-      },
-    });
+    const { backend, session } = signingOut();
     await start(backend);
     await clickAndFlush(byTestId("nav-logout"));
     // The engine's event may come after the command's reply.
@@ -214,7 +214,7 @@ describe("dashboard", () => {
     expect(text(document.getElementById("live"))).toContain("You are signed out.");
     expect(text(document.getElementById("live"))).not.toContain("logged out");
     // A later end of the session is news again.
-    signedIn = true;
+    session.signedIn = true;
     backend.emit({ type: "status", status: status() });
     await flush();
     backend.emit({ type: "logged_out", reason: "the session has ended (revoked)", cause: "ended" });
