@@ -958,18 +958,9 @@ impl Engine {
             duplex: job.duplex,
             colour: job.colour,
         };
-        let mut pause = Duration::from_secs(1);
-        let printer_job = loop {
-            match printer::print_job(&http, &target.uri, &request).await {
-                Ok(id) => break id,
-                Err(e) if printer::is_transient(&e) && pause < Duration::from_secs(60) => {
-                    tokio::time::sleep(pause).await;
-                    pause *= 2;
-                }
-                Err(e) => return Err(e),
-            }
-        };
-        match printer::follow(&http, &target.uri, printer_job, Duration::from_secs(600)).await? {
+        let patience = Duration::from_secs(600);
+        let printer_job = printer::print_job_patiently(&http, &target.uri, &request, patience).await?;
+        match printer::follow(&http, &target.uri, printer_job, patience).await? {
             printer::Outcome::Completed => Ok(()),
             printer::Outcome::Failed(reason) => anyhow::bail!(reason),
         }

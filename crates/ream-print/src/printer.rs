@@ -227,6 +227,28 @@ pub async fn print_job(http: &reqwest::Client, uri: &str, job: &PrintRequest<'_>
     }
 }
 
+/// [`print_job`], trying a busy or unreachable printer again with growing pauses (1 s,
+/// doubling up to 30 s) until `patience` is spent; other failures end it at once.
+pub async fn print_job_patiently(
+    http: &reqwest::Client,
+    uri: &str,
+    job: &PrintRequest<'_>,
+    patience: Duration,
+) -> anyhow::Result<i32> {
+    let give_up = tokio::time::Instant::now() + patience;
+    let mut pause = Duration::from_secs(1);
+    loop {
+        match print_job(http, uri, job).await {
+            Err(e) if is_transient(&e) && tokio::time::Instant::now() < give_up => {
+                tracing::info!(printer = uri, job = job.job_name, error = %format!("{e:#}"), "printer not ready; trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(30));
+            }
+            result => return result,
+        }
+    }
+}
+
 /// What a printer can do that changes what a job costs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Capabilities {

@@ -759,20 +759,8 @@ async fn try_deliver(state: &AppState, job_id: &str) -> anyhow::Result<()> {
                 let floor = jobs.iter().map(|(id, _)| i64::from(*id)).max().unwrap_or(0);
                 state.store.set_printer_job_floor(job_id, floor).await?;
             }
-            // A busy or unreachable printer is tried again, with growing pauses.
-            let give_up = tokio::time::Instant::now() + PRINTER_PATIENCE;
-            let mut pause = Duration::from_secs(1);
-            let id = loop {
-                match ipp_printer::print_job(&http, &printer.uri, &request).await {
-                    Ok(id) => break id,
-                    Err(e) if ipp_printer::is_transient(&e) && tokio::time::Instant::now() < give_up => {
-                        tracing::info!(job = %job_id, error = %format!("{e:#}"), "printer not ready; trying again");
-                        tokio::time::sleep(pause).await;
-                        pause = (pause * 2).min(Duration::from_secs(30));
-                    }
-                    Err(e) => return Err(e),
-                }
-            };
+            let id =
+                ipp_printer::print_job_patiently(&http, &printer.uri, &request, PRINTER_PATIENCE).await?;
             state.store.set_printer_job_id(job_id, id as i64).await?;
             id
         }
