@@ -8,7 +8,7 @@ ensure_desktop_deps() {
   ensure_packages libwebkit2gtk-4.1-dev build-essential pkg-config libssl-dev \
     libayatana-appindicator3-dev librsvg2-dev libxdo-dev xvfb xauth webkit2gtk-driver \
     dbus-x11 dunst imagemagick
-  ensure_rust
+  ensure_server_deps
   if ! command -v tauri-driver >/dev/null 2>&1; then
     [ -x "$HOME/.cargo/bin/tauri-driver" ] && export PATH="$HOME/.cargo/bin:$PATH"
   fi
