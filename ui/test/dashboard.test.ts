@@ -44,6 +44,17 @@ describe("dashboard", () => {
     expect(text(document.getElementById("screen-dashboard"))).toContain("Head office");
   });
 
+  it("spends from what is available: the balance less what waiting jobs hold", async () => {
+    const { backend } = await start();
+    expect(maybeTestId("credit-reserved")).toBeNull();
+    backend.emit({
+      type: "status",
+      status: status({ account: account({ credit_cents: 50, reserved_cents: 35, version: 11 }) }),
+    });
+    expect(text(byTestId("credit"))).toBe("€0.15");
+    expect(text(byTestId("credit-reserved"))).toBe("€0.35 of your €0.50 is held by jobs waiting to print");
+  });
+
   it("updates the credit on a pushed status, without reloading anything", async () => {
     const { backend } = await start();
     const screen = document.getElementById("screen-dashboard");
@@ -92,6 +103,7 @@ describe("dashboard", () => {
                   metric: "total_pages",
                   limit: 500,
                   used: 120,
+                  reserved: 0,
                   remaining: 380,
                   period_start_ms: null,
                   period_end_ms: Date.UTC(2026, 3, 1),
@@ -103,7 +115,8 @@ describe("dashboard", () => {
                   metric: "money",
                   limit: 5000,
                   used: 1250,
-                  remaining: 3750,
+                  reserved: 250,
+                  remaining: 3500,
                   period_start_ms: null,
                   period_end_ms: null,
                 },
@@ -128,7 +141,9 @@ describe("dashboard", () => {
     expect(text(money)).toContain("Yearly · Amount");
     expect(text(money.querySelector(".quota-used"))).toBe("€12.50");
     expect(text(money.querySelector(".quota-limit"))).toBe("€50.00");
-    expect(text(money.querySelector(".quota-remaining"))).toBe("€37.50");
+    expect(text(money.querySelector(".quota-reserved"))).toBe("€2.50");
+    expect(text(money.querySelector(".quota-remaining"))).toBe("€35.00");
+    expect(pages.querySelector(".quota-reserved")).toBeNull();
   });
 
   it("shows an offline banner with the time the account dates from", async () => {

@@ -26,6 +26,7 @@ export function account(over: Partial<AccountView> = {}): AccountView {
     groups: ["Staff", "Marketing"],
     is_admin: false,
     credit_cents: 2000,
+    reserved_cents: 0,
     currency: "EUR",
     quotas: [
       {
@@ -35,6 +36,7 @@ export function account(over: Partial<AccountView> = {}): AccountView {
         metric: "total_pages",
         limit: 500,
         used: 120,
+        reserved: 0,
         remaining: 380,
         period_start_ms: Date.UTC(2026, 2, 1),
         period_end_ms: Date.UTC(2026, 3, 1),

@@ -5,12 +5,12 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use ream_wire::{ApiError, ErrorCode};
+use ream_wire::{ApiError, ErrorCode, Shortfall};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("{code}: {message}")]
-    Api { code: ErrorCode, message: String, retry_at_ms: Option<i64> },
+    Api { code: ErrorCode, message: String, retry_at_ms: Option<i64>, shortfall: Option<Shortfall> },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -19,7 +19,12 @@ pub type AppResult<T> = Result<T, AppError>;
 
 impl AppError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> AppError {
-        AppError::Api { code, message: message.into(), retry_at_ms: None }
+        AppError::Api { code, message: message.into(), retry_at_ms: None, shortfall: None }
+    }
+
+    /// A job its account cannot pay for, with the figures.
+    pub fn short(code: ErrorCode, message: impl Into<String>, shortfall: Shortfall) -> AppError {
+        AppError::Api { code, message: message.into(), retry_at_ms: None, shortfall: Some(shortfall) }
     }
 
     pub fn locked(retry_at_ms: i64) -> AppError {
@@ -27,6 +32,7 @@ impl AppError {
             code: ErrorCode::AuthLocked,
             message: "too many failed attempts; try again later".into(),
             retry_at_ms: Some(retry_at_ms),
+            shortfall: None,
         }
     }
 
@@ -72,13 +78,16 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let body = match self {
-            AppError::Api { code, message, retry_at_ms } => ApiError { code, message, retry_at_ms },
+            AppError::Api { code, message, retry_at_ms, shortfall } => {
+                ApiError { code, message, retry_at_ms, shortfall }
+            }
             AppError::Internal(e) => {
                 tracing::error!(error = ?e, "internal error");
                 ApiError {
                     code: ErrorCode::Internal,
                     message: "internal server error".into(),
                     retry_at_ms: None,
+                    shortfall: None,
                 }
             }
         };

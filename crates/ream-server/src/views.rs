@@ -16,6 +16,7 @@ pub async fn account_view(state: &AppState, user: &UserRow) -> AppResult<Account
         groups: store.groups_of(&user.id).await?,
         is_admin: user.is_admin(),
         credit_cents: user.credit_cents,
+        reserved_cents: user.reserved_cents,
         currency: state.config.currency.clone(),
         quotas: store.quotas_of(&user.id).await?.iter().map(|q| q.view(now)).collect(),
         cost_centres: store.shared_accounts_of(&user.id, SharedAccountKind::CostCentre).await?,

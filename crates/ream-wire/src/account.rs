@@ -43,7 +43,10 @@ pub struct QuotaView {
     pub limit: i64,
     /// Used in the current period.
     pub used: i64,
-    /// `max(limit - used, 0)`.
+    /// Held by jobs that may still print (waiting, held or printing): not used yet, but
+    /// not available either.
+    pub reserved: i64,
+    /// What a new job may still use: `max(limit - used - reserved, 0)`.
     pub remaining: i64,
     pub period_start_ms: Option<i64>,
     pub period_end_ms: Option<i64>,
@@ -70,7 +73,11 @@ pub struct AccountView {
     pub email: Option<String>,
     pub groups: Vec<String>,
     pub is_admin: bool,
+    /// The balance.
     pub credit_cents: i64,
+    /// Of the balance, what the user's jobs that may still print hold; what a new job
+    /// may spend is `credit_cents - reserved_cents`.
+    pub reserved_cents: i64,
     pub currency: String,
     pub quotas: Vec<QuotaView>,
     pub cost_centres: Vec<AccountRef>,

@@ -103,6 +103,25 @@ pub struct ApiError {
     /// For `AUTH_LOCKED`: when the lock ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_at_ms: Option<i64>,
+    /// For `CREDIT_INSUFFICIENT` and `QUOTA_EXCEEDED`: the figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shortfall: Option<Shortfall>,
+}
+
+/// Why a job cannot be paid for: what it needs against what is available, in cents for
+/// credit and money quotas, in pages for page quotas.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Shortfall {
+    pub needed: i64,
+    /// What is left: the balance (or the quota's limit less its use) less `reserved`.
+    pub available: i64,
+    /// Held by the user's other jobs that may still print.
+    pub reserved: i64,
+    /// The quota concerned; none for credit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<String>,
 }
 
 impl std::fmt::Display for ApiError {

@@ -187,6 +187,11 @@ pub struct JobSubmission {
     /// (the one it connects its push channel with).
     #[serde(default)]
     pub holder: Option<String>,
+    /// The id the client gave the job when it entered its local spool (at most 100
+    /// characters). A submission repeated with the same id (its answer was lost) returns
+    /// the job made the first time instead of making a second one.
+    #[serde(default)]
+    pub client_job_id: Option<String>,
 }
 
 /// How a client-spooled job went at the printer, reported by the client that sent it

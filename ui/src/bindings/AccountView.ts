@@ -6,4 +6,13 @@ import type { QuotaView } from "./QuotaView";
  * The user's whole account as the client shows it. `version` grows with every change,
  * so a client can drop a stale push.
  */
-export type AccountView = { username: string, full_name: string, email: string | null, groups: Array<string>, is_admin: boolean, credit_cents: number, currency: string, quotas: Array<QuotaView>, cost_centres: Array<AccountRef>, projects: Array<AccountRef>, has_pin: boolean, version: number, server_time_ms: number, };
+export type AccountView = { username: string, full_name: string, email: string | null, groups: Array<string>, is_admin: boolean, 
+/**
+ * The balance.
+ */
+credit_cents: number, 
+/**
+ * Of the balance, what the user's jobs that may still print hold; what a new job
+ * may spend is `credit_cents - reserved_cents`.
+ */
+reserved_cents: number, currency: string, quotas: Array<QuotaView>, cost_centres: Array<AccountRef>, projects: Array<AccountRef>, has_pin: boolean, version: number, server_time_ms: number, };

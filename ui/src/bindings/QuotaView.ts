@@ -12,6 +12,11 @@ limit: number,
  */
 used: number, 
 /**
- * `max(limit - used, 0)`.
+ * Held by jobs that may still print (waiting, held or printing): not used yet, but
+ * not available either.
+ */
+reserved: number, 
+/**
+ * What a new job may still use: `max(limit - used - reserved, 0)`.
  */
 remaining: number, period_start_ms: number | null, period_end_ms: number | null, };

@@ -120,8 +120,22 @@ export class DashboardScreen implements Screen {
       null,
       account
         ? [
-            h("p", { class: "figure", testid: "credit" }, this.app.fmt.money(account.credit_cents, account.currency)),
+            h(
+              "p",
+              { class: "figure", testid: "credit" },
+              this.app.fmt.money(account.credit_cents - account.reserved_cents, account.currency),
+            ),
             h("p", { class: "muted" }, t.creditAvailable),
+            account.reserved_cents > 0
+              ? h(
+                  "p",
+                  { class: "muted small", testid: "credit-reserved" },
+                  t.creditReserved(
+                    this.app.fmt.money(account.reserved_cents, account.currency),
+                    this.app.fmt.money(account.credit_cents, account.currency),
+                  ),
+                )
+              : null,
           ]
         : h("p", { class: "muted" }, t.noAccount),
     );
@@ -172,6 +186,9 @@ export class DashboardScreen implements Screen {
         h("dd", { class: "quota-used" }, fmt.quotaAmount(q, q.used, currency)),
         h("dt", {}, t.quotaLimit),
         h("dd", { class: "quota-limit" }, fmt.quotaAmount(q, q.limit, currency)),
+        ...(q.reserved > 0
+          ? [h("dt", {}, t.quotaReserved), h("dd", { class: "quota-reserved" }, fmt.quotaAmount(q, q.reserved, currency))]
+          : []),
         h("dt", {}, t.quotaRemaining),
         h("dd", { class: "quota-remaining" }, fmt.quotaAmount(q, q.remaining, currency)),
       ),

@@ -2,9 +2,9 @@
 
 use sqlx::Row;
 
-use super::{enum_parse, enum_str, new_id, Store};
-use crate::error::{AppError, AppResult};
-use ream_wire::{CreditTransaction, ErrorCode, TransactionKind};
+use super::{enum_parse, Store};
+use crate::error::AppResult;
+use ream_wire::{CreditTransaction, TransactionKind};
 
 impl Store {
     /// Moves the balance by `amount_cents` and logs it, atomically. With
@@ -21,48 +21,16 @@ impl Store {
     ) -> AppResult<CreditTransaction> {
         let now = self.now_ms();
         let mut tx = self.pool().begin().await?;
-        // The balance moves first, in one statement: concurrent movements serialise on
-        // the row and none is lost.
-        let row = sqlx::query(
-            "UPDATE users SET credit_cents = credit_cents + $1, version = version + 1, updated_at_ms = $2 \
-             WHERE id = $3 AND ($4 = 1 OR credit_cents + $1 >= 0) RETURNING credit_cents, version",
-        )
-        .bind(amount_cents)
-        .bind(now)
-        .bind(user_id)
-        .bind(may_go_negative as i64)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            // Either no such user or not enough credit; tell which.
-            self.user_by_id(user_id).await?;
-            return Err(AppError::new(ErrorCode::Conflict, "the balance would fall below zero"));
-        };
-        let balance: i64 = row.try_get(0)?;
-        let seq: i64 = row.try_get(1)?;
-        let t = CreditTransaction {
-            id: new_id(),
+        let t = super::ledger::move_credit(
+            &mut tx,
+            user_id,
             kind,
             amount_cents,
-            balance_after_cents: balance,
-            comment: comment.to_owned(),
-            actor: actor.to_owned(),
-            created_at_ms: now,
-        };
-        sqlx::query(
-            "INSERT INTO credit_transactions (id, user_id, seq, kind, amount_cents, balance_after_cents, \
-             comment, actor, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            comment,
+            actor,
+            may_go_negative,
+            now,
         )
-        .bind(&t.id)
-        .bind(user_id)
-        .bind(seq)
-        .bind(enum_str(kind))
-        .bind(t.amount_cents)
-        .bind(t.balance_after_cents)
-        .bind(&t.comment)
-        .bind(&t.actor)
-        .bind(now)
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(t)

@@ -7,6 +7,7 @@
 //! same transaction, which is what the push channel follows (see `crate::push`).
 
 mod credit;
+mod ledger;
 mod lockout;
 mod printing;
 mod quotas;

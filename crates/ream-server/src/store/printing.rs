@@ -123,6 +123,16 @@ pub struct NewJob<'a> {
     pub account_id: Option<&'a str>,
     pub project_id: Option<&'a str>,
     pub reason: Option<&'a str>,
+    /// The id the client gave the job in its local spool.
+    pub client_job_id: Option<&'a str>,
+}
+
+/// The job as it is inside a transaction that has just changed it.
+async fn job_in(conn: &mut sqlx::AnyConnection, id: &str) -> AppResult<JobRow> {
+    Ok(sqlx::query_as::<_, JobRow>(&format!("{JOB_SELECT} WHERE j.id = $1"))
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?)
 }
 
 impl Store {
@@ -308,6 +318,10 @@ impl Store {
         Ok(out)
     }
 
+    /// Records a new job and, when its paying account is known already, its
+    /// reservation, in one transaction: a job the account cannot cover is not recorded
+    /// (`CREDIT_INSUFFICIENT`, `QUOTA_EXCEEDED`). A repeated client job id is a
+    /// `CONFLICT`: the job made the first time is `job_by_client_id`.
     pub async fn insert_job(&self, j: &NewJob<'_>) -> AppResult<JobRow> {
         let now = self.now_ms();
         let id = new_id();
@@ -315,8 +329,9 @@ impl Store {
         bump_user(&mut *tx, j.owner_id, now).await?;
         sqlx::query(
             "INSERT INTO jobs (id, owner_id, queue_id, name, state, pages, copies, colour, duplex, media, price_cents, \
-             spool_file, printer_id, account_kind, account_id, project_id, reason, created_at_ms, updated_at_ms, holder) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19)",
+             spool_file, printer_id, account_kind, account_id, project_id, reason, created_at_ms, updated_at_ms, holder, \
+             client_job_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19, $20)",
         )
         .bind(&id)
         .bind(j.owner_id)
@@ -337,10 +352,25 @@ impl Store {
         .bind(j.reason)
         .bind(now)
         .bind(j.holder)
+        .bind(j.client_job_id)
         .execute(&mut *tx)
-        .await?;
+        .await
+        .map_err(|e| conflict(e, "a job with this client job id"))?;
+        let job = job_in(&mut tx, &id).await?;
+        super::ledger::follow(&mut tx, &job, j.state, now).await?;
         tx.commit().await?;
-        self.job(&id).await
+        Ok(job)
+    }
+
+    /// The owner's job that their client submitted under `client_job_id`.
+    pub async fn job_by_client_id(&self, owner_id: &str, client_job_id: &str) -> AppResult<Option<JobRow>> {
+        Ok(sqlx::query_as::<_, JobRow>(&format!(
+            "{JOB_SELECT} WHERE j.owner_id = $1 AND j.client_job_id = $2"
+        ))
+        .bind(owner_id)
+        .bind(client_job_id)
+        .fetch_optional(self.pool())
+        .await?)
     }
 
     pub async fn job(&self, id: &str) -> AppResult<JobRow> {
@@ -404,7 +434,10 @@ impl Store {
     }
 
     /// Moves a job to `state` if it is in `from`; false when it was not (someone else
-    /// moved it first). The owner's account version moves with it.
+    /// moved it first). The owner's account version moves with it, and so do its funds
+    /// (`ledger::follow`): a move to held or printing takes the job's reservation (and
+    /// fails, changing nothing, when the account cannot cover it), the one move to
+    /// printed charges it, any other end gives the reservation back.
     pub async fn move_job(
         &self,
         id: &str,
@@ -430,14 +463,11 @@ impl Store {
         if done.rows_affected() == 0 {
             return Ok(false);
         }
-        let owner: Option<String> = sqlx::query("SELECT owner_id FROM jobs WHERE id = $1")
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
-        if let Some(owner) = owner {
-            bump_user(&mut *tx, &owner, now).await?;
+        let job = job_in(&mut tx, id).await?;
+        if let Some(owner) = &job.owner_id {
+            bump_user(&mut *tx, owner, now).await?;
         }
+        super::ledger::follow(&mut tx, &job, state, now).await?;
         tx.commit().await?;
         Ok(true)
     }

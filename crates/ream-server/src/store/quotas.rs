@@ -16,6 +16,8 @@ pub struct QuotaRow {
     pub limit_value: i64,
     pub used: i64,
     pub period_start_ms: Option<i64>,
+    /// Held by jobs that may still print (see `ledger`).
+    pub reserved: i64,
 }
 
 const DAY_MS: i64 = 86_400_000;
@@ -80,14 +82,16 @@ impl QuotaRow {
             metric: enum_parse(&self.metric).unwrap_or(QuotaMetric::TotalPages),
             limit: self.limit_value,
             used,
-            remaining: (self.limit_value - used).max(0),
+            reserved: self.reserved,
+            remaining: (self.limit_value - used - self.reserved).max(0),
             period_start_ms: bounds.map(|b| b.0),
             period_end_ms: bounds.map(|b| b.1),
         }
     }
 }
 
-const QUOTA_COLUMNS: &str = "id, user_id, name, period, metric, limit_value, used, period_start_ms";
+pub(crate) const QUOTA_COLUMNS: &str =
+    "id, user_id, name, period, metric, limit_value, used, period_start_ms, reserved";
 
 impl Store {
     pub async fn create_quota(&self, user_id: &str, q: &NewQuota) -> AppResult<QuotaRow> {
@@ -185,27 +189,6 @@ impl Store {
     }
 }
 
-impl Store {
-    /// Adds what a printed job used to a quota, starting from zero in a new period.
-    pub async fn add_quota_use(&self, id: &str, amount: i64, period_start_ms: Option<i64>) -> AppResult<()> {
-        let q = self.quota(id).await?;
-        let now = self.now_ms();
-        let mut tx = self.pool().begin().await?;
-        bump_user(&mut *tx, &q.user_id, now).await?;
-        sqlx::query(
-            "UPDATE quotas SET used = CASE WHEN period_start_ms = $1 OR ($1 IS NULL AND period_start_ms IS NULL) \
-             THEN used + $2 ELSE $2 END, period_start_ms = $1 WHERE id = $3",
-        )
-        .bind(period_start_ms)
-        .bind(amount)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,9 +236,14 @@ mod tests {
             limit_value: 500,
             used: 120,
             period_start_ms: Some(ms(2026, 11, 1)),
+            reserved: 30,
         };
-        assert_eq!((row.view(now).used, row.view(now).remaining), (120, 380));
+        assert_eq!(
+            (row.view(now).used, row.view(now).remaining),
+            (120, 350),
+            "reservations are not available"
+        );
         let next_month = ms(2026, 12, 2);
-        assert_eq!((row.view(next_month).used, row.view(next_month).remaining), (0, 500));
+        assert_eq!((row.view(next_month).used, row.view(next_month).remaining), (0, 470));
     }
 }

@@ -17,6 +17,8 @@ pub struct UserRow {
     pub password_hash: Option<String>,
     pub pin_hash: Option<String>,
     pub credit_cents: i64,
+    /// Of the credit, what jobs that may still print hold (see `ledger`).
+    pub reserved_cents: i64,
     pub version: i64,
 }
 
@@ -30,7 +32,7 @@ impl UserRow {
 }
 
 const USER_COLUMNS: &str = "id, username, full_name, email, is_admin, disabled, password_hash, \
-                            pin_hash, credit_cents, version";
+                            pin_hash, credit_cents, reserved_cents, version";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CardRow {

@@ -41,6 +41,9 @@ macro_rules! on_both_databases {
 mod postgres;
 pub use postgres::postgres_database;
 
+#[path = "../../../../tests/src/pdf.rs"]
+pub mod pdf;
+
 pub struct TestDir(pub tempfile::TempDir);
 
 /// A config on a fresh database of the given kind, with its data in a fresh directory.
@@ -134,6 +137,31 @@ impl TestApp {
             serde_json::from_slice(&bytes).unwrap_or(Value::Null)
         };
         Reply { status, body }
+    }
+
+    /// Submits a document for printing as the token's user, with its description.
+    pub async fn submit(&self, token: &str, description: Value, document: Vec<u8>) -> Reply {
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/jobs")
+            .header("authorization", format!("Bearer {token}"))
+            .header(ream_wire::JOB_HEADER, description.to_string())
+            .header("content-type", "application/pdf")
+            .body(Body::from(document))
+            .unwrap();
+        req.extensions_mut().insert(ConnectInfo(SocketAddr::from(([10, 0, 0, 1], 40_000))));
+        self.send(req).await
+    }
+
+    /// The demo's printing set-up (a price list at 5 cents a mono page, 20 colour; the
+    /// queues `Direct`, `Secure`, `Projects`) over a printer that is never there, for
+    /// tests that need no printing to happen; plus the `queues` given.
+    pub async fn with_queues(&self, queues: &[ream_wire::Queue]) {
+        let printer = [("Nowhere".to_string(), "ipp://127.0.0.1:9/ipp/print".to_string())];
+        ream_server::demo::seed_printing(&self.state, &printer).await.unwrap();
+        for q in queues {
+            ream_server::admin::create_queue(&self.state, q).await.unwrap();
+        }
     }
 
     pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {

@@ -1,0 +1,162 @@
+//! Delivery: a job in state `printing` is sent to its printer, followed there to the
+//! end and moved to `printed` (which charges it, in the same transaction, exactly once)
+//! or `failed` (which gives its reservation back). A client-spooled job is instead sent
+//! by the client that keeps it, which reports the outcome. At start, jobs that were on
+//! their way are taken up again without being sent twice.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ream_print::printer::{self as ipp_printer, Document, Outcome};
+use ream_wire::{DeliveryReport, ErrorCode, Job, JobState, ReleaseMode};
+
+use super::{drop_spool, owned, queue_of};
+use crate::error::{AppError, AppResult};
+use crate::pricing::price;
+use crate::state::AppState;
+use crate::store::UserRow;
+
+/// How long a printer may take to finish one job before the server gives up on it.
+const PRINTER_PATIENCE: Duration = Duration::from_secs(600);
+
+/// Sends a job in state `printing` to its printer, follows it, and charges its owner
+/// for what was printed. Runs in its own task; failures end in the job's state.
+pub async fn deliver(state: AppState, job_id: String) {
+    if let Err(e) = try_deliver(&state, &job_id).await {
+        tracing::warn!(job = %job_id, error = %format!("{e:#}"), "delivery failed");
+        let reason = format!("{e:#}");
+        let _ =
+            state.store.move_job(&job_id, &[JobState::Printing], JobState::Failed, Some(&reason), None).await;
+    }
+}
+
+async fn try_deliver(state: &AppState, job_id: &str) -> anyhow::Result<()> {
+    let job = state.store.job(job_id).await?;
+    if job.holder.is_some() {
+        // The client that keeps the document sends it, when its push channel tells it to
+        // (at once if it is connected, else when it is back).
+        return Ok(());
+    }
+    let printer_id = job.printer_id.clone().ok_or_else(|| anyhow::anyhow!("no printer chosen"))?;
+    let printer = state.store.printer(&printer_id).await?;
+    let spool = job.spool_file.clone().ok_or_else(|| anyhow::anyhow!("the job's document is gone"))?;
+    let owner = match &job.owner_id {
+        Some(id) => state.store.user_by_id(id).await?.username,
+        None => "ream".into(),
+    };
+    let http = ipp_printer::http_client(printer.fingerprint.as_deref());
+    // A printer without a duplex unit (or colour) prints what it can, and the job is
+    // charged for what it really was.
+    let caps = ipp_printer::capabilities(&http, &printer.uri).await?;
+    let (duplex, colour) = (job.duplex != 0 && caps.duplex, job.colour != 0 && caps.colour);
+    let job = if (duplex, colour) != (job.duplex != 0, job.colour != 0) {
+        let price = price(&printer.price, job.pages, job.copies, colour, duplex, &job.media);
+        state.store.set_job_printing(job_id, colour, duplex, price).await?;
+        state.store.job(job_id).await?
+    } else {
+        job
+    };
+    let document = Document::Spooled { path: PathBuf::from(&spool), key: state.spool_key.clone() };
+    let request = ipp_printer::PrintRequest {
+        document: &document,
+        job_name: &job.name,
+        user: &owner,
+        copies: job.copies,
+        duplex,
+        colour,
+    };
+    // A job the printer already has (the server stopped while following it) is followed,
+    // not sent again; so is one sent just before the server stopped, before it could
+    // note the printer's job id: it is among the printer's jobs newer than the floor.
+    let sent_before = match (job.printer_job_id, job.printer_job_floor) {
+        (Some(id), _) => Some(id as i32),
+        (None, Some(floor)) => ipp_printer::jobs_of(&http, &printer.uri, &owner)
+            .await?
+            .into_iter()
+            .find(|(id, name)| i64::from(*id) > floor && *name == job.name)
+            .map(|(id, _)| id),
+        (None, None) => None,
+    };
+    let printer_job = match sent_before {
+        Some(id) => {
+            state.store.set_printer_job_id(job_id, i64::from(id)).await?;
+            id
+        }
+        None => {
+            // A printer that cannot list its jobs gets no floor: after a stop in the
+            // window the job is sent again rather than lost.
+            if let Ok(jobs) = ipp_printer::jobs_of(&http, &printer.uri, &owner).await {
+                let floor = jobs.iter().map(|(id, _)| i64::from(*id)).max().unwrap_or(0);
+                state.store.set_printer_job_floor(job_id, floor).await?;
+            }
+            let id =
+                ipp_printer::print_job_patiently(&http, &printer.uri, &request, PRINTER_PATIENCE).await?;
+            state.store.set_printer_job_id(job_id, id as i64).await?;
+            id
+        }
+    };
+    match ipp_printer::follow(&http, &printer.uri, printer_job, PRINTER_PATIENCE).await? {
+        Outcome::Completed => {
+            // The one move out of `printing` that succeeds charges the job.
+            state.store.move_job(job_id, &[JobState::Printing], JobState::Printed, None, None).await?;
+            // Pull jobs keep their document for reprints; direct and private ones do not.
+            if queue_of(state, &job).await?.queue.release != ReleaseMode::Pull {
+                drop_spool(state, &job).await;
+            }
+            tracing::info!(job = %job_id, printer = %printer.name, "printed");
+        }
+        Outcome::Failed(reason) => {
+            state
+                .store
+                .move_job(job_id, &[JobState::Printing], JobState::Failed, Some(&reason), None)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// How a client-spooled job went, reported by its owner's client that sent it to the
+/// printer: printed (and charged, once however often it is reported) or failed. A report
+/// repeated because its answer was lost gets the job as the first one left it.
+pub async fn report_outcome(
+    state: &AppState,
+    user: &UserRow,
+    job_id: &str,
+    report: &DeliveryReport,
+) -> AppResult<Job> {
+    let job = state.store.job(job_id).await?;
+    owned(&job, user)?;
+    if job.holder.is_none() {
+        return Err(AppError::new(ErrorCode::Conflict, "the server prints this job itself"));
+    }
+    let (to, reason) = if report.printed {
+        (JobState::Printed, None)
+    } else {
+        (JobState::Failed, Some(report.reason.as_deref().unwrap_or("the printer did not print it")))
+    };
+    if !state.store.move_job(job_id, &[JobState::Printing], to, reason, None).await? {
+        let now = state.store.job(job_id).await?;
+        if now.state() == to {
+            return Ok(now.view());
+        }
+        return Err(AppError::new(ErrorCode::Conflict, "this job is not printing"));
+    }
+    if report.printed {
+        tracing::info!(job = %job_id, "printed by the client that keeps it");
+    }
+    Ok(state.store.job(job_id).await?.view())
+}
+
+/// At start: takes up the jobs that were on their way to a printer when the server
+/// stopped. One the printer had already received is followed there, not sent twice.
+pub async fn resume(state: AppState) {
+    match state.store.jobs_in_state(JobState::Printing).await {
+        Ok(jobs) => {
+            for job in jobs {
+                tracing::info!(job = %job.id, "resuming delivery");
+                tokio::spawn(deliver(state.clone(), job.id));
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "cannot list the jobs to resume"),
+    }
+}

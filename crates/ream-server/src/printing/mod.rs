@@ -1,0 +1,65 @@
+//! Print jobs on the server: accepting a document from a client, what the job dialog
+//! asks, holding and releasing, delivery to a printer over IPP(S) and the outcome. Each
+//! concern has its module; what a job costs is `crate::pricing`, what it reserves and is
+//! charged is the store's ledger (`store::ledger`), written with every move of the job.
+//!
+//! - `submit` — a document streamed to the spool (encrypted, pages counted on the way
+//!   in) or, for a client-spooled queue, only its description; priced, its account
+//!   settled when there is nothing to ask; repeated submissions answered once.
+//! - `dialog` — what the user must choose (payment, project, confirmation, the queue
+//!   script's questions) and how answers are checked and applied.
+//! - `release` — release to a printer, deletion, reprints of pull jobs, expiry.
+//! - `delivery` — sending to the printer and following the job there, the holder's
+//!   outcome report for client-spooled jobs, and resuming after a restart.
+
+mod delivery;
+mod dialog;
+mod release;
+mod submit;
+
+use std::path::PathBuf;
+
+pub use delivery::{deliver, report_outcome, resume};
+pub use dialog::{answer, dialog};
+pub use release::{delete, expire_reprints, release};
+pub use submit::submit;
+
+use ream_wire::Job;
+
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::store::{JobRow, QueueRow, UserRow};
+
+fn spool_dir(state: &AppState) -> PathBuf {
+    state.config.data_dir.join("spool")
+}
+
+fn owned(job: &JobRow, user: &UserRow) -> AppResult<()> {
+    // Someone else's job is as good as absent: its existence is not disclosed.
+    if job.owner_id.as_deref() != Some(user.id.as_str()) {
+        return Err(AppError::not_found("job"));
+    }
+    Ok(())
+}
+
+async fn queue_of(state: &AppState, job: &JobRow) -> AppResult<QueueRow> {
+    state
+        .store
+        .queues()
+        .await?
+        .into_iter()
+        .find(|q| q.id == job.queue_id)
+        .ok_or_else(|| AppError::not_found("queue"))
+}
+
+async fn drop_spool(state: &AppState, job: &JobRow) {
+    if let Some(f) = &job.spool_file {
+        let _ = tokio::fs::remove_file(f).await;
+        let _ = state.store.set_job_spool(&job.id, None).await;
+    }
+}
+
+/// The owner's jobs, newest first.
+pub async fn jobs_of(state: &AppState, user: &UserRow) -> AppResult<Vec<Job>> {
+    Ok(state.store.jobs_of(&user.id, 100).await?.iter().map(|j| j.view()).collect())
+}
