@@ -111,6 +111,15 @@ pub fn notice_text(lang: Lang, notice: &Notice) -> (String, String) {
                 format!("“{name}” has been printed.")
             },
         ),
+        // The reason is for the log: what matters is that nothing is lost.
+        Notice::JobDelayed { name, .. } => (
+            lang.pick("Job kept on this computer", "Travail gardé sur cet ordinateur"),
+            if fr {
+                format!("« {name} » n’a pas encore pu être envoyé au serveur. Ream le garde et réessaie.")
+            } else {
+                format!("“{name}” could not reach the print server yet. Ream keeps it and tries again.")
+            },
+        ),
         Notice::JobRejected { name, reason, .. } => (
             lang.pick("Job not printed", "Travail non imprimé"),
             if fr { format!("« {name} » : {reason}") } else { format!("“{name}”: {reason}") },

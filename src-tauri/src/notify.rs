@@ -19,7 +19,7 @@ pub fn target(notice: &Notice) -> String {
         | Notice::JobHeld { id, .. }
         | Notice::JobPrinted { id, .. }
         | Notice::JobRejected { id: Some(id), .. } => format!("job:{id}"),
-        Notice::JobRejected { id: None, .. } => "jobs".into(),
+        Notice::JobRejected { id: None, .. } | Notice::JobDelayed { .. } => "jobs".into(),
         Notice::LowCredit { .. }
         | Notice::QuotaNearlyUsed { .. }
         | Notice::ServerUnreachable { .. }

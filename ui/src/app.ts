@@ -312,6 +312,9 @@ export class App {
         // The refusal's code says it in the user's language; the engine's words otherwise.
         this.announce(t.jobRefused(event.name, this.errorText({ code: event.code, message: event.reason })), "error");
         break;
+      case "job_delayed":
+        this.announce(t.jobDelayed(event.name));
+        break;
       case "job_changed": {
         const before = this.mergeJob(event.job);
         if (before?.state !== event.job.state) this.announceJobState(event.job);

@@ -294,6 +294,11 @@ impl Output {
                 println!("Job {:?} sent: {} page(s), {}", job.name, job.pages, money(job.price_cents, ""))
             }
             ClientEvent::JobRefused { name, reason, .. } => println!("Job {name:?} refused: {reason}"),
+            ClientEvent::JobDelayed { name, reason, .. } => {
+                println!(
+                    "Job {name:?} is kept here until the server takes it ({reason}); it will be sent again."
+                )
+            }
             ClientEvent::JobDialog { dialog } => self.dialog(dialog),
             ClientEvent::JobChanged { job } => self.job_line(job),
         }

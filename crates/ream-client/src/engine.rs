@@ -780,9 +780,11 @@ impl Engine {
     }
 
     /// Takes a document printed to this workstation (already in the local spool) to the
-    /// server for its user: asks for a login when nobody is identified, waits while the
-    /// server is unreachable, and tells the outcome as an event. The spooled file is
-    /// deleted once the server has it, or once it is refused for good.
+    /// server for its user: asks for a login when nobody is identified, keeps trying while
+    /// the server is unreachable or failing (with growing pauses, the user told once), and
+    /// tells the outcome as an event. The spooled file is deleted only once the server has
+    /// the job, or has refused it for good; every attempt carries the job's client id, so
+    /// one whose answer was lost is not made twice.
     pub async fn print_spooled(&self, mut job: JobSubmission, document: std::path::PathBuf) {
         if job.queue.is_none() {
             job.queue = self.settings().queue;
@@ -813,11 +815,16 @@ impl Engine {
         }
     }
 
+    /// Submits until the server has the job or refuses it for good. Nobody logged in: waits
+    /// for a login up to `login_wait_seconds`. The server unreachable or failing: tries
+    /// again after growing pauses (1 s doubling to a minute), for as long as it takes.
     async fn submit_spooled(
         &self,
         job: &JobSubmission,
         document: &std::path::Path,
     ) -> Result<ream_wire::Job> {
+        const FIRST_PAUSE: Duration = Duration::from_secs(1);
+        const LONGEST_PAUSE: Duration = Duration::from_secs(60);
         let wait = Duration::from_secs(self.settings().login_wait_seconds);
         let deadline = tokio::time::Instant::now() + wait;
         let mut status = self.watch_status();
@@ -835,30 +842,45 @@ impl Engine {
             let reason = format!("“{}” waits until you log in.", job.name);
             self.emit(ClientEvent::LoginRequired { reason, methods, job: Some(job.name.clone()) });
         }
+        let mut pause = FIRST_PAUSE;
+        let mut told = false;
         loop {
-            let ready = {
-                let s = status.borrow_and_update();
-                s.user.is_some() && !matches!(s.connection, Connection::Offline { .. })
-            };
-            if ready {
-                let result = self.submit_now(job, document).await;
-                match result {
-                    // The server went away meanwhile: wait for it like for a login.
-                    Err(ClientError::Unreachable(_)) => {}
-                    other => return other,
+            let logged_in = status.borrow_and_update().user.is_some();
+            if logged_in {
+                match self.submit_now(job, document).await {
+                    Ok(submitted) => return Ok(submitted),
+                    Err(e) if e.is_transient() => {
+                        tracing::warn!(job = %job.name, error = %e, "cannot submit yet; the document is kept");
+                        if !told {
+                            told = true;
+                            self.emit(ClientEvent::JobDelayed {
+                                name: job.name.clone(),
+                                reason: e.to_string(),
+                                code: e.code().to_string(),
+                            });
+                        }
+                        // The next try comes after the pause, or sooner when the server
+                        // is back (a status change).
+                        if let Ok(Err(_)) = tokio::time::timeout(pause, status.changed()).await {
+                            return Err(ClientError::NotLoggedIn);
+                        }
+                        pause = (pause * 2).min(LONGEST_PAUSE);
+                        continue;
+                    }
+                    // The session ended meanwhile: once the engine has let the user go, wait
+                    // for a login as at first.
+                    Err(e) if e.needs_login() => {
+                        let _ = tokio::time::timeout(pause, status.changed()).await;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
                 }
             }
             match tokio::time::timeout_at(deadline, status.changed()).await {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => return Err(ClientError::NotLoggedIn),
-                Err(_) if self.status().user.is_none() => {
-                    return Err(ClientError::Config(format!("nobody logged in within {} s", wait.as_secs())))
-                }
                 Err(_) => {
-                    return Err(ClientError::Unreachable(format!(
-                        "the server stayed unreachable for {} s",
-                        wait.as_secs()
-                    )))
+                    return Err(ClientError::Config(format!("nobody logged in within {} s", wait.as_secs())))
                 }
             }
         }

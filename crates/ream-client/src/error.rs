@@ -60,6 +60,31 @@ impl ClientError {
         }
     }
 
+    /// A failure that may go away by itself (the server unreachable, failing inside, or
+    /// answering something that is not Ream): worth trying again later, never a reason to
+    /// drop a document.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ClientError::Unreachable(_) | ClientError::Protocol(_) => true,
+            ClientError::Server(e) => e.code == ErrorCode::Internal,
+            _ => false,
+        }
+    }
+
+    /// The session is gone: a login would let the call succeed.
+    pub fn needs_login(&self) -> bool {
+        match self {
+            ClientError::NotLoggedIn => true,
+            ClientError::Server(e) => {
+                matches!(
+                    e.code,
+                    ErrorCode::AuthRequired | ErrorCode::TokenExpired | ErrorCode::SessionRevoked
+                )
+            }
+            _ => false,
+        }
+    }
+
     /// What a front end needs beyond the code and message to act on the error: the
     /// fingerprint to confirm, the certificates that differ, when a lock ends.
     pub fn details(&self) -> Option<serde_json::Value> {
@@ -70,7 +95,11 @@ impl ClientError {
             ClientError::CertificateChanged { pinned, presented } => {
                 Some(serde_json::json!({ "pinned": pinned, "presented": presented }))
             }
-            ClientError::Server(e) => e.retry_at_ms.map(|t| serde_json::json!({ "retry_at_ms": t })),
+            ClientError::Server(e) => match (&e.retry_at_ms, &e.shortfall) {
+                (Some(t), _) => Some(serde_json::json!({ "retry_at_ms": t })),
+                (None, Some(s)) => serde_json::to_value(s).ok(),
+                (None, None) => None,
+            },
             _ => None,
         }
     }
@@ -111,10 +140,21 @@ mod tests {
             code: ErrorCode::AuthLocked,
             message: "locked".into(),
             retry_at_ms: Some(42),
+            shortfall: None,
         });
         assert_eq!(
             (locked.code(), locked.details()),
             ("AUTH_LOCKED", Some(serde_json::json!({ "retry_at_ms": 42 })))
+        );
+        let short = ClientError::Server(ApiError {
+            code: ErrorCode::CreditInsufficient,
+            message: "short".into(),
+            retry_at_ms: None,
+            shortfall: Some(ream_wire::Shortfall { needed: 35, available: 15, reserved: 35, quota: None }),
+        });
+        assert_eq!(
+            short.details(),
+            Some(serde_json::json!({ "needed": 35, "available": 15, "reserved": 35 }))
         );
         assert_eq!(ClientError::NotLoggedIn.details(), None);
     }

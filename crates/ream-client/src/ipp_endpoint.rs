@@ -73,16 +73,24 @@ pub async fn serve(engine: Engine, listener: tokio::net::TcpListener, spool: Pat
     axum::serve(listener, app).await
 }
 
-/// Makes a completely spooled document (`part`) a job waiting at `path`, its
-/// description beside it.
+/// Makes a completely spooled document (`part`, already on disk) a job waiting at
+/// `path`, its description beside it, and flushes both and the folder to disk before
+/// the spooler hears the job is complete: what CUPS has handed over survives a crash.
 async fn keep(
     submission: &JobSubmission,
     part: &std::path::Path,
     path: &std::path::Path,
 ) -> std::io::Result<()> {
     let description = serde_json::to_vec(submission).map_err(std::io::Error::other)?;
-    tokio::fs::write(path.with_extension("json"), description).await?;
-    tokio::fs::rename(part, path).await
+    let json = path.with_extension("json");
+    let mut file = tokio::fs::File::create(&json).await?;
+    tokio::io::AsyncWriteExt::write_all(&mut file, &description).await?;
+    file.sync_all().await?;
+    tokio::fs::rename(part, path).await?;
+    if let Some(dir) = path.parent() {
+        tokio::fs::File::open(dir).await?.sync_all().await?;
+    }
+    Ok(())
 }
 
 /// Takes up the jobs a previous run of the client had spooled but not yet delivered to
@@ -375,6 +383,7 @@ fn submission(attrs: &IppAttributes, job_name: &str) -> JobSubmission {
         media,
         pages: None,
         holder: None,
+        client_job_id: None,
     }
 }
 
@@ -509,7 +518,12 @@ impl Endpoint {
         // nothing, sends it again).
         let part = path.with_extension("part");
         let written = ream_print::spool::write(&key, payload.into_inner().compat(), &part).await;
-        let submission = job.attributes.clone();
+        // The job's id from here on, kept in its description: a submission repeated after a
+        // lost answer or a restart is the same job to the server.
+        let submission = JobSubmission {
+            client_job_id: path.file_stem().map(|s| s.to_string_lossy().into_owned()),
+            ..job.attributes.clone()
+        };
         let kept = match written {
             Ok(_) => keep(&submission, &part, &path).await,
             Err(e) => Err(e),

@@ -11,6 +11,8 @@
 //! - credit falls below the threshold: once when it crosses (or is first seen below), not
 //!   on every update; again only after it has been back above;
 //! - a quota is at least 90 % used: once per quota and period;
+//! - a document cannot reach the server yet and is kept (the engine tells this once per
+//!   job);
 //! - the server became unreachable, or is back.
 //!
 //! The memory is per run and per user: a new user starts afresh.
@@ -41,6 +43,11 @@ pub enum Notice {
     JobPrinted {
         id: String,
         name: String,
+    },
+    /// A document kept on the workstation until the server takes it.
+    JobDelayed {
+        name: String,
+        reason: String,
     },
     /// Failed at the printer, refused by the server, or not submitted at all (`id` none).
     JobRejected {
@@ -101,6 +108,9 @@ impl Notices {
             ClientEvent::JobSubmitted { job } | ClientEvent::JobChanged { job } => self.job(job),
             ClientEvent::JobRefused { name, reason, .. } => {
                 vec![Notice::JobRejected { id: None, name: name.clone(), reason: reason.clone() }]
+            }
+            ClientEvent::JobDelayed { name, reason, .. } => {
+                vec![Notice::JobDelayed { name: name.clone(), reason: reason.clone() }]
             }
             ClientEvent::JobDialog { dialog } => {
                 let job = &dialog.job;
@@ -171,6 +181,7 @@ mod tests {
             metric: QuotaMetric::TotalPages,
             limit,
             used,
+            reserved: 0,
             remaining: (limit - used).max(0),
             period_start_ms: Some(period_start_ms),
             period_end_ms: None,
@@ -193,6 +204,7 @@ mod tests {
                 groups: Vec::new(),
                 is_admin: false,
                 credit_cents,
+                reserved_cents: 0,
                 currency: "EUR".into(),
                 quotas,
                 cost_centres: Vec::new(),

@@ -105,6 +105,14 @@ pub enum ClientEvent {
         #[serde(default)]
         code: String,
     },
+    /// A document printed to this workstation cannot reach the server yet (unreachable,
+    /// or failing): it is kept and sent again until the server takes it. Told once per job.
+    JobDelayed {
+        name: String,
+        reason: String,
+        #[serde(default)]
+        code: String,
+    },
     /// One of the user's jobs changed state on the server (printed, failed, held…).
     JobChanged {
         job: crate::Job,

@@ -25,4 +25,4 @@ cause: LogoutCause, } | { "type": "server_unreachable", reason: string, } | { "t
  * The stable code of the refusal (the server's, such as `CREDIT_INSUFFICIENT`,
  * or the client's, such as `NOT_LOGGED_IN`), for front ends to translate.
  */
-code: string, } | { "type": "job_changed", job: Job, } | { "type": "job_dialog", dialog: JobDialog, };
+code: string, } | { "type": "job_delayed", name: string, reason: string, code: string, } | { "type": "job_changed", job: Job, } | { "type": "job_dialog", dialog: JobDialog, };
