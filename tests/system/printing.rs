@@ -703,7 +703,8 @@ fn a_job_whose_login_never_comes_is_refused_with_the_reason() {
     let stored = std::fs::read(spooled[0].path()).unwrap();
     assert!(stored.starts_with(b"REAMSPL1"), "a Ream spool file");
     assert!(!stored.windows(5).any(|w| w == b"%PDF-"), "no plaintext PDF on disk");
-    assert!(keyring_has("spool-key"));
+    let entry = format!("spool-key {}", client.cache_dir().display());
+    assert!(keyring_has(&entry), "the spool key, named after the client's cache folder");
     let refused = run.expect(Duration::from_secs(30), "the refusal", |v| v["type"] == "job_refused");
     assert!(refused["reason"].as_str().unwrap().contains("nobody logged in"), "{refused}");
     assert!(printer.documents().is_empty());
@@ -800,4 +801,94 @@ fn kept_reprint_documents_expire() {
     }
     assert_eq!(std::fs::read_dir(site.data().join("spool")).unwrap().count(), 0);
     assert_eq!(client.run(&["jobs", "release", id], "").error_code(), "CONFLICT");
+}
+
+/// The files waiting in the client's local spool, by extension.
+fn spooled(client: &Client) -> Vec<std::path::PathBuf> {
+    let spool = client.cache_dir().join("spool");
+    let mut files: Vec<_> =
+        std::fs::read_dir(spool).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    files.sort();
+    files
+}
+
+#[test]
+fn a_server_failing_an_upload_keeps_the_document_until_it_takes_it() {
+    let printer = Printer::start("Annex");
+    let (site, server) = site_with_printer(&printer, &[&["Direct"]]);
+    let client = logged_in_client(&server);
+    let (run, queue) = workstation(&client, free_port());
+    // The server's spool is broken (a file where its folder should be): every upload
+    // fails inside the server, which answers 500.
+    let server_spool = site.data().join("spool");
+    let _ = std::fs::remove_dir_all(&server_spool);
+    std::fs::write(&server_spool, b"not a folder").unwrap();
+
+    let bytes = lp_pdf(&queue, 2, &["print-color-mode=monochrome"]);
+    let delayed = run.expect(Duration::from_secs(30), "the job kept", |v| v["type"] == "job_delayed");
+    assert_eq!(delayed["code"], "INTERNAL", "{delayed}");
+    let kept: Vec<_> = spooled(&client).iter().filter_map(|p| p.extension().map(|e| e.to_owned())).collect();
+    assert_eq!(kept, ["json", "spool"], "the document waits on the workstation");
+
+    // Mended, the server takes the document at the client's next try: one job, printed
+    // and charged once, the workstation's copy gone.
+    std::fs::remove_file(&server_spool).unwrap();
+    run.expect(Duration::from_secs(90), "the job at the server", |v| v["type"] == "job_submitted");
+    run.expect(Duration::from_secs(30), "the charge", |v| credit_of(v) == Some(2_000 - 10));
+    wait_for_state(&client, "printed");
+    assert_eq!(jobs(&client).len(), 1);
+    let documents = printer.documents();
+    assert_eq!(documents.len(), 1, "{documents:?}");
+    assert_eq!(std::fs::read(&documents[0]).unwrap(), bytes);
+    assert!(spooled(&client).is_empty(), "{:?}", spooled(&client));
+}
+
+#[test]
+fn a_job_sent_again_after_its_answer_was_lost_is_made_printed_and_charged_once() {
+    let printer = Printer::start("Foyer");
+    let (_site, mut server) = site_with_printer(&printer, &[&["Direct"]]);
+    let client = logged_in_client(&server);
+    let port = free_port();
+    let (run, queue) = workstation(&client, port);
+    // With the server away the job waits in the local spool; its files are copied as
+    // they are then.
+    server.stop();
+    lp_pdf(&queue, 2, &["print-color-mode=monochrome"]);
+    let mut waiting = Vec::new();
+    for _ in 0..300 {
+        waiting = spooled(&client);
+        if waiting.iter().filter(|p| p.extension().is_some_and(|e| e == "spool" || e == "json")).count() == 2
+        {
+            break;
+        }
+        sleep(100);
+    }
+    let copies: Vec<(std::path::PathBuf, Vec<u8>)> =
+        waiting.iter().map(|p| (p.clone(), std::fs::read(p).unwrap())).collect();
+    assert_eq!(copies.len(), 2, "{waiting:?}");
+    server.resume();
+    let first =
+        run.expect(Duration::from_secs(90), "the job at the server", |v| v["type"] == "job_submitted");
+    run.expect(Duration::from_secs(30), "the charge", |v| credit_of(v) == Some(2_000 - 10));
+    wait_for_state(&client, "printed");
+    // The client dies before it could drop its copy (as if the server's answer had been
+    // lost): at its next start it sends the job again, with the id it gave it.
+    drop(run);
+    for (path, bytes) in &copies {
+        std::fs::write(path, bytes).unwrap();
+    }
+    let run = Watch::start(&client, &["run", "--port", &port.to_string(), "--json"]);
+    let again = run.expect(Duration::from_secs(30), "the job again", |v| v["type"] == "job_submitted");
+    assert_eq!(again["job"]["id"], first["job"]["id"], "the same job, not a second one");
+    assert_eq!(again["job"]["state"], "printed");
+    assert_eq!(jobs(&client).len(), 1);
+    assert_eq!(printer.documents().len(), 1, "printed once");
+    assert_eq!(client.status()["account"]["credit_cents"], 2_000 - 10, "charged once");
+    for _ in 0..100 {
+        if spooled(&client).is_empty() {
+            break;
+        }
+        sleep(100);
+    }
+    assert!(spooled(&client).is_empty(), "{:?}", spooled(&client));
 }

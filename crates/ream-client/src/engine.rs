@@ -10,7 +10,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{SinkExt, StreamExt, TryStreamExt};
 use ream_wire::{
     AccountView, ClientEvent, ClientStatus, Connection, Credentials, DirectoryEntry, EnrolRequest, ErrorCode,
     JobSubmission, LoginInput, LoginMethod, LoginPolicy, LoginRequest, LogoutCause, ProofPurpose, PushEvent,
@@ -735,21 +735,35 @@ impl Engine {
 
     // ----- printing -----
 
+    /// The keyring entry of the key that encrypts the documents kept in this client's
+    /// cache folder: named after the folder, so two clients of one OS user with their own
+    /// folders (another home, a test) never take each other's key for theirs.
+    pub fn spool_key_entry() -> String {
+        format!("{SPOOL_KEY_ENTRY} {}", cache_dir().display())
+    }
+
     /// The key the local spool is encrypted with, from the OS keyring (made on first use).
     pub async fn spool_key(&self) -> Result<SpoolKey> {
         let mut cached = self.inner.spool_key.lock().await;
         if let Some(key) = cached.as_ref() {
             return Ok(key.clone());
         }
-        let key = match self.secret_get(SPOOL_KEY_ENTRY).await? {
+        let entry = Self::spool_key_entry();
+        let scoped = self.secret_get(&entry).await?;
+        let stored = match &scoped {
+            Some(stored) => Some(stored.clone()),
+            // Before the entry was named after the folder it had one name for every folder:
+            // documents kept then stay readable.
+            None => self.secret_get(SPOOL_KEY_ENTRY).await?,
+        };
+        let key = match stored {
             Some(stored) => SpoolKey::from_b64(&stored)
                 .ok_or_else(|| ClientError::Keyring("the stored spool key is damaged".into()))?,
-            None => {
-                let key = SpoolKey::generate();
-                self.secret_set(SPOOL_KEY_ENTRY, &key.to_b64()).await?;
-                key
-            }
+            None => SpoolKey::generate(),
         };
+        if scoped.is_none() {
+            self.secret_set(&entry, &key.to_b64()).await?;
+        }
         *cached = Some(key.clone());
         Ok(key)
     }
@@ -897,12 +911,23 @@ impl Engine {
             None => q.default,
         });
         if queue.is_none_or(|q| q.spooling != ream_wire::SpoolingMode::Client) {
-            return self
+            // A document that cannot be read here (damaged, or under another key) breaks
+            // the upload like a lost connection would; it is told apart, as no retry mends it.
+            let unreadable = Arc::new(Mutex::new(None::<String>));
+            let submitted = self
                 .authed(|api, token| {
                     let key = key.clone();
-                    async move { api.submit_job(&token, job, ream_print::spool::read(&key, document)).await }
+                    let unreadable = unreadable.clone();
+                    let body = ream_print::spool::read(&key, document).inspect_err(move |e| {
+                        *unreadable.lock().expect("lock") = Some(e.to_string());
+                    });
+                    async move { api.submit_job(&token, job, body).await }
                 })
                 .await;
+            if let (Err(_), Some(reason)) = (&submitted, unreadable.lock().expect("lock").take()) {
+                return Err(ClientError::Config(format!("the spooled document cannot be read: {reason}")));
+            }
+            return submitted;
         }
         let scratch = document.parent().unwrap_or(std::path::Path::new("."));
         let pages = match ream_print::spool::count_pages(&key, document, scratch).await {
