@@ -338,6 +338,9 @@ export class App {
       case "rejected":
         this.announce(t.jobRefused(job.name, job.reason ?? ""), "error");
         break;
+      case "expired":
+        this.announce(t.jobExpired(job.name), "error");
+        break;
       default:
         break;
     }

@@ -935,6 +935,9 @@ impl Engine {
             Err(ream_print::spool::CountError::Document(reason)) => {
                 return Err(ClientError::Config(format!("the document cannot be read: {reason}")))
             }
+            Err(ream_print::spool::CountError::TooLarge(limit)) => {
+                return Err(ClientError::Config(format!("the document is larger than {limit} bytes")))
+            }
             Err(ream_print::spool::CountError::Io(e)) => {
                 return Err(ClientError::Config(format!("cannot read the spooled document: {e}")))
             }
@@ -1072,8 +1075,8 @@ impl Engine {
                             self.set_account(account);
                         }
                         Ok(PushEvent::Job { job }) => {
-                            use ream_wire::JobState::{Deleted, Rejected};
-                            if matches!(job.state, Deleted | Rejected) {
+                            use ream_wire::JobState::{Deleted, Expired, Failed, Rejected};
+                            if matches!(job.state, Deleted | Rejected | Expired | Failed) {
                                 // A held document whose job is gone goes too.
                                 let _ = tokio::fs::remove_file(crate::held::document_of(&job.id)).await;
                             }

@@ -66,7 +66,8 @@ impl ClientError {
     pub fn is_transient(&self) -> bool {
         match self {
             ClientError::Unreachable(_) | ClientError::Protocol(_) => true,
-            ClientError::Server(e) => e.code == ErrorCode::Internal,
+            // The server's disk fills and empties; the user's held jobs print or expire.
+            ClientError::Server(e) => matches!(e.code, ErrorCode::Internal | ErrorCode::SpoolFull),
             _ => false,
         }
     }

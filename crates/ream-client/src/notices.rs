@@ -125,7 +125,7 @@ impl Notices {
         let notice = match job.state {
             JobState::Held => Notice::JobHeld { id, name },
             JobState::Printed => Notice::JobPrinted { id, name },
-            JobState::Failed | JobState::Rejected => {
+            JobState::Failed | JobState::Rejected | JobState::Expired => {
                 let reason = job.reason.clone().unwrap_or_default();
                 Notice::JobRejected { id: Some(id), name, reason }
             }

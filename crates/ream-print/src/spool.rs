@@ -79,8 +79,10 @@ pub async fn write<R: AsyncRead + Unpin>(key: &SpoolKey, source: R, path: &Path)
 /// How [`write_counted`] failed.
 #[derive(Debug)]
 pub enum CountError {
-    /// The document is not a PDF that can be read, or is larger than allowed: refuse it.
+    /// The document is not a PDF that can be read: refuse it.
     Document(String),
+    /// The document is larger than the `limit` it was written under.
+    TooLarge(u64),
     /// Reading the source or writing the spool failed.
     Io(Error),
 }
@@ -103,9 +105,7 @@ pub async fn write_counted<R: AsyncRead + Unpin>(
         let mut limited = source.take(limit + 1);
         let bytes = write_teed(key, &mut limited, path, Some(&mut tee)).await.map_err(CountError::Io)?;
         if bytes > limit {
-            return Err(CountError::Document(format!(
-                "the document is larger than this server accepts ({limit} bytes)"
-            )));
+            return Err(CountError::TooLarge(limit));
         }
         tee.flush().await.map_err(CountError::Io)?;
         let pages = tokio::task::spawn_blocking(move || crate::pdf::page_count(&plain))

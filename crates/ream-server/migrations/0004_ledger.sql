@@ -22,3 +22,9 @@ CREATE TABLE reservations (
 -- with it returns the job made the first time.
 ALTER TABLE jobs ADD COLUMN client_job_id TEXT;
 CREATE UNIQUE INDEX jobs_client_job_id ON jobs (owner_id, client_job_id);
+
+-- Disk: how long a queue's jobs may wait before they expire (the server's held_hours
+-- when NULL), and the size of each job's document on the server, which counts against
+-- its owner's max_user_spool_bytes while it is kept.
+ALTER TABLE queues ADD COLUMN held_hours BIGINT;
+ALTER TABLE jobs ADD COLUMN spool_bytes BIGINT NOT NULL DEFAULT 0;

@@ -142,6 +142,10 @@ enum QueueCmd {
         /// A Rhai script file run for each job.
         #[arg(long)]
         script: Option<PathBuf>,
+        /// Hours a job may wait (held, or for its dialog) before it expires; the server's
+        /// `held_hours` otherwise.
+        #[arg(long)]
+        held_hours: Option<i64>,
     },
     List,
 }
@@ -555,6 +559,7 @@ async fn run_admin(s: &AppState, command: AdminCommand) -> anyhow::Result<()> {
                 project_accounting,
                 confirm_cost,
                 script,
+                held_hours,
             } => {
                 let script = script
                     .map(|p| std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display())))
@@ -569,6 +574,7 @@ async fn run_admin(s: &AppState, command: AdminCommand) -> anyhow::Result<()> {
                     confirm_cost,
                     script,
                     printers,
+                    held_hours,
                 };
                 Ok(admin::create_queue(s, &queue).await?)
             }

@@ -27,6 +27,11 @@ pub struct Config {
     pub max_job_bytes: u64,
     /// How long a pull queue keeps a printed job's document for reprints.
     pub reprint_hours: i64,
+    /// How long a job may wait, held or for its dialog's answers, before it expires (a
+    /// queue may set its own).
+    pub held_hours: i64,
+    /// The most the documents of one user's jobs may take in the server's spool.
+    pub max_user_spool_bytes: u64,
     pub tls: TlsConfig,
     pub login: LoginConfig,
     pub security: SecurityConfig,
@@ -83,6 +88,8 @@ impl Default for Config {
             default_queue: None,
             max_job_bytes: 4 << 30,
             reprint_hours: 24,
+            held_hours: 72,
+            max_user_spool_bytes: 4 << 30,
             tls: TlsConfig::default(),
             login: LoginConfig::default(),
             security: SecurityConfig::default(),
@@ -181,6 +188,8 @@ impl Config {
             );
         }
         anyhow::ensure!(self.reprint_hours >= 0, "reprint_hours cannot be negative");
+        anyhow::ensure!(self.held_hours > 0, "held_hours must be positive");
+        anyhow::ensure!(self.max_user_spool_bytes > 0, "max_user_spool_bytes must be positive");
         anyhow::ensure!(self.max_job_bytes > 0, "max_job_bytes must be positive");
         let s = &self.security;
         for (name, v) in [

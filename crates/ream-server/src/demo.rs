@@ -168,6 +168,7 @@ pub async fn seed_printing(state: &AppState, printers: &[(String, String)]) -> a
         confirm_cost: projects,
         script: None,
         printers: vec![first.clone()],
+        held_hours: None,
     };
     for q in [
         queue("Direct", AccountingMode::Credit, ReleaseMode::Direct, false),

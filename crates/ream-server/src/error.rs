@@ -71,6 +71,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         Conflict | SecretTaken => StatusCode::CONFLICT,
         InvalidInput | RememberInvalid | PinInvalid | DocumentInvalid => StatusCode::UNPROCESSABLE_ENTITY,
         CreditInsufficient | QuotaExceeded => StatusCode::PAYMENT_REQUIRED,
+        SpoolFull => StatusCode::INSUFFICIENT_STORAGE,
         Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -59,6 +59,9 @@ pub async fn serve(state: AppState, on_start: impl FnOnce(&Started)) -> anyhow::
             if let Err(e) = crate::printing::expire_reprints(&janitor).await {
                 tracing::warn!(error = %e, "cannot expire reprint documents");
             }
+            if let Err(e) = crate::printing::expire_waiting(&janitor).await {
+                tracing::warn!(error = %e, "cannot expire waiting jobs");
+            }
         }
     });
     let app = crate::api::router(state).into_make_service_with_connect_info::<SocketAddr>();

@@ -24,6 +24,7 @@ fn queue(name: &str, accounting: AccountingMode, spooling: SpoolingMode) -> Queu
         confirm_cost: false,
         script: None,
         printers: vec!["Nowhere".into()],
+        held_hours: None,
     }
 }
 
@@ -206,7 +207,103 @@ async fn a_job_waiting_for_its_account_reserves_when_the_user_chooses(db: Db) {
     assert_eq!(account_figures(&app.get("/api/v1/me", &alice).await.ok()), (20, 0));
 }
 
+/// The documents in the server's spool.
+fn spool_files(app: &TestApp) -> usize {
+    std::fs::read_dir(app.state.config.data_dir.join("spool")).map(|d| d.count()).unwrap_or(0)
+}
+
+async fn jobs_left_waiting_expire_and_give_back_what_they_held(db: Db) {
+    let app = TestApp::demo(db).await;
+    let mut brief = queue("Brief", AccountingMode::Credit, SpoolingMode::Server);
+    brief.held_hours = Some(1);
+    app.with_queues(&[brief]).await;
+    let bob = app.token("bob", "bob-demo").await;
+    let held = app.submit(&bob, mono("Secure", "held"), pdf::pages(2)).await.ok();
+    let brief = app.submit(&bob, mono("Brief", "brief"), pdf::pages(2)).await.ok();
+    assert_eq!((account_figures(&app.get("/api/v1/me", &bob).await.ok()), spool_files(&app)), ((50, 20), 2));
+    let state_of = |jobs: &Value, id: &Value| {
+        jobs["jobs"].as_array().unwrap().iter().find(|j| j["id"] == *id).unwrap()["state"].clone()
+    };
+
+    // Past its queue's hour, the Brief job expires; the Secure one waits its 72.
+    app.clock.advance_secs(3_601);
+    ream_server::printing::expire_waiting(&app.state).await.unwrap();
+    let bob = app.token("bob", "bob-demo").await;
+    let jobs = app.get("/api/v1/me/jobs", &bob).await.ok();
+    assert_eq!(
+        (state_of(&jobs, &brief["id"]), state_of(&jobs, &held["id"])),
+        (json!("expired"), json!("held"))
+    );
+    assert_eq!((account_figures(&app.get("/api/v1/me", &bob).await.ok()), spool_files(&app)), ((50, 10), 1));
+
+    app.clock.advance_secs(72 * 3_600);
+    ream_server::printing::expire_waiting(&app.state).await.unwrap();
+    let bob = app.token("bob", "bob-demo").await;
+    let jobs = app.get("/api/v1/me/jobs", &bob).await.ok();
+    let expired = jobs["jobs"].as_array().unwrap().iter().find(|j| j["id"] == held["id"]).unwrap().clone();
+    assert_eq!(expired["state"], "expired");
+    assert_eq!(expired["reason"], "not released within 72 hours");
+    assert_eq!((account_figures(&app.get("/api/v1/me", &bob).await.ok()), spool_files(&app)), ((50, 0), 0));
+    // An expired job can no longer be released; its owner may delete its record.
+    let id = held["id"].as_str().unwrap();
+    app.post(&format!("/api/v1/me/jobs/{id}/release"), Some(&bob), json!({})).await.err(409, "CONFLICT");
+    app.call(Method::DELETE, &format!("/api/v1/me/jobs/{id}"), Some(&bob), None).await.ok();
+}
+
+async fn what_one_users_kept_documents_take_is_bounded(db: Db) {
+    let document = pdf::pages(3);
+    let size = document.len() as u64;
+    // Room for two documents of this size, not three.
+    let app = TestApp::with(db, |c| c.max_user_spool_bytes = size * 2 + size / 2).await;
+    app.with_queues(&[]).await;
+    let admin = app.admin_token().await;
+    app.post("/api/v1/admin/users/bob/credit/top-up", Some(&admin), json!({"amount_cents": 1_000}))
+        .await
+        .ok();
+    let bob = app.token("bob", "bob-demo").await;
+    let first = app.submit(&bob, mono("Secure", "one"), document.clone()).await.ok();
+    app.submit(&bob, mono("Secure", "two"), document.clone()).await.ok();
+    let full = app.submit(&bob, mono("Secure", "three"), document.clone()).await.err(507, "SPOOL_FULL");
+    assert!(full["message"].as_str().unwrap().contains("waiting on the server"), "{full}");
+    assert_eq!(spool_files(&app), 2, "nothing is left of the refused document");
+    // Another user is not concerned.
+    let alice = app.token("alice", "alice-demo").await;
+    app.submit(&alice, mono("Secure", "hers"), document.clone()).await.ok();
+    // Deleting a kept job makes room again.
+    let id = first["id"].as_str().unwrap();
+    app.call(Method::DELETE, &format!("/api/v1/me/jobs/{id}"), Some(&bob), None).await.ok();
+    app.submit(&bob, mono("Secure", "three"), document).await.ok();
+}
+
+async fn a_failed_delivery_drops_its_document_and_may_be_deleted(db: Db) {
+    let app = site(db).await;
+    let alice = app.token("alice", "alice-demo").await;
+    // `Direct` prints at once to a printer that is not there.
+    let job = app.submit(&alice, mono("Direct", "lost"), pdf::pages(1)).await.ok();
+    let id = job["id"].as_str().unwrap();
+    let mut state = job["state"].clone();
+    for _ in 0..600 {
+        let jobs = app.get("/api/v1/me/jobs", &alice).await.ok();
+        state = jobs["jobs"][0]["state"].clone();
+        if state == "failed" && spool_files(&app) == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!((state, spool_files(&app)), (json!("failed"), 0));
+    assert_eq!(
+        account_figures(&app.get("/api/v1/me", &alice).await.ok()),
+        (2_000, 0),
+        "nothing charged or held"
+    );
+    let deleted = app.call(Method::DELETE, &format!("/api/v1/me/jobs/{id}"), Some(&alice), None).await.ok();
+    assert_eq!(deleted["state"], "deleted");
+}
+
 on_both_databases!(
+    jobs_left_waiting_expire_and_give_back_what_they_held,
+    what_one_users_kept_documents_take_is_bounded,
+    a_failed_delivery_drops_its_document_and_may_be_deleted,
     waiting_jobs_reserve_their_price_and_nothing_is_accepted_beyond_the_credit,
     twenty_racing_submissions_never_take_available_credit_below_zero,
     twenty_racing_submissions_never_take_a_quota_below_zero,

@@ -47,6 +47,9 @@ pub enum ErrorCode {
     CreditInsufficient,
     /// The quota the job would use is exhausted.
     QuotaExceeded,
+    /// The server cannot keep the document now: its disk is full, or the user's jobs
+    /// waiting there already take all the room they may. Nothing already accepted is lost.
+    SpoolFull,
     /// The thing named does not exist.
     NotFound,
     /// It exists already, or the change conflicts with the current state.
@@ -79,6 +82,7 @@ impl ErrorCode {
             ErrorCode::DocumentInvalid => "DOCUMENT_INVALID",
             ErrorCode::CreditInsufficient => "CREDIT_INSUFFICIENT",
             ErrorCode::QuotaExceeded => "QUOTA_EXCEEDED",
+            ErrorCode::SpoolFull => "SPOOL_FULL",
             ErrorCode::NotFound => "NOT_FOUND",
             ErrorCode::Conflict => "CONFLICT",
             ErrorCode::InvalidInput => "INVALID_INPUT",

@@ -136,6 +136,10 @@ pub struct Queue {
     #[serde(default)]
     pub script: Option<String>,
     pub printers: Vec<String>,
+    /// How long a job waits (held, or for its dialog's answers) before it expires; the
+    /// server's `held_hours` when absent.
+    #[serde(default)]
+    pub held_hours: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -156,6 +160,9 @@ pub enum JobState {
     Rejected,
     /// Deleted by its owner.
     Deleted,
+    /// Not released (or its dialog not answered) within the queue's `held_hours`: its
+    /// document is gone and it holds nothing more.
+    Expired,
 }
 
 /// What a client sends with a job's document (as JSON in the `X-Ream-Job` header of

@@ -17,6 +17,7 @@ const GROUP_OF: Record<JobState, Group> = {
   failed: "finished",
   rejected: "finished",
   deleted: "finished",
+  expired: "finished",
 };
 
 export class JobsScreen implements Screen {

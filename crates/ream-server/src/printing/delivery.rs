@@ -25,8 +25,11 @@ pub async fn deliver(state: AppState, job_id: String) {
     if let Err(e) = try_deliver(&state, &job_id).await {
         tracing::warn!(job = %job_id, error = %format!("{e:#}"), "delivery failed");
         let reason = format!("{e:#}");
-        let _ =
-            state.store.move_job(&job_id, &[JobState::Printing], JobState::Failed, Some(&reason), None).await;
+        let failed =
+            state.store.move_job(&job_id, &[JobState::Printing], JobState::Failed, Some(&reason), None);
+        if let (Ok(true), Ok(job)) = (failed.await, state.store.job(&job_id).await) {
+            drop_spool(&state, &job).await;
+        }
     }
 }
 
@@ -110,6 +113,8 @@ async fn try_deliver(state: &AppState, job_id: &str) -> anyhow::Result<()> {
                 .store
                 .move_job(job_id, &[JobState::Printing], JobState::Failed, Some(&reason), None)
                 .await?;
+            // A failed job is not printed again from here: its document goes.
+            drop_spool(state, &job).await;
         }
     }
     Ok(())

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 
 pub use delivery::{deliver, report_outcome, resume};
 pub use dialog::{answer, dialog};
-pub use release::{delete, expire_reprints, release};
+pub use release::{delete, expire_reprints, expire_waiting, release};
 pub use submit::submit;
 
 use ream_wire::Job;
@@ -55,7 +55,7 @@ async fn queue_of(state: &AppState, job: &JobRow) -> AppResult<QueueRow> {
 async fn drop_spool(state: &AppState, job: &JobRow) {
     if let Some(f) = &job.spool_file {
         let _ = tokio::fs::remove_file(f).await;
-        let _ = state.store.set_job_spool(&job.id, None).await;
+        let _ = state.store.clear_job_spool(&job.id).await;
     }
 }
 

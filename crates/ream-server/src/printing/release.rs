@@ -1,6 +1,8 @@
 //! What an owner does with a job that waits: release it to a printer (again, for a
 //! pull job printed recently: a reprint, charged again), delete it; and the janitor's
-//! deletion of kept documents past the reprint period.
+//! work: jobs left waiting past their queue's `held_hours` expire (their reservation and
+//! document go, their owner is told through the push channel), kept documents of printed
+//! pull jobs go after the reprint period.
 
 use ream_wire::{ErrorCode, Job, JobState};
 
@@ -58,7 +60,38 @@ pub async fn expire_reprints(state: &AppState) -> AppResult<()> {
     Ok(())
 }
 
-/// Deletes a job that has not printed; its document goes with it.
+/// Expires the jobs that waited (held, or for their dialog's answers) longer than their
+/// queue's `held_hours` (else the server's): each gives its reservation back in the move
+/// (see `store::ledger`), and its document goes.
+pub async fn expire_waiting(state: &AppState) -> AppResult<()> {
+    let now = state.now_ms();
+    let queues = state.store.queues().await?;
+    let hours_of = |queue_id: &str| {
+        queues
+            .iter()
+            .find(|q| q.id == queue_id)
+            .and_then(|q| q.queue.held_hours)
+            .unwrap_or(state.config.held_hours)
+    };
+    let waiting = [JobState::WaitingForUser, JobState::Held];
+    for kind in waiting {
+        for job in state.store.jobs_in_state(kind).await? {
+            let hours = hours_of(&job.queue_id);
+            if job.created_at_ms + hours * 3_600_000 > now {
+                continue;
+            }
+            let reason = format!("not released within {hours} hours");
+            if state.store.move_job(&job.id, &waiting, JobState::Expired, Some(&reason), None).await? {
+                tracing::info!(job = %job.id, hours, "expired");
+                drop_spool(state, &job).await;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Deletes a job that has not printed (or whose printing failed); its document goes
+/// with it, the record stays.
 pub async fn delete(state: &AppState, user: &UserRow, job_id: &str) -> AppResult<Job> {
     let job = state.store.job(job_id).await?;
     owned(&job, user)?;
@@ -67,7 +100,7 @@ pub async fn delete(state: &AppState, user: &UserRow, job_id: &str) -> AppResult
         drop_spool(state, &job).await;
         return Ok(state.store.job(job_id).await?.view());
     }
-    let from = [JobState::Held, JobState::WaitingForUser];
+    let from = [JobState::Held, JobState::WaitingForUser, JobState::Failed, JobState::Expired];
     if !state.store.move_job(job_id, &from, JobState::Deleted, Some("deleted by its owner"), None).await? {
         return Err(AppError::new(ErrorCode::Conflict, "only a job that has not printed can be deleted"));
     }

@@ -32,8 +32,11 @@ async fn queue_for(state: &AppState, name: Option<&str>) -> AppResult<QueueRow> 
     }
 }
 
-/// Streams an uploaded document into the spool, encrypted, counting its pages on the way.
-async fn spool_document<S, E>(state: &AppState, body: S) -> AppResult<(i64, PathBuf)>
+/// Streams an uploaded document into the spool, encrypted, counting its pages on the way:
+/// its pages, where it is, its size. Refused past `max_job_bytes`, and with `SPOOL_FULL`
+/// past what the user's other kept documents leave of `max_user_spool_bytes` or when the
+/// disk is full.
+async fn spool_document<S, E>(state: &AppState, user: &UserRow, body: S) -> AppResult<(i64, PathBuf, u64)>
 where
     S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
     E: std::fmt::Display,
@@ -51,12 +54,33 @@ where
     let body = tokio_util::io::StreamReader::new(body.map_err(|e| {
         std::io::Error::new(std::io::ErrorKind::ConnectionAborted, format!("upload broke off: {e}"))
     }));
-    let limit = state.config.max_job_bytes;
+    let kept = u64::try_from(state.store.spooled_bytes_of(&user.id).await?).unwrap_or(0);
+    let room = state.config.max_user_spool_bytes.saturating_sub(kept);
+    let limit = state.config.max_job_bytes.min(room);
     match spool::write_counted(&state.spool_key, body, &path, &dir, limit).await {
-        Ok((_, pages)) => Ok((pages, path)),
+        Ok((bytes, pages)) => Ok((pages, path, bytes)),
         Err(CountError::Document(reason)) => Err(AppError::new(ErrorCode::DocumentInvalid, reason)),
+        Err(CountError::TooLarge(_)) if room < state.config.max_job_bytes => Err(AppError::new(
+            ErrorCode::SpoolFull,
+            format!(
+                "your jobs waiting on the server already keep {kept} of the {} bytes they may; \
+                 print or delete some, or wait for them to expire",
+                state.config.max_user_spool_bytes
+            ),
+        )),
+        Err(CountError::TooLarge(limit)) => Err(AppError::new(
+            ErrorCode::DocumentInvalid,
+            format!("the document is larger than this server accepts ({limit} bytes)"),
+        )),
         Err(CountError::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionAborted => {
             Err(AppError::invalid(e.to_string()))
+        }
+        Err(CountError::Io(e)) if e.kind() == std::io::ErrorKind::StorageFull => {
+            tracing::error!(dir = %dir.display(), "the spool's disk is full: uploads are refused");
+            Err(AppError::new(
+                ErrorCode::SpoolFull,
+                "the server's disk is full; the document is not taken now",
+            ))
         }
         Err(CountError::Io(e)) => Err(anyhow::Error::from(e).into()),
     }
@@ -93,10 +117,10 @@ where
         .ok_or_else(|| AppError::invalid(format!("queue {} has no printer", queue.queue.name)))?;
     let choices = choices(state, user, &queue).await?;
 
-    let (pages, path) = match queue.queue.spooling {
+    let (pages, path, spool_bytes) = match queue.queue.spooling {
         SpoolingMode::Server => {
-            let (pages, path) = spool_document(state, body).await?;
-            (pages, Some(path))
+            let (pages, path, bytes) = spool_document(state, user, body).await?;
+            (pages, Some(path), bytes as i64)
         }
         // The document stays on the workstation: only its description comes here.
         SpoolingMode::Client => {
@@ -108,7 +132,7 @@ where
                     "a client-spooled job needs the id of the client that keeps it",
                 ));
             }
-            (pages, None)
+            (pages, None, 0)
         }
     };
     let colour = sub.color_mode.as_deref() != Some("monochrome");
@@ -151,6 +175,7 @@ where
         project_id,
         reason: None,
         client_job_id,
+        spool_bytes,
     };
     let job = match state.store.insert_job(&new).await {
         Ok(job) => job,

@@ -12,7 +12,7 @@
 //! - a job moved to `printed` is charged in that same transaction, and only the one move
 //!   from `printing` that succeeds charges it: exactly once, however often a delivery is
 //!   resumed or an outcome reported;
-//! - a job that ends any other way (deleted, rejected, failed) gives its reservation
+//! - a job that ends any other way (deleted, rejected, failed, expired) gives its reservation
 //!   back in the transaction that ends it.
 
 use sqlx::AnyConnection;
@@ -41,7 +41,9 @@ pub(crate) async fn follow(
             release(conn, &job.id).await?;
             charge(conn, job, now).await
         }
-        JobState::Failed | JobState::Rejected | JobState::Deleted => release(conn, &job.id).await,
+        JobState::Failed | JobState::Rejected | JobState::Deleted | JobState::Expired => {
+            release(conn, &job.id).await
+        }
     }
 }
 

@@ -125,6 +125,8 @@ pub struct NewJob<'a> {
     pub reason: Option<&'a str>,
     /// The id the client gave the job in its local spool.
     pub client_job_id: Option<&'a str>,
+    /// The size of `spool_file`.
+    pub spool_bytes: i64,
 }
 
 /// The job as it is inside a transaction that has just changed it.
@@ -253,7 +255,7 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO queues (id, name, detection, accounting, project_accounting, spooling, release_mode, \
-             confirm_cost, script, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             confirm_cost, script, created_at_ms, held_hours) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&id)
         .bind(&q.name)
@@ -265,6 +267,7 @@ impl Store {
         .bind(q.confirm_cost as i64)
         .bind(&q.script)
         .bind(self.now_ms())
+        .bind(q.held_hours)
         .execute(&mut *tx)
         .await
         .map_err(|e| conflict(e, &format!("queue {}", q.name)))?;
@@ -287,7 +290,7 @@ impl Store {
     pub async fn queues(&self) -> AppResult<Vec<QueueRow>> {
         let rows = sqlx::query(
             "SELECT id, name, detection, accounting, project_accounting, spooling, release_mode, confirm_cost, \
-             script FROM queues ORDER BY name",
+             script, held_hours FROM queues ORDER BY name",
         )
         .fetch_all(self.pool())
         .await?;
@@ -311,6 +314,7 @@ impl Store {
                     confirm_cost: r.try_get::<i64, _>(7)? != 0,
                     script: r.try_get(8)?,
                     printers,
+                    held_hours: r.try_get(9)?,
                 },
                 id,
             });
@@ -330,8 +334,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO jobs (id, owner_id, queue_id, name, state, pages, copies, colour, duplex, media, price_cents, \
              spool_file, printer_id, account_kind, account_id, project_id, reason, created_at_ms, updated_at_ms, holder, \
-             client_job_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19, $20)",
+             client_job_id, spool_bytes) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19, $20, $21)",
         )
         .bind(&id)
         .bind(j.owner_id)
@@ -353,6 +357,7 @@ impl Store {
         .bind(now)
         .bind(j.holder)
         .bind(j.client_job_id)
+        .bind(j.spool_bytes)
         .execute(&mut *tx)
         .await
         .map_err(|e| conflict(e, "a job with this client job id"))?;
@@ -472,13 +477,24 @@ impl Store {
         Ok(true)
     }
 
-    pub async fn set_job_spool(&self, id: &str, spool_file: Option<&str>) -> AppResult<()> {
-        sqlx::query("UPDATE jobs SET spool_file = $1 WHERE id = $2")
-            .bind(spool_file)
+    /// Forgets the job's document on the server (it was deleted).
+    pub async fn clear_job_spool(&self, id: &str) -> AppResult<()> {
+        sqlx::query("UPDATE jobs SET spool_file = NULL, spool_bytes = 0 WHERE id = $1")
             .bind(id)
             .execute(self.pool())
             .await?;
         Ok(())
+    }
+
+    /// What the documents of the user's jobs take in the server's spool.
+    pub async fn spooled_bytes_of(&self, owner_id: &str) -> AppResult<i64> {
+        let row = sqlx::query(
+            "SELECT CAST(COALESCE(SUM(spool_bytes), 0) AS BIGINT) FROM jobs WHERE owner_id = $1 AND spool_file IS NOT NULL",
+        )
+        .bind(owner_id)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get(0)?)
     }
 
     pub async fn set_job_answers(&self, id: &str, answers: &str) -> AppResult<()> {
