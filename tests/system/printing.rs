@@ -892,3 +892,36 @@ fn a_job_sent_again_after_its_answer_was_lost_is_made_printed_and_charged_once()
     }
     assert!(spooled(&client).is_empty(), "{:?}", spooled(&client));
 }
+
+#[test]
+fn a3_is_charged_twice_only_when_the_printer_is_sent_a3() {
+    // ippeveprinter takes Letter, Legal, A4 and envelopes, not A3: an A3 job is printed on
+    // its default paper, Letter, and charged for that.
+    let printer = Printer::start("Plotter");
+    let (_site, server) = site_with_printer(&printer, &[&["Direct"]]);
+    let client = logged_in_client(&server);
+    let token = server.access_token(json!({"method": "pin", "pin": "1234"}));
+    let meta = json!({"name": "poster.pdf", "color_mode": "monochrome", "media": "iso_a3_297x420mm"});
+    let r = api_submit(&server, &token, pdf::pages(1), meta);
+    assert_eq!(r.status(), 201);
+    let job: Value = r.json().unwrap();
+    assert_eq!(job["price_cents"], 10, "priced as asked: one A3 page counts as two");
+    let printed = wait_for_state(&client, "printed");
+    assert_eq!(
+        (printed["media"].as_str(), printed["price_cents"].as_i64()),
+        (Some("na_letter_8.5x11in"), Some(5))
+    );
+    assert_eq!(client.status()["account"]["credit_cents"], 2_000 - 5);
+    // A4, which it takes, is sent as A4 and charged as one page.
+    let meta = json!({"name": "memo.pdf", "color_mode": "monochrome", "media": "iso_a4_210x297mm"});
+    assert_eq!(api_submit(&server, &token, pdf::pages(1), meta).status(), 201);
+    for _ in 0..100 {
+        if jobs(&client).iter().all(|j| j["state"] == "printed") {
+            break;
+        }
+        sleep(100);
+    }
+    let memo = jobs(&client).into_iter().find(|j| j["name"] == "memo.pdf").unwrap();
+    assert_eq!((memo["state"].as_str(), memo["media"].as_str()), (Some("printed"), Some("iso_a4_210x297mm")));
+    assert_eq!(client.status()["account"]["credit_cents"], 2_000 - 10);
+}

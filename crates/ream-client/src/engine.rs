@@ -1007,6 +1007,7 @@ impl Engine {
             copies: job.copies,
             duplex: job.duplex,
             colour: job.colour,
+            media: &job.media,
         };
         let patience = Duration::from_secs(600);
         let printer_job = printer::print_job_patiently(&http, &target.uri, &request, patience).await?;

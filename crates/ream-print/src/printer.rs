@@ -200,11 +200,13 @@ pub struct PrintRequest<'a> {
     pub copies: i64,
     pub duplex: bool,
     pub colour: bool,
+    /// The PWG media name to print on (what the job is priced for).
+    pub media: &'a str,
 }
 
 /// Sends the document with Print-Job; returns the printer's job id.
 pub async fn print_job(http: &reqwest::Client, uri: &str, job: &PrintRequest<'_>) -> anyhow::Result<i32> {
-    let PrintRequest { document, job_name, user, copies, duplex, colour } = *job;
+    let PrintRequest { document, job_name, user, copies, duplex, colour, media } = *job;
     let mut req = request(Operation::PrintJob, uri, user)?;
     let attrs = req.attributes_mut();
     attrs.add(DelimiterTag::OperationAttributes, attr("job-name", name_value(job_name)));
@@ -217,6 +219,7 @@ pub async fn print_job(http: &reqwest::Client, uri: &str, job: &PrintRequest<'_>
     attrs.add(DelimiterTag::JobAttributes, attr("sides", IppValue::new_keyword(sides)?));
     let mode = if colour { "color" } else { "monochrome" };
     attrs.add(DelimiterTag::JobAttributes, attr("print-color-mode", IppValue::new_keyword(mode)?));
+    attrs.add(DelimiterTag::JobAttributes, attr("media", IppValue::new_keyword(media)?));
     let head = req.to_bytes();
     let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(head) })
         .chain(document.stream().await?);
@@ -250,16 +253,37 @@ pub async fn print_job_patiently(
 }
 
 /// What a printer can do that changes what a job costs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Capabilities {
     pub duplex: bool,
     pub colour: bool,
+    /// The media it takes (`media-supported`); empty when it does not say.
+    pub media: Vec<String>,
+    /// What it prints on when asked for media it does not take (`media-default`).
+    pub media_default: Option<String>,
+}
+
+impl Capabilities {
+    /// The media a job asking for `wanted` is really printed on: `wanted` if the printer
+    /// takes it (or does not say what it takes), else its default.
+    pub fn media_for<'a>(&'a self, wanted: &'a str) -> &'a str {
+        if self.media.is_empty() || self.media.iter().any(|m| m == wanted) {
+            return wanted;
+        }
+        self.media_default.as_deref().unwrap_or(wanted)
+    }
 }
 
 /// Asks the printer (Get-Printer-Attributes) whether it prints on both sides and in colour.
 pub async fn capabilities(http: &reqwest::Client, uri: &str) -> anyhow::Result<Capabilities> {
     let mut req = request(Operation::GetPrinterAttributes, uri, "ream")?;
-    let wanted = ["sides-supported", "color-supported", "print-color-mode-supported"];
+    let wanted = [
+        "sides-supported",
+        "color-supported",
+        "print-color-mode-supported",
+        "media-supported",
+        "media-default",
+    ];
     let keywords = wanted.iter().map(|k| IppValue::new_keyword(*k)).collect::<Result<Vec<_>, _>>()?;
     req.attributes_mut()
         .add(DelimiterTag::OperationAttributes, attr("requested-attributes", IppValue::Array(keywords)));
@@ -275,7 +299,9 @@ pub async fn capabilities(http: &reqwest::Client, uri: &str) -> anyhow::Result<C
     let duplex = printer("sides-supported").iter().any(|s| s.starts_with("two-sided"));
     let colour = printer("color-supported").iter().any(|v| v == "true")
         || printer("print-color-mode-supported").iter().any(|m| m == "color");
-    Ok(Capabilities { duplex, colour })
+    let media = printer("media-supported");
+    let media_default = printer("media-default").into_iter().next();
+    Ok(Capabilities { duplex, colour, media, media_default })
 }
 
 /// The printer's jobs of `user` (Get-Jobs, finished and not): their ids and names.
@@ -346,7 +372,23 @@ pub async fn follow(
 
 #[cfg(test)]
 mod tests {
-    use super::http_url;
+    use super::{http_url, Capabilities};
+
+    #[test]
+    fn a_job_is_printed_on_the_paper_the_printer_takes() {
+        let caps = |media: &[&str], default: Option<&str>| Capabilities {
+            duplex: false,
+            colour: false,
+            media: media.iter().map(|m| m.to_string()).collect(),
+            media_default: default.map(str::to_string),
+        };
+        let (a3, a4, letter) = ("iso_a3_297x420mm", "iso_a4_210x297mm", "na_letter_8.5x11in");
+        let office = caps(&[a4, letter], Some(letter));
+        assert_eq!(office.media_for(a4), a4);
+        assert_eq!(office.media_for(a3), letter, "no A3 tray: its default paper");
+        assert_eq!(caps(&[], None).media_for(a3), a3, "a printer that does not say is taken at its word");
+        assert_eq!(caps(&[a4], None).media_for(a3), a3, "nor a default: what was asked");
+    }
 
     #[test]
     fn printer_uris_map_to_http_urls() {

@@ -48,13 +48,15 @@ async fn try_deliver(state: &AppState, job_id: &str) -> anyhow::Result<()> {
         None => "ream".into(),
     };
     let http = ipp_printer::http_client(printer.fingerprint.as_deref());
-    // A printer without a duplex unit (or colour) prints what it can, and the job is
-    // charged for what it really was.
+    // A printer without a duplex unit (or colour, or the paper asked for) prints what it
+    // can, and the job is charged for what it really was: A3 counts twice only when A3 is
+    // what the printer is sent.
     let caps = ipp_printer::capabilities(&http, &printer.uri).await?;
     let (duplex, colour) = (job.duplex != 0 && caps.duplex, job.colour != 0 && caps.colour);
-    let job = if (duplex, colour) != (job.duplex != 0, job.colour != 0) {
-        let price = price(&printer.price, job.pages, job.copies, colour, duplex, &job.media);
-        state.store.set_job_printing(job_id, colour, duplex, price).await?;
+    let media = caps.media_for(&job.media).to_string();
+    let job = if (duplex, colour, media.as_str()) != (job.duplex != 0, job.colour != 0, job.media.as_str()) {
+        let price = price(&printer.price, job.pages, job.copies, colour, duplex, &media);
+        state.store.set_job_printing(job_id, colour, duplex, &media, price).await?;
         state.store.job(job_id).await?
     } else {
         job
@@ -67,6 +69,7 @@ async fn try_deliver(state: &AppState, job_id: &str) -> anyhow::Result<()> {
         copies: job.copies,
         duplex,
         colour,
+        media: &job.media,
     };
     // A job the printer already has (the server stopped while following it) is followed,
     // not sent again; so is one sent just before the server stopped, before it could

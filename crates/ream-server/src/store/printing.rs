@@ -539,11 +539,13 @@ impl Store {
         id: &str,
         colour: bool,
         duplex: bool,
+        media: &str,
         price_cents: i64,
     ) -> AppResult<()> {
-        sqlx::query("UPDATE jobs SET colour = $1, duplex = $2, price_cents = $3 WHERE id = $4")
+        sqlx::query("UPDATE jobs SET colour = $1, duplex = $2, media = $3, price_cents = $4 WHERE id = $5")
             .bind(colour as i64)
             .bind(duplex as i64)
+            .bind(media)
             .bind(price_cents)
             .bind(id)
             .execute(self.pool())
