@@ -3,6 +3,15 @@
 
 /// A PDF of `pages` A4 pages, each with one line of text.
 pub fn pages(pages: usize) -> Vec<u8> {
+    written(pages, |i| format!("Ream test page {}", i + 1))
+}
+
+/// A one-page PDF whose text is `label`: documents told apart by their bytes.
+pub fn labelled(label: &str) -> Vec<u8> {
+    written(1, |_| label.to_string())
+}
+
+fn written(pages: usize, text: impl Fn(usize) -> String) -> Vec<u8> {
     let mut objects: Vec<String> = Vec::new();
     // 1: catalog, 2: page tree, 3: font, then per page a page object and its content.
     let kids: Vec<String> = (0..pages).map(|i| format!("{} 0 R", 4 + 2 * i)).collect();
@@ -10,7 +19,7 @@ pub fn pages(pages: usize) -> Vec<u8> {
     objects.push(format!("<< /Type /Pages /Kids [{}] /Count {pages} >>", kids.join(" ")));
     objects.push("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".into());
     for i in 0..pages {
-        let content = format!("BT /F1 24 Tf 72 720 Td (Ream test page {}) Tj ET", i + 1);
+        let content = format!("BT /F1 24 Tf 72 720 Td ({}) Tj ET", text(i));
         objects.push(format!(
             "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> >> /Contents {} 0 R >>",
             5 + 2 * i

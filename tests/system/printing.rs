@@ -322,6 +322,14 @@ fn client_spooled_jobs_stay_on_the_workstation_until_released_even_while_it_is_o
     let printed = wait_for_state(&client, "printed");
     assert_eq!((printed["id"].as_str(), printed["price_cents"].as_i64()), (Some(id.as_str()), Some(10)));
     assert_eq!(client.status()["account"]["credit_cents"], 2_000 - 10, "charged once");
+    // The server asked the printer about the job the client reported: it confirms it.
+    let listed: Value = serde_json::from_str(&site.admin(&["job", "list"], "")).unwrap();
+    let checked = listed.as_array().unwrap().iter().find(|j| j["id"] == id.as_str()).unwrap().clone();
+    assert_eq!(
+        (checked["check"].as_str(), checked["impressions_charged"].as_i64()),
+        (Some("confirmed"), Some(2)),
+        "{checked}"
+    );
     let documents = printer.documents();
     assert_eq!(documents.len(), 1, "printed once: {documents:?}");
     assert_eq!(std::fs::read(&documents[0]).unwrap(), bytes, "byte-identical");
@@ -924,4 +932,40 @@ fn a3_is_charged_twice_only_when_the_printer_is_sent_a3() {
     let memo = jobs(&client).into_iter().find(|j| j["name"] == "memo.pdf").unwrap();
     assert_eq!((memo["state"].as_str(), memo["media"].as_str()), (Some("printed"), Some("iso_a4_210x297mm")));
     assert_eq!(client.status()["account"]["credit_cents"], 2_000 - 10);
+}
+
+#[test]
+fn a_client_spooled_job_reported_printed_is_checked_with_its_printer() {
+    let printer = Printer::start("Checked");
+    let (site, server) =
+        site_with_printer(&printer, &[&["Kept", "--release", "pull", "--spooling", "client"]]);
+    let token = server.access_token(json!({"method": "pin", "pin": "1234"}));
+    let http = reqwest::blocking::Client::new();
+    let post = |path: &str, body: Value| -> Value {
+        let r = http.post(format!("{}{path}", server.url)).bearer_auth(&token).json(&body).send().unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        r.json().unwrap()
+    };
+    // A client that says it printed a job it never sent: the printer knows no such job.
+    let meta = json!({"name": "forged.pdf", "color_mode": "monochrome", "pages": 30, "holder": "forger"});
+    let r = api_submit(&server, &token, Vec::new(), meta);
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().unwrap()["id"].as_str().unwrap().to_string();
+    post(&format!("/api/v1/me/jobs/{id}/release"), json!({}));
+    let report = json!({"printed": true, "printer_job_id": 4242, "impressions": 30});
+    assert_eq!(post(&format!("/api/v1/me/jobs/{id}/outcome"), report)["state"], "printed");
+
+    let flagged: Value = serde_json::from_str(&site.admin(&["job", "list", "--mismatch"], "")).unwrap();
+    let flagged = flagged.as_array().unwrap();
+    assert_eq!(flagged.len(), 1, "{flagged:?}");
+    assert_eq!(flagged[0]["id"], id.as_str());
+    assert_eq!(flagged[0]["check"], "mismatch");
+    assert_eq!(
+        (flagged[0]["impressions_charged"].as_i64(), flagged[0]["impressions_reported"].as_i64()),
+        (Some(30), Some(30))
+    );
+    // Both counts stay beside the charge for the administrator; the listing of every job
+    // shows it too.
+    let all: Value = serde_json::from_str(&site.admin(&["job", "list"], "")).unwrap();
+    assert!(all.as_array().unwrap().iter().any(|j| j["id"] == id.as_str() && j["owner"] == "alice"), "{all}");
 }

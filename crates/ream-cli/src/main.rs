@@ -410,7 +410,19 @@ fn cups_install(name: &str, port: u16) -> Result<(), ClientError> {
         cmd.output().map_err(|e| ClientError::Config(format!("cannot run {cmd:?}: {e} (is CUPS installed?)")))
     };
     let out =
-        run(std::process::Command::new("lpadmin").args(["-p", name, "-E", "-v", &uri, "-m", "everywhere"]))?;
+        // A job the client could not take (it was stopped, or died mid-transfer) is sent
+        // again when it is back, rather than stopping the queue or dropping the job.
+        run(std::process::Command::new("lpadmin").args([
+            "-p",
+            name,
+            "-E",
+            "-v",
+            &uri,
+            "-m",
+            "everywhere",
+            "-o",
+            "printer-error-policy=retry-current-job",
+        ]))?;
     if !out.status.success() {
         return Err(ClientError::Config(format!(
             "lpadmin failed: {}",

@@ -46,8 +46,10 @@ fn quota_line(q: &QuotaView, currency: &str) -> String {
     };
     let period =
         serde_json::to_value(q.period).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+    let held =
+        if q.reserved > 0 { format!(", {} held by waiting jobs", amount(q.reserved)) } else { String::new() };
     format!(
-        "{}: {} used of {}, {} left (per {period})",
+        "{}: {} used of {}{held}, {} left (per {period})",
         q.name,
         amount(q.used),
         amount(q.limit),
@@ -169,7 +171,16 @@ impl Output {
     }
 
     fn account_lines(&self, a: &AccountView, detailed: bool) {
-        println!("Credit:       {}", money(a.credit_cents, &a.currency));
+        if a.reserved_cents > 0 {
+            println!(
+                "Credit:       {} available ({} of {} held by jobs waiting to print)",
+                money(a.credit_cents - a.reserved_cents, &a.currency),
+                money(a.reserved_cents, &a.currency),
+                money(a.credit_cents, &a.currency)
+            );
+        } else {
+            println!("Credit:       {}", money(a.credit_cents, &a.currency));
+        }
         for q in &a.quotas {
             println!("Quota:        {}", quota_line(q, &a.currency));
         }

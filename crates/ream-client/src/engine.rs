@@ -966,10 +966,21 @@ impl Engine {
         }
         let document = crate::held::document_of(&job.id);
         let report = match self.send_to_printer(&job, &target, &document).await {
-            Ok(()) => ream_wire::DeliveryReport { printed: true, reason: None },
+            // The printer's job id lets the server ask the printer itself.
+            Ok((printer_job_id, impressions)) => ream_wire::DeliveryReport {
+                printed: true,
+                reason: None,
+                printer_job_id: Some(printer_job_id),
+                impressions,
+            },
             Err(e) => {
                 tracing::warn!(job = %job.id, error = %format!("{e:#}"), "printing a held job failed");
-                ream_wire::DeliveryReport { printed: false, reason: Some(format!("{e:#}")) }
+                ream_wire::DeliveryReport {
+                    printed: false,
+                    reason: Some(format!("{e:#}")),
+                    printer_job_id: None,
+                    impressions: None,
+                }
             }
         };
         let reported = self
@@ -994,7 +1005,7 @@ impl Engine {
         job: &ream_wire::Job,
         target: &ream_wire::PrintTarget,
         document: &std::path::Path,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<(i32, Option<i64>)> {
         use ream_print::printer;
         anyhow::ensure!(document.exists(), "the document is no longer on the workstation that kept it");
         let key = self.spool_key().await?;
@@ -1012,7 +1023,7 @@ impl Engine {
         let patience = Duration::from_secs(600);
         let printer_job = printer::print_job_patiently(&http, &target.uri, &request, patience).await?;
         match printer::follow(&http, &target.uri, printer_job, patience).await? {
-            printer::Outcome::Completed => Ok(()),
+            printer::Outcome::Completed { impressions } => Ok((printer_job, impressions)),
             printer::Outcome::Failed(reason) => anyhow::bail!(reason),
         }
     }

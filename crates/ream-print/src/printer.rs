@@ -14,7 +14,9 @@ use ipp::value::{IppName, IppValue};
 /// How a printer's job ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Completed,
+    /// Printed; with the impressions the printer says it made (`job-impressions-completed`),
+    /// where it says.
+    Completed { impressions: Option<i64> },
     /// Aborted or canceled at the printer, with its reasons.
     Failed(String),
 }
@@ -330,9 +332,27 @@ pub async fn jobs_of(http: &reqwest::Client, uri: &str, user: &str) -> anyhow::R
 }
 
 /// The printer's job state (IPP `job-state`) and its reasons.
-pub async fn job_state(http: &reqwest::Client, uri: &str, job_id: i32) -> anyhow::Result<(i32, String)> {
+/// A job as its printer describes it (Get-Job-Attributes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobStatus {
+    /// `job-state`: 3 pending … 5 processing, 7 canceled, 8 aborted, 9 completed.
+    pub state: i32,
+    pub reasons: String,
+    /// `job-impressions-completed`, where the printer gives it.
+    pub impressions: Option<i64>,
+}
+
+impl JobStatus {
+    pub const COMPLETED: i32 = 9;
+}
+
+pub async fn job_status(http: &reqwest::Client, uri: &str, job_id: i32) -> anyhow::Result<JobStatus> {
     let mut req = request(Operation::GetJobAttributes, uri, "ream")?;
-    req.attributes_mut().add(DelimiterTag::OperationAttributes, attr("job-id", IppValue::Integer(job_id)));
+    let attrs = req.attributes_mut();
+    attrs.add(DelimiterTag::OperationAttributes, attr("job-id", IppValue::Integer(job_id)));
+    let wanted = ["job-state", "job-state-reasons", "job-impressions-completed"];
+    let keywords = wanted.iter().map(|k| IppValue::new_keyword(*k)).collect::<Result<Vec<_>, _>>()?;
+    attrs.add(DelimiterTag::OperationAttributes, attr("requested-attributes", IppValue::Array(keywords)));
     let resp = send(http, uri, reqwest::Body::from(req.to_bytes())).await.context("Get-Job-Attributes")?;
     let state = match job_attribute(&resp, "job-state") {
         Some(IppValue::Enum(s)) | Some(IppValue::Integer(s)) => *s,
@@ -343,7 +363,11 @@ pub async fn job_state(http: &reqwest::Client, uri: &str, job_id: i32) -> anyhow
         Some(IppValue::Array(list)) => list.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", "),
         _ => String::new(),
     };
-    Ok((state, reasons))
+    let impressions = match job_attribute(&resp, "job-impressions-completed") {
+        Some(IppValue::Integer(n)) => Some(i64::from(*n)),
+        _ => None,
+    };
+    Ok(JobStatus { state, reasons, impressions })
 }
 
 /// Follows the job until the printer is done with it (completed, aborted or canceled).
@@ -356,9 +380,9 @@ pub async fn follow(
     let deadline = tokio::time::Instant::now() + give_up;
     let mut pause = Duration::from_millis(200);
     loop {
-        let (state, reasons) = job_state(http, uri, job_id).await?;
+        let JobStatus { state, reasons, impressions } = job_status(http, uri, job_id).await?;
         match state {
-            9 => return Ok(Outcome::Completed),
+            JobStatus::COMPLETED => return Ok(Outcome::Completed { impressions }),
             7 | 8 => return Ok(Outcome::Failed(format!("the printer stopped the job ({reasons})"))),
             _ if tokio::time::Instant::now() > deadline => {
                 anyhow::bail!("the printer did not finish the job in {give_up:?} (state {state}, {reasons})")

@@ -28,3 +28,10 @@ CREATE UNIQUE INDEX jobs_client_job_id ON jobs (owner_id, client_job_id);
 -- its owner's max_user_spool_bytes while it is kept.
 ALTER TABLE queues ADD COLUMN held_hours BIGINT;
 ALTER TABLE jobs ADD COLUMN spool_bytes BIGINT NOT NULL DEFAULT 0;
+
+-- What the printer and, for a client-spooled job, the client that printed it counted
+-- (job-impressions-completed), and how the server's check against the printer went
+-- ('confirmed', 'mismatch', 'unverified'; see ream_wire::PrintCheck).
+ALTER TABLE jobs ADD COLUMN impressions_reported BIGINT;
+ALTER TABLE jobs ADD COLUMN impressions_at_printer BIGINT;
+ALTER TABLE jobs ADD COLUMN print_check TEXT;

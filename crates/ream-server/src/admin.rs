@@ -257,6 +257,18 @@ pub async fn create_price_list(state: &AppState, p: &ream_wire::PriceList) -> Ap
     state.store.create_price_list(p).await
 }
 
+/// Every user's jobs, newest change first, with what was charged beside what the printer
+/// and the reporting client counted; `mismatch_only` keeps those the printer disagreed on.
+pub async fn jobs(state: &AppState, mismatch_only: bool, limit: i64) -> AppResult<Vec<ream_wire::AdminJob>> {
+    Ok(state
+        .store
+        .admin_jobs(mismatch_only, limit.clamp(1, 10_000))
+        .await?
+        .iter()
+        .map(|j| j.admin_view())
+        .collect())
+}
+
 pub async fn printers(state: &AppState) -> AppResult<Vec<ream_wire::Printer>> {
     Ok(state
         .store

@@ -80,6 +80,21 @@ enum AdminCommand {
     Printer(PrinterCmd),
     #[command(subcommand)]
     Queue(QueueCmd),
+    #[command(subcommand)]
+    Job(JobCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum JobCmd {
+    /// Every user's jobs, newest first, with the impressions charged, reported by the
+    /// client that printed them and counted by the printer, and the server's check.
+    List {
+        /// Only the jobs whose printer disagreed with what was charged or reported.
+        #[arg(long)]
+        mismatch: bool,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -547,6 +562,9 @@ async fn run_admin(s: &AppState, command: AdminCommand) -> anyhow::Result<()> {
                 Ok(admin::create_printer(s, &Printer { name, uri, price_list, fingerprint }).await?)
             }
             PrinterCmd::List => print(&admin::printers(s).await?),
+        },
+        AdminCommand::Job(cmd) => match cmd {
+            JobCmd::List { mismatch, limit } => print(&admin::jobs(s, mismatch, limit).await?),
         },
         AdminCommand::Queue(cmd) => match cmd {
             QueueCmd::Add {

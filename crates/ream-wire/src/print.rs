@@ -210,6 +210,49 @@ pub struct DeliveryReport {
     /// Why it did not print.
     #[serde(default)]
     pub reason: Option<String>,
+    /// The printer's id for the job, so the server can ask the printer itself.
+    #[serde(default)]
+    pub printer_job_id: Option<i32>,
+    /// The impressions the printer told the client it made (`job-impressions-completed`).
+    #[serde(default)]
+    pub impressions: Option<i64>,
+}
+
+/// How the server checked a printed job against its printer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum PrintCheck {
+    /// The printer says it completed the job, with the impressions expected (or does not
+    /// count them).
+    Confirmed,
+    /// The printer disagrees: the job is not completed there, or its impressions differ
+    /// from the pages charged. Shown to administrators.
+    Mismatch,
+    /// The printer could not be asked (unreachable from the server, or no job id).
+    Unverified,
+}
+
+/// A job as administrators review it: what was charged beside what the printer and the
+/// reporting client counted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AdminJob {
+    pub id: String,
+    pub owner: Option<String>,
+    pub name: String,
+    pub queue: String,
+    pub state: JobState,
+    pub printer: Option<String>,
+    /// Impressions charged: pages × copies.
+    pub impressions_charged: i64,
+    /// What the client that printed a client-spooled job reported.
+    pub impressions_reported: Option<i64>,
+    /// What the printer says (`job-impressions-completed`).
+    pub impressions_at_printer: Option<i64>,
+    pub check: Option<PrintCheck>,
+    pub price_cents: i64,
+    pub updated_at_ms: i64,
 }
 
 /// Where a client sends a document it keeps, once its owner released it.

@@ -7,17 +7,20 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ream_print::printer::{self as ipp_printer, Document, Outcome};
-use ream_wire::{DeliveryReport, ErrorCode, Job, JobState, ReleaseMode};
+use ream_print::printer::{self as ipp_printer, Document, JobStatus, Outcome};
+use ream_wire::{DeliveryReport, ErrorCode, Job, JobState, PrintCheck, ReleaseMode};
 
 use super::{drop_spool, owned, queue_of};
 use crate::error::{AppError, AppResult};
 use crate::pricing::price;
 use crate::state::AppState;
-use crate::store::UserRow;
+use crate::store::{JobRow, UserRow};
 
 /// How long a printer may take to finish one job before the server gives up on it.
 const PRINTER_PATIENCE: Duration = Duration::from_secs(600);
+
+/// How long the server waits for a printer's answer about a job a client reports.
+const PRINTER_QUESTION: Duration = Duration::from_secs(10);
 
 /// Sends a job in state `printing` to its printer, follows it, and charges its owner
 /// for what was printed. Runs in its own task; failures end in the job's state.
@@ -102,7 +105,9 @@ async fn try_deliver(state: &AppState, job_id: &str) -> anyhow::Result<()> {
         }
     };
     match ipp_printer::follow(&http, &printer.uri, printer_job, PRINTER_PATIENCE).await? {
-        Outcome::Completed => {
+        Outcome::Completed { impressions } => {
+            let check = judge(&job, true, impressions, None);
+            state.store.set_print_check(job_id, None, impressions, check).await?;
             // The one move out of `printing` that succeeds charges the job.
             state.store.move_job(job_id, &[JobState::Printing], JobState::Printed, None, None).await?;
             // Pull jobs keep their document for reprints; direct and private ones do not.
@@ -142,6 +147,15 @@ pub async fn report_outcome(
     } else {
         (JobState::Failed, Some(report.reason.as_deref().unwrap_or("the printer did not print it")))
     };
+    if report.printed && job.state() == JobState::Printing {
+        // The client's word is checked against the printer's where the server reaches it.
+        let (at_printer, check) = ask_printer(state, &job, report).await;
+        state.store.set_print_check(job_id, report.impressions, at_printer, check).await?;
+        if check == PrintCheck::Mismatch {
+            tracing::warn!(job = %job_id, reported = ?report.impressions, at_printer = ?at_printer,
+                "the printer does not confirm what the client reported");
+        }
+    }
     if !state.store.move_job(job_id, &[JobState::Printing], to, reason, None).await? {
         let now = state.store.job(job_id).await?;
         if now.state() == to {
@@ -153,6 +167,42 @@ pub async fn report_outcome(
         tracing::info!(job = %job_id, "printed by the client that keeps it");
     }
     Ok(state.store.job(job_id).await?.view())
+}
+
+/// How a printed job compares with its printer: the printer must have completed it, and
+/// a count it gives (0 is taken for "not counted", as printers that do not count say)
+/// must be the impressions charged, pages × copies, and what the client reported.
+fn judge(job: &JobRow, completed: bool, at_printer: Option<i64>, reported: Option<i64>) -> PrintCheck {
+    let charged = job.pages * job.copies;
+    let counted = at_printer.filter(|n| *n > 0);
+    let agrees = |n: Option<i64>| n.is_none_or(|n| n == charged);
+    if completed && agrees(counted) && (counted.is_none() || reported.is_none_or(|r| Some(r) == counted)) {
+        PrintCheck::Confirmed
+    } else {
+        PrintCheck::Mismatch
+    }
+}
+
+/// Asks the job's printer how the job the client says it printed went there.
+async fn ask_printer(state: &AppState, job: &JobRow, report: &DeliveryReport) -> (Option<i64>, PrintCheck) {
+    let (Some(printer_id), Some(printer_job)) = (&job.printer_id, report.printer_job_id) else {
+        return (None, PrintCheck::Unverified);
+    };
+    let Ok(printer) = state.store.printer(printer_id).await else { return (None, PrintCheck::Unverified) };
+    let http = ipp_printer::http_client(printer.fingerprint.as_deref());
+    let asked =
+        tokio::time::timeout(PRINTER_QUESTION, ipp_printer::job_status(&http, &printer.uri, printer_job));
+    match asked.await {
+        Ok(Ok(status)) => {
+            let completed = status.state == JobStatus::COMPLETED;
+            (status.impressions, judge(job, completed, status.impressions, report.impressions))
+        }
+        // Out of the server's reach: the client's word stands, marked as not checked.
+        Ok(Err(e)) if ipp_printer::is_transient(&e) => (None, PrintCheck::Unverified),
+        Err(_) => (None, PrintCheck::Unverified),
+        // The printer answered, and does not know the job as printed.
+        Ok(Err(_)) => (None, PrintCheck::Mismatch),
+    }
 }
 
 /// At start: takes up the jobs that were on their way to a printer when the server

@@ -62,6 +62,10 @@ pub struct JobRow {
     pub script_answers: Option<String>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
+    pub owner_name: Option<String>,
+    pub impressions_reported: Option<i64>,
+    pub impressions_at_printer: Option<i64>,
+    pub print_check: Option<String>,
 }
 
 impl JobRow {
@@ -72,6 +76,24 @@ impl JobRow {
     pub fn payment(&self) -> Option<PaymentChoice> {
         let kind = enum_parse::<PaymentKind>(self.account_kind.as_deref()?)?;
         Some(PaymentChoice { kind, name: self.account_name.clone() })
+    }
+
+    /// The job as administrators review it.
+    pub fn admin_view(&self) -> ream_wire::AdminJob {
+        ream_wire::AdminJob {
+            id: self.id.clone(),
+            owner: self.owner_name.clone(),
+            name: self.name.clone(),
+            queue: self.queue_name.clone(),
+            state: self.state(),
+            printer: self.printer_name.clone(),
+            impressions_charged: self.pages * self.copies,
+            impressions_reported: self.impressions_reported,
+            impressions_at_printer: self.impressions_at_printer,
+            check: self.print_check.as_deref().and_then(enum_parse),
+            price_cents: self.price_cents,
+            updated_at_ms: self.updated_at_ms,
+        }
     }
 
     pub fn view(&self) -> Job {
@@ -100,8 +122,10 @@ const JOB_SELECT: &str =
     "SELECT j.id, j.owner_id, j.queue_id, q.name AS queue_name, j.name, j.state, j.reason, \
      j.pages, j.copies, j.colour, j.duplex, j.media, j.price_cents, j.spool_file, j.holder, j.printer_id, \
      p.name AS printer_name, j.printer_job_id, j.printer_job_floor, j.account_kind, j.account_id, ca.name AS account_name, j.project_id, \
-     pa.name AS project_name, j.script_answers, j.created_at_ms, j.updated_at_ms \
+     pa.name AS project_name, j.script_answers, j.created_at_ms, j.updated_at_ms, u.username AS owner_name, \
+     j.impressions_reported, j.impressions_at_printer, j.print_check \
      FROM jobs j JOIN queues q ON q.id = j.queue_id LEFT JOIN printers p ON p.id = j.printer_id \
+     LEFT JOIN users u ON u.id = j.owner_id \
      LEFT JOIN shared_accounts ca ON ca.id = j.account_id LEFT JOIN shared_accounts pa ON pa.id = j.project_id";
 
 pub struct NewJob<'a> {
@@ -569,6 +593,37 @@ impl Store {
             .execute(self.pool())
             .await?;
         Ok(())
+    }
+
+    /// Records what the printer (and the client that printed it) counted, and the check.
+    pub async fn set_print_check(
+        &self,
+        id: &str,
+        reported: Option<i64>,
+        at_printer: Option<i64>,
+        check: ream_wire::PrintCheck,
+    ) -> AppResult<()> {
+        sqlx::query(
+            "UPDATE jobs SET impressions_reported = $1, impressions_at_printer = $2, print_check = $3 WHERE id = $4",
+        )
+        .bind(reported)
+        .bind(at_printer)
+        .bind(enum_str(check))
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Jobs, newest change first; with `mismatch_only`, those whose printer disagreed.
+    pub async fn admin_jobs(&self, mismatch_only: bool, limit: i64) -> AppResult<Vec<JobRow>> {
+        let filter = if mismatch_only { "WHERE j.print_check = 'mismatch'" } else { "" };
+        Ok(sqlx::query_as::<_, JobRow>(&format!(
+            "{JOB_SELECT} {filter} ORDER BY j.updated_at_ms DESC, j.id LIMIT $1"
+        ))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
     }
 
     pub async fn set_printer_job_id(&self, id: &str, printer_job_id: i64) -> AppResult<()> {
