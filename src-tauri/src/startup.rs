@@ -109,6 +109,7 @@ async fn local_printer(engine: Engine) {
     };
     let spool = ream_client::settings::cache_dir().join("spool");
     tracing::info!("printing to ipp://127.0.0.1:{port}{}", ream_client::ipp_endpoint::PATH);
+    tokio::spawn(ream_client::cups::keep_queues_going(port));
     if let Err(e) = ream_client::ipp_endpoint::serve(engine, listener, spool).await {
         tracing::error!(error = %e, "the local printer stopped");
     }

@@ -969,3 +969,20 @@ fn a_client_spooled_job_reported_printed_is_checked_with_its_printer() {
     let all: Value = serde_json::from_str(&site.admin(&["job", "list"], "")).unwrap();
     assert!(all.as_array().unwrap().iter().any(|j| j["id"] == id.as_str() && j["owner"] == "alice"), "{all}");
 }
+
+#[test]
+fn a_document_named_in_any_language_prints_under_its_name() {
+    let printer = Printer::start("Accueil");
+    let (_site, server) = site_with_printer(&printer, &[&["Direct"]]);
+    let client = logged_in_client(&server);
+    let (run, queue) = workstation(&client, free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let document = dir.path().join("Résumé – 履歴書.pdf");
+    std::fs::write(&document, pdf::pages(1)).unwrap();
+    lp(&queue.0, &["print-color-mode=monochrome"], &document);
+    let submitted =
+        run.expect(Duration::from_secs(30), "the job at the server", |v| v["type"] == "job_submitted");
+    assert_eq!(submitted["job"]["name"], "Résumé – 履歴書.pdf", "{submitted}");
+    let printed = wait_for_state(&client, "printed");
+    assert_eq!(printed["name"], "Résumé – 履歴書.pdf");
+}

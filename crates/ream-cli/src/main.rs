@@ -256,6 +256,7 @@ async fn run(args: Args) -> Result<(), ClientError> {
             let spool = ream_client::settings::cache_dir().join("spool");
             let endpoint =
                 tokio::spawn(ream_client::ipp_endpoint::serve(engine.clone(), listener, spool.clone()));
+            let queues = tokio::spawn(ream_client::cups::keep_queues_going(port));
             if !out.json {
                 eprintln!(
                     "Printing to ipp://127.0.0.1:{port}{} (ream cups install makes a CUPS queue for it)",
@@ -270,6 +271,7 @@ async fn run(args: Args) -> Result<(), ClientError> {
             ream_client::ipp_endpoint::resume_spooled(&engine, &spool);
             watch(&engine, events, &out, false, true).await?;
             endpoint.abort();
+            queues.abort();
         }
         Cmd::Jobs { action } => {
             engine.start().await?;

@@ -153,7 +153,7 @@ impl Api {
     where
         S: futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static,
     {
-        let header = serde_json::to_string(job).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let header = ascii_json(job)?;
         let resp = self
             .http
             .post(format!("{}{API_PREFIX}/jobs", self.base))
@@ -257,6 +257,24 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
+/// JSON with every character past ASCII written as a `\uXXXX` escape: the same value to
+/// any JSON reader, and a valid HTTP header value whatever language the job's name is in.
+fn ascii_json<T: serde::Serialize>(value: &T) -> Result<String> {
+    let json = serde_json::to_string(value).map_err(|e| ClientError::Protocol(e.to_string()))?;
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_ascii() && !c.is_ascii_control() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn encode_query(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
@@ -268,6 +286,17 @@ fn encode_query(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_job_description_in_any_language_is_a_valid_header_and_the_same_json() {
+        let job =
+            ream_wire::JobSubmission { name: "Résumé – 履歴書 📄.pdf".into(), ..Default::default() };
+        let header = super::ascii_json(&job).unwrap();
+        assert!(header.bytes().all(|b| (0x20..0x7f).contains(&b)), "{header}");
+        assert!(reqwest::header::HeaderValue::from_str(&header).is_ok());
+        let back: ream_wire::JobSubmission = serde_json::from_str(&header).unwrap();
+        assert_eq!(back.name, job.name);
+    }
+
     #[test]
     fn queries_are_percent_encoded() {
         assert_eq!(super::encode_query("Alice M&rtin/é"), "Alice%20M%26rtin%2F%C3%A9");

@@ -65,12 +65,20 @@ pub async fn serve(engine: Engine, listener: tokio::net::TcpListener, spool: Pat
         port,
         started: std::time::Instant::now(),
         uuid: uuid::Uuid::new_v4().to_string(),
-        next_job: AtomicI32::new(1),
+        next_job: AtomicI32::new(first_job_id()),
         jobs: Mutex::new(HashMap::new()),
         spool,
     });
     let app = Router::new().route(PATH, post(handle)).route("/", post(handle)).with_state(endpoint);
     axum::serve(listener, app).await
+}
+
+/// The first job id of this run: the seconds since 2026, so that a client started again
+/// never gives out the id of a job the spooler may still be following from the previous
+/// run (unless that one made more than a job a second).
+fn first_job_id() -> i32 {
+    let since = crate::workstation::now_ms() / 1_000 - 1_767_225_600;
+    i32::try_from(since.clamp(1, i64::from(i32::MAX / 2))).unwrap_or(1)
 }
 
 /// Makes a completely spooled document (`part`, already on disk) a job waiting at
@@ -499,7 +507,9 @@ impl Endpoint {
     }
 
     /// Streams the document to the spool and hands it to the engine; to the spooler the
-    /// job is then complete.
+    /// job is then complete. A failure here answers `server-error-busy`: CUPS' ipp backend
+    /// stops the whole queue on `server-error-internal-error`, and sends the job again
+    /// later on busy.
     async fn take_document<R>(&self, job: &mut LocalJob, payload: AsyncIppReader<R>) -> Result<(), StatusCode>
     where
         R: futures_util::io::AsyncRead + Send + Unpin,
@@ -509,7 +519,7 @@ impl Endpoint {
             Ok(key) => key,
             Err(e) => {
                 tracing::warn!(error = %e, "no spool key: cannot take a job");
-                return Err(StatusCode::ServerErrorInternalError);
+                return Err(StatusCode::ServerErrorBusy);
             }
         };
         // The document is written as `.part` and becomes `.spool` once complete, with its
@@ -532,7 +542,7 @@ impl Endpoint {
             tracing::warn!(error = %e, "cannot spool a job");
             let _ = tokio::fs::remove_file(&part).await;
             let _ = tokio::fs::remove_file(&path).await;
-            return Err(StatusCode::ServerErrorInternalError);
+            return Err(StatusCode::ServerErrorBusy);
         }
         let engine = self.engine.clone();
         tokio::spawn(async move { engine.print_spooled(submission, path).await });

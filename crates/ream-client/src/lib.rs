@@ -7,6 +7,7 @@
 //! keyring in production), never to files.
 
 pub mod api;
+pub mod cups;
 pub mod engine;
 pub mod error;
 pub mod held;

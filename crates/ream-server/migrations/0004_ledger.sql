@@ -35,3 +35,8 @@ ALTER TABLE jobs ADD COLUMN spool_bytes BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE jobs ADD COLUMN impressions_reported BIGINT;
 ALTER TABLE jobs ADD COLUMN impressions_at_printer BIGINT;
 ALTER TABLE jobs ADD COLUMN print_check TEXT;
+
+-- When the session's refresh token was last replaced: the replaced one is honoured once
+-- more for a short while (security.refresh_retry_seconds), for a client whose answer to
+-- the refresh was lost (killed, or its connection cut) before it could keep the new one.
+ALTER TABLE sessions ADD COLUMN rotated_at_ms BIGINT;

@@ -361,15 +361,29 @@ pub fn check_session_live(state: &AppState, session: &SessionRow) -> AppResult<(
 /// session-only one is extended.
 pub async fn refresh(state: &AppState, refresh_token: &str) -> AppResult<SessionTokens> {
     let hash = token_hash(refresh_token);
-    let Some(session) = state.store.session_by_refresh(&hash).await? else {
-        if let Some(stolen) = state.store.session_by_previous_refresh(&hash).await? {
-            if stolen.revoked_at_ms.is_none() {
-                tracing::warn!(session = %stolen.id, "a replaced refresh token was presented; ending the session");
-                state.store.revoke_session(&stolen.id, "refresh token reused").await?;
+    let session = match state.store.session_by_refresh(&hash).await? {
+        Some(session) => session,
+        None => match state.store.session_by_previous_refresh(&hash).await? {
+            // Replaced a moment ago: most likely its holder never got the answer (killed, or
+            // cut off); it gets new tokens once more, and the ones it missed stop working.
+            Some(session)
+                if session.revoked_at_ms.is_none()
+                    && session.rotated_at_ms.is_some_and(|t| {
+                        state.now_ms() - t <= state.config.security.refresh_retry_seconds * 1_000
+                    }) =>
+            {
+                tracing::info!(session = %session.id, "a refresh retried with the token it replaced");
+                session
             }
-            return Err(AppError::new(ErrorCode::SessionRevoked, "this refresh token was already used"));
-        }
-        return Err(AppError::new(ErrorCode::AuthInvalid, "unknown refresh token"));
+            Some(stolen) => {
+                if stolen.revoked_at_ms.is_none() {
+                    tracing::warn!(session = %stolen.id, "a replaced refresh token was presented; ending the session");
+                    state.store.revoke_session(&stolen.id, "refresh token reused").await?;
+                }
+                return Err(AppError::new(ErrorCode::SessionRevoked, "this refresh token was already used"));
+            }
+            None => return Err(AppError::new(ErrorCode::AuthInvalid, "unknown refresh token")),
+        },
     };
     check_session_live(state, &session)?;
     let user = state.store.user_by_id(&session.user_id).await?;
@@ -388,6 +402,7 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> AppResult<Session
         .store
         .rotate_session(
             &session.id,
+            &session.refresh_hash,
             &hash,
             &token_hash(&access_token),
             access_expires,

@@ -71,6 +71,10 @@ pub struct SecurityConfig {
     pub access_token_seconds: i64,
     /// Lifetime of a session that is not remembered; every refresh extends it.
     pub session_idle_seconds: i64,
+    /// For how long after a refresh the replaced refresh token is still honoured (once
+    /// more, replacing the tokens again) instead of being taken for theft: a client killed
+    /// or cut off before it kept the new token would otherwise lose its login.
+    pub refresh_retry_seconds: i64,
     /// How far a workstation proof's time may be from the server's.
     pub proof_max_skew_seconds: i64,
     pub enrolment_code_seconds: i64,
@@ -127,6 +131,7 @@ impl Default for SecurityConfig {
             lockout_seconds: 15 * 60,
             access_token_seconds: 15 * 60,
             session_idle_seconds: 24 * 3_600,
+            refresh_retry_seconds: 30,
             proof_max_skew_seconds: 60,
             enrolment_code_seconds: 24 * 3_600,
         }

@@ -139,6 +139,38 @@ fn engine(run: Rc<RefCell<Run>>) -> Engine {
 }
 
 /// Checks that a script compiles (at queue creation).
+/// Whether `value` answers `question`: one of its fixed answers, one of its choices, a
+/// number; the refusal names what it takes.
+pub fn check_answer(question: &ream_wire::Question, value: &str) -> Result<(), String> {
+    use ream_wire::QuestionKind::*;
+    let fixed: &[&str] = match question.kind {
+        YesNo => &["yes", "no"],
+        PrintNo => &["print", "no"],
+        YesNoCancel => &["yes", "no", "cancel"],
+        Checkbox => &["true", "false"],
+        Choice => {
+            if question.choices.iter().any(|c| c == value) {
+                return Ok(());
+            }
+            return Err(format!(
+                "{:?} answers {}: one of {}",
+                value,
+                question.id,
+                question.choices.join(", ")
+            ));
+        }
+        Number if value.trim().parse::<f64>().is_ok_and(f64::is_finite) => return Ok(()),
+        Number => return Err(format!("{:?} answers {} with a number", value, question.id)),
+        Text if value.chars().count() <= 1_000 => return Ok(()),
+        Text => return Err(format!("the answer to {} has at most 1000 characters", question.id)),
+    };
+    if fixed.contains(&value) {
+        Ok(())
+    } else {
+        Err(format!("{value:?} does not answer {}: one of {}", question.id, fixed.join(", ")))
+    }
+}
+
 pub fn check(script: &str) -> Result<(), String> {
     Engine::new().compile(script).map(|_| ()).map_err(|e| e.to_string())
 }
@@ -179,6 +211,32 @@ pub fn run(script: &str, job: &JobFacts, answers: &BTreeMap<String, String>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answers_are_checked_against_their_question() {
+        use ream_wire::{Question, QuestionKind};
+        let q = |kind, choices: &[&str]| Question {
+            id: "q".into(),
+            kind,
+            text: "?".into(),
+            choices: choices.iter().map(|c| c.to_string()).collect(),
+        };
+        let check = |question: &Question, value: &str, ok: bool| {
+            assert_eq!(check_answer(question, value).is_ok(), ok, "{:?} {value:?}", question.kind);
+        };
+        check(&q(QuestionKind::YesNo, &[]), "yes", true);
+        check(&q(QuestionKind::YesNo, &[]), "maybe", false);
+        check(&q(QuestionKind::PrintNo, &[]), "print", true);
+        check(&q(QuestionKind::YesNoCancel, &[]), "cancel", true);
+        check(&q(QuestionKind::Checkbox, &[]), "yes", false);
+        check(&q(QuestionKind::Choice, &["colour", "mono"]), "mono", true);
+        check(&q(QuestionKind::Choice, &["colour", "mono"]), "sepia", false);
+        check(&q(QuestionKind::Number, &[]), "12.5", true);
+        check(&q(QuestionKind::Number, &[]), "twelve", false);
+        check(&q(QuestionKind::Text, &[]), "anything", true);
+        let refusal = check_answer(&q(QuestionKind::YesNo, &[]), "maybe").unwrap_err();
+        assert!(refusal.contains("yes, no"), "names what it takes: {refusal}");
+    }
 
     fn job(pages: i64) -> JobFacts {
         JobFacts {

@@ -290,6 +290,19 @@ pub(super) async fn settle(
     let queue = queue_of(state, job).await?;
     let mut script_project = false;
     if let Some(script) = &queue.queue.script {
+        if !answer.answers.is_empty() {
+            // Answers are to the questions the job asks now, within their choices.
+            let facts = facts_of(state, user, job, &queue).await?;
+            if let Ok(asked) = run_script(script, facts, answers_of(job)).await {
+                for (id, value) in &answer.answers {
+                    let question =
+                        asked.questions.iter().find(|q| &q.id == id).ok_or_else(|| {
+                            AppError::invalid(format!("this job asks no question {id:?} now"))
+                        })?;
+                    script::check_answer(question, value).map_err(AppError::invalid)?;
+                }
+            }
+        }
         let mut answers = answers_of(job);
         answers.extend(answer.answers.clone());
         let json = serde_json::to_string(&answers).map_err(anyhow::Error::from)?;

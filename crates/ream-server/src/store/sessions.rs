@@ -16,10 +16,12 @@ pub struct SessionRow {
     pub refresh_expires_at_ms: Option<i64>,
     pub revoked_at_ms: Option<i64>,
     pub revoked_reason: Option<String>,
+    pub refresh_hash: String,
+    pub rotated_at_ms: Option<i64>,
 }
 
 const SESSION_COLUMNS: &str = "id, user_id, method, workstation_id, remember, access_expires_at_ms, \
-                               refresh_expires_at_ms, revoked_at_ms, revoked_reason";
+                               refresh_expires_at_ms, revoked_at_ms, revoked_reason, refresh_hash, rotated_at_ms";
 
 pub struct NewSession<'a> {
     pub id: &'a str,
@@ -88,12 +90,15 @@ impl Store {
         .await?)
     }
 
-    /// Replaces the session's tokens if `old_refresh_hash` is still its current one;
-    /// `false` when another refresh won the race.
+    /// Replaces the session's tokens if `current_refresh_hash` is still its current one;
+    /// `false` when another refresh won the race. `previous_refresh_hash` is the token
+    /// presented: the one replaced, or for a retried refresh the one replaced before.
+    #[allow(clippy::too_many_arguments)]
     pub async fn rotate_session(
         &self,
         id: &str,
-        old_refresh_hash: &str,
+        current_refresh_hash: &str,
+        previous_refresh_hash: &str,
         access_hash: &str,
         access_expires_at_ms: i64,
         refresh_hash: &str,
@@ -101,15 +106,17 @@ impl Store {
     ) -> AppResult<bool> {
         let done = sqlx::query(
             "UPDATE sessions SET access_hash = $1, access_expires_at_ms = $2, refresh_hash = $3, \
-             refresh_expires_at_ms = $4, previous_refresh_hash = $5 \
-             WHERE id = $6 AND refresh_hash = $5 AND revoked_at_ms IS NULL",
+             refresh_expires_at_ms = $4, previous_refresh_hash = $5, rotated_at_ms = $6 \
+             WHERE id = $7 AND refresh_hash = $8 AND revoked_at_ms IS NULL",
         )
         .bind(access_hash)
         .bind(access_expires_at_ms)
         .bind(refresh_hash)
         .bind(refresh_expires_at_ms)
-        .bind(old_refresh_hash)
+        .bind(previous_refresh_hash)
+        .bind(self.now_ms())
         .bind(id)
+        .bind(current_refresh_hash)
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)

@@ -1,0 +1,75 @@
+//! The workstation's CUPS queues that lead to this client's local printer, kept accepting.
+//!
+//! CUPS' stock `ipp` backend stops a whole queue (status "stop printer") when the printer's
+//! connection breaks in the middle of a request, as it does when the client is killed or
+//! crashes while taking a job. Everything printed afterwards would wait behind a stopped
+//! queue, so the client starts its queues again when it starts, and checks them now and
+//! then while it runs; the job that was cut off is then sent again by CUPS. This needs the
+//! right to enable a queue (root or CUPS' admin group): where the user lacks it, the
+//! attempt is logged and an administrator has to run `cupsenable`.
+
+use std::process::Command;
+use std::time::Duration;
+
+/// How often a running client looks at its queues.
+const CHECK_EVERY: Duration = Duration::from_secs(10);
+
+/// The names of the CUPS queues whose device is the local printer on `port`, from
+/// `lpstat -v` lines such as `device for Ream: ipp://127.0.0.1:8632/ipp/print`.
+pub fn queues_for(lpstat_v: &str, port: u16) -> Vec<String> {
+    let ours = [format!("://127.0.0.1:{port}/"), format!("://localhost:{port}/")];
+    lpstat_v
+        .lines()
+        .filter_map(|line| line.strip_prefix("device for ")?.split_once(": "))
+        .filter(|(_, uri)| ours.iter().any(|o| uri.contains(o.as_str())))
+        .map(|(name, _)| name.to_string())
+        .collect()
+}
+
+/// Whether `lpstat -p NAME` says the queue is stopped.
+fn stopped(name: &str) -> bool {
+    Command::new("lpstat")
+        .args(["-p", name])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("disabled"))
+        .unwrap_or(false)
+}
+
+/// Starts again every stopped queue that leads to this client's printer on `port`.
+pub fn resume_queues(port: u16) {
+    let Ok(out) = Command::new("lpstat").arg("-v").output() else { return };
+    for name in queues_for(&String::from_utf8_lossy(&out.stdout), port) {
+        if !stopped(&name) {
+            continue;
+        }
+        match Command::new("cupsenable").arg(&name).output() {
+            Ok(o) if o.status.success() => {
+                tracing::info!(queue = %name, "started the stopped CUPS queue again")
+            }
+            Ok(o) => tracing::warn!(queue = %name, error = %String::from_utf8_lossy(&o.stderr).trim(),
+                "the CUPS queue is stopped and this user may not start it: ask an administrator to run cupsenable"),
+            Err(e) => tracing::warn!(queue = %name, error = %e, "cannot run cupsenable"),
+        }
+    }
+}
+
+/// [`resume_queues`] now and every few seconds, for as long as the client runs.
+pub async fn keep_queues_going(port: u16) {
+    loop {
+        let _ = tokio::task::spawn_blocking(move || resume_queues(port)).await;
+        tokio::time::sleep(CHECK_EVERY).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_the_queues_of_this_clients_printer_are_ours() {
+        let lpstat = "device for Ream: ipp://127.0.0.1:8632/ipp/print\n\
+                      device for Office: ipps://printer.example/ipp/print\n\
+                      device for Other-user: ipp://127.0.0.1:8633/ipp/print\n\
+                      device for Ream-2: ipp://localhost:8632/ipp/print\n";
+        assert_eq!(super::queues_for(lpstat, 8632), ["Ream", "Ream-2"]);
+        assert!(super::queues_for("", 8632).is_empty());
+    }
+}
