@@ -1,0 +1,378 @@
+//! PDF's object syntax (ISO 32000-1 §7.2–7.3), read from borrowed bytes: just enough
+//! to read dictionaries, arrays, numbers, names and references.
+//!
+//! Promises: nothing is copied out of the input (strings are stepped over, never
+//! decoded), nesting is capped so no document can recurse the parser off the stack,
+//! and one parse holds at most [`MAX_ITEMS`] values, so what a parse allocates is
+//! bounded whatever the input. Callers charge [`Lexer::pos`] to their work budget.
+
+use super::Refusal;
+
+/// Arrays and dictionaries nested deeper than this are refused: real documents nest a
+/// handful of levels, and the parser recurses once per level.
+const MAX_NESTING: usize = 64;
+
+/// Values in one parsed object. A page-tree node listing a million kids is already far
+/// past anything a printer is sent; the cap bounds the memory of one parse.
+pub(super) const MAX_ITEMS: usize = 1 << 20;
+
+pub(super) fn is_white(b: u8) -> bool {
+    matches!(b, 0 | 9 | 10 | 12 | 13 | 32)
+}
+
+fn is_delimiter(b: u8) -> bool {
+    matches!(b, b'(' | b')' | b'<' | b'>' | b'[' | b']' | b'{' | b'}' | b'/' | b'%')
+}
+
+pub(super) fn is_regular(b: u8) -> bool {
+    !is_white(b) && !is_delimiter(b)
+}
+
+/// An indirect reference, `num gen R`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Ref {
+    pub num: u32,
+    pub gen: u16,
+}
+
+/// A name as written, `#xx` escapes still in it: they are decoded only when compared.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Name<'a>(&'a [u8]);
+
+impl Name<'_> {
+    /// Whether the name, escapes decoded, is `want`.
+    pub fn is(&self, want: &[u8]) -> bool {
+        let mut raw = self.0.iter().copied();
+        let mut want = want.iter().copied();
+        loop {
+            let got = match raw.next() {
+                Some(b'#') => {
+                    let hi = raw.next().and_then(|c| (c as char).to_digit(16));
+                    let lo = raw.next().and_then(|c| (c as char).to_digit(16));
+                    match (hi, lo) {
+                        (Some(hi), Some(lo)) => Some((hi * 16 + lo) as u8),
+                        _ => return false,
+                    }
+                }
+                other => other,
+            };
+            match (got, want.next()) {
+                (None, None) => return true,
+                (a, b) if a == b => {}
+                _ => return false,
+            }
+        }
+    }
+
+    /// The name for a message to a person.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(self.0).into_owned()
+    }
+}
+
+#[derive(Debug)]
+pub(super) enum Obj<'a> {
+    Null,
+    Bool,
+    Int(i64),
+    Real,
+    Str,
+    Name(Name<'a>),
+    Array(Vec<Obj<'a>>),
+    Dict(Dict<'a>),
+    Ref(Ref),
+}
+
+impl<'a> Obj<'a> {
+    pub fn dict(&self) -> Option<&Dict<'a>> {
+        match self {
+            Obj::Dict(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Dict<'a>(Vec<(Name<'a>, Obj<'a>)>);
+
+impl<'a> Dict<'a> {
+    pub fn get(&self, key: &[u8]) -> Option<&Obj<'a>> {
+        self.0.iter().find(|(k, _)| k.is(key)).map(|(_, v)| v)
+    }
+
+    pub fn int(&self, key: &[u8]) -> Option<i64> {
+        match self.get(key) {
+            Some(Obj::Int(n)) => Some(*n),
+            _ => None,
+        }
+    }
+
+    pub fn name(&self, key: &[u8]) -> Option<Name<'a>> {
+        match self.get(key) {
+            Some(Obj::Name(n)) => Some(*n),
+            _ => None,
+        }
+    }
+
+    pub fn reference(&self, key: &[u8]) -> Option<Ref> {
+        match self.get(key) {
+            Some(Obj::Ref(r)) => Some(*r),
+            _ => None,
+        }
+    }
+
+    pub fn has(&self, key: &[u8]) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Whether `/Type` is the name `ty`.
+    pub fn is_type(&self, ty: &[u8]) -> bool {
+        self.name(b"Type").is_some_and(|n| n.is(ty))
+    }
+}
+
+enum Token<'a> {
+    Int(i64),
+    Real,
+    Str,
+    Name(&'a [u8]),
+    ArrayOpen,
+    ArrayClose,
+    DictOpen,
+    DictClose,
+    Word(&'a [u8]),
+    End,
+}
+
+fn damaged(what: &str) -> Refusal {
+    Refusal::Damaged(what.into())
+}
+
+pub(super) struct Lexer<'a> {
+    data: &'a [u8],
+    pub pos: usize,
+    items: usize,
+}
+
+impl<'a> Lexer<'a> {
+    pub fn new(data: &'a [u8], pos: usize) -> Self {
+        Lexer { data, pos: pos.min(data.len()), items: 0 }
+    }
+
+    pub fn data(&self) -> &'a [u8] {
+        self.data
+    }
+
+    pub fn skip_white(&mut self) {
+        while let Some(&b) = self.data.get(self.pos) {
+            if is_white(b) {
+                self.pos += 1;
+            } else if b == b'%' {
+                while self.data.get(self.pos).is_some_and(|&b| b != b'\n' && b != b'\r') {
+                    self.pos += 1;
+                }
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Steps over `word` (a keyword such as `xref` or `trailer`) if it comes next.
+    pub fn keyword(&mut self, word: &[u8]) -> bool {
+        self.skip_white();
+        let end = self.pos + word.len();
+        let whole = self.data.get(end).is_none_or(|&b| !is_regular(b));
+        if self.data.get(self.pos..end) == Some(word) && whole {
+            self.pos = end;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// A non-negative integer, as in cross-reference subsection headers.
+    pub fn unsigned(&mut self) -> Option<u64> {
+        let save = self.pos;
+        match self.token() {
+            Ok(Token::Int(n)) if n >= 0 => Some(n as u64),
+            _ => {
+                self.pos = save;
+                None
+            }
+        }
+    }
+
+    /// `num gen obj`, the head of an indirect object.
+    pub fn object_head(&mut self) -> Option<Ref> {
+        let save = self.pos;
+        let head = (|| {
+            let num = u32::try_from(self.unsigned()?).ok()?;
+            let gen = u16::try_from(self.unsigned()?).ok()?;
+            self.keyword(b"obj").then_some(Ref { num, gen })
+        })();
+        if head.is_none() {
+            self.pos = save;
+        }
+        head
+    }
+
+    /// After a stream's dictionary: where its data starts, if the `stream` keyword
+    /// follows (and its end of line, which is not part of the data).
+    pub fn stream_start(&mut self) -> Option<usize> {
+        let save = self.pos;
+        if !self.keyword(b"stream") {
+            self.pos = save;
+            return None;
+        }
+        if self.data.get(self.pos) == Some(&b'\r') {
+            self.pos += 1;
+        }
+        if self.data.get(self.pos) == Some(&b'\n') {
+            self.pos += 1;
+        }
+        Some(self.pos)
+    }
+
+    pub fn object(&mut self) -> Result<Obj<'a>, Refusal> {
+        let token = self.token()?;
+        self.value(token, 0)
+    }
+
+    fn value(&mut self, token: Token<'a>, depth: usize) -> Result<Obj<'a>, Refusal> {
+        self.items += 1;
+        if self.items > MAX_ITEMS {
+            return Err(Refusal::TooComplex(format!(
+                "one of its objects holds more than {MAX_ITEMS} values"
+            )));
+        }
+        Ok(match token {
+            Token::Int(n) => self.maybe_reference(n),
+            Token::Real => Obj::Real,
+            Token::Str => Obj::Str,
+            Token::Name(n) => Obj::Name(Name(n)),
+            Token::ArrayOpen | Token::DictOpen if depth >= MAX_NESTING => {
+                return Err(damaged("its objects are nested too deep"))
+            }
+            Token::ArrayOpen => {
+                let mut items = Vec::new();
+                loop {
+                    match self.token()? {
+                        Token::ArrayClose => break Obj::Array(items),
+                        Token::End => return Err(damaged("an array is not closed")),
+                        t => items.push(self.value(t, depth + 1)?),
+                    }
+                }
+            }
+            Token::DictOpen => {
+                let mut entries = Vec::new();
+                loop {
+                    match self.token()? {
+                        Token::DictClose => break Obj::Dict(Dict(entries)),
+                        Token::Name(key) => {
+                            let t = self.token()?;
+                            entries.push((Name(key), self.value(t, depth + 1)?));
+                        }
+                        _ => return Err(damaged("a dictionary key is not a name")),
+                    }
+                }
+            }
+            Token::Word(b"true" | b"false") => Obj::Bool,
+            Token::Word(b"null") => Obj::Null,
+            Token::Word(_) | Token::ArrayClose | Token::DictClose | Token::End => {
+                return Err(damaged("an object is malformed"))
+            }
+        })
+    }
+
+    /// `n` is a plain integer unless `gen R` follows it.
+    fn maybe_reference(&mut self, n: i64) -> Obj<'a> {
+        let save = self.pos;
+        if let Ok(num) = u32::try_from(n) {
+            if let Ok(Token::Int(gen)) = self.token() {
+                if let (Ok(gen), Ok(Token::Word(b"R"))) = (u16::try_from(gen), self.token()) {
+                    return Obj::Ref(Ref { num, gen });
+                }
+            }
+        }
+        self.pos = save;
+        Obj::Int(n)
+    }
+
+    fn token(&mut self) -> Result<Token<'a>, Refusal> {
+        self.skip_white();
+        let data = self.data;
+        let Some(&b) = data.get(self.pos) else { return Ok(Token::End) };
+        let start = self.pos;
+        self.pos += 1;
+        Ok(match b {
+            b'[' => Token::ArrayOpen,
+            b']' => Token::ArrayClose,
+            b'<' if data.get(self.pos) == Some(&b'<') => {
+                self.pos += 1;
+                Token::DictOpen
+            }
+            b'>' if data.get(self.pos) == Some(&b'>') => {
+                self.pos += 1;
+                Token::DictClose
+            }
+            b'<' => match memchr::memchr(b'>', &data[self.pos..]) {
+                Some(i) => {
+                    self.pos += i + 1;
+                    Token::Str
+                }
+                None => return Err(damaged("a string is not closed")),
+            },
+            b'(' => {
+                self.literal_string()?;
+                Token::Str
+            }
+            b'/' => {
+                while data.get(self.pos).is_some_and(|&b| is_regular(b)) {
+                    self.pos += 1;
+                }
+                Token::Name(&data[start + 1..self.pos])
+            }
+            b')' | b'>' | b'{' | b'}' => return Err(damaged("an object is malformed")),
+            _ => {
+                while data.get(self.pos).is_some_and(|&b| is_regular(b)) {
+                    self.pos += 1;
+                }
+                number(&data[start..self.pos])
+            }
+        })
+    }
+
+    /// Steps over a `( … )` string: parentheses nest unless escaped.
+    fn literal_string(&mut self) -> Result<(), Refusal> {
+        let mut open = 1usize;
+        while let Some(&b) = self.data.get(self.pos) {
+            self.pos += 1;
+            match b {
+                b'\\' => self.pos += 1,
+                b'(' => open += 1,
+                b')' => {
+                    open -= 1;
+                    if open == 0 {
+                        return Ok(());
+                    }
+                }
+                _ => {}
+            }
+        }
+        Err(damaged("a string is not closed"))
+    }
+}
+
+fn number(word: &[u8]) -> Token<'_> {
+    let digits = word.strip_prefix(b"-").or_else(|| word.strip_prefix(b"+")).unwrap_or(word);
+    let dots = digits.iter().filter(|&&b| b == b'.').count();
+    let numeric = !digits.is_empty() && dots <= 1 && digits.iter().all(|&b| b == b'.' || b.is_ascii_digit());
+    if !numeric || digits == b"." {
+        return Token::Word(word);
+    }
+    if dots == 1 {
+        return Token::Real;
+    }
+    // Integers too large for i64 are still numbers; nothing the counter reads needs them.
+    std::str::from_utf8(word).ok().and_then(|s| s.parse().ok()).map_or(Token::Real, Token::Int)
+}
