@@ -344,3 +344,19 @@ fn callers_get_the_count_or_the_reason_in_words() {
         Err("the PDF is password-protected: its pages cannot be counted without the password".into())
     );
 }
+
+#[test]
+fn documents_made_by_real_tools_are_counted_as_pdfinfo_counts_them() {
+    macro_rules! real {
+        ($name:literal) => {
+            include_bytes!(concat!("../../tests/data/", $name)).as_slice()
+        };
+    }
+    check(real!("cupsfilter-text.pdf"), pages(1, 1));
+    check(real!("ghostscript.pdf"), pages(3, 3));
+    check(real!("ghostscript-encrypted.pdf"), pages(3, 3));
+    check(real!("qpdf-object-streams.pdf"), pages(3, 3));
+    check(real!("qpdf-linearized.pdf"), pages(3, 3));
+    check(real!("qpdf-encrypted.pdf"), pages(3, 3));
+    check(real!("qpdf-encrypted-object-streams.pdf"), Err(Refusal::Encrypted));
+}
