@@ -167,6 +167,13 @@ fn deep(depth: u32) -> Doc {
     doc.obj(2 + depth, PAGE)
 }
 
+/// A root whose second kid lists the root again.
+fn kids_cycle() -> Doc {
+    flat(1, 1)
+        .obj(2, "<< /Type /Pages /Kids [3 0 R 4 0 R] /Count 2 >>")
+        .obj(4, "<< /Type /Pages /Kids [2 0 R] /Count 1 >>")
+}
+
 const ENCRYPT: &str = "<< /Filter /Standard /V 1 /R 2 /O <00> /U <00> /P -4 >>";
 
 fn pages(pages: u64, declared: i64) -> Result<Count, Refusal> {
@@ -359,4 +366,38 @@ fn documents_made_by_real_tools_are_counted_as_pdfinfo_counts_them() {
     check(real!("qpdf-linearized.pdf"), pages(3, 3));
     check(real!("qpdf-encrypted.pdf"), pages(3, 3));
     check(real!("qpdf-encrypted-object-streams.pdf"), Err(Refusal::Encrypted));
+}
+
+/// The crafted documents small enough to seed the fuzzer.
+fn seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let encrypted = flat(3, 3).obj(9, ENCRYPT).trailer("/Encrypt 9 0 R");
+    let plain = nested(2, 3).classic();
+    vec![
+        ("plain.pdf", plain.clone()),
+        ("count-too-low.pdf", flat(50, 1).classic()),
+        ("count-too-high.pdf", flat(2, 1000).classic()),
+        ("kids-cycle.pdf", kids_cycle().classic()),
+        ("deep.pdf", deep(300).classic()),
+        ("object-streams.pdf", nested(2, 3).compressed(&[1, 2, 3, 4, 5], 0)),
+        ("prev-loop.pdf", flat(3, 3).trailer("/Prev {xref}").compressed(&[2], 0)),
+        ("truncated.pdf", plain[..plain.len() / 2].to_vec()),
+        ("encrypted.pdf", encrypted.classic()),
+        ("encrypted-object-streams.pdf", encrypted.compressed(&[1, 2], 0)),
+    ]
+}
+
+#[test]
+fn the_fuzzer_is_seeded_with_the_crafted_documents() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/page_count");
+    let bless = std::env::var_os("REAM_BLESS").is_some();
+    for (name, bytes) in seeds() {
+        let path = dir.join(name);
+        if bless {
+            std::fs::write(&path, &bytes).unwrap();
+        }
+        assert!(
+            std::fs::read(&path).is_ok_and(|b| b == bytes),
+            "{name} is stale: run again with REAM_BLESS=1"
+        );
+    }
 }
