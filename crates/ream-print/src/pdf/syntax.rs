@@ -16,16 +16,29 @@ const MAX_NESTING: usize = 64;
 /// past anything a printer is sent; the cap bounds the memory of one parse.
 pub(super) const MAX_ITEMS: usize = 1 << 20;
 
-pub(super) fn is_white(b: u8) -> bool {
-    matches!(b, 0 | 9 | 10 | 12 | 13 | 32)
-}
+/// Byte classes (§7.2.2), looked up: the lexer asks for every byte it passes.
+const WHITE: u8 = 1;
+const DELIMITER: u8 = 2;
+static CLASS: [u8; 256] = {
+    let mut class = [0; 256];
+    let mut i = 0;
+    while i < 256 {
+        class[i] = match i as u8 {
+            0 | 9 | 10 | 12 | 13 | 32 => WHITE,
+            b'(' | b')' | b'<' | b'>' | b'[' | b']' | b'{' | b'}' | b'/' | b'%' => DELIMITER,
+            _ => 0,
+        };
+        i += 1;
+    }
+    class
+};
 
-fn is_delimiter(b: u8) -> bool {
-    matches!(b, b'(' | b')' | b'<' | b'>' | b'[' | b']' | b'{' | b'}' | b'/' | b'%')
+pub(super) fn is_white(b: u8) -> bool {
+    CLASS[b as usize] == WHITE
 }
 
 pub(super) fn is_regular(b: u8) -> bool {
-    !is_white(b) && !is_delimiter(b)
+    CLASS[b as usize] == 0
 }
 
 /// An indirect reference, `num gen R`.
@@ -284,18 +297,26 @@ impl<'a> Lexer<'a> {
         })
     }
 
-    /// `n` is a plain integer unless `gen R` follows it.
+    /// `n` is a plain integer unless `gen R` follows it. Looked ahead for byte by byte,
+    /// not token by token: every integer asks.
     fn maybe_reference(&mut self, n: i64) -> Obj<'a> {
         let save = self.pos;
-        if let Ok(num) = u32::try_from(n) {
-            if let Ok(Token::Int(gen)) = self.token() {
-                if let (Ok(gen), Ok(Token::Word(b"R"))) = (u16::try_from(gen), self.token()) {
-                    return Obj::Ref(Ref { num, gen });
-                }
+        let reference = (|| {
+            let num = u32::try_from(n).ok()?;
+            self.skip_white();
+            let start = self.pos;
+            let mut gen = 0u32;
+            while let Some(d) = self.data.get(self.pos).filter(|b| b.is_ascii_digit()) {
+                gen = gen.checked_mul(10)?.checked_add(u32::from(d - b'0'))?;
+                self.pos += 1;
             }
-        }
-        self.pos = save;
-        Obj::Int(n)
+            let gen = u16::try_from(gen).ok().filter(|_| self.pos > start)?;
+            self.keyword(b"R").then_some(Ref { num, gen })
+        })();
+        reference.map(Obj::Ref).unwrap_or_else(|| {
+            self.pos = save;
+            Obj::Int(n)
+        })
     }
 
     fn token(&mut self) -> Result<Token<'a>, Refusal> {
@@ -364,15 +385,28 @@ impl<'a> Lexer<'a> {
 }
 
 fn number(word: &[u8]) -> Token<'_> {
-    let digits = word.strip_prefix(b"-").or_else(|| word.strip_prefix(b"+")).unwrap_or(word);
-    let dots = digits.iter().filter(|&&b| b == b'.').count();
-    let numeric = !digits.is_empty() && dots <= 1 && digits.iter().all(|&b| b == b'.' || b.is_ascii_digit());
-    if !numeric || digits == b"." {
-        return Token::Word(word);
+    let (negative, digits) = match word {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, word),
+    };
+    let mut n: Option<i64> = Some(0);
+    let (mut dots, mut figures) = (0, 0);
+    for &b in digits {
+        match b {
+            b'0'..=b'9' => {
+                figures += 1;
+                n = n.and_then(|n| n.checked_mul(10)?.checked_add(i64::from(b - b'0')));
+            }
+            b'.' => dots += 1,
+            _ => return Token::Word(word),
+        }
     }
-    if dots == 1 {
-        return Token::Real;
+    match (figures, dots, n) {
+        (0, _, _) | (_, 2.., _) => Token::Word(word),
+        (_, 1, _) => Token::Real,
+        (_, _, Some(n)) => Token::Int(if negative { -n } else { n }),
+        // Integers too large for i64 are still numbers; nothing the counter reads needs them.
+        (_, _, None) => Token::Real,
     }
-    // Integers too large for i64 are still numbers; nothing the counter reads needs them.
-    std::str::from_utf8(word).ok().and_then(|s| s.parse().ok()).map_or(Token::Real, Token::Int)
 }
