@@ -1,25 +1,28 @@
 //! A document's page count, which is what its owner is charged for: the leaves of its
 //! page tree, read by a reader of our own that trusts nothing in the file.
 //!
-//! The modules, from the bytes up: [`syntax`] (tokens and objects), [`decode`] (Flate
-//! and predictors, capped), [`xref`] (the document's own cross-references),
-//! [`recover`] (finding objects without them), [`objects`] (objects by reference,
-//! object streams included) and [`tree`] (the walk that counts).
+//! The modules, from the bytes up: [`source`] (bounded windows of the file),
+//! [`syntax`] (tokens and objects), [`decode`] (Flate and predictors, capped), [`xref`]
+//! (the document's own cross-references), [`recover`] (finding objects without them),
+//! [`objects`] (objects by reference, object streams included) and [`tree`] (the walk
+//! that counts).
 //!
 //! Promises, whatever the input: the answer is the number of page leaves, or a
 //! [`Refusal`] a person can read; work, inflated bytes, objects and depth are all capped
 //! (the constants below), so time and memory are bounded independently of the file's
-//! size, apart from the read-only map of the file itself; nothing recurses on the input
-//! beyond [`syntax`]'s nesting cap.
+//! size, which is never held whole; nothing recurses on the input beyond [`syntax`]'s
+//! nesting cap.
 
 mod decode;
 mod objects;
 mod recover;
+mod source;
 mod syntax;
 mod tree;
 mod xref;
 
 use objects::{Index, Objects};
+use source::Source;
 
 /// Deepest page tree read: real trees are a few levels deep (a balanced tree of 256
 /// levels would hold more pages than exist).
@@ -32,10 +35,11 @@ const MAX_OBJECTS: usize = 1_000_000;
 const MAX_STREAM_BYTES: usize = 16 << 20;
 /// Bytes all the streams of one document may inflate to together.
 const MAX_INFLATED_BYTES: usize = 64 << 20;
-/// Work units (about one per byte parsed, searched or stepped over) granted to every
-/// document, and more per byte of file: a recovery scan must be able to read a large
-/// file through, but no input may make the counter loop or go quadratic.
-const WORK_BASE: u64 = 16 << 20;
+/// Work units (about one per byte parsed or searched, and more per read: see
+/// [`source`]) granted to every document, and more per byte of file: a recovery scan
+/// must be able to read a large file through, but no input may make the counter loop
+/// or go quadratic.
+const WORK_BASE: u64 = 256 << 20;
 const WORK_PER_BYTE: u64 = 4;
 
 /// The pages of a document: `pages` leaves of its page tree; `declared` is what the
@@ -50,6 +54,8 @@ pub struct Count {
 /// Why a document's pages cannot be counted, in words for the person who sent it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
+    /// Reading the file failed.
+    Unreadable(String),
     Empty,
     NotPdf,
     /// What is wrong with it.
@@ -66,6 +72,7 @@ pub enum Refusal {
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Refusal::Unreadable(why) => write!(f, "cannot read the document: {why}"),
             Refusal::Empty => write!(f, "the document is empty"),
             Refusal::NotPdf => write!(f, "the document is not a PDF"),
             Refusal::Damaged(what) => write!(f, "the PDF is damaged: {what}"),
@@ -96,10 +103,20 @@ impl Work {
     }
 
     fn spend(&mut self, units: usize) -> Result<(), Refusal> {
-        self.units = self.units.checked_sub(units as u64).ok_or_else(|| {
-            Refusal::TooComplex("reading it takes more work than any real document needs".into())
-        })?;
+        match self.units.checked_sub(units as u64) {
+            Some(left) => self.units = left,
+            None => {
+                self.units = 0;
+                return Err(Refusal::TooComplex(
+                    "reading it takes more work than any real document needs".into(),
+                ));
+            }
+        }
         Ok(())
+    }
+
+    fn exhausted(&self) -> bool {
+        self.units == 0
     }
 
     fn inflated_left(&self) -> usize {
@@ -114,20 +131,24 @@ impl Work {
 
 /// Counts the pages of the PDF in `data`.
 pub fn count(data: &[u8]) -> Result<Count, Refusal> {
-    if data.is_empty() {
+    count_in(&Source::new(&data, data.len()))
+}
+
+fn count_in(src: &Source) -> Result<Count, Refusal> {
+    if src.len == 0 {
         return Err(Refusal::Empty);
     }
+    let mut work = Work::for_len(src.len);
     // Readers accept a header a little way in (some mailers and printers prefix junk).
-    if memchr::memmem::find(&data[..data.len().min(1024)], b"%PDF-").is_none() {
+    if memchr::memmem::find(&src.read(0, 1024, &mut work)?, b"%PDF-").is_none() {
         return Err(Refusal::NotPdf);
     }
-    let mut work = Work::for_len(data.len());
     // The document's own cross-references first; if they are damaged, the objects are
     // found by a scan instead. When both fail, the first reason is the one to give,
     // unless it was only that the cross-references could not be read.
-    let (first, encrypted) = match xref::Xref::read(data, &mut work) {
+    let (first, encrypted) = match xref::Xref::read(src, &mut work) {
         Ok(xref) => {
-            let mut objects = Objects::new(data, Index::Xref(xref), work);
+            let mut objects = Objects::new(src, Index::Xref(xref), work);
             let result = count_objects(&mut objects);
             work = objects.work;
             match result {
@@ -138,8 +159,8 @@ pub fn count(data: &[u8]) -> Result<Count, Refusal> {
         Err(Refusal::Damaged(_)) => (None, false),
         Err(e) => return Err(e),
     };
-    let recovered = recover::scan(data, &mut work)?;
-    let mut objects = Objects::new(data, Index::Recovered(recovered), work);
+    let recovered = recover::scan(src, &mut work)?;
+    let mut objects = Objects::new(src, Index::Recovered(recovered), work);
     let encrypted = encrypted || objects.encrypted;
     let result = count_objects(&mut objects);
     result.map_err(|e| blame(first.unwrap_or(e), encrypted))
@@ -159,18 +180,13 @@ fn blame(refusal: Refusal, encrypted: bool) -> Refusal {
     }
 }
 
-/// Pages of the PDF `file`, for the callers that charge for them: read from a memory
-/// map of the file (see [`count`] for what is read and the bounds on it). A document
+/// Pages of the PDF `file`, for the callers that charge for them, read from the file
+/// in bounded windows (see [`count`] for what is read and the bounds on it). A document
 /// that cannot be counted is refused with a reason a person can read.
 pub fn page_count(file: &std::fs::File) -> Result<i64, String> {
-    let len = file.metadata().map_err(|e| format!("cannot read the document: {e}"))?.len();
-    if len == 0 {
-        return Err(Refusal::Empty.to_string());
-    }
-    // SAFETY: the file is a private copy of the caller's, complete and not changed
-    // while it is mapped.
-    let map = unsafe { memmap2::Mmap::map(file) }.map_err(|e| format!("cannot read the document: {e}"))?;
-    let counted = count(&map).map_err(|e| e.to_string())?;
+    let len = file.metadata().map_err(|e| Refusal::Unreadable(e.to_string()).to_string())?.len();
+    let len = usize::try_from(len).map_err(|_| Refusal::TooComplex("it is too large".into()).to_string())?;
+    let counted = count_in(&Source::new(file, len)).map_err(|e| e.to_string())?;
     if counted.declared != Some(counted.pages as i64) {
         tracing::warn!(
             pages = counted.pages,

@@ -7,16 +7,16 @@
 //! object-stream entries are indexed; objects of an encrypted document's object streams
 //! are never read, and asking for one refuses the document as password-protected.
 
-use super::decode::decode;
 use super::recover::Recovered;
+use super::source::Source;
 use super::syntax::{Lexer, Obj, Ref};
-use super::xref::{stream_data, Place, Xref};
+use super::xref::{Place, StreamHead, Xref};
 use super::{Refusal, Work, MAX_OBJECTS};
 use std::collections::HashMap;
 use std::rc::Rc;
 
-pub(super) enum Index<'a> {
-    Xref(Xref<'a>),
+pub(super) enum Index {
+    Xref(Xref),
     Recovered(Recovered),
 }
 
@@ -27,14 +27,15 @@ struct ObjectStream {
     entries: Vec<(u32, usize)>,
 }
 
-pub(super) struct Objects<'a> {
-    data: &'a [u8],
-    index: Index<'a>,
+pub(super) struct Objects<'s> {
+    src: &'s Source<'s>,
+    index: Index,
     pub encrypted: bool,
     streams: HashMap<u32, Rc<ObjectStream>>,
     entries: usize,
-    /// A recovered document's objects found in the object streams read so far, and how
-    /// many of its object streams have been read.
+    /// A recovered document's object streams, the objects found in those read so far,
+    /// and how many have been read.
+    object_streams: Vec<u32>,
     in_streams: HashMap<u32, (u32, usize)>,
     streams_read: usize,
     pub work: Work,
@@ -44,18 +45,19 @@ fn damaged(what: String) -> Refusal {
     Refusal::Damaged(what)
 }
 
-impl<'a> Objects<'a> {
-    pub fn new(data: &'a [u8], index: Index<'a>, work: Work) -> Self {
-        let encrypted = match &index {
-            Index::Xref(x) => x.trailer.encrypted,
-            Index::Recovered(r) => r.trailer.encrypted,
+impl<'s> Objects<'s> {
+    pub fn new(src: &'s Source<'s>, mut index: Index, work: Work) -> Self {
+        let (encrypted, object_streams) = match &mut index {
+            Index::Xref(x) => (x.trailer.encrypted, Vec::new()),
+            Index::Recovered(r) => (r.trailer.encrypted, std::mem::take(&mut r.object_streams)),
         };
         Objects {
-            data,
+            src,
             index,
             encrypted,
             streams: HashMap::new(),
             entries: 0,
+            object_streams,
             in_streams: HashMap::new(),
             streams_read: 0,
             work,
@@ -73,7 +75,7 @@ impl<'a> Objects<'a> {
     pub fn with<R>(&mut self, r: Ref, f: impl FnOnce(&Obj<'_>) -> R) -> Result<R, Refusal> {
         match self.place(r.num)? {
             None | Some(Place::Free) => Ok(f(&Obj::Null)),
-            Some(Place::At(at)) => Ok(f(&self.direct(at, r.num)?)),
+            Some(Place::At(at)) => self.src.object(at, r.num, &mut self.work, f),
             Some(Place::InStream { stream, index }) => {
                 let stream = self.object_stream(stream)?;
                 Ok(f(&self.in_stream(&stream, r.num, index)?))
@@ -82,20 +84,20 @@ impl<'a> Objects<'a> {
     }
 
     fn place(&mut self, num: u32) -> Result<Option<Place>, Refusal> {
-        let recovered = match &self.index {
-            Index::Xref(x) => return x.place(num, &mut self.work),
-            Index::Recovered(r) => r,
-        };
-        if let Some(at) = recovered.place(num) {
-            return Ok(Some(Place::At(at)));
+        match &mut self.index {
+            Index::Xref(x) => return x.place(self.src, num, &mut self.work),
+            Index::Recovered(r) => {
+                if let Some(at) = r.place(num) {
+                    return Ok(Some(Place::At(at)));
+                }
+            }
         }
         // Not found directly: it may be in an object stream not read yet.
         loop {
             if let Some(&(stream, index)) = self.in_streams.get(&num) {
                 return Ok(Some(Place::InStream { stream, index }));
             }
-            let Index::Recovered(recovered) = &self.index else { unreachable!("matched above") };
-            let Some(&stream) = recovered.object_streams.get(self.streams_read) else { return Ok(None) };
+            let Some(&stream) = self.object_streams.get(self.streams_read) else { return Ok(None) };
             self.streams_read += 1;
             match self.object_stream(stream) {
                 Ok(s) => {
@@ -110,17 +112,6 @@ impl<'a> Objects<'a> {
         }
     }
 
-    /// The object whose head `num gen obj` is at `at`.
-    fn direct(&mut self, at: usize, num: u32) -> Result<Obj<'a>, Refusal> {
-        let mut lx = Lexer::new(self.data, at);
-        if lx.object_head().is_none_or(|head| head.num != num) {
-            return Err(damaged(format!("object {num} is not where its cross-reference says")));
-        }
-        let value = lx.object();
-        self.work.spend(lx.pos - at)?;
-        value
-    }
-
     fn object_stream(&mut self, num: u32) -> Result<Rc<ObjectStream>, Refusal> {
         if self.encrypted {
             return Err(Refusal::Encrypted);
@@ -131,19 +122,22 @@ impl<'a> Objects<'a> {
         let Some(Place::At(at)) = self.place(num)? else {
             return Err(damaged(format!("object stream {num} is missing")));
         };
-        let mut lx = Lexer::new(self.data, at);
-        if lx.object_head().is_none_or(|head| head.num != num) {
-            return Err(damaged(format!("object stream {num} is not where its cross-reference says")));
-        }
-        let dict = lx.object();
-        self.work.spend(lx.pos - at)?;
-        let Obj::Dict(dict) = dict? else { return Err(damaged(format!("object {num} is not a stream"))) };
-        let raw = stream_data(self.data, &dict, &mut lx, &mut self.work)?
-            .ok_or_else(|| damaged(format!("object stream {num} has no data")))?;
-        let data = decode(&dict, raw, &mut self.work)?;
-        let (Some(n), Some(first)) = (dict.int(b"N"), dict.int(b"First")) else {
-            return Err(damaged(format!("object stream {num} has no /N or /First")));
+        let head = self.src.lex(at, &mut self.work, |lx| {
+            if lx.object_head().is_none_or(|head| head.num != num) {
+                return Err(damaged(format!("object stream {num} is not where its cross-reference says")));
+            }
+            let Obj::Dict(dict) = lx.object()? else {
+                return Err(damaged(format!("object {num} is not a stream")));
+            };
+            let stream = StreamHead::of(&dict, lx)?;
+            Ok((stream, dict.int(b"N"), dict.int(b"First")))
+        })?;
+        let (Some(stream), Some(n), Some(first)) = head else {
+            return Err(damaged(format!("object stream {num} has no data, /N or /First")));
         };
+        let data = stream
+            .decode(self.src, at, &mut self.work)?
+            .ok_or_else(|| damaged(format!("object stream {num} has no data")))?;
         let first = usize::try_from(first).ok().filter(|&f| f <= data.len());
         let first = first.ok_or_else(|| damaged(format!("object stream {num}'s /First is out of range")))?;
         let mut header = Lexer::new(&data[..first], 0);
@@ -167,12 +161,12 @@ impl<'a> Objects<'a> {
 
     /// Object `num`, said to be the `index`th of `stream`. The index is trusted only if
     /// the stream agrees: otherwise the object is looked for by its number.
-    fn in_stream<'s>(
+    fn in_stream<'o>(
         &mut self,
-        stream: &'s ObjectStream,
+        stream: &'o ObjectStream,
         num: u32,
         index: usize,
-    ) -> Result<Obj<'s>, Refusal> {
+    ) -> Result<Obj<'o>, Refusal> {
         let offset = match stream.entries.get(index) {
             Some(&(n, offset)) if n == num => Some(offset),
             _ => {

@@ -5,6 +5,8 @@
 //! decoded), nesting is capped so no document can recurse the parser off the stack,
 //! and one parse holds at most [`MAX_ITEMS`] values, so what a parse allocates is
 //! bounded whatever the input. Callers charge [`Lexer::pos`] to their work budget.
+//! Parsing a window of a document rather than all of it is safe: the lexer says when
+//! it needed more.
 
 use super::Refusal;
 
@@ -161,27 +163,39 @@ fn damaged(what: &str) -> Refusal {
     Refusal::Damaged(what.into())
 }
 
+/// Reads tokens and objects from `data`, which may be a window on a larger document:
+/// [`Lexer::short`] tells whether the lexer looked past the window's end, so that a
+/// result read from a window that was too small is not trusted.
 pub(super) struct Lexer<'a> {
     data: &'a [u8],
     pub pos: usize,
     items: usize,
+    short: bool,
 }
 
 impl<'a> Lexer<'a> {
     pub fn new(data: &'a [u8], pos: usize) -> Self {
-        Lexer { data, pos: pos.min(data.len()), items: 0 }
+        Lexer { data, pos: pos.min(data.len()), items: 0, short: false }
     }
 
-    pub fn data(&self) -> &'a [u8] {
-        self.data
+    /// Whether anything read needed bytes past the end of the data.
+    pub fn short(&self) -> bool {
+        self.short
+    }
+
+    /// The byte at `i`; asking past the end is remembered.
+    pub fn peek(&mut self, i: usize) -> Option<u8> {
+        let b = self.data.get(i).copied();
+        self.short |= b.is_none();
+        b
     }
 
     pub fn skip_white(&mut self) {
-        while let Some(&b) = self.data.get(self.pos) {
+        while let Some(b) = self.peek(self.pos) {
             if is_white(b) {
                 self.pos += 1;
             } else if b == b'%' {
-                while self.data.get(self.pos).is_some_and(|&b| b != b'\n' && b != b'\r') {
+                while self.peek(self.pos).is_some_and(|b| b != b'\n' && b != b'\r') {
                     self.pos += 1;
                 }
             } else {
@@ -194,8 +208,8 @@ impl<'a> Lexer<'a> {
     pub fn keyword(&mut self, word: &[u8]) -> bool {
         self.skip_white();
         let end = self.pos + word.len();
-        let whole = self.data.get(end).is_none_or(|&b| !is_regular(b));
-        if self.data.get(self.pos..end) == Some(word) && whole {
+        let here = word.iter().enumerate().all(|(i, &w)| self.peek(self.pos + i) == Some(w));
+        if here && self.peek(end).is_none_or(|b| !is_regular(b)) {
             self.pos = end;
             true
         } else {
@@ -237,10 +251,10 @@ impl<'a> Lexer<'a> {
             self.pos = save;
             return None;
         }
-        if self.data.get(self.pos) == Some(&b'\r') {
+        if self.peek(self.pos) == Some(b'\r') {
             self.pos += 1;
         }
-        if self.data.get(self.pos) == Some(&b'\n') {
+        if self.peek(self.pos) == Some(b'\n') {
             self.pos += 1;
         }
         Some(self.pos)
@@ -306,7 +320,7 @@ impl<'a> Lexer<'a> {
             self.skip_white();
             let start = self.pos;
             let mut gen = 0u32;
-            while let Some(d) = self.data.get(self.pos).filter(|b| b.is_ascii_digit()) {
+            while let Some(d) = self.peek(self.pos).filter(|b| b.is_ascii_digit()) {
                 gen = gen.checked_mul(10)?.checked_add(u32::from(d - b'0'))?;
                 self.pos += 1;
             }
@@ -319,46 +333,51 @@ impl<'a> Lexer<'a> {
         })
     }
 
+    /// Steps over a run of regular bytes (a number, a keyword or a name's body).
+    fn regular_run(&mut self) {
+        while self.peek(self.pos).is_some_and(is_regular) {
+            self.pos += 1;
+        }
+    }
+
     fn token(&mut self) -> Result<Token<'a>, Refusal> {
         self.skip_white();
-        let data = self.data;
-        let Some(&b) = data.get(self.pos) else { return Ok(Token::End) };
+        let Some(b) = self.peek(self.pos) else { return Ok(Token::End) };
         let start = self.pos;
         self.pos += 1;
         Ok(match b {
             b'[' => Token::ArrayOpen,
             b']' => Token::ArrayClose,
-            b'<' if data.get(self.pos) == Some(&b'<') => {
+            b'<' if self.peek(self.pos) == Some(b'<') => {
                 self.pos += 1;
                 Token::DictOpen
             }
-            b'>' if data.get(self.pos) == Some(&b'>') => {
+            b'>' if self.peek(self.pos) == Some(b'>') => {
                 self.pos += 1;
                 Token::DictClose
             }
-            b'<' => match memchr::memchr(b'>', &data[self.pos..]) {
+            b'<' => match memchr::memchr(b'>', &self.data[self.pos..]) {
                 Some(i) => {
                     self.pos += i + 1;
                     Token::Str
                 }
-                None => return Err(damaged("a string is not closed")),
+                None => {
+                    self.short = true;
+                    return Err(damaged("a string is not closed"));
+                }
             },
             b'(' => {
                 self.literal_string()?;
                 Token::Str
             }
             b'/' => {
-                while data.get(self.pos).is_some_and(|&b| is_regular(b)) {
-                    self.pos += 1;
-                }
-                Token::Name(&data[start + 1..self.pos])
+                self.regular_run();
+                Token::Name(&self.data[start + 1..self.pos])
             }
             b')' | b'>' | b'{' | b'}' => return Err(damaged("an object is malformed")),
             _ => {
-                while data.get(self.pos).is_some_and(|&b| is_regular(b)) {
-                    self.pos += 1;
-                }
-                number(&data[start..self.pos])
+                self.regular_run();
+                number(&self.data[start..self.pos])
             }
         })
     }
@@ -366,7 +385,7 @@ impl<'a> Lexer<'a> {
     /// Steps over a `( … )` string: parentheses nest unless escaped.
     fn literal_string(&mut self) -> Result<(), Refusal> {
         let mut open = 1usize;
-        while let Some(&b) = self.data.get(self.pos) {
+        while let Some(b) = self.peek(self.pos) {
             self.pos += 1;
             match b {
                 b'\\' => self.pos += 1,

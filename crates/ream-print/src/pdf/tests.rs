@@ -258,12 +258,13 @@ fn cross_references_say_where_each_object_is() {
         ),
         (&classic, [Free, at(&classic, 1), at(&classic, 2), at(&classic, 3)]),
     ] {
-        let mut work = Work::for_len(doc.len());
-        let xref = xref::Xref::read(doc, &mut work).unwrap();
+        let (bytes, mut work) = (doc.as_slice(), Work::for_len(doc.len()));
+        let src = Source::new(&bytes, doc.len());
+        let mut xref = xref::Xref::read(&src, &mut work).unwrap();
         for (num, place) in expected.into_iter().enumerate() {
-            assert_eq!(xref.place(num as u32, &mut work), Ok(Some(place)), "object {num}");
+            assert_eq!(xref.place(&src, num as u32, &mut work), Ok(Some(place)), "object {num}");
         }
-        assert_eq!(xref.place(7, &mut work), Ok(None));
+        assert_eq!(xref.place(&src, 7, &mut work), Ok(None));
     }
 }
 
@@ -272,9 +273,10 @@ fn cross_reference_chains_that_loop_are_refused_and_the_objects_found_by_scannin
     for doc in
         [flat(3, 3).trailer("/Prev {xref}").classic(), flat(3, 3).trailer("/Prev {xref}").compressed(&[], 0)]
     {
-        let mut work = Work::for_len(doc.len());
+        let (bytes, mut work) = (doc.as_slice(), Work::for_len(doc.len()));
         let loop_ = "its cross-reference sections loop back on themselves (/Prev)";
-        assert_eq!(xref::Xref::read(&doc, &mut work).err(), Some(Refusal::Damaged(loop_.into())));
+        let read = xref::Xref::read(&Source::new(&bytes, doc.len()), &mut work);
+        assert_eq!(read.err(), Some(Refusal::Damaged(loop_.into())));
         check(&doc, pages(3, 3));
     }
 }
@@ -293,6 +295,30 @@ fn damaged_or_missing_cross_references_are_rebuilt_by_scanning() {
     // Cut in the middle: pages the tree lists are gone.
     let cut = &doc[..memchr::memmem::find(&doc, b"8 0 obj").unwrap()];
     check(cut, damaged("its page tree refers to object 8, which is missing"));
+}
+
+#[test]
+fn documents_are_read_in_windows_whatever_falls_across_their_edges() {
+    // A page-tree node larger than the first window, and one larger than any.
+    check(&flat(5000, 5000).classic(), pages(5000, 5000));
+    let huge = format!("<< /Type /Pages /Kids [3 0 R{}] /Count 1 >>", " ".repeat(source::MAX_WINDOW));
+    check(&flat(1, 1).obj(2, &huge).classic(), too_complex("one of its objects is larger than 16 MiB"));
+    // Without cross-references, the scan reads chunks of a MiB: a comment long enough to
+    // put object 5's head at each place across the first chunk's end.
+    let doc = nested(2, 3).classic();
+    let doc = &doc[..memchr::memmem::rfind(&doc, b"xref\n0").unwrap()];
+    let five = memchr::memmem::find(doc, b"5 0 obj").unwrap();
+    for end in (1 << 20) - 12..(1 << 20) + 4 {
+        let comment = format!("%{}\n", "x".repeat(end - five - 2));
+        check(&[&doc[..five], comment.as_bytes(), &doc[five..]].concat(), pages(6, 6));
+    }
+    // Stream data is stepped over, whether its /Length is right or not: the object head
+    // in it would otherwise replace node 3.
+    let fake = "3 0 obj << /Type /Pages /Kids [] >> endobj\n";
+    for length in [fake.len(), 1] {
+        let doc = nested(2, 3).obj(20, &format!("<< /Length {length} >>\nstream\n{fake}endstream")).classic();
+        check(&doc[..memchr::memmem::rfind(&doc, b"xref\n0").unwrap()], pages(6, 6));
+    }
 }
 
 #[test]

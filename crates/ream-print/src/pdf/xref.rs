@@ -2,11 +2,13 @@
 //! tables and cross-reference streams (PDF 1.5), newest first along `/Prev`, with a
 //! hybrid file's `/XRefStm` consulted before the table's older sections.
 //!
-//! Promises: tables are not loaded but looked up in place (rows have a fixed width), so
-//! a table of millions of entries costs only its subsection headers; the `/Prev` chain
-//! is followed at most [`MAX_SECTIONS`] steps and a loop in it is refused as damage.
+//! Promises: tables are not loaded but looked up where they are (rows have a fixed
+//! width; the last block of rows read is kept), so a table of millions of entries costs
+//! only its subsection headers; the `/Prev` chain is followed at most [`MAX_SECTIONS`]
+//! steps and a loop in it is refused as damage.
 
-use super::decode::decode;
+use super::decode::Filters;
+use super::source::Source;
 use super::syntax::{Dict, Lexer, Obj, Ref};
 use super::{Refusal, Work};
 
@@ -16,6 +18,9 @@ const MAX_SECTIONS: usize = 256;
 
 /// Subsection headers kept over all sections.
 const MAX_SUBSECTIONS: usize = 1 << 18;
+
+/// Table rows read at once: lookups mostly go through a table in order.
+const ROW_BLOCK: usize = 64 << 10;
 
 /// Where an object is.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -28,18 +33,37 @@ pub(super) enum Place {
     Free,
 }
 
-/// What the newest trailer says about the document as a whole.
+/// What the trailers say about the document as a whole.
 #[derive(Default)]
 pub(super) struct Trailer {
     pub root: Option<Ref>,
     pub encrypted: bool,
 }
 
+/// The entries of one trailer dictionary that the counter uses.
+struct TrailerEntries {
+    root: Option<Ref>,
+    encrypted: bool,
+    prev: Option<i64>,
+    xref_stream: Option<i64>,
+}
+
+impl TrailerEntries {
+    fn of(dict: &Dict) -> Self {
+        TrailerEntries {
+            root: dict.reference(b"Root"),
+            encrypted: dict.has(b"Encrypt"),
+            prev: dict.int(b"Prev"),
+            xref_stream: dict.int(b"XRefStm"),
+        }
+    }
+}
+
 impl Trailer {
-    /// Learns from one trailer dictionary, met from the newest to the oldest.
-    pub fn learn(&mut self, dict: &Dict) {
-        self.root = self.root.or(dict.reference(b"Root"));
-        self.encrypted |= dict.has(b"Encrypt");
+    /// Learns from one trailer, met from the newest to the oldest.
+    pub fn learn(&mut self, root: Option<Ref>, encrypted: bool) {
+        self.root = self.root.or(root);
+        self.encrypted |= encrypted;
     }
 }
 
@@ -59,80 +83,10 @@ impl Subsection {
 }
 
 enum Section {
-    /// A classic table: its rows are read in place from the file.
+    /// A classic table: its rows are read from the file when looked up.
     Table(Vec<Subsection>),
     /// A cross-reference stream: its rows, decoded, with the widths of their fields.
     Stream { rows: Vec<u8>, widths: [usize; 3], subsections: Vec<Subsection> },
-}
-
-pub(super) struct Xref<'a> {
-    data: &'a [u8],
-    /// Newest first: the first section that lists an object decides where it is.
-    sections: Vec<Section>,
-    pub trailer: Trailer,
-}
-
-impl<'a> Xref<'a> {
-    pub fn read(data: &'a [u8], work: &mut Work) -> Result<Self, Refusal> {
-        let mut xref = Xref { data, sections: Vec::new(), trailer: Trailer::default() };
-        let mut subsections = 0;
-        let mut seen = Vec::new();
-        let mut next = Some(startxref(data)?);
-        while let Some(at) = next {
-            if seen.contains(&at) {
-                return Err(damaged("its cross-reference sections loop back on themselves (/Prev)"));
-            }
-            if seen.len() == MAX_SECTIONS {
-                return Err(Refusal::TooComplex(format!(
-                    "it has more than {MAX_SECTIONS} cross-reference sections"
-                )));
-            }
-            seen.push(at);
-            let mut lx = Lexer::new(data, at);
-            let (section, dict) = if lx.keyword(b"xref") {
-                let section = table(&mut lx, work)?;
-                if !lx.keyword(b"trailer") {
-                    return Err(damaged("a cross-reference table has no trailer"));
-                }
-                (section, trailer_dict(&mut lx, work)?)
-            } else {
-                stream(data, at, work)?
-            };
-            subsections += section.subsections().len();
-            if subsections > MAX_SUBSECTIONS {
-                return Err(Refusal::TooComplex("its cross-reference tables are too fragmented".into()));
-            }
-            xref.trailer.learn(&dict);
-            xref.sections.push(section);
-            // A hybrid file's stream lists the objects its table leaves out, and ranks
-            // just below that table.
-            if let Some(at) = offset(&dict, b"XRefStm", data) {
-                if !seen.contains(&at) {
-                    seen.push(at);
-                    xref.sections.push(stream(data, at, work)?.0);
-                }
-            }
-            next = offset(&dict, b"Prev", data);
-        }
-        Ok(xref)
-    }
-
-    /// Where object `num` is, or `None` if no section lists it.
-    pub fn place(&self, num: u32, work: &mut Work) -> Result<Option<Place>, Refusal> {
-        for section in &self.sections {
-            work.spend(1)?;
-            let subsections = section.subsections();
-            // Subsections are kept sorted by their first number; the last one starting
-            // at or before `num` is the only one that can hold it.
-            let i = subsections.partition_point(|s| s.first <= num);
-            let Some(row) = i.checked_sub(1).and_then(|i| subsections[i].row_of(num)) else { continue };
-            return match section {
-                Section::Table(_) => table_entry(self.data, row).map(Some),
-                Section::Stream { rows, widths, .. } => Ok(stream_entry(rows, *widths, row)),
-            };
-        }
-        Ok(None)
-    }
 }
 
 impl Section {
@@ -143,72 +97,152 @@ impl Section {
     }
 }
 
+pub(super) struct Xref {
+    /// Newest first: the first section that lists an object decides where it is.
+    sections: Vec<Section>,
+    pub trailer: Trailer,
+    /// The block of table rows read last, and where it starts.
+    rows: (usize, Vec<u8>),
+}
+
 fn damaged(what: &str) -> Refusal {
     Refusal::Damaged(what.into())
 }
 
-/// The offset `startxref` gives, searched for near the end as readers do: writers may
-/// leave a little junk after `%%EOF`.
-fn startxref(data: &[u8]) -> Result<usize, Refusal> {
-    let tail = data.len().saturating_sub(64 << 10);
-    let at = memchr::memmem::rfind(&data[tail..], b"startxref")
-        .ok_or_else(|| damaged("it has no cross-reference table (startxref)"))?;
-    let mut lx = Lexer::new(data, tail + at + b"startxref".len());
-    lx.unsigned()
-        .and_then(|n| usize::try_from(n).ok())
-        .filter(|&n| n < data.len())
-        .ok_or_else(|| damaged("its startxref offset is not in the file"))
-}
+impl Xref {
+    pub fn read(src: &Source, work: &mut Work) -> Result<Self, Refusal> {
+        let mut xref = Xref { sections: Vec::new(), trailer: Trailer::default(), rows: (0, Vec::new()) };
+        let mut subsections = 0;
+        let mut seen = Vec::new();
+        let mut next = Some(startxref(src, work)?);
+        while let Some(at) = next {
+            if seen.contains(&at) {
+                return Err(damaged("its cross-reference sections loop back on themselves (/Prev)"));
+            }
+            if seen.len() == MAX_SECTIONS {
+                return Err(Refusal::TooComplex(format!(
+                    "it has more than {MAX_SECTIONS} cross-reference sections"
+                )));
+            }
+            seen.push(at);
+            let table = src.lex(at, work, |lx| Ok(lx.keyword(b"xref").then_some(lx.pos)))?;
+            let (section, trailer) = match table {
+                Some(rows) => self::table(src, at + rows, work)?,
+                None => stream(src, at, work)?,
+            };
+            subsections += section.subsections().len();
+            if subsections > MAX_SUBSECTIONS {
+                return Err(Refusal::TooComplex("its cross-reference tables are too fragmented".into()));
+            }
+            xref.trailer.learn(trailer.root, trailer.encrypted);
+            xref.sections.push(section);
+            // A hybrid file's stream lists the objects its table leaves out, and ranks
+            // just below that table.
+            if let Some(at) = offset(trailer.xref_stream, src) {
+                if !seen.contains(&at) {
+                    seen.push(at);
+                    xref.sections.push(stream(src, at, work)?.0);
+                }
+            }
+            next = offset(trailer.prev, src);
+        }
+        Ok(xref)
+    }
 
-fn offset(dict: &Dict, key: &[u8], data: &[u8]) -> Option<usize> {
-    dict.int(key).and_then(|n| usize::try_from(n).ok()).filter(|&n| n < data.len())
-}
-
-fn trailer_dict<'a>(lx: &mut Lexer<'a>, work: &mut Work) -> Result<Dict<'a>, Refusal> {
-    let start = lx.pos;
-    let trailer = lx.object();
-    work.spend(lx.pos - start)?;
-    match trailer? {
-        Obj::Dict(d) => Ok(d),
-        _ => Err(damaged("its trailer is not a dictionary")),
+    /// Where object `num` is, or `None` if no section lists it.
+    pub fn place(&mut self, src: &Source, num: u32, work: &mut Work) -> Result<Option<Place>, Refusal> {
+        for section in &self.sections {
+            work.spend(1)?;
+            let subsections = section.subsections();
+            // Subsections are kept sorted by their first number; the last one starting
+            // at or before `num` is the only one that can hold it.
+            let i = subsections.partition_point(|s| s.first <= num);
+            let Some(row) = i.checked_sub(1).and_then(|i| subsections[i].row_of(num)) else { continue };
+            return match section {
+                Section::Table(_) => {
+                    let (start, block) = &self.rows;
+                    if !(*start <= row && row + 18 <= start + block.len()) {
+                        self.rows = (row, src.read(row, ROW_BLOCK, work)?);
+                    }
+                    let (start, block) = &self.rows;
+                    table_entry(&block[row - start..]).map(Some)
+                }
+                Section::Stream { rows, widths, .. } => Ok(stream_entry(rows, *widths, row)),
+            };
+        }
+        Ok(None)
     }
 }
 
-/// The subsections of a classic table, the lexer just past `xref`.
-fn table(lx: &mut Lexer, work: &mut Work) -> Result<Section, Refusal> {
-    let data = lx.data();
+/// The offset `startxref` gives, searched for near the end as readers do: writers may
+/// leave a little junk after `%%EOF`.
+fn startxref(src: &Source, work: &mut Work) -> Result<usize, Refusal> {
+    let start = src.len.saturating_sub(64 << 10);
+    let tail = src.read(start, src.len - start, work)?;
+    work.spend(tail.len())?;
+    let at = memchr::memmem::rfind(&tail, b"startxref")
+        .ok_or_else(|| damaged("it has no cross-reference table (startxref)"))?;
+    let mut lx = Lexer::new(&tail, at + b"startxref".len());
+    offset(lx.unsigned().and_then(|n| i64::try_from(n).ok()), src)
+        .ok_or_else(|| damaged("its startxref offset is not in the file"))
+}
+
+fn offset(n: Option<i64>, src: &Source) -> Option<usize> {
+    n.and_then(|n| usize::try_from(n).ok()).filter(|&n| n < src.len)
+}
+
+/// The subsections of a classic table whose first header is at `at`, and its trailer.
+fn table(src: &Source, mut at: usize, work: &mut Work) -> Result<(Section, TrailerEntries), Refusal> {
+    enum Next {
+        Subsection { first: u64, count: u64, rows: usize, row: usize },
+        Trailer(TrailerEntries),
+    }
     let mut subsections = Vec::new();
-    loop {
-        let save = lx.pos;
-        let (Some(first), Some(count)) = (lx.unsigned(), lx.unsigned()) else {
+    let trailer = loop {
+        let next = src.lex(at, work, |lx| {
+            let save = lx.pos;
+            if let (Some(first), Some(count)) = (lx.unsigned(), lx.unsigned()) {
+                lx.skip_white();
+                // Rows are 20 bytes, but some writers end them with one byte, not two.
+                let row = if count > 0 && lx.peek(lx.pos + 19).is_some_and(super::syntax::is_white) {
+                    20
+                } else {
+                    19
+                };
+                return Ok(Next::Subsection { first, count, rows: lx.pos, row });
+            }
             lx.pos = save;
-            break;
+            if !lx.keyword(b"trailer") {
+                return Err(damaged("a cross-reference table has no trailer"));
+            }
+            match lx.object()? {
+                Obj::Dict(d) => Ok(Next::Trailer(TrailerEntries::of(&d))),
+                _ => Err(damaged("its trailer is not a dictionary")),
+            }
+        })?;
+        let (first, count, rows, row) = match next {
+            Next::Trailer(trailer) => break trailer,
+            Next::Subsection { first, count, rows, row } => (first, count, at + rows, row),
         };
         let (Ok(first), Ok(count)) = (u32::try_from(first), u32::try_from(count)) else {
             return Err(damaged("a cross-reference subsection is out of range"));
         };
-        lx.skip_white();
-        let at = lx.pos;
-        // Rows are 20 bytes, but some writers end them with one byte instead of two.
-        let row = if data.get(at + 19).is_some_and(|&b| super::syntax::is_white(b)) { 20 } else { 19 };
-        let end = (count as usize).checked_mul(row).and_then(|n| n.checked_add(at));
-        let end = end.filter(|&e| e <= data.len()).ok_or_else(|| damaged("it is cut short"))?;
+        let end = (count as usize).checked_mul(row).and_then(|n| n.checked_add(rows));
+        at = end.filter(|&e| e <= src.len).ok_or_else(|| damaged("it is cut short"))?;
         if count > 0 {
-            subsections.push(Subsection { first, count, at, row });
+            subsections.push(Subsection { first, count, at: rows, row });
         }
-        lx.pos = end;
-        work.spend(1)?;
         if subsections.len() > MAX_SUBSECTIONS {
             return Err(Refusal::TooComplex("its cross-reference tables are too fragmented".into()));
         }
-    }
+    };
     subsections.sort_by_key(|s| s.first);
-    Ok(Section::Table(subsections))
+    Ok((Section::Table(subsections), trailer))
 }
 
 /// One row of a classic table: `oooooooooo ggggg n`.
-fn table_entry(data: &[u8], at: usize) -> Result<Place, Refusal> {
-    let row = data.get(at..at + 18).ok_or_else(|| damaged("it is cut short"))?;
+fn table_entry(row: &[u8]) -> Result<Place, Refusal> {
+    let row = row.get(..18).ok_or_else(|| damaged("it is cut short"))?;
     let offset = std::str::from_utf8(&row[..10]).ok().and_then(|s| s.trim().parse::<usize>().ok());
     match (offset, row[17]) {
         (Some(offset), b'n') => Ok(Place::At(offset)),
@@ -217,49 +251,86 @@ fn table_entry(data: &[u8], at: usize) -> Result<Place, Refusal> {
     }
 }
 
-/// A cross-reference stream at `at`: its section and its dictionary, which is also
-/// the section's trailer.
-fn stream<'a>(data: &'a [u8], at: usize, work: &mut Work) -> Result<(Section, Dict<'a>), Refusal> {
-    let mut lx = Lexer::new(data, at);
-    if lx.object_head().is_none() {
-        return Err(damaged("startxref points to no cross-reference table"));
+/// A stream's dictionary entries that say where its data is and how it is encoded.
+pub(super) struct StreamHead {
+    /// Where the data starts, from where the object was read.
+    pub start: usize,
+    pub length: Option<usize>,
+    pub filters: Filters,
+}
+
+impl StreamHead {
+    /// The head of the stream whose dictionary `lx` has just read, if it is one.
+    pub fn of(dict: &Dict, lx: &mut Lexer) -> Result<Option<Self>, Refusal> {
+        let Some(start) = lx.stream_start() else { return Ok(None) };
+        let length = dict.int(b"Length").and_then(|n| usize::try_from(n).ok());
+        Ok(Some(StreamHead { start, length, filters: Filters::of(dict)? }))
     }
-    let dict = trailer_dict(&mut lx, work)?;
-    let raw = stream_data(data, &dict, &mut lx, work)?
-        .ok_or_else(|| damaged("a cross-reference stream has no data"))?;
-    let rows = decode(&dict, raw, work)?;
-    let widths = match dict.get(b"W") {
-        Some(Obj::Array(w)) if w.len() == 3 => {
-            let mut widths = [0; 3];
-            for (out, w) in widths.iter_mut().zip(w) {
-                match w {
-                    Obj::Int(n @ 0..=8) => *out = *n as usize,
-                    _ => return Err(damaged("a cross-reference stream's /W is out of range")),
-                }
-            }
-            widths
+
+    /// The stream's decoded data, its object having been read from `at`.
+    pub fn decode(&self, src: &Source, at: usize, work: &mut Work) -> Result<Option<Vec<u8>>, Refusal> {
+        match src.stream_data(at + self.start, self.length, work)? {
+            Some(raw) => self.filters.decode(&raw, work).map(Some),
+            None => Ok(None),
         }
-        _ => return Err(damaged("a cross-reference stream has no /W")),
-    };
+    }
+}
+
+/// A cross-reference stream at `at`: its section and trailer entries.
+fn stream(src: &Source, at: usize, work: &mut Work) -> Result<(Section, TrailerEntries), Refusal> {
+    struct Head {
+        stream: StreamHead,
+        trailer: TrailerEntries,
+        widths: Option<[usize; 3]>,
+        index: Option<Vec<(i64, i64)>>,
+    }
+    let head = src.lex(at, work, |lx| {
+        if lx.object_head().is_none() {
+            return Err(damaged("startxref points to no cross-reference table"));
+        }
+        let Obj::Dict(dict) = lx.object()? else {
+            return Err(damaged("a cross-reference stream is malformed"));
+        };
+        let stream =
+            StreamHead::of(&dict, lx)?.ok_or_else(|| damaged("a cross-reference stream has no data"))?;
+        let widths = match dict.get(b"W") {
+            Some(Obj::Array(w)) if w.len() == 3 => {
+                let mut widths = [0; 3];
+                for (out, w) in widths.iter_mut().zip(w) {
+                    match w {
+                        Obj::Int(n @ 0..=8) => *out = *n as usize,
+                        _ => return Err(damaged("a cross-reference stream's /W is out of range")),
+                    }
+                }
+                Some(widths)
+            }
+            _ => None,
+        };
+        let index = match dict.get(b"Index") {
+            Some(Obj::Array(pairs)) => Some(
+                pairs
+                    .chunks(2)
+                    .map(|p| match p {
+                        [Obj::Int(first), Obj::Int(count)] => Some((*first, *count)),
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| damaged("a cross-reference stream's /Index is malformed"))?,
+            ),
+            _ => dict.int(b"Size").map(|size| vec![(0, size)]),
+        };
+        Ok(Head { stream, trailer: TrailerEntries::of(&dict), widths, index })
+    })?;
+    let widths = head.widths.ok_or_else(|| damaged("a cross-reference stream has no /W"))?;
     let row = widths.iter().sum::<usize>();
     if row == 0 {
         return Err(damaged("a cross-reference stream's /W is out of range"));
     }
-    let size = dict.int(b"Size").unwrap_or(0);
-    let index = match dict.get(b"Index") {
-        Some(Obj::Array(pairs)) => pairs
-            .chunks(2)
-            .map(|p| match p {
-                [Obj::Int(first), Obj::Int(count)] => Some((*first, *count)),
-                _ => None,
-            })
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| damaged("a cross-reference stream's /Index is malformed"))?,
-        _ => vec![(0, size)],
-    };
-    let mut subsections = Vec::with_capacity(index.len());
+    let rows =
+        head.stream.decode(src, at, work)?.ok_or_else(|| damaged("a cross-reference stream has no data"))?;
+    let mut subsections = Vec::new();
     let mut at = 0usize;
-    for (first, count) in index {
+    for (first, count) in head.index.unwrap_or_default() {
         let (Ok(first), Ok(count)) = (u32::try_from(first), u32::try_from(count)) else {
             return Err(damaged("a cross-reference stream's /Index is out of range"));
         };
@@ -270,9 +341,12 @@ fn stream<'a>(data: &'a [u8], at: usize, work: &mut Work) -> Result<(Section, Di
             subsections.push(Subsection { first, count, at, row });
         }
         at += count as usize * row;
+        if subsections.len() > MAX_SUBSECTIONS {
+            return Err(Refusal::TooComplex("its cross-reference tables are too fragmented".into()));
+        }
     }
     subsections.sort_by_key(|s| s.first);
-    Ok((Section::Stream { rows, widths, subsections }, dict))
+    Ok((Section::Stream { rows, widths, subsections }, head.trailer))
 }
 
 fn stream_entry(rows: &[u8], widths: [usize; 3], at: usize) -> Option<Place> {
@@ -292,35 +366,4 @@ fn stream_entry(rows: &[u8], widths: [usize; 3], at: usize) -> Option<Place> {
         },
         _ => Place::Free,
     })
-}
-
-/// The raw data of the stream whose dictionary `lx` has just read: `/Length` bytes
-/// when a direct length fits and `endstream` follows, else up to the next `endstream`.
-/// The bytes it passes over are charged: a search for a missing `endstream` reads to
-/// the end of the file.
-pub(super) fn stream_data<'a>(
-    data: &'a [u8],
-    dict: &Dict,
-    lx: &mut Lexer<'a>,
-    work: &mut Work,
-) -> Result<Option<&'a [u8]>, Refusal> {
-    let Some(start) = lx.stream_start() else { return Ok(None) };
-    let by_length = dict.int(b"Length").and_then(|n| usize::try_from(n).ok()).and_then(|n| {
-        let end = start.checked_add(n)?;
-        let mut after = Lexer::new(data, end);
-        (end <= data.len() && after.keyword(b"endstream")).then_some(end)
-    });
-    let end = match by_length {
-        Some(end) => end,
-        None => match memchr::memmem::find(&data[start..], b"endstream") {
-            Some(i) => start + i,
-            None => {
-                work.spend(data.len() - start)?;
-                return Ok(None);
-            }
-        },
-    };
-    work.spend(end - start)?;
-    lx.pos = end;
-    Ok(Some(&data[start..end]))
 }
