@@ -85,7 +85,9 @@ impl<'s> Source<'s> {
             let block = self.read(at, len.max(ahead.next), work)?;
             *ahead = Ahead { start: at, block, next: ahead.next };
         }
-        Ok(ahead.block[at - ahead.start..at - ahead.start + len].to_vec())
+        // A file cut short under us yields a shorter block, not a panic.
+        let from = at - ahead.start;
+        Ok(ahead.block[from..(from + len).min(ahead.block.len())].to_vec())
     }
 
     /// Up to `len` bytes from `at`, read now: fewer at the end of the document.
