@@ -3,7 +3,8 @@
 //! - [`spool`]: documents at rest, encrypted (AES-256-GCM frames), streamed in and out
 //!   in bounded memory; the server's key sits in a key file, the client's in the OS
 //!   keyring.
-//! - [`pdf`]: a document's page count, read from the document itself.
+//! - [`pdf`]: a document's page count, the leaves of its page tree, read by a reader of
+//!   our own whose time and memory are bounded whatever the document.
 //! - [`printer`]: submitting a document to a printer over IPP or IPPS and following the
 //!   printer's job to its end.
 //! - [`tls`]: certificates pinned by their SHA-256 fingerprint (the client's server,
