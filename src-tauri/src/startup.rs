@@ -108,6 +108,11 @@ async fn local_printer(engine: Engine) {
         }
     };
     let spool = ream_client::settings::cache_dir().join("spool");
+    // The spool key is fetched (or made) before the first job comes, not while the
+    // spooler waits for an answer.
+    if let Err(e) = engine.spool_key().await {
+        tracing::warn!(error = %e, "no spool key yet");
+    }
     tracing::info!("printing to ipp://127.0.0.1:{port}{}", ream_client::ipp_endpoint::PATH);
     tokio::spawn(ream_client::cups::keep_queues_going(port));
     if let Err(e) = ream_client::ipp_endpoint::serve(engine, listener, spool).await {

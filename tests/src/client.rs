@@ -76,7 +76,8 @@ impl Client {
             .env("XDG_CONFIG_HOME", self.home.path().join("config"))
             .env("XDG_CACHE_HOME", self.home.path().join("cache"))
             .env_remove("REAM_CONFIG")
-            .env("REAM_LOG", "warn");
+            // REAM_TEST_LOG=info (or debug) shows what the client logs while a test runs.
+            .env("REAM_LOG", std::env::var("REAM_TEST_LOG").unwrap_or_else(|_| "warn".into()));
         c
     }
 

@@ -986,3 +986,25 @@ fn a_document_named_in_any_language_prints_under_its_name() {
     let printed = wait_for_state(&client, "printed");
     assert_eq!(printed["name"], "Résumé – 履歴書.pdf");
 }
+
+#[test]
+fn a_job_taken_while_the_server_is_away_survives_a_client_restart_before_it_is_back() {
+    let printer = Printer::start("Hall");
+    let (_site, mut server) = site_with_printer(&printer, &[&["Direct"]]);
+    let client = logged_in_client(&server);
+    let port = free_port();
+    let (run, queue) = workstation(&client, port);
+    server.stop();
+    let bytes = lp_pdf(&queue, 1, &["print-color-mode=monochrome"]);
+    run.expect(Duration::from_secs(30), "the job kept", |v| v["type"] == "job_delayed");
+    // The client dies and starts again while the server is still away…
+    drop(run);
+    let run = Watch::start(&client, &["run", "--port", &port.to_string(), "--json"]);
+    run.expect(Duration::from_secs(30), "the job kept again", |v| v["type"] == "job_delayed");
+    // …and the job goes through once the server is back.
+    server.resume();
+    run.expect(Duration::from_secs(90), "the job at the server", |v| v["type"] == "job_submitted");
+    wait_for_state(&client, "printed");
+    assert_eq!(printer.documents().len(), 1);
+    assert_eq!(std::fs::read(&printer.documents()[0]).unwrap(), bytes);
+}

@@ -254,6 +254,11 @@ async fn run(args: Args) -> Result<(), ClientError> {
                 .await
                 .map_err(|e| ClientError::Config(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
             let spool = ream_client::settings::cache_dir().join("spool");
+            // The spool key is fetched (or made) before the first job comes, not while
+            // the spooler waits for an answer.
+            if let Err(e) = engine.spool_key().await {
+                eprintln!("error [{}]: {e}", e.code());
+            }
             let endpoint =
                 tokio::spawn(ream_client::ipp_endpoint::serve(engine.clone(), listener, spool.clone()));
             let queues = tokio::spawn(ream_client::cups::keep_queues_going(port));

@@ -408,16 +408,12 @@ impl Engine {
 
     async fn secret_get(&self, name: &str) -> Result<Option<String>> {
         let (store, name) = (self.inner.secrets.clone(), name.to_string());
-        tokio::task::spawn_blocking(move || store.get(&name))
-            .await
-            .map_err(|e| ClientError::Keyring(e.to_string()))?
+        keyring_call(tokio::task::spawn_blocking(move || store.get(&name))).await
     }
 
     async fn secret_set(&self, name: &str, value: &str) -> Result<()> {
         let (store, name, value) = (self.inner.secrets.clone(), name.to_string(), value.to_string());
-        tokio::task::spawn_blocking(move || store.set(&name, &value))
-            .await
-            .map_err(|e| ClientError::Keyring(e.to_string()))?
+        keyring_call(tokio::task::spawn_blocking(move || store.set(&name, &value))).await
     }
 
     async fn secret_delete(&self, name: &str) -> Result<()> {
@@ -1128,6 +1124,21 @@ impl Engine {
 
 // ----- the account cache: only for remembered logins, so an offline start has something
 // to show; deleted with the login. Readable by the user only.
+
+/// How long a keyring call may take before it counts as failed: a Secret Service that
+/// does not answer must not hold a print job (or the spooler behind it) for ever.
+const KEYRING_PATIENCE: Duration = Duration::from_secs(10);
+
+async fn keyring_call<T>(call: tokio::task::JoinHandle<Result<T>>) -> Result<T> {
+    match tokio::time::timeout(KEYRING_PATIENCE, call).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(e)) => Err(ClientError::Keyring(e.to_string())),
+        Err(_) => Err(ClientError::Keyring(format!(
+            "the keyring did not answer in {} s",
+            KEYRING_PATIENCE.as_secs()
+        ))),
+    }
+}
 
 fn account_cache_path(server: &str) -> std::path::PathBuf {
     use sha2::{Digest, Sha256};
