@@ -113,12 +113,7 @@ fn period_key(q: &QuotaRow, now: i64) -> i64 {
 }
 
 async fn reserve_quotas(conn: &mut AnyConnection, job: &JobRow, user_id: &str, now: i64) -> AppResult<()> {
-    let quotas = sqlx::query_as::<_, QuotaRow>(&format!(
-        "SELECT {QUOTA_COLUMNS} FROM quotas WHERE user_id = $1 ORDER BY created_at_ms, id"
-    ))
-    .bind(user_id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let quotas = quotas_in(conn, user_id).await?;
     let printed = printed_pages(job.pages, job.copies, &job.media);
     let mut covered = false;
     for q in &quotas {
@@ -164,6 +159,16 @@ async fn reserve_quotas(conn: &mut AnyConnection, job: &JobRow, user_id: &str, n
         return Err(AppError::new(ErrorCode::QuotaExceeded, "no quota of yours covers this job"));
     }
     Ok(())
+}
+
+/// The user's quotas, as the transaction sees them.
+async fn quotas_in(conn: &mut AnyConnection, user_id: &str) -> AppResult<Vec<QuotaRow>> {
+    Ok(sqlx::query_as::<_, QuotaRow>(&format!(
+        "SELECT {QUOTA_COLUMNS} FROM quotas WHERE user_id = $1 ORDER BY created_at_ms, id"
+    ))
+    .bind(user_id)
+    .fetch_all(&mut *conn)
+    .await?)
 }
 
 async fn record(
@@ -223,12 +228,7 @@ async fn charge(conn: &mut AnyConnection, job: &JobRow, now: i64) -> AppResult<(
             .await?;
         }
         Some(PaymentKind::Quota) => {
-            let quotas = sqlx::query_as::<_, QuotaRow>(&format!(
-                "SELECT {QUOTA_COLUMNS} FROM quotas WHERE user_id = $1 ORDER BY created_at_ms, id"
-            ))
-            .bind(owner)
-            .fetch_all(&mut *conn)
-            .await?;
+            let quotas = quotas_in(conn, owner).await?;
             let printed = printed_pages(job.pages, job.copies, &job.media);
             for q in &quotas {
                 let amount = quota_amount(q.view(now).metric, printed, job.colour != 0, job.price_cents);
