@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use ream_system_tests::client::{credit_of, keyring_has, Client, Watch};
+use ream_system_tests::client::{credit_of, files_under, keyring_has, Client, Watch};
 use ream_system_tests::printer::{lp, CupsQueue, Printer};
 use ream_system_tests::server::{ServerProcess, Site};
 use ream_system_tests::{free_port, pdf, sleep};
@@ -62,6 +62,17 @@ fn wait_for_state(client: &Client, state: &str) -> Value {
         }
     }
     panic!("the job never reached {state}: {:?}", jobs(client));
+}
+
+/// Waits until every job of the client's user is printed.
+fn wait_until_all_printed(client: &Client) {
+    for _ in 0..300 {
+        if jobs(client).iter().all(|j| j["state"] == "printed") {
+            return;
+        }
+        sleep(100);
+    }
+    panic!("not every job printed: {:?}", jobs(client));
 }
 
 /// `ream run` with its local printer behind a CUPS queue, the account loaded.
@@ -474,14 +485,7 @@ fn a_server_stopped_mid_job_takes_it_up_again_without_printing_twice() {
     let r =
         api_submit(&server, &token, pdf::pages(1), json!({"name": "agenda.pdf", "color_mode": "monochrome"}));
     assert_eq!(r.status(), 201);
-    for _ in 0..300 {
-        if jobs(&client).iter().all(|j| j["state"] == "printed") {
-            break;
-        }
-        sleep(100);
-    }
-    let list = jobs(&client);
-    assert!(list.iter().all(|j| j["state"] == "printed"), "{list:?}");
+    wait_until_all_printed(&client);
     assert_eq!(printer.documents().len(), 2, "each sent once");
     assert_eq!(client.status()["account"]["credit_cents"], 2_000 - 10 - 5, "each charged once");
 }
@@ -520,14 +524,7 @@ fn a_server_stopped_between_sending_and_noting_the_printer_job_does_not_print_tw
         pool.close().await;
     });
     server.resume();
-    for _ in 0..200 {
-        if jobs(&client).iter().all(|j| j["state"] == "printed") {
-            break;
-        }
-        sleep(100);
-    }
-    let list = jobs(&client);
-    assert!(list.iter().all(|j| j["state"] == "printed"), "{list:?}");
+    wait_until_all_printed(&client);
     assert_eq!(printer.documents().len(), 2, "found at the printer, not sent again");
     assert_eq!(client.status()["account"]["credit_cents"], 2_000 - 5 - 5, "each charged once");
 }
@@ -819,9 +816,7 @@ fn kept_reprint_documents_expire() {
 
 /// The files waiting in the client's local spool, by extension.
 fn spooled(client: &Client) -> Vec<std::path::PathBuf> {
-    let spool = client.cache_dir().join("spool");
-    let mut files: Vec<_> =
-        std::fs::read_dir(spool).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    let mut files = files_under(&client.cache_dir().join("spool"));
     files.sort();
     files
 }
@@ -929,12 +924,7 @@ fn a3_is_charged_twice_only_when_the_printer_is_sent_a3() {
     // A4, which it takes, is sent as A4 and charged as one page.
     let meta = json!({"name": "memo.pdf", "color_mode": "monochrome", "media": "iso_a4_210x297mm"});
     assert_eq!(api_submit(&server, &token, pdf::pages(1), meta).status(), 201);
-    for _ in 0..100 {
-        if jobs(&client).iter().all(|j| j["state"] == "printed") {
-            break;
-        }
-        sleep(100);
-    }
+    wait_until_all_printed(&client);
     let memo = jobs(&client).into_iter().find(|j| j["name"] == "memo.pdf").unwrap();
     assert_eq!((memo["state"].as_str(), memo["media"].as_str()), (Some("printed"), Some("iso_a4_210x297mm")));
     assert_eq!(client.status()["account"]["credit_cents"], 2_000 - 10);

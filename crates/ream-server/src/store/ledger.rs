@@ -106,10 +106,15 @@ async fn reserve_credit(conn: &mut AnyConnection, job_id: &str, user_id: &str, a
     record(conn, job_id, CREDIT, user_id, amount).await
 }
 
+/// The start of a quota's current period; none for a quota without periods.
+fn period_start(q: &QuotaRow, now: i64) -> Option<i64> {
+    enum_parse::<QuotaPeriod>(&q.period).and_then(|p| period_bounds(p, now)).map(|b| b.0)
+}
+
 /// The start of a quota's current period, or -1 for a quota without periods (its use
 /// always counts), as the conditional updates below compare it.
 fn period_key(q: &QuotaRow, now: i64) -> i64 {
-    enum_parse::<QuotaPeriod>(&q.period).and_then(|p| period_bounds(p, now)).map_or(-1, |b| b.0)
+    period_start(q, now).unwrap_or(-1)
 }
 
 async fn reserve_quotas(conn: &mut AnyConnection, job: &JobRow, user_id: &str, now: i64) -> AppResult<()> {
@@ -245,7 +250,7 @@ async fn charge(conn: &mut AnyConnection, job: &JobRow, now: i64) -> AppResult<(
 
 /// Adds a printed job's use to a quota; the first use in a new period starts from zero.
 async fn add_quota_use(conn: &mut AnyConnection, q: &QuotaRow, amount: i64, now: i64) -> AppResult<()> {
-    let start = enum_parse::<QuotaPeriod>(&q.period).and_then(|p| period_bounds(p, now)).map(|b| b.0);
+    let start = period_start(q, now);
     sqlx::query(
         "UPDATE quotas SET used = CASE WHEN period_start_ms = $1 OR ($1 IS NULL AND period_start_ms IS NULL) \
          THEN used + $2 ELSE $2 END, period_start_ms = $1 WHERE id = $3",
