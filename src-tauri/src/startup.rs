@@ -1,7 +1,8 @@
-//! Start-up, as `ream run` does it (this app is the workstation client): the settings
-//! (`$REAM_CONFIG` honoured), the OS keyring, the local IPP printer CUPS prints to, the
-//! engine's start (a remembered login or single sign-on) and its push loop; then the
-//! tray, notifications and the event bridge to the webview.
+//! Start-up (this app is the workstation client, as `ream run` is): the settings
+//! (`$REAM_CONFIG` honoured), the OS keyring, the client's services and the engine's
+//! start in the order `ream_client::services` gives (a remembered login or single
+//! sign-on), its push loop; then the tray, notifications and the event bridge to the
+//! webview.
 
 use std::sync::Arc;
 
@@ -76,48 +77,40 @@ pub fn setup(app: &mut App, options: Options) -> Result<(), Box<dyn std::error::
     }
     let events = engine.subscribe();
     tauri::async_runtime::spawn(events::forward(app.handle().clone(), engine.clone(), events));
-    tauri::async_runtime::spawn(local_printer(engine.clone()));
     let runner = engine.clone();
     tauri::async_runtime::spawn(async move { runner.run().await });
-    tauri::async_runtime::spawn(async move { connect(&engine, options.server.as_deref()).await });
+    tauri::async_runtime::spawn(async move { start(engine, options.server).await });
     Ok(())
 }
 
-async fn connect(engine: &Engine, server: Option<&str>) {
-    let result = match server {
+/// As `ream run` starts (see `ream_client::services`): the local printer, the engine's
+/// start, the login lent to the user's other front ends, the jobs left by a previous run.
+/// The services run for as long as the app.
+async fn start(engine: Engine, server: Option<String>) {
+    let port = engine.settings().ipp_port;
+    let mut services = match ream_client::services::serve(&engine, port).await {
+        Ok(services) => Some(services),
+        Err(e) => {
+            tracing::error!(port, error = %e, "cannot serve the local printer (is another Ream client running?)");
+            None
+        }
+    };
+    let result = match server.as_deref() {
         Some(url) => engine.set_server(url, None).await.map(drop),
         None if engine.settings().server.is_some() => engine.start().await.map(drop),
-        None => return,
+        None => Ok(()),
     };
     if let Err(e) = result {
         tracing::warn!(code = e.code(), error = %e, "start-up did not connect");
     }
+    if let Some(services) = services.as_mut() {
+        services.share_login(&engine);
+    }
     // Jobs a previous run had taken from the spooler but not delivered: their login
     // prompts now reach the window, as the events are forwarded already.
-    ream_client::ipp_endpoint::resume_spooled(engine, &ream_client::settings::cache_dir().join("spool"));
-}
-
-/// The local IPP Everywhere printer on loopback, as `ream run` serves it.
-async fn local_printer(engine: Engine) {
-    let port = engine.settings().ipp_port;
-    let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::error!(port, error = %e, "cannot serve the local printer (is another Ream client running?)");
-            return;
-        }
-    };
-    let spool = ream_client::settings::cache_dir().join("spool");
-    // The spool key is fetched (or made) before the first job comes, not while the
-    // spooler waits for an answer.
-    if let Err(e) = engine.spool_key().await {
-        tracing::warn!(error = %e, "no spool key yet");
-    }
-    tracing::info!("printing to ipp://127.0.0.1:{port}{}", ream_client::ipp_endpoint::PATH);
-    tokio::spawn(ream_client::cups::keep_queues_going(port));
-    if let Err(e) = ream_client::ipp_endpoint::serve(engine, listener, spool).await {
-        tracing::error!(error = %e, "the local printer stopped");
-    }
+    ream_client::services::resume(&engine);
+    std::future::pending::<()>().await;
+    drop(services);
 }
 
 #[cfg(test)]

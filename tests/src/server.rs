@@ -33,7 +33,8 @@ impl ServerProcess {
     pub fn resume(&mut self) {
         let mut child = Command::new(bin("ream-server"))
             .args(&self.args)
-            .env("REAM_LOG", "warn")
+            // REAM_TEST_SERVER_LOG=info (or debug) shows what the server logs in a test.
+            .env("REAM_LOG", std::env::var("REAM_TEST_SERVER_LOG").unwrap_or_else(|_| "warn".into()))
             .stdout(Stdio::piped())
             .spawn()
             .expect("start ream-server");

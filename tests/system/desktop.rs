@@ -316,6 +316,35 @@ fn a_credit_top_up_shows_on_the_dashboard_without_a_reload() {
     app.screenshot_as("topped-up");
 }
 
+/// The app and `ream` in a terminal of the same user share one login: the terminal uses
+/// the app's (even one that is not remembered), its logout and login are the app's, and
+/// neither spends the other's refresh token.
+#[test]
+fn the_terminal_uses_the_apps_login_both_ways() {
+    let (_site, server) = site();
+    let app = Desktop::start("the_terminal_uses_the_apps_login_both_ways", &server.url);
+    sign_in_with_pin(&app, "1234");
+    dashboard_shows(&app, "Alice Martin");
+
+    let status = app.ream(&["status", "--json"], "");
+    assert!(status.ok, "{}", status.stderr);
+    let status: Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(status["user"]["username"], "alice", "{status}");
+    assert_eq!(status["account"]["credit_cents"], 2000, "{status}");
+    let jobs = app.ream(&["jobs", "--json"], "");
+    assert!(jobs.ok, "{}", jobs.stderr);
+
+    // A logout in the terminal signs the window out…
+    assert!(app.ream(&["logout"], "").ok);
+    app.wait_for_element("#screen-login");
+    assert_eq!(app.invoke("status", json!({})).unwrap()["user"], Value::Null);
+    // …and a login there signs it in, as bob.
+    let login = app.ream(&["login", "--method", "pin"], "5678\n");
+    assert!(login.ok, "{}", login.stderr);
+    dashboard_shows(&app, "Bob Durand");
+    app.screenshot_as("signed-in-from-the-terminal");
+}
+
 #[test]
 fn a_pdf_printed_to_the_app_asks_for_the_cost_centre_and_project_and_prints() {
     let printer = Printer::start("Studio");

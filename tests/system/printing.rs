@@ -1004,3 +1004,82 @@ fn a_job_taken_while_the_server_is_away_survives_a_client_restart_before_it_is_b
     assert_eq!(printer.documents().len(), 1);
     assert_eq!(std::fs::read(&printer.documents()[0]).unwrap(), bytes);
 }
+
+/// Every front end of one workstation user shares one login: `ream run` lends it to
+/// `ream jobs`, `ream jobs answer`, `ream status` and `ream watch`, so no two of them
+/// ever spend the same refresh token. Access tokens here last 17 s (fresh for 2 s), so
+/// each front end renews its token on almost every call, as over days of real use, and
+/// the server forgives no reuse at all (`refresh_retry_seconds = 0`).
+#[test]
+fn every_front_end_of_a_user_shares_one_login_and_every_job_still_prints() {
+    let printer = Printer::start("Shared");
+    let extra =
+        "default_queue = \"Direct\"\n[security]\naccess_token_seconds = 17\nrefresh_retry_seconds = 0\n";
+    let site = Site::with_printer(
+        extra,
+        &printer.name,
+        &printer.uri(),
+        &[&["Direct"], &["Confirm", "--confirm-cost"]],
+    );
+    let server = site.serve();
+    let client = logged_in_client(&server);
+    let (run, cups) = workstation(&client, free_port());
+    let watch = Watch::start(&client, &["watch", "--json"]);
+    watch.expect(Duration::from_secs(10), "the account", |v| credit_of(v) == Some(2_000));
+
+    let rounds = 8;
+    for round in 0..rounds {
+        lp_pdf(&cups, 1, &["print-color-mode=monochrome"]);
+        let status = client.status();
+        assert_eq!(status["user"]["username"], "alice", "round {round}: {status}");
+        // A job that asks for a confirmation, answered from another terminal.
+        let meta =
+            json!({"name": format!("confirm-{round}"), "queue": "Confirm", "color_mode": "monochrome"});
+        let token = server.access_token(json!({"method": "pin", "pin": "1234"}));
+        let waiting: Value = api_submit(&server, &token, pdf::pages(1), meta).json().unwrap();
+        let id = waiting["id"].as_str().unwrap_or_else(|| panic!("{waiting}"));
+        let answered = client.run(&["jobs", "answer", id, "--json"], "").json();
+        assert_ne!(answered["state"], "waiting_for_user", "round {round}: {answered}");
+        // Long enough for every token to go stale before the next round.
+        sleep(2_500);
+    }
+    for _ in 0..300 {
+        let list = jobs(&client);
+        if list.len() == 2 * rounds && list.iter().all(|j| j["state"] == "printed") {
+            break;
+        }
+        sleep(100);
+    }
+    let list = jobs(&client);
+    assert_eq!(list.len(), 2 * rounds, "{list:?}");
+    assert!(list.iter().all(|j| j["state"] == "printed"), "{list:?}");
+    assert_eq!(printer.documents().len(), 2 * rounds);
+    // The watcher followed along, and is still logged in.
+    watch.expect(Duration::from_secs(30), "an account after the last job", |v| {
+        credit_of(v) == Some(2_000 - 2 * rounds as i64 * 5)
+    });
+    assert_eq!(client.status()["user"]["username"], "alice");
+
+    // A logout from another terminal logs out the running client too…
+    assert!(client.run(&["logout"], "").ok);
+    run.expect(Duration::from_secs(10), "the running client logged out", |v| v["type"] == "logged_out");
+    // …and a login there (not remembered) is the running client's from then on: its jobs
+    // are bob's, although the command that logged in has long ended.
+    site.admin(&["credit", "top-up", "bob", "1"], "");
+    let login = client.run(&["login", "--method", "pin"], "5678\n");
+    assert!(login.ok, "{}", login.stderr);
+    assert!(login.stderr.contains("now uses this login"), "{}", login.stderr);
+    run.expect(Duration::from_secs(10), "bob in the running client", |v| {
+        v["type"] == "status" && v["status"]["user"]["username"] == "bob"
+    });
+    lp_pdf(&cups, 1, &["print-color-mode=monochrome"]);
+    for _ in 0..300 {
+        if printer.documents().len() == 2 * rounds + 1 {
+            break;
+        }
+        sleep(100);
+    }
+    let bobs = jobs(&client);
+    assert_eq!(bobs.len(), 1, "bob's one job: {bobs:?}");
+    assert_eq!(bobs[0]["state"], "printed");
+}

@@ -193,7 +193,9 @@ async fn run(args: Args) -> Result<(), ClientError> {
         Cmd::Users { search } => out.directory(&engine.directory(&search).await?),
         Cmd::Login { how } => {
             login(&engine, how.method, how.remember.as_deref(), how.username).await?;
-            if engine.status().remember.is_none() && !out.json {
+            if engine.shares_login() && !out.json {
+                eprintln!("The running Ream client (ream run or the desktop app) now uses this login.");
+            } else if engine.status().remember.is_none() && !out.json {
                 eprintln!("This login is not remembered: it ends when this command does. Use --remember to keep it.");
             }
             out.status(&engine.status());
@@ -250,18 +252,7 @@ async fn run(args: Args) -> Result<(), ClientError> {
                     }
                 };
             let port = port.unwrap_or(engine.settings().ipp_port);
-            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-                .await
-                .map_err(|e| ClientError::Config(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
-            let spool = ream_client::settings::cache_dir().join("spool");
-            // The spool key is fetched (or made) before the first job comes, not while
-            // the spooler waits for an answer.
-            if let Err(e) = engine.spool_key().await {
-                eprintln!("error [{}]: {e}", e.code());
-            }
-            let endpoint =
-                tokio::spawn(ream_client::ipp_endpoint::serve(engine.clone(), listener, spool.clone()));
-            let queues = tokio::spawn(ream_client::cups::keep_queues_going(port));
+            let mut services = ream_client::services::serve(&engine, port).await?;
             if !out.json {
                 eprintln!(
                     "Printing to ipp://127.0.0.1:{port}{} (ream cups install makes a CUPS queue for it)",
@@ -273,10 +264,10 @@ async fn run(args: Args) -> Result<(), ClientError> {
             if let Err(e) = &started {
                 eprintln!("error [{}]: {e}", e.code());
             }
-            ream_client::ipp_endpoint::resume_spooled(&engine, &spool);
+            services.share_login(&engine);
+            ream_client::services::resume(&engine);
             watch(&engine, events, &out, false, true).await?;
-            endpoint.abort();
-            queues.abort();
+            drop(services);
         }
         Cmd::Jobs { action } => {
             engine.start().await?;

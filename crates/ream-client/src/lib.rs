@@ -6,6 +6,7 @@
 //! [`ream_wire::ClientEvent`]s); secrets go to a [`secrets::SecretStore`] (the OS
 //! keyring in production), never to files.
 
+pub mod agent;
 pub mod api;
 pub mod cups;
 pub mod engine;
@@ -15,6 +16,7 @@ pub mod instance;
 pub mod ipp_endpoint;
 pub mod notices;
 pub mod secrets;
+pub mod services;
 pub mod settings;
 pub mod tls;
 pub mod workstation;

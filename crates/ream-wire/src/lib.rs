@@ -11,6 +11,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod agent;
 pub mod auth;
 pub mod client;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod push;
 
 pub use account::*;
 pub use admin::*;
+pub use agent::*;
 pub use auth::*;
 pub use client::*;
 pub use error::*;

@@ -1,0 +1,303 @@
+//! Printing: the local spool's key, the user's jobs, documents printed to this
+//! workstation taken to the server, and held documents sent to a printer.
+
+use super::*;
+
+impl Engine {
+    /// The keyring entry of the key that encrypts the documents kept in this client's
+    /// cache folder: named after the folder, so two clients of one OS user with their own
+    /// folders (another home, a test) never take each other's key for theirs.
+    pub fn spool_key_entry() -> String {
+        format!("{SPOOL_KEY_ENTRY} {}", cache_dir().display())
+    }
+
+    /// The key the local spool is encrypted with, from the OS keyring (made on first use).
+    pub async fn spool_key(&self) -> Result<SpoolKey> {
+        let mut cached = self.inner.spool_key.lock().await;
+        if let Some(key) = cached.as_ref() {
+            return Ok(key.clone());
+        }
+        let entry = Self::spool_key_entry();
+        let scoped = self.secret_get(&entry).await?;
+        let stored = match &scoped {
+            Some(stored) => Some(stored.clone()),
+            // Before the entry was named after the folder it had one name for every folder:
+            // documents kept then stay readable.
+            None => self.secret_get(SPOOL_KEY_ENTRY).await?,
+        };
+        let key = match stored {
+            Some(stored) => SpoolKey::from_b64(&stored)
+                .ok_or_else(|| ClientError::Keyring("the stored spool key is damaged".into()))?,
+            None => SpoolKey::generate(),
+        };
+        if scoped.is_none() {
+            self.secret_set(&entry, &key.to_b64()).await?;
+        }
+        *cached = Some(key.clone());
+        Ok(key)
+    }
+
+    /// The user's jobs on the server, newest first.
+    pub async fn jobs(&self) -> Result<Vec<ream_wire::Job>> {
+        Ok(self.authed(|api, token| async move { api.jobs(&token).await }).await?.jobs)
+    }
+
+    /// Releases one of the user's held jobs (to the named printer of its queue, or its first).
+    pub async fn release_job(&self, id: &str, printer: Option<&str>) -> Result<ream_wire::Job> {
+        self.authed(|api, token| async move { api.release_job(&token, id, printer).await }).await
+    }
+
+    /// Deletes one of the user's jobs that has not printed.
+    pub async fn delete_job(&self, id: &str) -> Result<ream_wire::Job> {
+        self.authed(|api, token| async move { api.delete_job(&token, id).await }).await
+    }
+
+    /// What the user must decide about a waiting job.
+    pub async fn job_dialog(&self, id: &str) -> Result<ream_wire::JobDialog> {
+        self.authed(|api, token| async move { api.job_dialog(&token, id).await }).await
+    }
+
+    /// Answers a waiting job's dialog.
+    pub async fn answer_job(&self, id: &str, answer: &ream_wire::JobAnswer) -> Result<ream_wire::Job> {
+        self.authed(|api, token| async move { api.answer_job(&token, id, answer).await }).await
+    }
+
+    /// Takes a document printed to this workstation (already in the local spool) to the
+    /// server for its user: asks for a login when nobody is identified, keeps trying while
+    /// the server is unreachable or failing (with growing pauses, the user told once), and
+    /// tells the outcome as an event. The spooled file is deleted only once the server has
+    /// the job, or has refused it for good; every attempt carries the job's client id, so
+    /// one whose answer was lost is not made twice.
+    pub async fn print_spooled(&self, mut job: JobSubmission, document: std::path::PathBuf) {
+        if job.queue.is_none() {
+            job.queue = self.settings().queue;
+        }
+        let outcome = self.submit_spooled(&job, &document).await;
+        let _ = tokio::fs::remove_file(&document).await;
+        let _ = tokio::fs::remove_file(document.with_extension("json")).await;
+        match outcome {
+            Ok(submitted) => {
+                let waiting = submitted.state == ream_wire::JobState::WaitingForUser;
+                let id = submitted.id.clone();
+                self.emit(ClientEvent::JobSubmitted { job: submitted });
+                if waiting {
+                    match self.job_dialog(&id).await {
+                        Ok(dialog) => self.emit(ClientEvent::JobDialog { dialog: Box::new(dialog) }),
+                        Err(e) => tracing::warn!(error = %e, "cannot read the job's dialog"),
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::info!(job = %job.name, error = %e, "print job refused");
+                self.emit(ClientEvent::JobRefused {
+                    name: job.name.clone(),
+                    reason: e.to_string(),
+                    code: e.code().to_string(),
+                });
+            }
+        }
+    }
+
+    /// Submits until the server has the job or refuses it for good. Nobody logged in: waits
+    /// for a login up to `login_wait_seconds`. The server unreachable or failing: tries
+    /// again after growing pauses (1 s doubling to a minute), for as long as it takes.
+    pub(super) async fn submit_spooled(
+        &self,
+        job: &JobSubmission,
+        document: &std::path::Path,
+    ) -> Result<ream_wire::Job> {
+        const FIRST_PAUSE: Duration = Duration::from_secs(1);
+        const LONGEST_PAUSE: Duration = Duration::from_secs(60);
+        let wait = Duration::from_secs(self.settings().login_wait_seconds);
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut status = self.watch_status();
+        if status.borrow().user.is_none() {
+            // The queue says how its users identify themselves.
+            let methods = match self.api()?.queues().await {
+                Ok(list) => list
+                    .queues
+                    .into_iter()
+                    .find(|q| job.queue.as_deref().is_none_or(|name| q.name == name))
+                    .map(|q| q.detection.login_methods())
+                    .unwrap_or_default(),
+                Err(_) => Vec::new(),
+            };
+            let reason = format!("“{}” waits until you log in.", job.name);
+            self.emit(ClientEvent::LoginRequired { reason, methods, job: Some(job.name.clone()) });
+        }
+        let mut pause = FIRST_PAUSE;
+        let mut told = false;
+        loop {
+            let logged_in = status.borrow_and_update().user.is_some();
+            if logged_in {
+                match self.submit_now(job, document).await {
+                    Ok(submitted) => return Ok(submitted),
+                    Err(e) if e.is_transient() => {
+                        tracing::warn!(job = %job.name, error = %e, "cannot submit yet; the document is kept");
+                        if !told {
+                            told = true;
+                            self.emit(ClientEvent::JobDelayed {
+                                name: job.name.clone(),
+                                reason: e.to_string(),
+                                code: e.code().to_string(),
+                            });
+                        }
+                        // The next try comes after the pause, or sooner when the server
+                        // is back (a status change).
+                        if let Ok(Err(_)) = tokio::time::timeout(pause, status.changed()).await {
+                            return Err(ClientError::NotLoggedIn);
+                        }
+                        pause = (pause * 2).min(LONGEST_PAUSE);
+                        continue;
+                    }
+                    // The session ended meanwhile: once the engine has let the user go, wait
+                    // for a login as at first.
+                    Err(e) if e.needs_login() => {
+                        let _ = tokio::time::timeout(pause, status.changed()).await;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            match tokio::time::timeout_at(deadline, status.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Err(ClientError::NotLoggedIn),
+                Err(_) => {
+                    return Err(ClientError::Config(format!("nobody logged in within {} s", wait.as_secs())))
+                }
+            }
+        }
+    }
+
+    /// Submits a spooled document: the whole document for a queue that spools on the
+    /// server; for one that spools on the client only its description (with the pages
+    /// counted here), the document moving to the held documents until it is released.
+    pub(super) async fn submit_now(
+        &self,
+        job: &JobSubmission,
+        document: &std::path::Path,
+    ) -> Result<ream_wire::Job> {
+        let key = self.spool_key().await?;
+        let queues = self.api()?.queues().await?.queues;
+        let queue = queues.iter().find(|q| match &job.queue {
+            Some(name) => &q.name == name,
+            None => q.default,
+        });
+        if queue.is_none_or(|q| q.spooling != ream_wire::SpoolingMode::Client) {
+            // A document that cannot be read here (damaged, or under another key) breaks
+            // the upload like a lost connection would; it is told apart, as no retry mends it.
+            let unreadable = Arc::new(Mutex::new(None::<String>));
+            let submitted = self
+                .authed(|api, token| {
+                    let key = key.clone();
+                    let unreadable = unreadable.clone();
+                    let body = ream_print::spool::read(&key, document).inspect_err(move |e| {
+                        *unreadable.lock().expect("lock") = Some(e.to_string());
+                    });
+                    async move { api.submit_job(&token, job, body).await }
+                })
+                .await;
+            if let (Err(_), Some(reason)) = (&submitted, unreadable.lock().expect("lock").take()) {
+                return Err(ClientError::Config(format!("the spooled document cannot be read: {reason}")));
+            }
+            return submitted;
+        }
+        let scratch = document.parent().unwrap_or(std::path::Path::new("."));
+        let pages = match ream_print::spool::count_pages(&key, document, scratch).await {
+            Ok(pages) => pages,
+            Err(ream_print::spool::CountError::Document(reason)) => {
+                return Err(ClientError::Config(format!("the document cannot be read: {reason}")))
+            }
+            Err(ream_print::spool::CountError::TooLarge(limit)) => {
+                return Err(ClientError::Config(format!("the document is larger than {limit} bytes")))
+            }
+            Err(ream_print::spool::CountError::Io(e)) => {
+                return Err(ClientError::Config(format!("cannot read the spooled document: {e}")))
+            }
+        };
+        let holder =
+            crate::held::holder_id().map_err(|e| ClientError::Config(format!("held documents: {e}")))?;
+        let description = JobSubmission { pages: Some(pages), holder: Some(holder), ..job.clone() };
+        let submitted = self
+            .authed(|api, token| {
+                let description = description.clone();
+                async move { api.submit_job(&token, &description, futures_util::stream::empty()).await }
+            })
+            .await?;
+        let kept = crate::held::document_of(&submitted.id);
+        if let Err(e) = tokio::fs::rename(document, &kept).await {
+            tracing::warn!(error = %e, job = %submitted.id, "cannot keep the document of a client-spooled job");
+        }
+        Ok(submitted)
+    }
+
+    /// Sends a held document to the printer its owner released it to, follows it there
+    /// and reports the outcome; the document goes once the server has the report.
+    pub(super) async fn print_here(&self, job: ream_wire::Job, target: ream_wire::PrintTarget) {
+        if !self.inner.printing_here.lock().expect("lock").insert(job.id.clone()) {
+            return;
+        }
+        let document = crate::held::document_of(&job.id);
+        let report = match self.send_to_printer(&job, &target, &document).await {
+            // The printer's job id lets the server ask the printer itself.
+            Ok((printer_job_id, impressions)) => ream_wire::DeliveryReport {
+                printed: true,
+                reason: None,
+                printer_job_id: Some(printer_job_id),
+                impressions,
+            },
+            Err(e) => {
+                tracing::warn!(job = %job.id, error = %format!("{e:#}"), "printing a held job failed");
+                ream_wire::DeliveryReport {
+                    printed: false,
+                    reason: Some(format!("{e:#}")),
+                    printer_job_id: None,
+                    impressions: None,
+                }
+            }
+        };
+        let reported = self
+            .authed(|api, token| {
+                let report = report.clone();
+                let id = job.id.clone();
+                async move { api.report_outcome(&token, &id, &report).await }
+            })
+            .await;
+        match reported {
+            Ok(_) => {
+                let _ = tokio::fs::remove_file(&document).await;
+            }
+            // Not reported: the server asks again when this client reconnects.
+            Err(e) => tracing::warn!(job = %job.id, error = %e, "cannot report a held job's outcome"),
+        }
+        self.inner.printing_here.lock().expect("lock").remove(&job.id);
+    }
+
+    pub(super) async fn send_to_printer(
+        &self,
+        job: &ream_wire::Job,
+        target: &ream_wire::PrintTarget,
+        document: &std::path::Path,
+    ) -> anyhow::Result<(i32, Option<i64>)> {
+        use ream_print::printer;
+        anyhow::ensure!(document.exists(), "the document is no longer on the workstation that kept it");
+        let key = self.spool_key().await?;
+        let document = printer::Document::Spooled { path: document.to_path_buf(), key };
+        let http = printer::http_client(target.fingerprint.as_deref());
+        let request = printer::PrintRequest {
+            document: &document,
+            job_name: &job.name,
+            user: &target.user,
+            copies: job.copies,
+            duplex: job.duplex,
+            colour: job.colour,
+            media: &job.media,
+        };
+        let patience = Duration::from_secs(600);
+        let printer_job = printer::print_job_patiently(&http, &target.uri, &request, patience).await?;
+        match printer::follow(&http, &target.uri, printer_job, patience).await? {
+            printer::Outcome::Completed { impressions } => Ok((printer_job, impressions)),
+            printer::Outcome::Failed(reason) => anyhow::bail!(reason),
+        }
+    }
+}

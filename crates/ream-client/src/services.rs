@@ -1,0 +1,78 @@
+//! What the user's running client serves beside its front end, the same whether that is
+//! `ream run` or the desktop app: the local IPP printer CUPS prints to (with the spool
+//! key fetched before the first job), the keeper of the CUPS queues, and the session
+//! agent that lends the login to the user's other front ends. Only the holder of the
+//! [`crate::instance`] claim starts them.
+//!
+//! Start-up order, for both front ends: [`serve`] (the printer takes jobs at once; they
+//! wait for a login), the engine's `start`, then [`Services::share_login`] (so another
+//! front end asking meanwhile restores the login itself rather than hearing "nobody is
+//! logged in"), then [`resume`].
+
+use std::path::PathBuf;
+
+use tokio::task::JoinHandle;
+
+use crate::engine::Engine;
+use crate::error::{ClientError, Result};
+
+/// The running services; dropping this stops them.
+#[derive(Debug)]
+pub struct Services {
+    tasks: Vec<JoinHandle<()>>,
+    pub port: u16,
+}
+
+impl Drop for Services {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Where documents printed to this client wait until the server has them.
+pub fn spool_dir() -> PathBuf {
+    crate::settings::cache_dir().join("spool")
+}
+
+/// Serves the local printer on `127.0.0.1:port` (an error when the port is taken) and
+/// keeps the CUPS queues that print to it enabled.
+pub async fn serve(engine: &Engine, port: u16) -> Result<Services> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| ClientError::Config(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
+    // The spool key is fetched (or made) before the first job comes, not while the
+    // spooler waits for an answer.
+    if let Err(e) = engine.spool_key().await {
+        tracing::warn!(code = e.code(), error = %e, "no spool key yet");
+    }
+    tracing::info!("printing to ipp://127.0.0.1:{port}{}", crate::ipp_endpoint::PATH);
+    let printer = {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::ipp_endpoint::serve(engine, listener, spool_dir()).await {
+                tracing::error!(error = %e, "the local printer stopped");
+            }
+        })
+    };
+    let queues = tokio::spawn(crate::cups::keep_queues_going(port));
+    Ok(Services { tasks: vec![printer, queues], port })
+}
+
+impl Services {
+    /// Lends the engine's login to the user's other front ends ([`crate::agent`]).
+    pub fn share_login(&mut self, engine: &Engine) {
+        let engine = engine.clone();
+        self.tasks.push(tokio::spawn(async move {
+            if let Err(e) = crate::agent::serve(engine).await {
+                tracing::warn!(error = %e, "cannot lend the login to other front ends; they refresh it themselves");
+            }
+        }));
+    }
+}
+
+/// Jobs a previous run took from the spooler but did not deliver go on now.
+pub fn resume(engine: &Engine) {
+    crate::ipp_endpoint::resume_spooled(engine, &spool_dir());
+}
