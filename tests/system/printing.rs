@@ -1083,3 +1083,60 @@ fn every_front_end_of_a_user_shares_one_login_and_every_job_still_prints() {
     assert_eq!(bobs.len(), 1, "bob's one job: {bobs:?}");
     assert_eq!(bobs[0]["state"], "printed");
 }
+
+/// `ream cups install` makes a CUPS queue for each server queue, and a job goes to the
+/// server queue whose CUPS queue it was printed to; `ream cups uninstall` removes them.
+#[test]
+fn each_server_queue_gets_its_own_cups_queue() {
+    let printer = Printer::start("PerQueue");
+    let queues: &[&[&str]] = &[&["Direct"], &["Confirm", "--confirm-cost"]];
+    let (_site, server) = site_with_printer(&printer, queues);
+    let client = logged_in_client(&server);
+    let port = free_port();
+    let run = Watch::start(&client, &["run", "--port", &port.to_string(), "--json"]);
+    run.expect(Duration::from_secs(10), "the account", |v| credit_of(v) == Some(2_000));
+    let prefix = format!("Ream-{port}");
+    let made =
+        client.run(&["cups", "install", "--port", &port.to_string(), "--prefix", &prefix, "--json"], "");
+    let made = made.json();
+    // Removed when the test ends, however it ends.
+    let guards: Vec<CupsQueue> = made["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| CupsQueue(q["cups"].as_str().unwrap().to_string()))
+        .collect();
+    let names: Vec<(&str, &str)> = made["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| (q["cups"].as_str().unwrap(), q["queue"].as_str().unwrap_or("(default)")))
+        .collect();
+    let (direct, confirm) = (format!("{prefix}-Direct"), format!("{prefix}-Confirm"));
+    // No default queue on this server: no queue for it.
+    assert_eq!(names, [(confirm.as_str(), "Confirm"), (direct.as_str(), "Direct")]);
+
+    let guard = |name: &str| guards.iter().find(|g| g.0 == name).unwrap();
+    lp_pdf(guard(&confirm), 1, &["print-color-mode=monochrome"]);
+    let waiting = wait_for_state(&client, "waiting_for_user");
+    assert_eq!(waiting["queue"], "Confirm");
+    lp_pdf(guard(&direct), 2, &["print-color-mode=monochrome"]);
+    for _ in 0..100 {
+        if jobs(&client).iter().any(|j| j["queue"] == "Direct" && j["state"] == "printed") {
+            break;
+        }
+        sleep(100);
+    }
+    let list = jobs(&client);
+    let direct_job = list.iter().find(|j| j["queue"] == "Direct").unwrap_or_else(|| panic!("{list:?}"));
+    assert_eq!((direct_job["state"].as_str(), direct_job["pages"].as_i64()), (Some("printed"), Some(2)));
+    assert_eq!(list.len(), 2, "{list:?}");
+
+    let removed = client.run(&["cups", "uninstall", "--port", &port.to_string(), "--json"], "").json();
+    let mut removed: Vec<&str> =
+        removed["removed"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
+    removed.sort();
+    assert_eq!(removed, [confirm.as_str(), direct.as_str()]);
+    let lpstat = std::process::Command::new("lpstat").arg("-v").output().unwrap();
+    assert!(!String::from_utf8_lossy(&lpstat.stdout).contains(&format!(":{port}/")), "a queue is left");
+}

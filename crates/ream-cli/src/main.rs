@@ -137,12 +137,24 @@ enum JobsCmd {
 
 #[derive(Debug, Subcommand)]
 enum CupsCmd {
-    /// Create (or update) the driverless CUPS queue `Ream` for the local IPP printer.
+    /// Create (or update) driverless CUPS queues printing to this client: one per server
+    /// queue (PREFIX-QUEUE, whose jobs go to that queue) and PREFIX for the server's
+    /// default queue, when it has one.
     Install {
+        /// The local printer's port (the settings' `ipp_port` by default).
         #[arg(long)]
         port: Option<u16>,
+        /// The beginning of the queues' names.
         #[arg(long, default_value = "Ream")]
-        name: String,
+        prefix: String,
+        /// Only one queue, of this name, for the server's default queue.
+        #[arg(long, conflicts_with = "prefix")]
+        name: Option<String>,
+    },
+    /// Remove every CUPS queue that prints to this client.
+    Uninstall {
+        #[arg(long)]
+        port: Option<u16>,
     },
 }
 
@@ -287,13 +299,35 @@ async fn run(args: Args) -> Result<(), ClientError> {
                 }
             }
         }
-        Cmd::Cups { action: CupsCmd::Install { port, name } } => {
+        Cmd::Cups { action: CupsCmd::Install { port, prefix, name } } => {
             let port = port.unwrap_or(engine.settings().ipp_port);
-            cups_install(&name, port)?;
-            out.message(&format!(
-                "CUPS queue {name} prints to ipp://127.0.0.1:{port}{}",
-                ream_client::ipp_endpoint::PATH
-            ));
+            let mut made = Vec::new();
+            let wanted = match name {
+                Some(name) => vec![(name, None)],
+                None => {
+                    // PREFIX for the default queue, when the server has one.
+                    let queues = engine.queues().await?;
+                    let default = queues.iter().any(|q| q.default).then(|| (prefix.clone(), None));
+                    let each = queues
+                        .into_iter()
+                        .map(|q| (ream_client::cups::queue_name(&prefix, Some(&q.name)), Some(q.name)));
+                    default.into_iter().chain(each).collect::<Vec<(String, Option<String>)>>()
+                }
+            };
+            for (cups, queue) in wanted {
+                let uri = ream_client::ipp_endpoint::printer_uri(port, queue.as_deref());
+                let description = match &queue {
+                    Some(q) => format!("Ream: {q}"),
+                    None => "Ream (the default queue)".to_string(),
+                };
+                ream_client::cups::install(&cups, &uri, &description)?;
+                made.push(output::CupsQueue { cups, queue, uri });
+            }
+            out.cups_installed(&made);
+        }
+        Cmd::Cups { action: CupsCmd::Uninstall { port } } => {
+            let port = port.unwrap_or(engine.settings().ipp_port);
+            out.cups_removed(&ream_client::cups::uninstall(port)?);
         }
     }
     Ok(())
@@ -398,45 +432,6 @@ async fn login_for_job(engine: &Engine, methods: Vec<LoginMethod>) {
             Err(e) => eprintln!("error [{}]: {e}", e.code()),
         }
     }
-}
-
-/// Creates the driverless queue and waits for CUPS to have made its PPD (lpadmin returns
-/// before that, and fails silently when the printer's attributes do not suit CUPS).
-fn cups_install(name: &str, port: u16) -> Result<(), ClientError> {
-    let uri = format!("ipp://127.0.0.1:{port}{}", ream_client::ipp_endpoint::PATH);
-    let run = |cmd: &mut std::process::Command| -> Result<std::process::Output, ClientError> {
-        cmd.output().map_err(|e| ClientError::Config(format!("cannot run {cmd:?}: {e} (is CUPS installed?)")))
-    };
-    let out =
-        // A job the client could not take (it was stopped, or died mid-transfer) is sent
-        // again when it is back, rather than stopping the queue or dropping the job.
-        run(std::process::Command::new("lpadmin").args([
-            "-p",
-            name,
-            "-E",
-            "-v",
-            &uri,
-            "-m",
-            "everywhere",
-            "-o",
-            "printer-error-policy=retry-current-job",
-        ]))?;
-    if !out.status.success() {
-        return Err(ClientError::Config(format!(
-            "lpadmin failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    for _ in 0..100 {
-        let status = run(std::process::Command::new("lpoptions").args(["-p", name, "-l"]))?;
-        if status.status.success() && !status.stdout.is_empty() {
-            return Ok(());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    Err(ClientError::Config(format!(
-        "CUPS made no driver for {name}: is `ream run` listening on port {port}? (see /var/log/cups/error_log)"
-    )))
 }
 
 fn question_answer(s: &str) -> Result<(String, String), String> {

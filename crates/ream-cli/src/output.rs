@@ -74,6 +74,34 @@ impl Output {
         println!("{value}");
     }
 
+    pub fn cups_installed(&self, queues: &[CupsQueue]) {
+        if self.json {
+            let list: Vec<_> =
+                queues.iter().map(|q| json!({"cups": q.cups, "queue": q.queue, "uri": q.uri})).collect();
+            return self.print(json!({ "queues": list }));
+        }
+        for q in queues {
+            match &q.queue {
+                Some(queue) => {
+                    println!("CUPS queue {} prints to the server queue {queue} ({})", q.cups, q.uri)
+                }
+                None => println!("CUPS queue {} prints to the server's default queue ({})", q.cups, q.uri),
+            }
+        }
+    }
+
+    pub fn cups_removed(&self, names: &[String]) {
+        if self.json {
+            return self.print(json!({ "removed": names }));
+        }
+        if names.is_empty() {
+            println!("No CUPS queue printed to this client.");
+        }
+        for name in names {
+            println!("Removed the CUPS queue {name}");
+        }
+    }
+
     pub fn message(&self, text: &str) {
         if self.json {
             self.print(json!({"message": text}));
@@ -329,4 +357,14 @@ mod tests {
         assert_eq!(span(3 * 3_600_000 + 5 * 60_000), "3 h 5 min");
         assert_eq!(span(-90_000), "1 min");
     }
+}
+
+/// A CUPS queue made by `ream cups install`.
+#[derive(Debug)]
+pub struct CupsQueue {
+    /// Its name in CUPS.
+    pub cups: String,
+    /// The server queue its jobs go to (`None`: the default one).
+    pub queue: Option<String>,
+    pub uri: String,
 }

@@ -1,4 +1,5 @@
-//! The workstation's CUPS queues that lead to this client's local printer, kept accepting.
+//! The workstation's CUPS queues that lead to this client's local printer: made (one
+//! per server queue, or one for the default queue), removed, and kept accepting.
 //!
 //! CUPS' stock `ipp` backend stops a whole queue (status "stop printer") when the printer's
 //! connection breaks in the middle of a request, as it does when the client is killed or
@@ -10,6 +11,8 @@
 
 use std::process::Command;
 use std::time::Duration;
+
+use crate::error::ClientError;
 
 /// How often a running client looks at its queues.
 const CHECK_EVERY: Duration = Duration::from_secs(10);
@@ -61,8 +64,88 @@ pub async fn keep_queues_going(port: u16) {
     }
 }
 
+/// A CUPS queue name made from a server queue's name: CUPS takes letters, digits and a
+/// few marks, at most 127 bytes; anything else becomes `-`.
+pub fn queue_name(prefix: &str, queue: Option<&str>) -> String {
+    let Some(queue) = queue else { return prefix.to_string() };
+    let tail: String = queue
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '-' })
+        .collect();
+    let mut name = format!("{prefix}-{tail}");
+    name.truncate(127);
+    name
+}
+
+/// Creates (or updates) the driverless queue `name` printing to `uri`, and waits for CUPS
+/// to have made its PPD (lpadmin returns before that, and fails silently when the
+/// printer's attributes do not suit CUPS).
+pub fn install(name: &str, uri: &str, description: &str) -> Result<(), ClientError> {
+    let out =
+        // A job the client could not take (it was stopped, or died mid-transfer) is sent
+        // again when it is back, rather than stopping the queue or dropping the job.
+        run(Command::new("lpadmin").args([
+            "-p",
+            name,
+            "-E",
+            "-v",
+            uri,
+            "-m",
+            "everywhere",
+            "-D",
+            description,
+            "-o",
+            "printer-error-policy=retry-current-job",
+        ]))?;
+    if !out.status.success() {
+        return Err(ClientError::Config(format!(
+            "lpadmin failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    for _ in 0..100 {
+        let status = run(Command::new("lpoptions").args(["-p", name, "-l"]))?;
+        if status.status.success() && !status.stdout.is_empty() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(ClientError::Config(format!(
+        "CUPS made no driver for {name}: is the Ream client listening at {uri}? (see /var/log/cups/error_log)"
+    )))
+}
+
+/// Removes every CUPS queue that prints to this client's printer on `port`; their names.
+pub fn uninstall(port: u16) -> Result<Vec<String>, ClientError> {
+    let out = run(Command::new("lpstat").arg("-v"))?;
+    let mut removed = Vec::new();
+    for name in queues_for(&String::from_utf8_lossy(&out.stdout), port) {
+        let out = run(Command::new("lpadmin").args(["-x", &name]))?;
+        if !out.status.success() {
+            return Err(ClientError::Config(format!(
+                "lpadmin -x {name} failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        removed.push(name);
+    }
+    Ok(removed)
+}
+
+fn run(cmd: &mut Command) -> Result<std::process::Output, ClientError> {
+    cmd.output().map_err(|e| ClientError::Config(format!("cannot run {cmd:?}: {e} (is CUPS installed?)")))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn queue_names_suit_cups() {
+        assert_eq!(super::queue_name("Ream", None), "Ream");
+        assert_eq!(super::queue_name("Ream", Some("Secure")), "Ream-Secure");
+        assert_eq!(super::queue_name("Ream", Some("Étage 2/couleur")), "Ream--tage-2-couleur");
+        assert_eq!(super::queue_name("R", Some(&"x".repeat(300))).len(), 127);
+    }
+
     #[test]
     fn only_the_queues_of_this_clients_printer_are_ours() {
         let lpstat = "device for Ream: ipp://127.0.0.1:8632/ipp/print\n\

@@ -10,7 +10,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Request, State};
@@ -19,6 +18,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use futures_util::TryStreamExt;
+
+use crate::ipp_jobs::Earlier;
 use ipp::parser::AsyncIppParser;
 use ipp::prelude::*;
 use ipp::reader::AsyncIppReader;
@@ -46,7 +47,7 @@ struct Endpoint {
     port: u16,
     started: std::time::Instant,
     uuid: String,
-    next_job: AtomicI32,
+    ids: crate::ipp_jobs::JobIds,
     jobs: Mutex<HashMap<i32, LocalJob>>,
     spool: PathBuf,
 }
@@ -65,20 +66,42 @@ pub async fn serve(engine: Engine, listener: tokio::net::TcpListener, spool: Pat
         port,
         started: std::time::Instant::now(),
         uuid: uuid::Uuid::new_v4().to_string(),
-        next_job: AtomicI32::new(first_job_id()),
+        // Beside the spool, not in it: the spool holds documents only.
+        ids: crate::ipp_jobs::JobIds::open(spool.parent().unwrap_or(&spool))?,
         jobs: Mutex::new(HashMap::new()),
         spool,
     });
-    let app = Router::new().route(PATH, post(handle)).route("/", post(handle)).with_state(endpoint);
+    let app = Router::new()
+        .route(PATH, post(to_default))
+        .route(&format!("{PATH}/{{queue}}"), post(to_queue))
+        .route("/", post(to_default))
+        .with_state(endpoint);
     axum::serve(listener, app).await
 }
 
-/// The first job id of this run: the seconds since 2026, so that a client started again
-/// never gives out the id of a job the spooler may still be following from the previous
-/// run (unless that one made more than a job a second).
-fn first_job_id() -> i32 {
-    let since = crate::workstation::now_ms() / 1_000 - 1_767_225_600;
-    i32::try_from(since.clamp(1, i64::from(i32::MAX / 2))).unwrap_or(1)
+/// The local printer's URI for `queue` (`PATH/QUEUE`, the name percent-encoded), or for
+/// the server's default queue.
+pub fn printer_uri(port: u16, queue: Option<&str>) -> String {
+    match queue {
+        Some(q) => format!(
+            "ipp://127.0.0.1:{port}{PATH}/{}",
+            percent_encoding::utf8_percent_encode(q, percent_encoding::NON_ALPHANUMERIC)
+        ),
+        None => format!("ipp://127.0.0.1:{port}{PATH}"),
+    }
+}
+
+async fn to_default(State(ep): State<Arc<Endpoint>>, req: Request) -> Response {
+    handle(ep, None, req).await
+}
+
+/// A CUPS queue made for one server queue prints here: its jobs go to that queue.
+async fn to_queue(
+    State(ep): State<Arc<Endpoint>>,
+    axum::extract::Path(queue): axum::extract::Path<String>,
+    req: Request,
+) -> Response {
+    handle(ep, Some(queue), req).await
 }
 
 /// Makes a completely spooled document (`part`, already on disk) a job waiting at
@@ -111,6 +134,7 @@ pub fn resume_spooled(engine: &Engine, spool: &std::path::Path) {
         let path = entry.path();
         match path.extension().and_then(|e| e.to_str()) {
             Some("part") => {
+                tracing::info!(file = %path.display(), "dropping a half-written job");
                 let _ = std::fs::remove_file(&path);
             }
             Some("spool") => {
@@ -124,6 +148,7 @@ pub fn resume_spooled(engine: &Engine, spool: &std::path::Path) {
                         tokio::spawn(async move { engine.print_spooled(submission, path).await });
                     }
                     None => {
+                        tracing::warn!(file = %path.display(), "dropping a spooled job without its description");
                         let _ = std::fs::remove_file(&path);
                     }
                 }
@@ -208,23 +233,28 @@ const OPERATIONS: [Operation; 8] = [
 ];
 
 impl Endpoint {
-    fn printer_uri(&self) -> String {
-        format!("ipp://127.0.0.1:{}{PATH}", self.port)
+    fn printer_uri(&self, queue: Option<&str>) -> String {
+        printer_uri(self.port, queue)
     }
 
     /// What CUPS' driverless set-up needs to make a PDF queue of us (every value valid:
     /// CUPS refuses the whole printer over one bad attribute), and what IPP clients ask.
-    fn printer_attributes(&self) -> Vec<IppAttribute> {
+    fn printer_attributes(&self, queue: Option<&str>) -> Vec<IppAttribute> {
         let list = |v: Vec<IppValue>| IppValue::Array(v);
         let media_names = || list(MEDIA.iter().map(|m| kw(m.0)).collect());
         let media_cols = || list(MEDIA.iter().map(|m| media_col(m.1, m.2)).collect());
         let logged_in = self.engine.status().user.is_some();
         vec![
-            attr("printer-uri-supported", uri(&self.printer_uri())),
+            attr("printer-uri-supported", uri(&self.printer_uri(queue))),
             attr("uri-security-supported", kw("none")),
             attr("uri-authentication-supported", kw("none")),
-            attr("printer-name", name("Ream")),
-            attr("printer-info", text("Ream print management")),
+            attr("printer-name", name(queue.unwrap_or("Ream"))),
+            attr(
+                "printer-info",
+                text(
+                    &queue.map_or("Ream print management".into(), |q| format!("Ream print management: {q}")),
+                ),
+            ),
             attr("printer-make-and-model", text("Ream Secure Print")),
             attr("printer-location", text("This workstation")),
             attr("printer-uuid", uri(&format!("urn:uuid:{}", self.uuid))),
@@ -345,8 +375,11 @@ impl Endpoint {
     fn job_attributes(&self, job: &LocalJob) -> Vec<IppAttribute> {
         vec![
             attr("job-id", IppValue::Integer(job.id)),
-            attr("job-uri", uri(&format!("{}/{}", self.printer_uri(), job.id))),
-            attr("job-printer-uri", uri(&self.printer_uri())),
+            attr(
+                "job-uri",
+                uri(&format!("{}/{}", self.printer_uri(job.attributes.queue.as_deref()), job.id)),
+            ),
+            attr("job-printer-uri", uri(&self.printer_uri(job.attributes.queue.as_deref()))),
             attr("job-name", name(&job.name)),
             attr("job-originating-user-name", name(&job.user)),
             attr("job-state", IppValue::Enum(job.state)),
@@ -395,7 +428,7 @@ fn submission(attrs: &IppAttributes, job_name: &str) -> JobSubmission {
     }
 }
 
-async fn handle(State(ep): State<Arc<Endpoint>>, req: Request) -> Response {
+async fn handle(ep: Arc<Endpoint>, queue: Option<String>, req: Request) -> Response {
     let body = req.into_body().into_data_stream().map_err(std::io::Error::other).into_async_read();
     let (head, attrs, payload) = match AsyncIppParser::new(AsyncIppReader::new(body)).parse_parts().await {
         Ok(parts) => parts,
@@ -416,7 +449,7 @@ async fn handle(State(ep): State<Arc<Endpoint>>, req: Request) -> Response {
     let mut resp = respond(StatusCode::SuccessfulOk);
     match op {
         Some(Operation::GetPrinterAttributes) => {
-            for a in ep.printer_attributes() {
+            for a in ep.printer_attributes(queue.as_deref()) {
                 resp.attributes_mut().add(DelimiterTag::PrinterAttributes, a);
             }
         }
@@ -429,12 +462,19 @@ async fn handle(State(ep): State<Arc<Endpoint>>, req: Request) -> Response {
             }
         }
         Some(Operation::PrintJob) | Some(Operation::CreateJob) => {
-            let id = ep.next_job.fetch_add(1, Ordering::SeqCst);
+            let id = match ep.ids.next() {
+                Ok(id) => id,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot keep the job ids: cannot take a job");
+                    return reply(respond(StatusCode::ServerErrorBusy));
+                }
+            };
             let job_name = text_of(&attrs, operation, "job-name").unwrap_or_else(|| "Untitled".into());
             let user =
                 text_of(&attrs, operation, "requesting-user-name").unwrap_or_else(|| "anonymous".into());
-            let mut job =
-                LocalJob { id, user, state: 3, attributes: submission(&attrs, &job_name), name: job_name };
+            tracing::debug!(operation = ?op, ipp_job = id, job = %job_name, "job created");
+            let attributes = JobSubmission { queue: queue.clone(), ..submission(&attrs, &job_name) };
+            let mut job = LocalJob { id, user, state: 3, attributes, name: job_name };
             if op == Some(Operation::PrintJob) {
                 if let Err(status) = ep.take_document(&mut job, payload).await {
                     return reply(respond(status));
@@ -446,6 +486,7 @@ async fn handle(State(ep): State<Arc<Endpoint>>, req: Request) -> Response {
             let id =
                 attribute(&attrs, operation, "job-id").and_then(|v| v.as_integer().copied()).unwrap_or(0);
             let job = ep.jobs.lock().expect("lock").get(&id).cloned();
+            tracing::debug!(ipp_job = id, known = job.is_some(), "Send-Document");
             match job {
                 Some(mut job) if job.state == 3 => {
                     if let Err(status) = ep.take_document(&mut job, payload).await {
@@ -454,6 +495,8 @@ async fn handle(State(ep): State<Arc<Endpoint>>, req: Request) -> Response {
                     ep.record(job, &mut resp);
                 }
                 Some(_) => resp = respond(StatusCode::ClientErrorNotPossible),
+                // An earlier run has this document already: nothing to take twice.
+                None if ep.ids.earlier(id) == Earlier::Taken => ep.earlier_job(id, true, &mut resp),
                 None => resp = respond(StatusCode::ClientErrorNotFound),
             }
         }
@@ -472,6 +515,11 @@ async fn handle(State(ep): State<Arc<Endpoint>>, req: Request) -> Response {
                     ep.jobs.lock().expect("lock").remove(&job.id);
                 }
                 Some(_) => resp = respond(StatusCode::ClientErrorNotPossible),
+                None if op == Some(Operation::GetJobAttributes) => match ep.ids.earlier(id) {
+                    Earlier::Taken => ep.earlier_job(id, true, &mut resp),
+                    Earlier::NotTaken => ep.earlier_job(id, false, &mut resp),
+                    Earlier::No => resp = respond(StatusCode::ClientErrorNotFound),
+                },
                 None => resp = respond(StatusCode::ClientErrorNotFound),
             }
         }
@@ -492,6 +540,22 @@ async fn handle(State(ep): State<Arc<Endpoint>>, req: Request) -> Response {
 const JOBS_KEPT: usize = 100;
 
 impl Endpoint {
+    /// Answers about job `id` of an earlier run (see [`crate::ipp_jobs`]): completed when
+    /// that run took its document; otherwise without a state, so that CUPS sends the job
+    /// again rather than take it for done.
+    fn earlier_job(&self, id: i32, taken: bool, resp: &mut IppRequestResponse) {
+        resp.attributes_mut().add(DelimiterTag::JobAttributes, attr("job-id", IppValue::Integer(id)));
+        if taken {
+            resp.attributes_mut().add(DelimiterTag::JobAttributes, attr("job-state", IppValue::Enum(9)));
+            resp.attributes_mut().add(
+                DelimiterTag::JobAttributes,
+                attr("job-state-reasons", kw("job-completed-successfully")),
+            );
+        } else {
+            tracing::info!(ipp_job = id, "a job an earlier run never took: CUPS is to send it again");
+        }
+    }
+
     /// Keeps the job for Get-Jobs / Get-Job-Attributes (the newest few) and answers
     /// with its attributes.
     fn record(&self, job: LocalJob, resp: &mut IppRequestResponse) {
@@ -534,16 +598,22 @@ impl Endpoint {
             client_job_id: path.file_stem().map(|s| s.to_string_lossy().into_owned()),
             ..job.attributes.clone()
         };
+        // Written down as taken before the spooler hears so (see `ipp_jobs`).
         let kept = match written {
-            Ok(_) => keep(&submission, &part, &path).await,
+            Ok(_) => match keep(&submission, &part, &path).await {
+                Ok(()) => self.ids.taken(job.id),
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         if let Err(e) = kept {
             tracing::warn!(error = %e, "cannot spool a job");
             let _ = tokio::fs::remove_file(&part).await;
             let _ = tokio::fs::remove_file(&path).await;
+            let _ = tokio::fs::remove_file(path.with_extension("json")).await;
             return Err(StatusCode::ServerErrorBusy);
         }
+        tracing::info!(job = %submission.name, ipp_job = job.id, file = %path.display(), "job spooled");
         let engine = self.engine.clone();
         tokio::spawn(async move { engine.print_spooled(submission, path).await });
         job.state = 9;

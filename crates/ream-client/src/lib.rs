@@ -14,6 +14,7 @@ pub mod error;
 pub mod held;
 pub mod instance;
 pub mod ipp_endpoint;
+pub mod ipp_jobs;
 pub mod notices;
 pub mod secrets;
 pub mod services;

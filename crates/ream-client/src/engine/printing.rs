@@ -77,6 +77,7 @@ impl Engine {
         let _ = tokio::fs::remove_file(document.with_extension("json")).await;
         match outcome {
             Ok(submitted) => {
+                tracing::info!(job = %job.name, id = %submitted.id, state = ?submitted.state, "job submitted");
                 let waiting = submitted.state == ream_wire::JobState::WaitingForUser;
                 let id = submitted.id.clone();
                 self.emit(ClientEvent::JobSubmitted { job: submitted });
