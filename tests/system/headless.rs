@@ -298,3 +298,32 @@ fn one_client_runs_per_user() {
     let again = Watch::start(&client, &["run", "--port", &other, "--json"]);
     again.expect(Duration::from_secs(10), "the status", |v| v["type"] == "status");
 }
+
+/// Mistakes a newcomer makes are named before anything is asked: a remember-me duration
+/// the server does not offer, an `https://` address of a plain-HTTP server.
+#[test]
+fn a_wrong_remember_me_or_https_to_a_plain_server_is_said_plainly() {
+    let (_site, server) = site("");
+    let client = Client::new();
+    connect(&client, &server);
+    let offered = client.run(&["policy", "--json"], "").json();
+    let ids: Vec<&str> =
+        offered["remember_options"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap()).collect();
+    assert!(!ids.contains(&"3h"), "{ids:?}");
+    let wrong = client.run(&["login", "--method", "pin", "--remember", "3h"], "1234\n");
+    assert_eq!(wrong.error_code(), "CONFIG");
+    assert!(wrong.stderr.contains("3h is not a remember-me duration"), "{}", wrong.stderr);
+    assert!(
+        ids.iter().all(|id| wrong.stderr.contains(id)),
+        "the durations offered are named: {}",
+        wrong.stderr
+    );
+    assert!(!wrong.stderr.contains("PIN"), "no secret is asked for: {}", wrong.stderr);
+    assert_eq!(user_of(&client.status()), None);
+
+    let https = server.url.replace("http://", "https://");
+    let plain = Client::new().run(&["connect", "--server", &https, "--yes"], "");
+    assert_eq!(plain.error_code(), "CONFIG");
+    assert!(plain.stderr.contains("does not speak HTTPS"), "{}", plain.stderr);
+    assert!(plain.stderr.contains(&server.url), "the http:// address is suggested: {}", plain.stderr);
+}

@@ -340,6 +340,9 @@ async fn login(
     username: Option<String>,
 ) -> Result<(), ClientError> {
     let policy = engine.policy().await?;
+    if let Some(remember) = remember {
+        engine.check_remember(remember).await?;
+    }
     let method = match method {
         Some(m) => m,
         None => prompt::choose_method(&policy.methods)?,

@@ -70,6 +70,14 @@ impl Api {
             }
             return ClientError::CertificateUntrusted(chain(e));
         }
+        if tls::is_not_tls(e) {
+            return ClientError::Config(format!(
+                "{} does not speak HTTPS (a plain-HTTP server answered): connect to http://{} instead, \
+                 or ask the administrator for the server's HTTPS address",
+                self.base,
+                self.base.trim_start_matches("https://")
+            ));
+        }
         ClientError::Unreachable(chain(e))
     }
 

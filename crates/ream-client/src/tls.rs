@@ -79,19 +79,36 @@ fn roots_from(path: &Path) -> Result<rustls::RootCertStore> {
 
 /// Whether an error (anywhere in its chain) is a refused server certificate.
 pub fn is_certificate_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    rustls_error(e)
+        .is_some_and(|r| matches!(r, rustls::Error::InvalidCertificate(_) | rustls::Error::General(_)))
+}
+
+/// Whether `e` says the other end answered a TLS handshake with something that is not
+/// TLS: an `https://` address whose server speaks plain HTTP.
+pub fn is_not_tls(e: &(dyn std::error::Error + 'static)) -> bool {
+    rustls_error(e).is_some_and(|r| {
+        matches!(
+            r,
+            rustls::Error::InvalidMessage(
+                rustls::InvalidMessage::InvalidContentType | rustls::InvalidMessage::UnknownProtocolVersion
+            )
+        )
+    })
+}
+
+/// The rustls error somewhere in `e`'s chain (also inside I/O errors).
+fn rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
         if let Some(r) = err.downcast_ref::<rustls::Error>() {
-            return matches!(r, rustls::Error::InvalidCertificate(_) | rustls::Error::General(_));
+            return Some(r);
         }
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if let Some(inner) = io.get_ref() {
-                if is_certificate_error(inner) {
-                    return true;
-                }
+            if let Some(found) = io.get_ref().and_then(|inner| rustls_error(inner)) {
+                return Some(found);
             }
         }
         cur = err.source();
     }
-    false
+    None
 }

@@ -83,6 +83,9 @@ struct Inner {
     printing_here: Mutex<std::collections::HashSet<String>>,
     /// This engine lends its login to the user's other front ends ([`crate::agent`]).
     agent: std::sync::atomic::AtomicBool,
+    /// Grows with every login attempt: a job waiting for a login waits on while the user
+    /// is trying (a mistyped PIN, a lockout sat out).
+    login_attempts: watch::Sender<u64>,
 }
 
 #[derive(Clone)]
@@ -128,6 +131,7 @@ impl Engine {
                 events,
                 printing_here: Mutex::default(),
                 agent: std::sync::atomic::AtomicBool::new(false),
+                login_attempts: watch::channel(0).0,
             }),
         }
     }
@@ -312,6 +316,24 @@ impl Engine {
             return Ok(Vec::new());
         }
         Ok(self.policy().await?.remember_options)
+    }
+
+    /// Whether `remember` is one of the server's remember-me durations, said before any
+    /// secret is asked for.
+    pub async fn check_remember(&self, remember: &str) -> Result<()> {
+        if !self.settings().remember_me {
+            return Err(ClientError::Config("remember-me is disabled on this workstation".into()));
+        }
+        let offered = self.remember_options().await?;
+        if offered.iter().any(|o| o.id == remember) {
+            return Ok(());
+        }
+        let ids: Vec<&str> = offered.iter().map(|o| o.id.as_str()).collect();
+        Err(ClientError::Config(if ids.is_empty() {
+            format!("remember-me ({remember}) is not offered by this server")
+        } else {
+            format!("{remember} is not a remember-me duration of this server: it offers {}", ids.join(", "))
+        }))
     }
 
     /// Points the client at `server` for a front end that asks about certificates itself
@@ -576,6 +598,30 @@ mod tests {
         // Nothing else offered: kept, so that trying says the workstation is not enrolled.
         let only_keyed = engine_offering(&[UserList, Sso], None);
         assert_eq!(only_keyed.usable_policy().await.unwrap().methods, [UserList, Sso]);
+    }
+
+    /// A job waits for its user's login from the prompt, and again from every try: a user
+    /// who mistypes a PIN (or sits out a lockout) past the wait still gets the job printed.
+    #[tokio::test(start_paused = true)]
+    async fn a_job_waits_for_a_login_while_the_user_keeps_trying() {
+        let settings = Settings {
+            server: Some("http://127.0.0.1:9".into()),
+            login_wait_seconds: 3,
+            ..Settings::default()
+        };
+        let engine = Engine::new(settings, Arc::new(Memory::default()), false);
+        let job = JobSubmission { name: "a.pdf".into(), copies: 1, ..JobSubmission::default() };
+        let waiting = tokio::spawn({
+            let engine = engine.clone();
+            async move { engine.submit_spooled(&job, std::path::Path::new("/nowhere.spool")).await }
+        });
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        engine.inner.login_attempts.send_modify(|n| *n += 1);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(!waiting.is_finished(), "a try starts the wait again");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let refused = waiting.await.unwrap().unwrap_err();
+        assert_eq!(refused.to_string(), "nobody logged in within 3 s");
     }
 
     #[tokio::test]

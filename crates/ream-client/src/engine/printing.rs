@@ -110,7 +110,8 @@ impl Engine {
         const FIRST_PAUSE: Duration = Duration::from_secs(1);
         const LONGEST_PAUSE: Duration = Duration::from_secs(60);
         let wait = Duration::from_secs(self.settings().login_wait_seconds);
-        let deadline = tokio::time::Instant::now() + wait;
+        let mut deadline = tokio::time::Instant::now() + wait;
+        let mut attempts = self.inner.login_attempts.subscribe();
         let mut status = self.watch_status();
         if status.borrow().user.is_none() {
             // The queue says how its users identify themselves.
@@ -160,9 +161,21 @@ impl Engine {
                     Err(e) => return Err(e),
                 }
             }
-            match tokio::time::timeout_at(deadline, status.changed()).await {
+            // The wait runs from the prompt, and again from each login attempt.
+            let changed = tokio::time::timeout_at(deadline, async {
+                tokio::select! {
+                    changed = status.changed() => changed,
+                    tried = attempts.changed() => {
+                        deadline = tokio::time::Instant::now() + wait;
+                        tried
+                    }
+                }
+            });
+            match changed.await {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => return Err(ClientError::NotLoggedIn),
+                // A login that succeeded as the wait ran out takes the job.
+                Err(_) if status.borrow_and_update().user.is_some() => {}
                 Err(_) => {
                     return Err(ClientError::Config(format!("nobody logged in within {} s", wait.as_secs())))
                 }

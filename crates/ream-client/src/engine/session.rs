@@ -34,7 +34,10 @@ impl Engine {
             }
         };
         let req = LoginRequest { credentials, remember: remember.map(Into::into) };
-        let tokens = self.observe(self.api()?.login(&req).await)?;
+        self.inner.login_attempts.send_modify(|n| *n += 1);
+        let tokens = self.observe(self.api()?.login(&req).await);
+        self.inner.login_attempts.send_modify(|n| *n += 1);
+        let tokens = tokens?;
         let mut session = self.inner.session.lock().await;
         if !self.is_agent() {
             // The user's running client takes the login over: it alone refreshes it.
