@@ -142,10 +142,17 @@ fn held_jobs_wait_for_their_owner_and_refusals_say_why() {
     // Held until released: nothing reaches the printer before.
     let r = submit(&alice, pdf::pages(2), json!({"name": "slides.pdf", "queue": "Pull"}));
     assert_eq!(r.status(), 201);
+    // Asked in colour of a mono printer: shown (and reserved) as mono, 2 pages at 0.05, the
+    // price it will be charged.
     let held: Value = r.json().unwrap();
     assert_eq!(
-        (held["state"].as_str(), held["pages"].as_i64(), held["price_cents"].as_i64()),
-        (Some("held"), Some(2), Some(40))
+        (
+            held["state"].as_str(),
+            held["pages"].as_i64(),
+            held["colour"].as_bool(),
+            held["price_cents"].as_i64()
+        ),
+        (Some("held"), Some(2), Some(false), Some(10))
     );
     assert_eq!(jobs(&client)[0]["state"], "held");
     sleep(500);
@@ -160,7 +167,7 @@ fn held_jobs_wait_for_their_owner_and_refusals_say_why() {
     assert_eq!(std::os::unix::fs::PermissionsExt::mode(&key_mode) & 0o777, 0o600);
     let released = client.run(&["jobs", "release", held["id"].as_str().unwrap(), "--json"], "").json();
     assert_eq!(released["state"], "printing");
-    // Asked in colour, printed by a mono printer: charged as mono (2 pages at 0.05).
+    // Charged what was shown.
     let printed = wait_for_state(&client, "printed");
     assert_eq!(
         (printed["colour"].as_bool(), printed["price_cents"].as_i64()),
@@ -242,8 +249,8 @@ fn jobs_travel_to_an_ipps_printer_encrypted() {
     let job: Value = r.json().unwrap();
     assert_eq!(
         (job["duplex"].as_bool(), job["price_cents"].as_i64()),
-        (Some(true), Some(16)),
-        "4 duplex mono pages at 0.04"
+        (Some(false), Some(20)),
+        "asked two-sided of a printer without a duplex unit: 4 one-sided mono pages at 0.05"
     );
     wait_for_state(&client, "printed");
     assert_eq!(std::fs::read(&printer.documents()[0]).unwrap(), bytes);
@@ -914,7 +921,12 @@ fn a3_is_charged_twice_only_when_the_printer_is_sent_a3() {
     let r = api_submit(&server, &token, pdf::pages(1), meta);
     assert_eq!(r.status(), 201);
     let job: Value = r.json().unwrap();
-    assert_eq!(job["price_cents"], 10, "priced as asked: one A3 page counts as two");
+    // Priced at once as it will print: the printer asked first.
+    assert_eq!(
+        (job["media"].as_str(), job["price_cents"].as_i64()),
+        (Some("na_letter_8.5x11in"), Some(5)),
+        "shown as it will be charged: {job}"
+    );
     let printed = wait_for_state(&client, "printed");
     assert_eq!(
         (printed["media"].as_str(), printed["price_cents"].as_i64()),
@@ -1073,15 +1085,10 @@ fn every_front_end_of_a_user_shares_one_login_and_every_job_still_prints() {
         v["type"] == "status" && v["status"]["user"]["username"] == "bob"
     });
     lp_pdf(&cups, 1, &["print-color-mode=monochrome"]);
-    for _ in 0..300 {
-        if printer.documents().len() == 2 * rounds + 1 {
-            break;
-        }
-        sleep(100);
-    }
-    let bobs = jobs(&client);
-    assert_eq!(bobs.len(), 1, "bob's one job: {bobs:?}");
-    assert_eq!(bobs[0]["state"], "printed");
+    let printed = wait_for_state(&client, "printed");
+    assert_eq!(printed["name"], "document.pdf");
+    assert_eq!(jobs(&client).len(), 1, "bob's one job");
+    assert_eq!(printer.documents().len(), 2 * rounds + 1);
 }
 
 /// `ream cups install` makes a CUPS queue for each server queue, and a job goes to the

@@ -54,9 +54,9 @@ async fn try_deliver(state: &AppState, job_id: &str) -> anyhow::Result<()> {
     // A printer without a duplex unit (or colour, or the paper asked for) prints what it
     // can, and the job is charged for what it really was: A3 counts twice only when A3 is
     // what the printer is sent.
-    let caps = ipp_printer::capabilities(&http, &printer.uri).await?;
-    let (duplex, colour) = (job.duplex != 0 && caps.duplex, job.colour != 0 && caps.colour);
-    let media = caps.media_for(&job.media).to_string();
+    let caps = super::capabilities::ask(&printer).await?;
+    let (colour, duplex, media) =
+        super::capabilities::printed_as(Some(&caps), job.colour != 0, job.duplex != 0, &job.media);
     let job = if (duplex, colour, media.as_str()) != (job.duplex != 0, job.colour != 0, job.media.as_str()) {
         let price = price(&printer.price, job.pages, job.copies, colour, duplex, &media);
         state.store.set_job_printing(job_id, colour, duplex, &media, price).await?;

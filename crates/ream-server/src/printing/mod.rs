@@ -9,9 +9,11 @@
 //! - `dialog` — what the user must choose (payment, project, confirmation, the queue
 //!   script's questions) and how answers are checked and applied.
 //! - `release` — release to a printer, deletion, reprints of pull jobs, expiry.
+//! - `capabilities` — what a printer really prints (colour, duplex, paper), for the price.
 //! - `delivery` — sending to the printer and following the job there, the holder's
 //!   outcome report for client-spooled jobs, and resuming after a restart.
 
+mod capabilities;
 mod delivery;
 mod dialog;
 mod release;

@@ -135,9 +135,13 @@ where
             (pages, None, 0)
         }
     };
-    let colour = sub.color_mode.as_deref() != Some("monochrome");
-    let duplex = sub.sides.as_deref().is_some_and(|s| s.starts_with("two-sided"));
-    let media = sub.media.clone().unwrap_or_else(|| "iso_a4_210x297mm".into());
+    // Priced as the queue's printer will print it: the price shown is the price charged.
+    let (colour, duplex, media) = super::capabilities::printed_as(
+        super::capabilities::known(printer).await.as_ref(),
+        sub.color_mode.as_deref() != Some("monochrome"),
+        sub.sides.as_deref().is_some_and(|s| s.starts_with("two-sided")),
+        sub.media.as_deref().unwrap_or("iso_a4_210x297mm"),
+    );
     let direct = queue.queue.release == ReleaseMode::Direct;
     let spool = path.as_ref().map(|p| p.to_string_lossy().to_string());
     // A queue with a script: the job waits until the script has had its say.
