@@ -1147,3 +1147,58 @@ fn each_server_queue_gets_its_own_cups_queue() {
     let lpstat = std::process::Command::new("lpstat").arg("-v").output().unwrap();
     assert!(!String::from_utf8_lossy(&lpstat.stdout).contains(&format!(":{port}/")), "a queue is left");
 }
+
+/// The states CUPS gives the finished jobs of `queue`, by job name (ipptool's CSV).
+fn cups_finished_jobs(queue: &str) -> Vec<(String, String)> {
+    let out = std::process::Command::new("ipptool")
+        .args(["-c", &format!("ipp://localhost/printers/{queue}"), "get-completed-jobs.test"])
+        .output()
+        .expect("ipptool (Debian cups-ipp-utils)");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            Some((f.get(2)?.trim_matches('"').to_string(), f.get(1)?.to_string()))
+        })
+        .collect()
+}
+
+/// A document the client cannot print (password-protected, damaged) is refused to CUPS
+/// with an IPP error, and shows in `ream jobs` with its reason, named for what it is.
+#[test]
+fn a_document_refused_at_the_client_is_listed_with_its_reason_and_cups_is_told() {
+    let printer = Printer::start("Refusing");
+    let (_site, server) = site_with_printer(&printer, &[&["Direct"]]);
+    let client = logged_in_client(&server);
+    let (run, cups) = workstation(&client, free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("Secret.pdf");
+    let data = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../crates/ream-print/tests/data/qpdf-encrypted-object-streams.pdf"
+    );
+    std::fs::copy(data, &secret).unwrap();
+    lp(&cups.0, &[], &secret);
+    let refused = run.expect(Duration::from_secs(30), "the refusal", |v| v["type"] == "job_refused");
+    assert!(refused["reason"].as_str().unwrap().contains("password-protected"), "{refused}");
+
+    let list = jobs(&client);
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!((list[0]["name"].as_str(), list[0]["state"].as_str()), (Some("Secret.pdf"), Some("rejected")));
+    assert!(list[0]["reason"].as_str().unwrap().contains("password-protected"), "{}", list[0]);
+    for _ in 0..100 {
+        if !cups_finished_jobs(&cups.0).is_empty() {
+            break;
+        }
+        sleep(100);
+    }
+    // CUPS was answered with an IPP error and stops following the job (the stock ipp
+    // backend then ends it as completed or canceled, depending on which of its threads
+    // looks first).
+    assert_eq!(cups_finished_jobs(&cups.0).len(), 1, "the CUPS job is over, not stuck");
+    assert!(printer.documents().is_empty());
+    assert!(spooled(&client).is_empty(), "nothing kept of it: {:?}", spooled(&client));
+    // The server never saw it: nothing reserved, nothing charged.
+    assert_eq!(client.status()["account"]["credit_cents"], 2_000);
+}

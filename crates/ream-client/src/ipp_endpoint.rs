@@ -19,6 +19,7 @@ use axum::routing::post;
 use axum::Router;
 use futures_util::TryStreamExt;
 
+use crate::error::ClientError;
 use crate::ipp_jobs::Earlier;
 use ipp::parser::AsyncIppParser;
 use ipp::prelude::*;
@@ -383,7 +384,14 @@ impl Endpoint {
             attr("job-name", name(&job.name)),
             attr("job-originating-user-name", name(&job.user)),
             attr("job-state", IppValue::Enum(job.state)),
-            attr("job-state-reasons", kw(if job.state == 9 { "job-completed-successfully" } else { "none" })),
+            attr(
+                "job-state-reasons",
+                kw(match job.state {
+                    9 => "job-completed-successfully",
+                    8 => "document-format-error",
+                    _ => "none",
+                }),
+            ),
             attr("job-impressions-completed", IppValue::Integer(0)),
         ]
     }
@@ -536,6 +544,10 @@ async fn handle(ep: Arc<Endpoint>, queue: Option<String>, req: Request) -> Respo
     reply(resp)
 }
 
+/// The local printer takes documents of any size the disk holds (the server has the
+/// limit, `max_job_bytes`).
+const NO_LIMIT: u64 = 1 << 50;
+
 /// How many finished jobs the endpoint remembers for Get-Jobs.
 const JOBS_KEPT: usize = 100;
 
@@ -562,6 +574,10 @@ impl Endpoint {
         for a in self.job_attributes(&job) {
             resp.attributes_mut().add(DelimiterTag::JobAttributes, a);
         }
+        self.remember(job);
+    }
+
+    fn remember(&self, job: LocalJob) {
         let mut jobs = self.jobs.lock().expect("lock");
         jobs.insert(job.id, job);
         if jobs.len() > JOBS_KEPT {
@@ -591,7 +607,35 @@ impl Endpoint {
         // again at its next start, and a half-written one is dropped (the spooler, told
         // nothing, sends it again).
         let part = path.with_extension("part");
-        let written = ream_print::spool::write(&key, payload.into_inner().compat(), &part).await;
+        // Counted on the way in, by the counter the server uses: a document it would refuse
+        // is refused to CUPS now (which cancels the job and says why), not accepted and
+        // lost later.
+        let scratch = self.spool.clone();
+        let counted =
+            ream_print::spool::write_counted(&key, payload.into_inner().compat(), &part, &scratch, NO_LIMIT)
+                .await;
+        let written = match counted {
+            Ok((bytes, _pages)) => Ok(bytes),
+            Err(ream_print::spool::CountError::Document(reason)) => {
+                let _ = tokio::fs::remove_file(&part).await;
+                let refused = ClientError::Server(ream_wire::ApiError {
+                    code: ream_wire::ErrorCode::DocumentInvalid,
+                    message: format!("the document cannot be printed: {reason}"),
+                    retry_at_ms: None,
+                    shortfall: None,
+                });
+                self.engine.refused(&job.attributes, &refused);
+                // Aborted from here on, so that CUPS, which follows the job after the
+                // refused document, stops waiting for it.
+                job.state = 8;
+                self.remember(job.clone());
+                return Err(StatusCode::ClientErrorDocumentFormatNotSupported);
+            }
+            Err(ream_print::spool::CountError::TooLarge(limit)) => {
+                Err(std::io::Error::other(format!("larger than {limit} bytes")))
+            }
+            Err(ream_print::spool::CountError::Io(e)) => Err(e),
+        };
         // The job's id from here on, kept in its description: a submission repeated after a
         // lost answer or a restart is the same job to the server.
         let submission = JobSubmission {

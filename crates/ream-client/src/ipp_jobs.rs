@@ -41,6 +41,8 @@ pub enum Earlier {
 #[derive(Debug)]
 pub struct JobIds {
     dir: PathBuf,
+    /// How many taken jobs are remembered ([`TAKEN_KEPT`]).
+    kept: usize,
     /// The first id of this run: every smaller one is an earlier run's.
     first: i32,
     state: Mutex<State>,
@@ -57,6 +59,10 @@ struct State {
 impl JobIds {
     /// The ids kept in `dir` (the client's cache folder).
     pub fn open(dir: &Path) -> std::io::Result<JobIds> {
+        Self::open_keeping(dir, TAKEN_KEPT)
+    }
+
+    fn open_keeping(dir: &Path, kept: usize) -> std::io::Result<JobIds> {
         std::fs::create_dir_all(dir)?;
         let stored =
             std::fs::read_to_string(dir.join("ipp-next-job")).ok().and_then(|s| s.trim().parse::<i32>().ok());
@@ -72,6 +78,7 @@ impl JobIds {
             .collect();
         let ids = JobIds {
             dir: dir.to_path_buf(),
+            kept,
             first,
             state: Mutex::new(State {
                 next: first,
@@ -107,8 +114,8 @@ impl JobIds {
         let mut state = self.state.lock().expect("lock");
         state.taken.insert(id);
         state.taken_order.push(id);
-        if state.taken_order.len() > TAKEN_KEPT {
-            let from = state.taken_order.len() - TAKEN_KEPT / 2;
+        if state.taken_order.len() > self.kept {
+            let from = state.taken_order.len() - self.kept / 2;
             let keep = state.taken_order.split_off(from);
             let text: String = keep.iter().map(|id| format!("{id}\n")).collect();
             write_synced(&self.dir.join("ipp-taken-jobs"), text.as_bytes())?;
@@ -182,14 +189,14 @@ mod tests {
     #[test]
     fn the_list_of_taken_jobs_stays_bounded() {
         let dir = tempfile::tempdir().unwrap();
-        let ids = JobIds::open(dir.path()).unwrap();
-        let all: Vec<i32> = (0..TAKEN_KEPT + 10).map(|_| ids.next().unwrap()).collect();
+        let ids = JobIds::open_keeping(dir.path(), 20).unwrap();
+        let all: Vec<i32> = (0..30).map(|_| ids.next().unwrap()).collect();
         for id in &all {
             ids.taken(*id).unwrap();
         }
         let lines = std::fs::read_to_string(dir.path().join("ipp-taken-jobs")).unwrap().lines().count();
-        assert!(lines <= TAKEN_KEPT, "{lines}");
-        let reopened = JobIds::open(dir.path()).unwrap();
+        assert!(lines <= 20, "{lines}");
+        let reopened = JobIds::open_keeping(dir.path(), 20).unwrap();
         assert_eq!(reopened.earlier(*all.last().unwrap()), Earlier::Taken);
     }
 }

@@ -16,6 +16,7 @@ pub mod instance;
 pub mod ipp_endpoint;
 pub mod ipp_jobs;
 pub mod notices;
+pub mod refusals;
 pub mod secrets;
 pub mod services;
 pub mod settings;

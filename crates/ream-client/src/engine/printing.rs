@@ -37,9 +37,15 @@ impl Engine {
         Ok(key)
     }
 
-    /// The user's jobs on the server, newest first.
+    /// The user's jobs, newest first: the server's, and those refused on the way to it
+    /// (see [`crate::refusals`]).
     pub async fn jobs(&self) -> Result<Vec<ream_wire::Job>> {
-        Ok(self.authed(|api, token| async move { api.jobs(&token).await }).await?.jobs)
+        let mut jobs = self.authed(|api, token| async move { api.jobs(&token).await }).await?.jobs;
+        if let Some(user) = self.status().user {
+            jobs.extend(crate::refusals::shown_to(&crate::refusals::path(), &user.username, now_ms()));
+            jobs.sort_by_key(|j| std::cmp::Reverse(j.created_at_ms));
+        }
+        Ok(jobs)
     }
 
     /// Releases one of the user's held jobs (to the named printer of its queue, or its first).
@@ -88,15 +94,30 @@ impl Engine {
                     }
                 }
             }
-            Err(e) => {
-                tracing::info!(job = %job.name, error = %e, "print job refused");
-                self.emit(ClientEvent::JobRefused {
-                    name: job.name.clone(),
-                    reason: e.to_string(),
-                    code: e.code().to_string(),
-                });
-            }
+            Err(e) => self.refused(&job, &e),
         }
+    }
+
+    /// Tells of a job refused before the server made it (or by the server, at
+    /// submission), and writes it down so that the user's job lists show it.
+    pub(crate) fn refused(&self, job: &JobSubmission, e: &ClientError) {
+        tracing::info!(job = %job.name, error = %e, "print job refused");
+        let refusal = crate::refusals::Refusal {
+            name: job.name.clone(),
+            reason: e.to_string(),
+            code: e.code().to_string(),
+            queue: job.queue.clone(),
+            user: self.status().user.map(|u| u.username),
+            at_ms: now_ms(),
+        };
+        if let Err(error) = crate::refusals::record(&crate::refusals::path(), &refusal) {
+            tracing::warn!(%error, "cannot write the refused job down");
+        }
+        self.emit(ClientEvent::JobRefused {
+            name: job.name.clone(),
+            reason: e.to_string(),
+            code: e.code().to_string(),
+        });
     }
 
     /// Submits until the server has the job or refuses it for good. Nobody logged in: waits
