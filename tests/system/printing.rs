@@ -1202,3 +1202,68 @@ fn a_document_refused_at_the_client_is_listed_with_its_reason_and_cups_is_told()
     // The server never saw it: nothing reserved, nothing charged.
     assert_eq!(client.status()["account"]["credit_cents"], 2_000);
 }
+
+/// An IPP request as bytes: `operation` with the three attributes every request starts
+/// with, then `document`.
+fn ipp_request(operation: u16, printer_uri: &str, document: &[u8]) -> Vec<u8> {
+    let mut b = vec![2, 0];
+    b.extend(operation.to_be_bytes());
+    b.extend(1u32.to_be_bytes());
+    b.push(0x01);
+    for (tag, name, value) in [
+        (0x47u8, "attributes-charset", "utf-8"),
+        (0x48, "attributes-natural-language", "en"),
+        (0x45, "printer-uri", printer_uri),
+        (0x42, "requesting-user-name", "mallory"),
+    ] {
+        b.push(tag);
+        b.extend((name.len() as u16).to_be_bytes());
+        b.extend(name.as_bytes());
+        b.extend((value.len() as u16).to_be_bytes());
+        b.extend(value.as_bytes());
+    }
+    b.push(0x03);
+    b.extend(document);
+    b
+}
+
+/// A web page can make a browser post to the local printer: a request with an `Origin`
+/// header, or one that is not `application/ipp`, is refused (`client-error-not-authorized`)
+/// and prints nothing; CUPS' own requests go on working.
+#[test]
+fn the_local_printer_refuses_requests_from_web_pages() {
+    let printer = Printer::start("NoPages");
+    let (_site, server) = site_with_printer(&printer, &[&["Direct"]]);
+    let client = logged_in_client(&server);
+    let port = free_port();
+    let (_run, cups) = workstation(&client, port);
+    let url = format!("http://127.0.0.1:{port}/ipp/print");
+    let uri = format!("ipp://127.0.0.1:{port}/ipp/print");
+    let http = reqwest::blocking::Client::new();
+    let status_of = |r: reqwest::blocking::Response| {
+        let bytes = r.bytes().unwrap();
+        u16::from_be_bytes([bytes[2], bytes[3]])
+    };
+    let print_job = ipp_request(0x0002, &uri, &pdf::pages(1));
+    let with_origin = http
+        .post(&url)
+        .header("content-type", "application/ipp")
+        .header("origin", "https://evil.example")
+        .body(print_job.clone())
+        .send()
+        .unwrap();
+    assert_eq!(status_of(with_origin), 0x0403, "client-error-not-authorized");
+    let as_form =
+        http.post(&url).header("content-type", "text/plain").body(print_job.clone()).send().unwrap();
+    assert_eq!(status_of(as_form), 0x0403);
+    // The same request as an IPP client sends it is taken: the refusals were for the page.
+    let get_attributes = ipp_request(0x000B, &uri, b"");
+    let plain =
+        http.post(&url).header("content-type", "application/ipp").body(get_attributes).send().unwrap();
+    assert_eq!(status_of(plain), 0x0000);
+    // Nothing was printed or charged; CUPS still prints.
+    lp_pdf(&cups, 1, &["print-color-mode=monochrome"]);
+    wait_for_state(&client, "printed");
+    assert_eq!(jobs(&client).len(), 1, "only the job printed through CUPS");
+    assert_eq!(printer.documents().len(), 1);
+}

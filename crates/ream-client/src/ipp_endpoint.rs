@@ -437,6 +437,11 @@ fn submission(attrs: &IppAttributes, job_name: &str) -> JobSubmission {
 }
 
 async fn handle(ep: Arc<Endpoint>, queue: Option<String>, req: Request) -> Response {
+    // Any web page can make the browser post to loopback: such a request carries an
+    // `Origin`, or is not `application/ipp` (which a page cannot send without a CORS
+    // preflight, never answered here). Only IPP clients print here.
+    let from_a_page = req.headers().contains_key(header::ORIGIN)
+        || req.headers().get(header::CONTENT_TYPE).is_none_or(|t| t.as_bytes() != b"application/ipp");
     let body = req.into_body().into_data_stream().map_err(std::io::Error::other).into_async_read();
     let (head, attrs, payload) = match AsyncIppParser::new(AsyncIppReader::new(body)).parse_parts().await {
         Ok(parts) => parts,
@@ -451,6 +456,10 @@ async fn handle(ep: Arc<Endpoint>, queue: Option<String>, req: Request) -> Respo
         let mut r = respond(StatusCode::ServerErrorVersionNotSupported);
         r.header_mut().version = IppVersion::v2_0();
         return reply(r);
+    }
+    if from_a_page {
+        tracing::warn!("refused an IPP request from a web page (Origin header, or not application/ipp)");
+        return reply(respond(StatusCode::ClientErrorNotAuthorized));
     }
     let op = Operation::from_i16(head.operation_or_status);
     let operation = DelimiterTag::OperationAttributes;
