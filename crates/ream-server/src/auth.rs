@@ -254,6 +254,7 @@ async fn identify(
         Credentials::UserList { proof } => {
             let ws = verify_proof(state, proof, ProofPurpose::UserList).await?;
             let user = store.find_user(&proof.subject).await?.ok_or_else(|| AppError::not_found("user"))?;
+            no_secretless_admin(&user, "the user list")?;
             Ok((user, Some(ws)))
         }
         Credentials::Sso { proof } => {
@@ -264,9 +265,20 @@ async fn identify(
                     format!("no Ream account for the OS user {}", proof.subject),
                 )
             })?;
+            no_secretless_admin(&user, "single sign-on")?;
             Ok((user, Some(ws)))
         }
     }
+}
+
+/// An administrator is identified by a secret, never by a workstation's word alone: any
+/// process of the workstation's OS user can sign a user-list or single sign-on proof.
+fn no_secretless_admin(user: &UserRow, how: &str) -> AppResult<()> {
+    if user.is_admin() {
+        tracing::warn!(user = %user.username, how, "refused an administrator's login without a secret");
+        return Err(AppError::new(ErrorCode::AuthInvalid, "an administrator logs in with a password"));
+    }
+    Ok(())
 }
 
 /// Checks a workstation proof: an enrolled, unrevoked workstation signed it, for this

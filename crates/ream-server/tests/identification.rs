@@ -347,7 +347,7 @@ async fn the_directory_needs_a_fresh_workstation_proof(db: Db) {
     let all = app.send(get(Some(ws.proof(&app, ProofPurpose::Directory, "")), "")).await.ok();
     let names: Vec<&str> =
         all["users"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
-    assert_eq!(names, ["admin", "alice", "bob", "carol"]);
+    assert_eq!(names, ["alice", "bob", "carol"], "administrators are not offered");
     let found = app.send(get(Some(ws.proof(&app, ProofPurpose::Directory, "MART")), "MART")).await.ok();
     assert_eq!(found["users"], json!([{"username": "alice", "full_name": "Alice Martin"}]));
     // A proof is bound to its search and used once.
@@ -371,8 +371,38 @@ async fn malformed_requests_get_a_clear_error(db: Db) {
     app.call(Method::GET, "/api/v1/nothing-here", None, None).await.err(404, "NOT_FOUND");
 }
 
+/// An administrator is never identified by a workstation's word alone (user list, single
+/// sign-on), and administration needs a password session even for an administrator.
+async fn administrators_log_in_with_a_password_only(db: Db) {
+    let app = TestApp::demo(db).await;
+    let ws = app.enrol().await;
+    let user_list = json!({"method": "user_list", "proof": ws.proof(&app, ProofPurpose::UserList, "admin")});
+    app.login(user_list, None).await.err(401, "AUTH_INVALID");
+    let sso = json!({"method": "sso", "proof": ws.proof(&app, ProofPurpose::Sso, "admin")});
+    app.login(sso, None).await.err(401, "AUTH_INVALID");
+    // The same workstation still logs a user in both ways.
+    app.login(json!({"method": "user_list", "proof": ws.proof(&app, ProofPurpose::UserList, "bob")}), None)
+        .await
+        .ok();
+
+    // An administrator with a PIN: the PIN identifies them, but opens no administration.
+    let admin = app.admin_token().await;
+    let put = app.call(
+        Method::PUT,
+        "/api/v1/admin/users/admin/pin",
+        Some(&admin),
+        Some(json!({"pin": "90817263"})),
+    );
+    assert_eq!(put.await.status, 204);
+    let by_pin = app.login(json!({"method": "pin", "pin": "90817263"}), None).await.ok();
+    let pin_token = by_pin["access_token"].as_str().unwrap();
+    app.get("/api/v1/admin/users", pin_token).await.err(403, "FORBIDDEN");
+    app.get("/api/v1/admin/users", &admin).await.ok();
+}
+
 on_both_databases!(
     every_method_identifies_its_user,
+    administrators_log_in_with_a_password_only,
     wrong_secrets_are_refused,
     five_failures_lock_the_identity_for_fifteen_minutes,
     card_and_pin_failures_lock_the_card_owner,

@@ -112,7 +112,8 @@ async fn directory(
         .list_users(&query.q, 200)
         .await?
         .into_iter()
-        .filter(|u| !u.is_disabled())
+        // Administrators are not offered: they log in with a password only.
+        .filter(|u| !u.is_disabled() && !u.is_admin())
         .map(|u| DirectoryEntry { username: u.username, full_name: u.full_name })
         .collect();
     Ok(Json(DirectoryPage { users }))

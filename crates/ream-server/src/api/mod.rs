@@ -128,6 +128,11 @@ impl FromRequestParts<AppState> for Admin {
         if !ctx.user.is_admin() {
             return Err(AppError::new(ErrorCode::Forbidden, "administrators only"));
         }
+        // Administration needs the administrator's password, not a PIN or a card that
+        // may be lent or read at a printer.
+        if ctx.session.method != "password" {
+            return Err(AppError::new(ErrorCode::Forbidden, "administration needs a password login"));
+        }
         Ok(Admin(ctx))
     }
 }
