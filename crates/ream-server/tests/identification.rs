@@ -400,9 +400,32 @@ async fn administrators_log_in_with_a_password_only(db: Db) {
     app.get("/api/v1/admin/users", &admin).await.ok();
 }
 
+/// A new PIN ends the user's other sessions (whoever knew the old one is logged out);
+/// a login by the user list, which proved no secret, changes none.
+async fn a_new_pin_ends_the_other_sessions(db: Db) {
+    let app = TestApp::demo(db).await;
+    let login =
+        |c: Value| async { app.login(c, None).await.ok()["access_token"].as_str().unwrap().to_string() };
+    let elsewhere = login(json!({"method": "pin", "pin": "1234"})).await;
+    let here = login(json!({"method": "password", "username": "alice", "password": "alice-demo"})).await;
+    let pin = app.call(Method::POST, "/api/v1/me/pin", Some(&here), None).await.ok();
+    let new_pin = pin["pin"].as_str().unwrap().to_string();
+    app.get("/api/v1/me", &here).await.ok();
+    let ended = app.get("/api/v1/me", &elsewhere).await;
+    assert_eq!(ended.status, 401, "{:?}", ended.body);
+    app.login(json!({"method": "pin", "pin": "1234"}), None).await.err(401, "AUTH_INVALID");
+    app.login(json!({"method": "pin", "pin": new_pin}), None).await.ok();
+
+    let ws = app.enrol().await;
+    let listed =
+        login(json!({"method": "user_list", "proof": ws.proof(&app, ProofPurpose::UserList, "bob")})).await;
+    app.call(Method::POST, "/api/v1/me/pin", Some(&listed), None).await.err(403, "FORBIDDEN");
+}
+
 on_both_databases!(
     every_method_identifies_its_user,
     administrators_log_in_with_a_password_only,
+    a_new_pin_ends_the_other_sessions,
     wrong_secrets_are_refused,
     five_failures_lock_the_identity_for_fifteen_minutes,
     card_and_pin_failures_lock_the_card_owner,

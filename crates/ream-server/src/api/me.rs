@@ -3,7 +3,7 @@
 
 use axum::extract::{Query, State};
 use axum::Json;
-use ream_wire::{AccountView, ApiError, NewPin, TransactionPage};
+use ream_wire::{AccountView, ApiError, ErrorCode, NewPin, TransactionPage};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use super::Authed;
 use crate::auth;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::views::account_view;
 
@@ -44,9 +44,19 @@ async fn transactions(
     Ok(Json(TransactionPage { transactions: state.store.transactions(&ctx.user.id, limit).await? }))
 }
 
-/// Replaces the caller's PIN with a new random one, shown in this answer only.
+/// Replaces the caller's PIN with a new random one, shown in this answer only; the
+/// user's other sessions end. Not from a login by the user list, which proved no secret.
 #[utoipa::path(post, path = "/api/v1/me/pin", tag = "me", security(("bearer" = [])),
-    responses((status = 200, body = NewPin), (status = 401, body = ApiError)))]
+    responses((status = 200, body = NewPin), (status = 401, body = ApiError),
+        (status = 403, description = "a login by the user list changes no secret", body = ApiError)))]
 async fn new_pin(State(state): State<AppState>, Authed(ctx): Authed) -> AppResult<Json<NewPin>> {
-    Ok(Json(NewPin { pin: auth::generate_pin(&state, &ctx.user.id).await? }))
+    if ctx.session.method == "user_list" {
+        return Err(AppError::new(
+            ErrorCode::Forbidden,
+            "a login from the user list cannot change a secret: log in with your PIN, card or password",
+        ));
+    }
+    let pin = auth::generate_pin(&state, &ctx.user.id).await?;
+    state.store.revoke_other_sessions(&ctx.user.id, &ctx.session.id, "the PIN was changed").await?;
+    Ok(Json(NewPin { pin }))
 }
