@@ -93,6 +93,17 @@ impl Engine {
             remember: lent.remember,
         };
         *slot = Some(Session { tokens, access_valid, lent: true });
+        self.show_identified(user, method, remember, ends);
+    }
+
+    /// The status of an identified user (the account shown goes if it was someone else's).
+    fn show_identified(
+        &self,
+        user: UserSummary,
+        method: LoginMethod,
+        remember: Option<String>,
+        ends: Option<i64>,
+    ) {
         self.update(|s| {
             if s.user.as_ref().map(|u| &u.username) != Some(&user.username) {
                 s.account = None;
@@ -197,17 +208,7 @@ impl Engine {
         let ends = if remember.is_some() { tokens.refresh_expires_at_ms } else { None };
         *slot = Some(Session { tokens, access_valid: true, lent: false });
         let summary = user.clone();
-        self.update(|s| {
-            if s.user.as_ref().map(|u| &u.username) != Some(&user.username) {
-                s.account = None;
-                s.account_as_of_ms = None;
-                s.account_stale = false;
-            }
-            s.user = Some(user);
-            s.method = Some(method);
-            s.remember = remember;
-            s.session_ends_at_ms = ends;
-        });
+        self.show_identified(user, method, remember, ends);
         Ok(summary)
     }
 

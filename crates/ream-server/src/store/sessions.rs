@@ -144,7 +144,8 @@ impl Store {
         Ok(())
     }
 
-    /// Ends every session of the user but `keep` (the one that changed a secret).
+    /// Ends every session of the user but `keep` (the one that changed a secret; `""`
+    /// keeps none).
     pub async fn revoke_other_sessions(&self, user_id: &str, keep: &str, reason: &str) -> AppResult<()> {
         let now = self.now_ms();
         let mut tx = self.pool().begin().await?;
@@ -163,19 +164,9 @@ impl Store {
         Ok(())
     }
 
+    /// Ends every session of the user.
     pub async fn revoke_user_sessions(&self, user_id: &str, reason: &str) -> AppResult<()> {
-        let now = self.now_ms();
-        let mut tx = self.pool().begin().await?;
-        sqlx::query(
-            "UPDATE sessions SET revoked_at_ms = $1, revoked_reason = $2 WHERE user_id = $3 AND revoked_at_ms IS NULL",
-        )
-        .bind(now)
-        .bind(reason)
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
-        bump_user(&mut *tx, user_id, now).await?;
-        tx.commit().await?;
-        Ok(())
+        // No session has an empty id.
+        self.revoke_other_sessions(user_id, "", reason).await
     }
 }
