@@ -487,12 +487,12 @@ async fn run_admin(s: &AppState, command: AdminCommand) -> anyhow::Result<()> {
                 let u = UserUpdate { full_name: name, email, groups, is_admin, disabled };
                 print(&admin::update_user(s, &username, &u).await?)
             }
-            UserCmd::Delete { username } => Ok(admin::delete_user(s, &username).await?),
+            UserCmd::Delete { username } => Ok(admin::delete_user(s, &username).await.map(drop)?),
             UserCmd::Password { username } => {
-                Ok(admin::set_password(s, &username, &read_secret_line("password")?).await?)
+                Ok(admin::set_password(s, &username, &read_secret_line("password")?).await.map(drop)?)
             }
             UserCmd::Pin { username, pin, generate } => match (pin, generate) {
-                (Some(pin), false) => Ok(admin::set_pin(s, &username, &pin).await?),
+                (Some(pin), false) => Ok(admin::set_pin(s, &username, &pin).await.map(drop)?),
                 (None, true) => {
                     println!("{}", admin::generate_pin(s, &username).await?);
                     Ok(())
@@ -501,7 +501,7 @@ async fn run_admin(s: &AppState, command: AdminCommand) -> anyhow::Result<()> {
             },
             UserCmd::CardAdd { username, card } => print(&admin::add_card(s, &username, &card).await?),
             UserCmd::CardRemove { username, card_id } => {
-                Ok(admin::remove_card(s, &username, &card_id).await?)
+                Ok(admin::remove_card(s, &username, &card_id).await.map(drop)?)
             }
         },
         AdminCommand::Credit(cmd) => match cmd {
@@ -530,7 +530,7 @@ async fn run_admin(s: &AppState, command: AdminCommand) -> anyhow::Result<()> {
             QuotaCmd::Delete { id } => Ok(s.store.delete_quota(&id).await?),
         },
         AdminCommand::Group(cmd) => match cmd {
-            GroupCmd::Add { name } => Ok(admin::create_group(s, &name).await?),
+            GroupCmd::Add { name } => Ok(admin::create_group(s, &name).await.map(drop)?),
             GroupCmd::List => print(&admin::list_groups(s).await?),
             GroupCmd::Delete { name } => Ok(s.store.delete_group(&name).await?),
         },
@@ -543,7 +543,7 @@ async fn run_admin(s: &AppState, command: AdminCommand) -> anyhow::Result<()> {
             WorkstationCmd::List => {
                 print(&s.store.list_workstations().await?.iter().map(|w| w.view()).collect::<Vec<_>>())
             }
-            WorkstationCmd::Revoke { id } => Ok(admin::revoke_workstation(s, &id).await?),
+            WorkstationCmd::Revoke { id } => Ok(admin::revoke_workstation(s, &id).await.map(drop)?),
         },
         AdminCommand::PriceList(cmd) => match cmd {
             PriceListCmd::Add { name, mono, colour, duplex_discount } => {
@@ -553,13 +553,15 @@ async fn run_admin(s: &AppState, command: AdminCommand) -> anyhow::Result<()> {
                     colour_page_cents: parse_amount(&colour)?,
                     duplex_page_discount_cents: parse_amount(&duplex_discount)?,
                 };
-                Ok(admin::create_price_list(s, &list).await?)
+                Ok(admin::create_price_list(s, &list).await.map(drop)?)
             }
             PriceListCmd::List => print(&s.store.price_lists().await?),
         },
         AdminCommand::Printer(cmd) => match cmd {
             PrinterCmd::Add { name, uri, price_list, fingerprint } => {
-                Ok(admin::create_printer(s, &Printer { name, uri, price_list, fingerprint }).await?)
+                Ok(admin::create_printer(s, &Printer { name, uri, price_list, fingerprint })
+                    .await
+                    .map(drop)?)
             }
             PrinterCmd::List => print(&admin::printers(s).await?),
         },
@@ -594,7 +596,7 @@ async fn run_admin(s: &AppState, command: AdminCommand) -> anyhow::Result<()> {
                     printers,
                     held_hours,
                 };
-                Ok(admin::create_queue(s, &queue).await?)
+                Ok(admin::create_queue(s, &queue).await.map(drop)?)
             }
             QueueCmd::List => {
                 print(&s.store.queues().await?.into_iter().map(|q| q.queue).collect::<Vec<_>>())
