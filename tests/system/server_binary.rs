@@ -974,3 +974,79 @@ fn a_lockout_says_when_it_ends_is_logged_and_can_be_lifted() {
     assert_eq!(attempt(json!({"method": "pin", "pin": "1234"})).0, 200);
     check(&site, &["lockout", "list"], "", json!([]));
 }
+
+/// A line of a shell example as words, without its comment; quotes (`"…"`, `'…'`) kept
+/// together. The comment comes second.
+fn shell_words(line: &str) -> (Vec<String>, String) {
+    let (mut words, mut word, mut quote, mut in_word) = (Vec::new(), String::new(), None, false);
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => word.push(c),
+            (None, '"' | '\'') => (quote, in_word) = (Some(c), true),
+            (None, '#') if !in_word => return (words, chars.collect::<String>().trim().to_string()),
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    (words, String::new())
+}
+
+#[test]
+fn the_readme_admin_examples_do_what_they_say() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    assert!(readme.contains("A=\"target/debug/ream-server admin --data-dir ream-demo-data\""));
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ream-demo-data");
+    let data = data.to_str().unwrap();
+    drop(ServerProcess::start(&["demo", "--listen", "127.0.0.1:0", "--data-dir", data]));
+    let mut in_sh = false;
+    let mut ran = 0;
+    for line in readme.lines() {
+        if line.starts_with("```") {
+            in_sh = line == "```sh";
+            continue;
+        }
+        let admin_args = line
+            .strip_prefix("$A ")
+            .or_else(|| line.strip_prefix("target/debug/ream-server admin --data-dir ream-demo-data "));
+        let Some(rest) = admin_args.filter(|_| in_sh) else { continue };
+        let (words, comment) = shell_words(rest);
+        let args: Vec<&str> =
+            ["admin", "--data-dir", data].into_iter().chain(words.iter().map(String::as_str)).collect();
+        let out = server_command(&args);
+        if comment.starts_with("refused") {
+            assert!(!out.ok && !out.stderr.is_empty(), "{line}\nshould be refused: {}", out.stdout);
+        } else {
+            assert!(out.ok, "{line}\n{}", out.stderr);
+            let printed: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{line}\n{e}"));
+            assert_for_people(&printed);
+        }
+        ran += 1;
+    }
+    assert!(ran >= 15, "only {ran} admin examples found in the README");
+}
+
+#[test]
+fn shell_words_split_as_the_shell_does() {
+    assert_eq!(
+        shell_words(r#"user add dave --name "Dave Leroy" --pin 4321   # the user: {"a": 1}"#),
+        (
+            ["user", "add", "dave", "--name", "Dave Leroy", "--pin", "4321"].map(String::from).to_vec(),
+            r#"the user: {"a": 1}"#.to_string()
+        )
+    );
+    assert_eq!(shell_words("a 'b c'd#e").0, ["a", "b cd#e"]);
+}
