@@ -6,11 +6,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use crate::bin;
+use crate::client::Run;
 
 /// A running (or stopped) server process; killed when dropped.
 pub struct ServerProcess {
     args: Vec<String>,
     child: Option<Child>,
+    /// Where its log goes, when kept for the test (`start_logged`).
+    log: Option<PathBuf>,
     /// As printed, with `localhost` made `127.0.0.1` (the server listens on IPv4).
     pub url: String,
     /// Everything printed before "listening on", which comes last at start-up.
@@ -19,9 +22,20 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub fn start(args: &[&str]) -> ServerProcess {
+        ServerProcess::start_with_log(args, None)
+    }
+
+    /// Like `start`, with what the server logs (warnings and worse, or as
+    /// REAM_TEST_SERVER_LOG says) appended to `log`, for [`ServerProcess::log`].
+    pub fn start_logged(args: &[&str], log: PathBuf) -> ServerProcess {
+        ServerProcess::start_with_log(args, Some(log))
+    }
+
+    fn start_with_log(args: &[&str], log: Option<PathBuf>) -> ServerProcess {
         let mut p = ServerProcess {
             args: args.iter().map(|a| a.to_string()).collect(),
             child: None,
+            log,
             url: String::new(),
             output: Vec::new(),
         };
@@ -29,15 +43,25 @@ impl ServerProcess {
         p
     }
 
+    /// What the server logged so far (with `start_logged`).
+    pub fn log(&self) -> String {
+        let path = self.log.as_ref().expect("a server started with start_logged");
+        std::fs::read_to_string(path).unwrap_or_default()
+    }
+
     /// Starts (again) with the same arguments.
     pub fn resume(&mut self) {
-        let mut child = Command::new(bin("ream-server"))
+        let mut command = Command::new(bin("ream-server"));
+        command
             .args(&self.args)
             // REAM_TEST_SERVER_LOG=info (or debug) shows what the server logs in a test.
             .env("REAM_LOG", std::env::var("REAM_TEST_SERVER_LOG").unwrap_or_else(|_| "warn".into()))
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start ream-server");
+            .stdout(Stdio::piped());
+        if let Some(log) = &self.log {
+            let file = std::fs::File::options().create(true).append(true).open(log).expect("server log file");
+            command.stderr(file);
+        }
+        let mut child = command.spawn().expect("start ream-server");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         self.output.clear();
         for line in lines.by_ref() {
@@ -98,16 +122,25 @@ pub struct Site {
 }
 
 impl Site {
-    /// A site whose config says `listen`, `data_dir = "data"`, then `extra`.
+    /// A site whose config says `listen`, `data_dir = "data"`, then `extra`. The data
+    /// folder is made, as an installer would: admin commands refuse one that does not
+    /// exist (until `serve` makes it).
     pub fn new(listen: &str, extra: &str) -> Site {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("ream.toml");
         std::fs::write(&config, format!("listen = \"{listen}\"\ndata_dir = \"data\"\n{extra}")).unwrap();
+        std::fs::create_dir(dir.path().join("data")).unwrap();
         Site { dir, config }
     }
 
     pub fn serve(&self) -> ServerProcess {
         ServerProcess::start(&["serve", "--config", self.config.to_str().unwrap()])
+    }
+
+    /// `serve`, keeping what the server logs (see [`ServerProcess::log`]).
+    pub fn serve_logged(&self) -> ServerProcess {
+        let log = self.dir.path().join("server.log");
+        ServerProcess::start_logged(&["serve", "--config", self.config.to_str().unwrap()], log)
     }
 
     pub fn data(&self) -> PathBuf {
@@ -117,6 +150,18 @@ impl Site {
     /// `ream-server admin --config … ARGS`, feeding `stdin`; its standard output.
     pub fn admin(&self, args: &[&str], stdin: &str) -> String {
         admin(&self.config, args, stdin)
+    }
+
+    /// `ream-server admin --config … ARGS`, which must succeed: what it printed, as JSON.
+    #[track_caller]
+    pub fn admin_json(&self, args: &[&str], stdin: &str) -> serde_json::Value {
+        let out = self.admin(args, stdin);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("admin {args:?} printed no JSON ({e}): {out:?}"))
+    }
+
+    /// `ream-server admin --config … ARGS`, however it ends.
+    pub fn admin_run(&self, args: &[&str], stdin: &str) -> Run {
+        admin_run(&self.config, args, stdin)
     }
 
     /// alice (PIN 1234, card 04A1B2C3, password alice-demo, 20.00 credit), bob (PIN
@@ -170,9 +215,13 @@ impl Site {
 }
 
 pub fn admin(config: &Path, args: &[&str], stdin: &str) -> String {
-    let mut command = Command::new(bin("ream-server"));
-    command.args(["admin", "--config", config.to_str().unwrap()]).args(args).env("REAM_LOG", "warn");
-    let out = crate::client::run_to_end(&mut command, stdin);
+    let out = admin_run(config, args, stdin);
     assert!(out.ok, "admin {args:?} failed: {}", out.stderr);
     out.stdout
+}
+
+pub fn admin_run(config: &Path, args: &[&str], stdin: &str) -> Run {
+    let mut command = Command::new(bin("ream-server"));
+    command.args(["admin", "--config", config.to_str().unwrap()]).args(args).env("REAM_LOG", "warn");
+    crate::client::run_to_end(&mut command, stdin)
 }

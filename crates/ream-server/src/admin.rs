@@ -2,12 +2,12 @@
 //! call these functions, so the rules (validation, hashing, logging) are the same.
 
 use ream_wire::{
-    AdminUser, CreditChange, CreditTransaction, EnrolmentCode, Group, Member, NewEnrolmentCode, NewQuota,
-    NewSharedAccount, NewUser, QuotaUpdate, QuotaView, SharedAccount, SharedAccountKind, TransactionKind,
-    UserUpdate,
+    AdminUser, CreditChange, CreditTransaction, EnrolmentCode, ErrorCode, Group, Member, NewEnrolmentCode,
+    NewQuota, NewSharedAccount, NewUser, PriceList, Printer, Queue, QuotaUpdate, QuotaView, SharedAccount,
+    SharedAccountKind, TransactionKind, UserUpdate, Workstation,
 };
 
-use crate::auth;
+use crate::auth::{self, LockKind, Lockout};
 use crate::error::{AppError, AppResult};
 use crate::secrets::{enrolment_code, hash_secret, normalise_enrolment_code, token_hash};
 use crate::state::AppState;
@@ -107,20 +107,37 @@ pub async fn update_user(state: &AppState, username: &str, u: &UserUpdate) -> Ap
     get_user(state, username).await
 }
 
-pub async fn delete_user(state: &AppState, username: &str) -> AppResult<()> {
-    let user = state.store.user(username).await?;
-    state.store.delete_user(&user.id).await
+/// Refuses names of groups that do not exist, naming them: a user's groups are chosen
+/// among existing ones (`create_group`), so that a typing mistake does not become a group.
+pub async fn require_groups(state: &AppState, groups: &[String]) -> AppResult<()> {
+    let known: Vec<String> = state.store.list_groups().await?.into_iter().map(|(name, _)| name).collect();
+    let missing: Vec<&str> = groups.iter().filter(|g| !known.contains(g)).map(String::as_str).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(AppError::new(ErrorCode::NotFound, format!("no group named {}", missing.join(", "))))
 }
 
-pub async fn set_password(state: &AppState, username: &str, password: &str) -> AppResult<()> {
+/// Deletes the user; the answer is the user as they were.
+pub async fn delete_user(state: &AppState, username: &str) -> AppResult<AdminUser> {
+    let user = state.store.user(username).await?;
+    let view = admin_user(state, &user).await?;
+    state.store.delete_user(&user.id).await?;
+    tracing::info!(user = username, "user deleted");
+    Ok(view)
+}
+
+pub async fn set_password(state: &AppState, username: &str, password: &str) -> AppResult<AdminUser> {
     let user = state.store.user(username).await?;
     let hash = hash_password(password)?;
-    state.store.set_password_hash(&user.id, Some(&hash)).await
+    state.store.set_password_hash(&user.id, Some(&hash)).await?;
+    get_user(state, username).await
 }
 
-pub async fn set_pin(state: &AppState, username: &str, pin: &str) -> AppResult<()> {
+pub async fn set_pin(state: &AppState, username: &str, pin: &str) -> AppResult<AdminUser> {
     let user = state.store.user(username).await?;
-    auth::set_pin(state, &user.id, pin).await
+    auth::set_pin(state, &user.id, pin).await?;
+    get_user(state, username).await
 }
 
 pub async fn generate_pin(state: &AppState, username: &str) -> AppResult<String> {
@@ -134,9 +151,17 @@ pub async fn add_card(state: &AppState, username: &str, card: &str) -> AppResult
     get_user(state, username).await
 }
 
-pub async fn remove_card(state: &AppState, username: &str, card_id: &str) -> AppResult<()> {
+pub async fn remove_card(state: &AppState, username: &str, card_id: &str) -> AppResult<AdminUser> {
     let user = state.store.user(username).await?;
-    state.store.remove_card(&user.id, card_id).await
+    state.store.remove_card(&user.id, card_id).await?;
+    get_user(state, username).await
+}
+
+/// Lifts the user's lockout (if any) and forgets their failed attempts; the answer is
+/// what there was.
+pub async fn unlock_user(state: &AppState, username: &str, actor: &str) -> AppResult<Lockout> {
+    let user = state.store.user(username).await?;
+    auth::unlock(state, LockKind::User, &user.username, actor).await
 }
 
 /// A top-up (positive) or an adjustment (either sign), logged with who made it.
@@ -181,6 +206,17 @@ pub async fn quotas(state: &AppState, username: &str) -> AppResult<Vec<QuotaView
     Ok(state.store.quotas_of(&user.id).await?.iter().map(|q| q.view(now)).collect())
 }
 
+pub async fn quota(state: &AppState, id: &str) -> AppResult<QuotaView> {
+    Ok(state.store.quota(id).await?.view(state.now_ms()))
+}
+
+/// Deletes the quota; the answer is the quota as it was.
+pub async fn delete_quota(state: &AppState, id: &str) -> AppResult<QuotaView> {
+    let view = quota(state, id).await?;
+    state.store.delete_quota(id).await?;
+    Ok(view)
+}
+
 pub async fn update_quota(state: &AppState, id: &str, u: &QuotaUpdate) -> AppResult<QuotaView> {
     if let Some(name) = &u.name {
         check_name("a quota name", name)?;
@@ -193,9 +229,25 @@ pub async fn list_groups(state: &AppState) -> AppResult<Vec<Group>> {
     Ok(state.store.list_groups().await?.into_iter().map(|(name, members)| Group { name, members }).collect())
 }
 
-pub async fn create_group(state: &AppState, name: &str) -> AppResult<()> {
+pub async fn group(state: &AppState, name: &str) -> AppResult<Group> {
+    list_groups(state)
+        .await?
+        .into_iter()
+        .find(|g| g.name == name)
+        .ok_or_else(|| AppError::not_found(format!("group {name}")))
+}
+
+pub async fn create_group(state: &AppState, name: &str) -> AppResult<Group> {
     check_name("a group name", name)?;
-    state.store.create_group(name).await
+    state.store.create_group(name).await?;
+    group(state, name).await
+}
+
+/// Deletes the group (its members stay, without it); the answer is the group as it was.
+pub async fn delete_group(state: &AppState, name: &str) -> AppResult<Group> {
+    let view = group(state, name).await?;
+    state.store.delete_group(name).await?;
+    Ok(view)
 }
 
 pub async fn create_shared_account(
@@ -222,6 +274,17 @@ pub async fn shared_account(
         .ok_or_else(|| AppError::not_found(name))
 }
 
+/// Deletes the cost centre or project; the answer is the account as it was.
+pub async fn delete_shared_account(
+    state: &AppState,
+    kind: SharedAccountKind,
+    name: &str,
+) -> AppResult<SharedAccount> {
+    let view = shared_account(state, kind, name).await?;
+    state.store.delete_shared_account(kind, name).await?;
+    Ok(view)
+}
+
 pub async fn set_member(
     state: &AppState,
     kind: SharedAccountKind,
@@ -245,7 +308,23 @@ pub async fn new_enrolment_code(state: &AppState, req: &NewEnrolmentCode) -> App
     Ok(EnrolmentCode { code, expires_at_ms })
 }
 
-pub async fn create_price_list(state: &AppState, p: &ream_wire::PriceList) -> AppResult<()> {
+pub async fn price_list(state: &AppState, name: &str) -> AppResult<PriceList> {
+    let lists = state.store.price_lists().await?;
+    lists
+        .into_iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| AppError::not_found(format!("price list {name}")))
+}
+
+/// Deletes a price list no printer uses; the answer is the list as it was.
+pub async fn delete_price_list(state: &AppState, name: &str) -> AppResult<PriceList> {
+    let view = price_list(state, name).await?;
+    state.store.delete_price_list(name).await?;
+    tracing::info!(price_list = name, "price list deleted");
+    Ok(view)
+}
+
+pub async fn create_price_list(state: &AppState, p: &PriceList) -> AppResult<PriceList> {
     check_name("a price list name", &p.name)?;
     if [p.mono_page_cents, p.colour_page_cents, p.duplex_page_discount_cents].iter().any(|c| *c < 0)
         || p.duplex_page_discount_cents > p.mono_page_cents.min(p.colour_page_cents)
@@ -254,7 +333,8 @@ pub async fn create_price_list(state: &AppState, p: &ream_wire::PriceList) -> Ap
             "prices are not negative and the duplex discount is at most a page's price",
         ));
     }
-    state.store.create_price_list(p).await
+    state.store.create_price_list(p).await?;
+    price_list(state, &p.name).await
 }
 
 /// Every user's jobs, newest change first, with what was charged beside what the printer
@@ -269,7 +349,7 @@ pub async fn jobs(state: &AppState, mismatch_only: bool, limit: i64) -> AppResul
         .collect())
 }
 
-pub async fn printers(state: &AppState) -> AppResult<Vec<ream_wire::Printer>> {
+pub async fn printers(state: &AppState) -> AppResult<Vec<Printer>> {
     Ok(state
         .store
         .printers()
@@ -284,9 +364,46 @@ pub async fn printers(state: &AppState) -> AppResult<Vec<ream_wire::Printer>> {
         .collect())
 }
 
-pub async fn create_printer(state: &AppState, p: &ream_wire::Printer) -> AppResult<()> {
+pub async fn printer(state: &AppState, name: &str) -> AppResult<Printer> {
+    printers(state)
+        .await?
+        .into_iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| AppError::not_found(format!("printer {name}")))
+}
+
+/// Deletes a printer no queue uses and no job is on its way to; the answer is the
+/// printer as it was.
+pub async fn delete_printer(state: &AppState, name: &str) -> AppResult<Printer> {
+    let view = printer(state, name).await?;
+    state.store.delete_printer(name).await?;
+    tracing::info!(printer = name, "printer deleted");
+    Ok(view)
+}
+
+/// A printer's URI: `ipp://` or `ipps://`, a host, and a port from 1 to 65535 if any.
+pub fn check_printer_uri(uri: &str) -> AppResult<()> {
+    let bad = |why: String| {
+        AppError::invalid(format!(
+            "the printer URI {uri:?} is not valid ({why}); it reads ipp://host[:port]/path or ipps://host[:port]/path"
+        ))
+    };
+    let url = reqwest::Url::parse(uri).map_err(|e| bad(e.to_string()))?;
+    if !matches!(url.scheme(), "ipp" | "ipps") {
+        return Err(bad(format!("{}:// is not ipp:// or ipps://", url.scheme())));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("no host".into()));
+    }
+    if url.port() == Some(0) {
+        return Err(bad("port 0".into()));
+    }
+    Ok(())
+}
+
+pub async fn create_printer(state: &AppState, p: &Printer) -> AppResult<Printer> {
     check_name("a printer name", &p.name)?;
-    ream_print::printer::http_url(&p.uri).map_err(|e| AppError::invalid(format!("uri: {e}")))?;
+    check_printer_uri(&p.uri)?;
     // An IPPS printer is pinned to the certificate it presents now, unless the
     // administrator gave the fingerprint (read off the printer's own page) beforehand.
     let fingerprint = match (&p.fingerprint, p.uri.starts_with("ipps://")) {
@@ -302,10 +419,29 @@ pub async fn create_printer(state: &AppState, p: &ream_wire::Printer) -> AppResu
     if let Some(f) = &fingerprint {
         tracing::info!(printer = %p.name, fingerprint = %f, "printer certificate pinned");
     }
-    state.store.create_printer(&p.name, &p.uri, &p.price_list, fingerprint.as_deref()).await
+    state.store.create_printer(&p.name, &p.uri, &p.price_list, fingerprint.as_deref()).await?;
+    printer(state, &p.name).await
 }
 
-pub async fn create_queue(state: &AppState, q: &ream_wire::Queue) -> AppResult<()> {
+pub async fn queue(state: &AppState, name: &str) -> AppResult<Queue> {
+    let queues = state.store.queues().await?;
+    queues
+        .into_iter()
+        .map(|q| q.queue)
+        .find(|q| q.name == name)
+        .ok_or_else(|| AppError::not_found(format!("queue {name}")))
+}
+
+/// Deletes a queue none of whose jobs may still print; the answer is the queue as it was.
+/// Its finished jobs keep its name.
+pub async fn delete_queue(state: &AppState, name: &str) -> AppResult<Queue> {
+    let view = queue(state, name).await?;
+    state.store.delete_queue(name).await?;
+    tracing::info!(queue = name, "queue deleted");
+    Ok(view)
+}
+
+pub async fn create_queue(state: &AppState, q: &Queue) -> AppResult<Queue> {
     check_name("a queue name", &q.name)?;
     if q.printers.is_empty() {
         return Err(AppError::invalid("a queue needs at least one printer"));
@@ -314,11 +450,14 @@ pub async fn create_queue(state: &AppState, q: &ream_wire::Queue) -> AppResult<(
         crate::script::check(script)
             .map_err(|e| AppError::invalid(format!("the script does not compile: {e}")))?;
     }
-    state.store.create_queue(q).await
+    state.store.create_queue(q).await?;
+    queue(state, &q.name).await
 }
 
-pub async fn revoke_workstation(state: &AppState, id: &str) -> AppResult<()> {
+/// Revokes the workstation (its sessions end); the answer is the workstation revoked.
+pub async fn revoke_workstation(state: &AppState, id: &str) -> AppResult<Workstation> {
     state.store.revoke_workstation(id).await?;
     tracing::info!(workstation = id, "workstation revoked");
-    Ok(())
+    let ws = state.store.workstation(id).await?.ok_or_else(|| AppError::not_found("workstation"))?;
+    Ok(ws.view())
 }

@@ -11,7 +11,7 @@ use ream_wire::{
 use crate::error::{AppError, AppResult};
 use crate::secrets::{self, hash_secret, new_token, token_hash, verify_secret};
 use crate::state::AppState;
-use crate::store::{new_id, NewSession, SessionRow, UserRow, WorkstationRow};
+use crate::store::{new_id, FailureRow, NewSession, SessionRow, UserRow, WorkstationRow};
 
 /// Who made a request: the session and its user.
 #[derive(Debug, Clone)]
@@ -105,10 +105,8 @@ pub async fn login(
                 .clone(),
         ),
     };
-    let source_key = format!("src:{source}");
-    if let Some(until) = state.store.locked_until(&source_key).await? {
-        return Err(AppError::locked(until));
-    }
+    let source_key = source_key(source);
+    check_lock(state, &source_key).await?;
     let (user, workstation) = identify(state, credentials, &source_key).await?;
     if user.is_disabled() {
         return Err(AppError::new(ErrorCode::Forbidden, "this account is disabled"));
@@ -163,33 +161,133 @@ fn identity_key(username: &str) -> String {
     format!("user:{username}")
 }
 
+/// The key failed attempts from one client address are counted under.
+pub fn source_key(source: &str) -> String {
+    format!("src:{source}")
+}
+
+/// `AUTH_LOCKED` while the key is locked.
+pub async fn check_lock(state: &AppState, key: &str) -> AppResult<()> {
+    match state.store.locked_until(key).await? {
+        Some(until) => Err(AppError::locked(until, state.now_ms())),
+        None => Ok(()),
+    }
+}
+
+/// Counts a failed attempt against the key; when this one locks it, says so in the log
+/// (an administrator may lift it: `ream-server admin user unlock`) and returns the
+/// lock's end.
+pub async fn count_failure(state: &AppState, key: &str, max: i64) -> AppResult<Option<i64>> {
+    let window = state.config.security.lockout_seconds * 1_000;
+    let locked = state.store.record_failure(key, max, window).await?;
+    if let Some(until) = locked {
+        let until = crate::clock::iso8601(until);
+        match parse_key(key) {
+            Some((LockKind::User, name)) => {
+                tracing::warn!(user = %name, %until, "identity locked after {max} failed logins");
+            }
+            Some((LockKind::Source, address)) => {
+                tracing::warn!(source = %address, %until, "source address locked after {max} failed attempts");
+            }
+            None => tracing::warn!(%key, %until, "locked after {max} failed attempts"),
+        }
+    }
+    Ok(locked)
+}
+
 /// Counts a failed attempt against the source and, when known, the identity; the
 /// answer says whether this attempt locked either.
 async fn fail(state: &AppState, source_key: &str, username: Option<&str>) -> AppError {
     let s = &state.config.security;
-    let window = s.lockout_seconds * 1_000;
     let mut locked = None;
-    match state.store.record_failure(source_key, s.max_failed_attempts_per_source, window).await {
+    match count_failure(state, source_key, s.max_failed_attempts_per_source).await {
         Ok(l) => locked = locked.or(l),
         Err(e) => return e,
     }
     if let Some(name) = username {
-        match state.store.record_failure(&identity_key(name), s.max_failed_attempts, window).await {
+        match count_failure(state, &identity_key(name), s.max_failed_attempts).await {
             Ok(l) => locked = locked.or(l),
             Err(e) => return e,
         }
     }
     match locked {
-        Some(until) => AppError::locked(until),
+        Some(until) => AppError::locked(until, state.now_ms()),
         None => invalid(),
     }
 }
 
 async fn check_identity_lock(state: &AppState, username: &str) -> AppResult<()> {
-    match state.store.locked_until(&identity_key(username)).await? {
-        Some(until) => Err(AppError::locked(until)),
-        None => Ok(()),
+    check_lock(state, &identity_key(username)).await
+}
+
+/// What failed attempts are counted against: an identity (a username) or a source (a
+/// client address, across identities).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockKind {
+    User,
+    Source,
+}
+
+fn parse_key(key: &str) -> Option<(LockKind, &str)> {
+    match key.split_once(':')? {
+        ("user", name) => Some((LockKind::User, name)),
+        ("src", address) => Some((LockKind::Source, address)),
+        _ => None,
     }
+}
+
+fn key_of(kind: LockKind, name: &str) -> String {
+    match kind {
+        LockKind::User => identity_key(name),
+        LockKind::Source => source_key(name),
+    }
+}
+
+/// The failed attempts counted against an identity or a source in the current window,
+/// and the lock's end while it is locked.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Lockout {
+    pub kind: LockKind,
+    /// The username, or the client address.
+    pub name: String,
+    pub failures: i64,
+    pub locked_until_ms: Option<i64>,
+}
+
+fn lockout_of(state: &AppState, kind: LockKind, name: &str, row: Option<&FailureRow>) -> Lockout {
+    let now = state.now_ms();
+    let window = state.config.security.lockout_seconds * 1_000;
+    let current =
+        row.filter(|r| r.window_start_ms + window > now || r.locked_until_ms.is_some_and(|t| t > now));
+    Lockout {
+        kind,
+        name: name.to_string(),
+        failures: current.map_or(0, |r| r.failures),
+        locked_until_ms: current.and_then(|r| r.locked_until_ms).filter(|&t| t > now),
+    }
+}
+
+/// The identities and sources locked now.
+pub async fn lockouts(state: &AppState) -> AppResult<Vec<Lockout>> {
+    let rows = state.store.failure_rows().await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| parse_key(&r.key).map(|(kind, name)| lockout_of(state, kind, name, Some(r))))
+        .filter(|l| l.locked_until_ms.is_some())
+        .collect())
+}
+
+/// Lifts the lock on an identity or a source (if any) and forgets its failed attempts;
+/// the answer is what there was.
+pub async fn unlock(state: &AppState, kind: LockKind, name: &str, actor: &str) -> AppResult<Lockout> {
+    let key = key_of(kind, name);
+    let before = lockout_of(state, kind, name, state.store.failure_row(&key).await?.as_ref());
+    state.store.clear_failures(&key).await?;
+    if before.locked_until_ms.is_some() {
+        tracing::info!(?kind, %name, actor, "lock lifted");
+    }
+    Ok(before)
 }
 
 async fn identify(

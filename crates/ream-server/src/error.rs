@@ -27,10 +27,18 @@ impl AppError {
         AppError::Api { code, message: message.into(), retry_at_ms: None, shortfall: Some(shortfall) }
     }
 
-    pub fn locked(retry_at_ms: i64) -> AppError {
+    /// `AUTH_LOCKED` until `retry_at_ms`, the message saying when in words a person
+    /// reads (how long from `now_ms`, and the time in UTC).
+    pub fn locked(retry_at_ms: i64, now_ms: i64) -> AppError {
+        let secs = ((retry_at_ms - now_ms).max(0) as u64).div_ceil(1_000);
+        let (n, unit) = if secs < 60 { (secs, "second") } else { (secs.div_ceil(60), "minute") };
+        let left = format!("{n} more {unit}{}", if n == 1 { "" } else { "s" });
         AppError::Api {
             code: ErrorCode::AuthLocked,
-            message: "too many failed attempts; try again later".into(),
+            message: format!(
+                "too many failed attempts; locked for {left}, until {}",
+                crate::clock::iso8601(retry_at_ms)
+            ),
             retry_at_ms: Some(retry_at_ms),
             shortfall: None,
         }

@@ -35,10 +35,8 @@ async fn enrol(
         return Err(AppError::invalid("name must be 1 to 200 characters"));
     }
     auth::check_public_key(&req.public_key)?;
-    let source_key = format!("src:{source}");
-    if let Some(until) = state.store.locked_until(&source_key).await? {
-        return Err(AppError::locked(until));
-    }
+    let source_key = auth::source_key(&source);
+    auth::check_lock(&state, &source_key).await?;
     let code_hash = token_hash(&normalise_enrolment_code(&req.code));
     match state.store.enrol_workstation(&code_hash, name, &req.public_key).await {
         Ok(ws) => {
@@ -46,12 +44,9 @@ async fn enrol(
             Ok(Json(EnrolResponse { workstation_id: ws.id, name: ws.name }))
         }
         Err(e) if e.code() == ream_wire::ErrorCode::EnrolmentCodeInvalid => {
-            let s = &state.config.security;
-            let locked = state
-                .store
-                .record_failure(&source_key, s.max_failed_attempts_per_source, s.lockout_seconds * 1_000)
-                .await?;
-            Err(locked.map_or(e, AppError::locked))
+            let max = state.config.security.max_failed_attempts_per_source;
+            let locked = auth::count_failure(&state, &source_key, max).await?;
+            Err(locked.map_or(e, |until| AppError::locked(until, state.now_ms())))
         }
         Err(e) => Err(e),
     }

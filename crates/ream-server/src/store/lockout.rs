@@ -7,6 +7,15 @@ use sqlx::Row;
 use super::Store;
 use crate::error::AppResult;
 
+/// The failed attempts counted under one key.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct FailureRow {
+    pub key: String,
+    pub failures: i64,
+    pub window_start_ms: i64,
+    pub locked_until_ms: Option<i64>,
+}
+
 impl Store {
     /// When the key is locked now, the time the lock ends.
     pub async fn locked_until(&self, key: &str) -> AppResult<Option<i64>> {
@@ -62,5 +71,23 @@ impl Store {
     pub async fn clear_failures(&self, key: &str) -> AppResult<()> {
         sqlx::query("DELETE FROM auth_failures WHERE key = $1").bind(key).execute(self.pool()).await?;
         Ok(())
+    }
+
+    /// Every key with failures counted, current or not.
+    pub async fn failure_rows(&self) -> AppResult<Vec<FailureRow>> {
+        Ok(sqlx::query_as::<_, FailureRow>(
+            "SELECT key, failures, window_start_ms, locked_until_ms FROM auth_failures ORDER BY key",
+        )
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    pub async fn failure_row(&self, key: &str) -> AppResult<Option<FailureRow>> {
+        Ok(sqlx::query_as::<_, FailureRow>(
+            "SELECT key, failures, window_start_ms, locked_until_ms FROM auth_failures WHERE key = $1",
+        )
+        .bind(key)
+        .fetch_optional(self.pool())
+        .await?)
     }
 }

@@ -16,6 +16,7 @@ mod shared;
 mod users;
 mod workstations;
 
+pub use lockout::FailureRow;
 pub use printing::*;
 pub use quotas::*;
 pub use sessions::*;

@@ -119,7 +119,7 @@ impl JobRow {
 }
 
 const JOB_SELECT: &str =
-    "SELECT j.id, j.owner_id, j.queue_id, q.name AS queue_name, j.name, j.state, j.reason, \
+    "SELECT j.id, j.owner_id, j.queue_id, COALESCE(q.deleted_name, q.name) AS queue_name, j.name, j.state, j.reason, \
      j.pages, j.copies, j.colour, j.duplex, j.media, j.price_cents, j.spool_file, j.holder, j.printer_id, \
      p.name AS printer_name, j.printer_job_id, j.printer_job_floor, j.account_kind, j.account_id, ca.name AS account_name, j.project_id, \
      pa.name AS project_name, j.script_answers, j.created_at_ms, j.updated_at_ms, u.username AS owner_name, \
@@ -161,6 +161,17 @@ async fn job_in(conn: &mut sqlx::AnyConnection, id: &str) -> AppResult<JobRow> {
         .await?)
 }
 
+/// The states in which a job may still print, as SQL values.
+fn live_states() -> String {
+    [JobState::WaitingForUser, JobState::Held, JobState::Printing]
+        .map(|s| format!("'{}'", enum_str(s)))
+        .join(", ")
+}
+
+fn names(rows: Vec<sqlx::any::AnyRow>) -> AppResult<Vec<String>> {
+    rows.iter().map(|r| Ok(r.try_get::<String, _>(0)?)).collect()
+}
+
 impl Store {
     pub async fn create_price_list(&self, p: &PriceList) -> AppResult<()> {
         sqlx::query(
@@ -195,6 +206,33 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Deletes a price list no printer uses; `CONFLICT` naming the printers otherwise.
+    pub async fn delete_price_list(&self, name: &str) -> AppResult<()> {
+        let mut tx = self.pool().begin().await?;
+        let users = names(
+            sqlx::query(
+                "SELECT p.name FROM printers p JOIN price_lists l ON l.id = p.price_list_id \
+                 WHERE l.name = $1 ORDER BY p.name",
+            )
+            .bind(name)
+            .fetch_all(&mut *tx)
+            .await?,
+        )?;
+        if !users.is_empty() {
+            return Err(AppError::new(
+                ErrorCode::Conflict,
+                format!("price list {name} is used by printer {}: delete those first", users.join(", ")),
+            ));
+        }
+        let done =
+            sqlx::query("DELETE FROM price_lists WHERE name = $1").bind(name).execute(&mut *tx).await?;
+        if done.rows_affected() == 0 {
+            return Err(AppError::not_found(format!("price list {name}")));
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn create_printer(
@@ -274,6 +312,99 @@ impl Store {
         .await
     }
 
+    /// Deletes a printer no queue uses and no job that may still print is on;
+    /// `CONFLICT` naming what still refers to it otherwise. Finished jobs printed on it
+    /// keep their record, without the printer's name.
+    pub async fn delete_printer(&self, name: &str) -> AppResult<()> {
+        let mut tx = self.pool().begin().await?;
+        let id: String = sqlx::query("SELECT id FROM printers WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| AppError::not_found(format!("printer {name}")))?
+            .try_get(0)?;
+        let queues = names(
+            sqlx::query(
+                "SELECT q.name FROM queues q JOIN queue_printers qp ON qp.queue_id = q.id \
+                 WHERE qp.printer_id = $1 ORDER BY q.name",
+            )
+            .bind(&id)
+            .fetch_all(&mut *tx)
+            .await?,
+        )?;
+        if !queues.is_empty() {
+            return Err(AppError::new(
+                ErrorCode::Conflict,
+                format!("printer {name} is used by queue {}: delete those first", queues.join(", ")),
+            ));
+        }
+        let live: i64 = sqlx::query(&format!(
+            "SELECT COUNT(*) FROM jobs WHERE printer_id = $1 AND state IN ({})",
+            live_states()
+        ))
+        .bind(&id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        if live > 0 {
+            return Err(AppError::new(
+                ErrorCode::Conflict,
+                format!("printer {name} has {live} job(s) on their way to it; wait until they end"),
+            ));
+        }
+        sqlx::query("DELETE FROM printers WHERE id = $1").bind(&id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes a queue none of whose jobs may still print (waiting for their user, held
+    /// or printing); `CONFLICT` with their number otherwise. A queue with finished jobs
+    /// stays for their history under another name (see migration 0005), without its
+    /// printers; a queue no job named goes entirely.
+    pub async fn delete_queue(&self, name: &str) -> AppResult<()> {
+        let mut tx = self.pool().begin().await?;
+        let id: String = sqlx::query("SELECT id FROM queues WHERE name = $1 AND deleted_at_ms IS NULL")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| AppError::not_found(format!("queue {name}")))?
+            .try_get(0)?;
+        let live: i64 = sqlx::query(&format!(
+            "SELECT COUNT(*) FROM jobs WHERE queue_id = $1 AND state IN ({})",
+            live_states()
+        ))
+        .bind(&id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        if live > 0 {
+            return Err(AppError::new(
+                ErrorCode::Conflict,
+                format!(
+                    "queue {name} has {live} job(s) that may still print (waiting for their user, held or \
+                     printing): they must print, be deleted by their owners or expire first"
+                ),
+            ));
+        }
+        let jobs: i64 = sqlx::query("SELECT COUNT(*) FROM jobs WHERE queue_id = $1")
+            .bind(&id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        if jobs == 0 {
+            sqlx::query("DELETE FROM queues WHERE id = $1").bind(&id).execute(&mut *tx).await?;
+        } else {
+            sqlx::query("DELETE FROM queue_printers WHERE queue_id = $1").bind(&id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE queues SET deleted_at_ms = $1, deleted_name = name, name = id WHERE id = $2")
+                .bind(self.now_ms())
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn create_queue(&self, q: &Queue) -> AppResult<()> {
         let id = new_id();
         let mut tx = self.pool().begin().await?;
@@ -314,7 +445,7 @@ impl Store {
     pub async fn queues(&self) -> AppResult<Vec<QueueRow>> {
         let rows = sqlx::query(
             "SELECT id, name, detection, accounting, project_accounting, spooling, release_mode, confirm_cost, \
-             script, held_hours FROM queues ORDER BY name",
+             script, held_hours FROM queues WHERE deleted_at_ms IS NULL ORDER BY name",
         )
         .fetch_all(self.pool())
         .await?;
