@@ -1050,3 +1050,32 @@ fn shell_words_split_as_the_shell_does() {
     );
     assert_eq!(shell_words("a 'b c'd#e").0, ["a", "b cd#e"]);
 }
+
+/// The data directory is the server's alone, the SQLite database too; a PIN or password
+/// set by an administrator logs out whoever knew the old one.
+#[test]
+fn the_site_is_private_and_a_new_secret_ends_the_old_sessions() {
+    use std::os::unix::fs::PermissionsExt;
+    let site = Site::new(&format!("127.0.0.1:{}", ream_system_tests::free_port()), "");
+    site.seed_people();
+    let server = site.serve();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&site.data()), 0o700);
+    assert_eq!(mode(&site.data().join("ream.sqlite3")), 0o600);
+
+    let http = reqwest::blocking::Client::new();
+    let me = |token: &str| {
+        http.get(format!("{}/api/v1/me", server.url)).bearer_auth(token).send().unwrap().status()
+    };
+    let by_pin = server.access_token(json!({"method": "pin", "pin": "1234"}));
+    let by_password =
+        server.access_token(json!({"method": "password", "username": "alice", "password": "alice-demo"}));
+    assert_eq!(me(&by_pin), 200);
+    site.admin(&["user", "pin", "alice", "--generate"], "");
+    assert_eq!(me(&by_pin), 401, "the PIN changed: its sessions end");
+    assert_eq!(me(&by_password), 401, "and every other session of the user");
+    let again =
+        server.access_token(json!({"method": "password", "username": "alice", "password": "alice-demo"}));
+    site.admin(&["user", "password", "alice"], "a-new-password\n");
+    assert_eq!(me(&again), 401, "a new password ends them too");
+}

@@ -131,18 +131,23 @@ pub async fn set_password(state: &AppState, username: &str, password: &str) -> A
     let user = state.store.user(username).await?;
     let hash = hash_password(password)?;
     state.store.set_password_hash(&user.id, Some(&hash)).await?;
+    // Whoever knew the old one is logged out.
+    state.store.revoke_user_sessions(&user.id, "the password was changed").await?;
     get_user(state, username).await
 }
 
 pub async fn set_pin(state: &AppState, username: &str, pin: &str) -> AppResult<AdminUser> {
     let user = state.store.user(username).await?;
     auth::set_pin(state, &user.id, pin).await?;
+    state.store.revoke_user_sessions(&user.id, "the PIN was changed").await?;
     get_user(state, username).await
 }
 
 pub async fn generate_pin(state: &AppState, username: &str) -> AppResult<String> {
     let user = state.store.user(username).await?;
-    auth::generate_pin(state, &user.id).await
+    let pin = auth::generate_pin(state, &user.id).await?;
+    state.store.revoke_user_sessions(&user.id, "the PIN was changed").await?;
+    Ok(pin)
 }
 
 pub async fn add_card(state: &AppState, username: &str, card: &str) -> AppResult<AdminUser> {

@@ -17,12 +17,33 @@ use crate::tls::{self, TlsSetup};
 pub async fn open_state(config: Config, clock: SharedClock) -> anyhow::Result<AppState> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+    restrict(&config)?;
     let key = ServerKey::load_or_create(&config.secret_key_path())?;
     let spool_key_path = config.data_dir.join("spool.key");
     let spool_key = ream_print::spool::SpoolKey::load_or_create(&spool_key_path)
         .with_context(|| format!("cannot read or create the spool key {}", spool_key_path.display()))?;
     let store = Store::open(&config.database_url(), clock.clone()).await?;
     Ok(AppState { store, config: Arc::new(config), clock, key, spool_key, hub: Arc::new(Hub::default()) })
+}
+
+/// The data directory is the server's alone (0700), and so is the SQLite database
+/// (0600, made so before SQLite creates it: its journal files take the same mode).
+fn restrict(config: &Config) -> anyhow::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let dir = &config.data_dir;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot make {} private", dir.display()))?;
+    if config.database_url.is_none() {
+        let db = dir.join("ream.sqlite3");
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&db)
+            .with_context(|| format!("cannot open {}", db.display()))?;
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
 }
 
 pub async fn open_system_state(config: Config) -> anyhow::Result<AppState> {

@@ -394,6 +394,9 @@ async fn administrators_log_in_with_a_password_only(db: Db) {
         Some(json!({"pin": "90817263"})),
     );
     assert_eq!(put.await.status, 204);
+    // A new secret ends the user's sessions, this one too.
+    app.get("/api/v1/admin/users", &admin).await.err(401, "SESSION_REVOKED");
+    let admin = app.admin_token().await;
     let by_pin = app.login(json!({"method": "pin", "pin": "90817263"}), None).await.ok();
     let pin_token = by_pin["access_token"].as_str().unwrap();
     app.get("/api/v1/admin/users", pin_token).await.err(403, "FORBIDDEN");
