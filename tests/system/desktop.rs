@@ -345,6 +345,45 @@ fn the_terminal_uses_the_apps_login_both_ways() {
     app.screenshot_as("signed-in-from-the-terminal");
 }
 
+/// A password-protected PDF printed to the app is refused there, and My jobs shows it with
+/// its reason.
+#[test]
+fn a_refused_document_shows_in_my_jobs_with_its_reason() {
+    let printer = Printer::start("Refuses");
+    let (_site, server) = site_with_printer(&printer, &[&["Direct"]]);
+    let app = Desktop::start("a_refused_document_shows_in_my_jobs_with_its_reason", &server.url);
+    sign_in_with_pin(&app, "1234");
+    dashboard_shows(&app, "Alice Martin");
+    let cups = CupsQueue(format!("Ream-desktop-{}", app.ipp_port()));
+    let installed =
+        app.ream(&["cups", "install", "--port", &app.ipp_port().to_string(), "--name", &cups.0], "");
+    assert!(installed.ok, "{}", installed.stderr);
+    let dir = tempfile::tempdir().unwrap();
+    let document = dir.path().join("Payslip.pdf");
+    let data = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../crates/ream-print/tests/data/qpdf-encrypted-object-streams.pdf"
+    );
+    std::fs::copy(data, &document).unwrap();
+    lp(&cups.0, &[], &document);
+
+    let refused = app.wait_for("the refused job listed", Duration::from_secs(30), |app| {
+        let jobs = app.invoke("jobs", json!({})).expect("jobs");
+        jobs.as_array().unwrap().iter().find(|j| j["name"] == "Payslip.pdf").cloned()
+    });
+    assert_eq!(refused["state"], "rejected", "{refused}");
+    let id = refused["id"].as_str().unwrap().to_string();
+    app.click(&testid("nav-jobs"));
+    app.wait_for("the refused job shown", SHOWS_WITHIN, |app| {
+        (app.attribute(&testid(&format!("job-{id}")), "data-state").as_deref() == Some("rejected"))
+            .then_some(())
+    });
+    let row = app.text(&testid(&format!("job-{id}")));
+    assert!(row.contains("password-protected"), "the reason is shown: {row}");
+    app.screenshot_as("refused");
+    assert!(printer.documents().is_empty());
+}
+
 #[test]
 fn a_pdf_printed_to_the_app_asks_for_the_cost_centre_and_project_and_prints() {
     let printer = Printer::start("Studio");

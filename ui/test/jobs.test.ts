@@ -42,6 +42,23 @@ describe("my jobs", () => {
     expect(maybeTestId("delete-r1")).toBeNull();
   });
 
+  it("shows a document refused before the server counted it without queue or pages", async () => {
+    const refused = job({
+      id: "refused-1-0",
+      name: "Payslip.pdf",
+      state: "rejected",
+      queue: "",
+      pages: 0,
+      reason: "the PDF is password-protected [DOCUMENT_INVALID]",
+      created_at_ms: NOW,
+    });
+    await openJobs({ jobs: async () => [refused] });
+    const row = text(byTestId("job-refused-1-0"));
+    expect(row).toContain("Reason: the PDF is password-protected");
+    expect(row).not.toContain("0 pages");
+    expect(row).not.toContain("Queue");
+  });
+
   it("releases a held job to the chosen printer of its queue", async () => {
     const { backend } = await openJobs();
     const select = byTestId<HTMLSelectElement>("printer-h1");

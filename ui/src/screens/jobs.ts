@@ -134,12 +134,14 @@ export class JobsScreen implements Screen {
     const t = app.t;
     const fmt = app.fmt;
     const busy = this.busy.has(job.id);
+    // A job refused before the server counted it has no queue or pages to show.
+    const counted = job.pages > 0;
     const meta = [
-      `${t.labelQueue} ${job.queue}`,
-      fmt.pages(job.pages),
-      job.copies > 1 ? t.jobCopies(job.copies) : null,
-      job.colour ? t.colour : t.mono,
-      job.duplex ? t.duplex : t.simplex,
+      job.queue ? `${t.labelQueue} ${job.queue}` : null,
+      counted ? fmt.pages(job.pages) : null,
+      counted && job.copies > 1 ? t.jobCopies(job.copies) : null,
+      counted ? (job.colour ? t.colour : t.mono) : null,
+      counted ? (job.duplex ? t.duplex : t.simplex) : null,
       job.media ? fmt.paper(job.media) : null,
     ]
       .filter(Boolean)
