@@ -164,7 +164,12 @@ fn wait_online(app: &Desktop) {
 
 #[test]
 fn every_login_method_the_server_offers_signs_in_through_the_window() {
-    let (site, server) = site();
+    let site = Site::new(
+        &format!("127.0.0.1:{}", ream_system_tests::free_port()),
+        "[login]\nmethods = [\"user_list\", \"pin\", \"card\", \"card_pin\", \"password\", \"sso\"]\n",
+    );
+    site.seed_people();
+    let server = site.serve();
     let name = "every_login_method_the_server_offers_signs_in_through_the_window";
     let tabs = |app: &Desktop| -> Vec<String> {
         let script = "return Array.from(document.querySelectorAll('[role=tab]'), t => t.dataset.testid);";

@@ -28,7 +28,8 @@ fn connect(client: &Client, server: &ServerProcess) {
 
 #[test]
 fn every_login_method_identifies_its_user() {
-    let (site, server) = site("");
+    let (site, server) =
+        site("[login]\nmethods = [\"user_list\", \"pin\", \"card\", \"card_pin\", \"password\", \"sso\"]\n");
     let client = Client::new();
     connect(&client, &server);
     let login = |args: &[&str], stdin: &str| {
@@ -300,7 +301,8 @@ fn one_client_runs_per_user() {
 }
 
 /// Mistakes a newcomer makes are named before anything is asked: a remember-me duration
-/// the server does not offer, an `https://` address of a plain-HTTP server.
+/// the server does not offer, an `https://` address of a plain-HTTP server. And a new
+/// site offers no login without a secret.
 #[test]
 fn a_wrong_remember_me_or_https_to_a_plain_server_is_said_plainly() {
     let (_site, server) = site("");
@@ -320,6 +322,11 @@ fn a_wrong_remember_me_or_https_to_a_plain_server_is_said_plainly() {
     );
     assert!(!wrong.stderr.contains("PIN"), "no secret is asked for: {}", wrong.stderr);
     assert_eq!(user_of(&client.status()), None);
+
+    // The user list, which logs in without a secret, is off unless the site turns it on.
+    let methods: Vec<&str> =
+        offered["policy"]["methods"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect();
+    assert_eq!(methods, ["pin", "card", "card_pin", "password", "sso"]);
 
     let https = server.url.replace("http://", "https://");
     let plain = Client::new().run(&["connect", "--server", &https, "--yes"], "");

@@ -109,6 +109,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 data_dir,
                 server_name: "Ream demo".into(),
                 default_queue,
+                // The demo shows every login method, the user list too.
+                login: ream_server::config::LoginConfig {
+                    methods: ream_wire::LoginMethod::ALL.to_vec(),
+                    ..Default::default()
+                },
                 ..Config::default()
             };
             let state = open_system_state(config).await?;

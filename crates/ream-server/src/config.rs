@@ -108,7 +108,9 @@ fn remember(id: &str, label: &str, seconds: Option<i64>) -> RememberOption {
 impl Default for LoginConfig {
     fn default() -> Self {
         LoginConfig {
-            methods: LoginMethod::ALL.to_vec(),
+            // The user list logs in without a secret: an administrator turns it on for
+            // trusted workstations (`[login] methods`).
+            methods: LoginMethod::ALL.into_iter().filter(|m| *m != LoginMethod::UserList).collect(),
             remember: vec![
                 remember("1h", "1 hour", Some(3_600)),
                 remember("8h", "8 hours", Some(8 * 3_600)),

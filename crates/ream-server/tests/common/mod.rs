@@ -50,6 +50,8 @@ pub struct TestDir(pub tempfile::TempDir);
 pub async fn config(db: Db) -> (Config, TestDir) {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
+    // These tests try every login method, the user list (off by default) too.
+    config.login.methods = ream_wire::LoginMethod::ALL.to_vec();
     if db == Db::Postgres {
         config.database_url = Some(postgres_database().await);
     }
