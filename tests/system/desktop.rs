@@ -154,6 +154,15 @@ fn site_with_printer(printer: &Printer, queues: &[&[&str]]) -> (Site, ServerProc
     (site, server)
 }
 
+/// The app's local printer behind a CUPS queue, as `ream cups install` makes it.
+fn cups_queue(app: &Desktop) -> CupsQueue {
+    let cups = CupsQueue(format!("Ream-desktop-{}", app.ipp_port()));
+    let installed =
+        app.ream(&["cups", "install", "--port", &app.ipp_port().to_string(), "--name", &cups.0], "");
+    assert!(installed.ok, "{}", installed.stderr);
+    cups
+}
+
 /// The engine is connected to its server (the window has something to show).
 fn wait_online(app: &Desktop) {
     app.wait_for("an online status", Duration::from_secs(20), |app| {
@@ -359,10 +368,7 @@ fn a_refused_document_shows_in_my_jobs_with_its_reason() {
     let app = Desktop::start("a_refused_document_shows_in_my_jobs_with_its_reason", &server.url);
     sign_in_with_pin(&app, "1234");
     dashboard_shows(&app, "Alice Martin");
-    let cups = CupsQueue(format!("Ream-desktop-{}", app.ipp_port()));
-    let installed =
-        app.ream(&["cups", "install", "--port", &app.ipp_port().to_string(), "--name", &cups.0], "");
-    assert!(installed.ok, "{}", installed.stderr);
+    let cups = cups_queue(&app);
     let dir = tempfile::tempdir().unwrap();
     let document = dir.path().join("Payslip.pdf");
     let data = concat!(
@@ -403,11 +409,7 @@ fn a_pdf_printed_to_the_app_asks_for_the_cost_centre_and_project_and_prints() {
     sign_in_with_pin(&app, "1234");
     dashboard_shows(&app, "Alice Martin");
 
-    // The app's local printer behind a CUPS queue, as `ream cups install` makes it.
-    let cups = CupsQueue(format!("Ream-desktop-{}", app.ipp_port()));
-    let installed =
-        app.ream(&["cups", "install", "--port", &app.ipp_port().to_string(), "--name", &cups.0], "");
-    assert!(installed.ok, "{}", installed.stderr);
+    let cups = cups_queue(&app);
     let dir = tempfile::tempdir().unwrap();
     let document = dir.path().join(format!("flyer-{}.pdf", app.ipp_port()));
     let bytes = pdf::pages(2);

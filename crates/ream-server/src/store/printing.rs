@@ -168,6 +168,13 @@ fn live_states() -> String {
         .join(", ")
 }
 
+/// How many jobs have `column` = `id`, those that may still print only when `live`.
+async fn jobs_with(tx: &mut sqlx::AnyConnection, column: &str, id: &str, live: bool) -> AppResult<i64> {
+    let filter = if live { format!(" AND state IN ({})", live_states()) } else { String::new() };
+    let sql = format!("SELECT COUNT(*) FROM jobs WHERE {column} = $1{filter}");
+    Ok(sqlx::query(&sql).bind(id).fetch_one(tx).await?.try_get(0)?)
+}
+
 fn names(rows: Vec<sqlx::any::AnyRow>) -> AppResult<Vec<String>> {
     rows.iter().map(|r| Ok(r.try_get::<String, _>(0)?)).collect()
 }
@@ -338,14 +345,7 @@ impl Store {
                 format!("printer {name} is used by queue {}: delete those first", queues.join(", ")),
             ));
         }
-        let live: i64 = sqlx::query(&format!(
-            "SELECT COUNT(*) FROM jobs WHERE printer_id = $1 AND state IN ({})",
-            live_states()
-        ))
-        .bind(&id)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
+        let live = jobs_with(&mut tx, "printer_id", &id, true).await?;
         if live > 0 {
             return Err(AppError::new(
                 ErrorCode::Conflict,
@@ -369,14 +369,7 @@ impl Store {
             .await?
             .ok_or_else(|| AppError::not_found(format!("queue {name}")))?
             .try_get(0)?;
-        let live: i64 = sqlx::query(&format!(
-            "SELECT COUNT(*) FROM jobs WHERE queue_id = $1 AND state IN ({})",
-            live_states()
-        ))
-        .bind(&id)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
+        let live = jobs_with(&mut tx, "queue_id", &id, true).await?;
         if live > 0 {
             return Err(AppError::new(
                 ErrorCode::Conflict,
@@ -386,11 +379,7 @@ impl Store {
                 ),
             ));
         }
-        let jobs: i64 = sqlx::query("SELECT COUNT(*) FROM jobs WHERE queue_id = $1")
-            .bind(&id)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
+        let jobs = jobs_with(&mut tx, "queue_id", &id, false).await?;
         if jobs == 0 {
             sqlx::query("DELETE FROM queues WHERE id = $1").bind(&id).execute(&mut *tx).await?;
         } else {
