@@ -109,8 +109,9 @@ async fn start(engine: Engine, server: Option<String>) {
     // Jobs a previous run had taken from the spooler but not delivered: their login
     // prompts now reach the window, as the events are forwarded already.
     ream_client::services::resume(&engine);
+    // The services stop when dropped: this task keeps them for as long as the app runs.
+    let _services = services;
     std::future::pending::<()>().await;
-    drop(services);
 }
 
 #[cfg(test)]

@@ -617,14 +617,13 @@ impl Endpoint {
         // nothing, sends it again).
         let part = path.with_extension("part");
         // Counted on the way in, by the counter the server uses: a document it would refuse
-        // is refused to CUPS now (which cancels the job and says why), not accepted and
-        // lost later.
+        // is refused to CUPS now with an IPP error, not accepted and lost later.
         let scratch = self.spool.clone();
         let counted =
             ream_print::spool::write_counted(&key, payload.into_inner().compat(), &part, &scratch, NO_LIMIT)
                 .await;
         let written = match counted {
-            Ok((bytes, _pages)) => Ok(bytes),
+            Ok((_bytes, pages)) => Ok(pages),
             Err(ream_print::spool::CountError::Document(reason)) => {
                 let _ = tokio::fs::remove_file(&part).await;
                 let refused = ClientError::Server(ream_wire::ApiError {
@@ -646,9 +645,11 @@ impl Endpoint {
             Err(ream_print::spool::CountError::Io(e)) => Err(e),
         };
         // The job's id from here on, kept in its description: a submission repeated after a
-        // lost answer or a restart is the same job to the server.
+        // lost answer or a restart is the same job to the server. The pages counted here go
+        // with it (a client-spooled queue needs them; the server counts what it spools).
         let submission = JobSubmission {
             client_job_id: path.file_stem().map(|s| s.to_string_lossy().into_owned()),
+            pages: written.as_ref().ok().copied(),
             ..job.attributes.clone()
         };
         // Written down as taken before the spooler hears so (see `ipp_jobs`).

@@ -20,7 +20,6 @@ use crate::error::{ClientError, Result};
 #[derive(Debug)]
 pub struct Services {
     tasks: Vec<JoinHandle<()>>,
-    pub port: u16,
 }
 
 impl Drop for Services {
@@ -57,7 +56,7 @@ pub async fn serve(engine: &Engine, port: u16) -> Result<Services> {
         })
     };
     let queues = tokio::spawn(crate::cups::keep_queues_going(port));
-    Ok(Services { tasks: vec![printer, queues], port })
+    Ok(Services { tasks: vec![printer, queues] })
 }
 
 impl Services {

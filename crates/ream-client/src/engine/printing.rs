@@ -237,8 +237,14 @@ impl Engine {
             }
             return submitted;
         }
+        // Counted when the document came in; a document spooled before that was done is
+        // counted now.
         let scratch = document.parent().unwrap_or(std::path::Path::new("."));
-        let pages = match ream_print::spool::count_pages(&key, document, scratch).await {
+        let counted = match job.pages {
+            Some(pages) => Ok(pages),
+            None => ream_print::spool::count_pages(&key, document, scratch).await,
+        };
+        let pages = match counted {
             Ok(pages) => pages,
             Err(ream_print::spool::CountError::Document(reason)) => {
                 return Err(ClientError::Config(format!("the document cannot be read: {reason}")))
