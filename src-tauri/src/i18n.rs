@@ -164,6 +164,43 @@ pub fn notice_text(lang: Lang, notice: &Notice) -> (String, String) {
             lang.pick("Server back", "Serveur de retour"),
             lang.pick("Ream is connected again.", "Ream est de nouveau connecté.").to_string(),
         ),
+        Notice::FallbackOffered { name, printers: true, .. } => (
+            lang.pick("Server unreachable: print elsewhere?", "Serveur injoignable : imprimer ailleurs ?"),
+            if fr {
+                format!("« {name} » peut être imprimé sur une imprimante de secours. Choisissez-la, ou réessayez.")
+            } else {
+                format!("“{name}” can print on a fallback printer. Choose one, or try again.")
+            },
+        ),
+        Notice::FallbackOffered { name, printers: false, .. } => (
+            lang.pick("Server unreachable", "Serveur injoignable"),
+            if fr {
+                format!("« {name} » attend le serveur. Réessayez, ou annulez-le.")
+            } else {
+                format!("“{name}” waits for the server. Try again, or cancel it.")
+            },
+        ),
+        Notice::OfflinePrinted { name, printer } => (
+            lang.pick("Printed without the server", "Imprimé sans le serveur"),
+            if fr {
+                format!("Serveur injoignable : « {name} » a été imprimé sur {printer}. Il sera compté à son retour.")
+            } else {
+                format!("Server unreachable: “{name}” was printed on {printer}. It is accounted for when the server is back.")
+            },
+        ),
+        Notice::OfflineReported { reported, refused } => (
+            lang.pick("Offline jobs reported", "Travaux hors ligne transmis"),
+            match (fr, refused) {
+                (true, 0) => format!("{reported} enregistrement(s) d’impression hors ligne transmis au serveur."),
+                (false, 0) => format!("{reported} offline print record(s) reported to the server."),
+                (true, _) => format!(
+                    "{reported} enregistrement(s) transmis ; {refused} refusé(s) par le serveur, signalé(s) à l’administrateur."
+                ),
+                (false, _) => format!(
+                    "{reported} record(s) reported; {refused} refused by the server and shown to the administrator."
+                ),
+            },
+        ),
     };
     (title.to_string(), body)
 }

@@ -19,7 +19,11 @@ pub fn target(notice: &Notice) -> String {
         | Notice::JobHeld { id, .. }
         | Notice::JobPrinted { id, .. }
         | Notice::JobRejected { id: Some(id), .. } => format!("job:{id}"),
-        Notice::JobRejected { id: None, .. } | Notice::JobDelayed { .. } => "jobs".into(),
+        Notice::JobRejected { id: None, .. }
+        | Notice::JobDelayed { .. }
+        | Notice::OfflinePrinted { .. }
+        | Notice::OfflineReported { .. } => "jobs".into(),
+        Notice::FallbackOffered { job, .. } => format!("fallback:{job}"),
         Notice::LowCredit { .. }
         | Notice::QuotaNearlyUsed { .. }
         | Notice::ServerUnreachable { .. }
@@ -38,7 +42,10 @@ pub fn show(app: &AppHandle, notice: &Notice) {
     if let Err(e) = sent {
         tracing::warn!(error = %e, "cannot show a notification");
     }
-    if matches!(notice, Notice::LoginNeeded { .. } | Notice::JobNeedsChoice { .. }) {
+    if matches!(
+        notice,
+        Notice::LoginNeeded { .. } | Notice::JobNeedsChoice { .. } | Notice::FallbackOffered { .. }
+    ) {
         window::navigate(app, &target);
     }
 }

@@ -104,7 +104,7 @@ async fn start(engine: Engine, server: Option<String>) {
         tracing::warn!(code = e.code(), error = %e, "start-up did not connect");
     }
     if let Some(services) = services.as_mut() {
-        services.share_login(&engine);
+        services.after_start(&engine);
     }
     // Jobs a previous run had taken from the spooler but not delivered: their login
     // prompts now reach the window, as the events are forwarded already.

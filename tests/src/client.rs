@@ -126,9 +126,20 @@ impl Watch {
         Self::spawn(client, args, Some(answers))
     }
 
+    /// Starts with `env` set (e.g. `REAM_CRASH_AT`, where the client kills itself).
+    pub fn start_env(client: &Client, args: &[&str], env: &[(&str, &str)]) -> Watch {
+        let mut command = client.command(args);
+        command.envs(env.iter().copied());
+        Self::spawn_command(command, None)
+    }
+
     fn spawn(client: &Client, args: &[&str], answers: Option<&str>) -> Watch {
+        Self::spawn_command(client.command(args), answers)
+    }
+
+    fn spawn_command(mut command: Command, answers: Option<&str>) -> Watch {
         let stdin = if answers.is_some() { Stdio::piped() } else { Stdio::null() };
-        let mut child = client.command(args).stdin(stdin).stdout(Stdio::piped()).spawn().unwrap();
+        let mut child = command.stdin(stdin).stdout(Stdio::piped()).spawn().unwrap();
         let mut input = child.stdin.take();
         if let (Some(pipe), Some(text)) = (input.as_mut(), answers) {
             pipe.write_all(text.as_bytes()).unwrap();
@@ -153,6 +164,18 @@ impl Watch {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Waits for the process to end by itself; whether it did within `within`.
+    pub fn ended_within(&mut self, within: Duration) -> bool {
+        let deadline = std::time::Instant::now() + within;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            crate::sleep(50);
+        }
+        false
     }
 
     /// The next line that satisfies `check`, within `within`; panics otherwise.

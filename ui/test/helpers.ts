@@ -67,6 +67,7 @@ export function status(over: Partial<ClientStatus> = {}): ClientStatus {
     account_as_of_ms: NOW,
     workstation_id: "ws-1",
     revision: 10,
+    offline_pending: 0,
     ...over,
   };
 }
@@ -114,6 +115,7 @@ export function job(over: Partial<Job> = {}): Job {
     project: null,
     created_at_ms: NOW - 60_000,
     updated_at_ms: NOW - 60_000,
+    offline: false,
     ...over,
   };
 }

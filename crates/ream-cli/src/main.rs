@@ -9,7 +9,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use ream_client::secrets::Keyring;
 use ream_client::{ClientError, Engine, LoginInput, Settings, Started};
-use ream_wire::{ClientEvent, JobAnswer, LoginMethod, PaymentChoice, PaymentKind};
+use ream_wire::{ClientEvent, FallbackAnswer, JobAnswer, LoginMethod, PaymentChoice, PaymentKind};
 
 #[derive(Debug, Parser)]
 #[command(name = "ream", version, about = "Ream print-management client (headless)")]
@@ -110,6 +110,22 @@ enum JobsCmd {
     },
     Delete {
         id: String,
+    },
+    /// While the server cannot be reached: the jobs the running client offers to print
+    /// on a fallback printer (no ID), or an answer for one.
+    Fallback {
+        /// The job's id, as the offer names it.
+        id: Option<String>,
+        /// Print it on this printer: one the offer names, or (where it allows) a host or
+        /// an ipp:// address.
+        #[arg(long, requires = "id", conflicts_with_all = ["try_again", "cancel"])]
+        printer: Option<String>,
+        /// Try the server again now.
+        #[arg(long, requires = "id", conflicts_with = "cancel")]
+        try_again: bool,
+        /// Drop the job.
+        #[arg(long, requires = "id")]
+        cancel: bool,
     },
     /// What a waiting job asks: the accounts that may pay, projects, confirmation.
     Dialog {
@@ -276,11 +292,29 @@ async fn run(args: Args) -> Result<(), ClientError> {
             if let Err(e) = &started {
                 eprintln!("error [{}]: {e}", e.code());
             }
-            services.share_login(&engine);
+            services.after_start(&engine);
             ream_client::services::resume(&engine);
             watch(&engine, events, &out, false, true).await?;
             drop(services);
         }
+        // Offers live in the running client, which answers offline too.
+        Cmd::Jobs { action: Some(JobsCmd::Fallback { id, printer, try_again, cancel }) } => match id {
+            None => out.offers(&engine.fallback_offers().await?),
+            Some(id) => {
+                let answer = match (printer, try_again, cancel) {
+                    (Some(printer), _, _) => FallbackAnswer::Print { printer },
+                    (None, true, _) => FallbackAnswer::TryAgain,
+                    (None, false, true) => FallbackAnswer::Cancel,
+                    (None, false, false) => {
+                        return Err(ClientError::Config(
+                            "answer with --printer, --try-again or --cancel".into(),
+                        ))
+                    }
+                };
+                engine.answer_fallback(&id, answer).await?;
+                out.done("Answered.");
+            }
+        },
         Cmd::Jobs { action } => {
             engine.start().await?;
             match action {
@@ -297,6 +331,7 @@ async fn run(args: Args) -> Result<(), ClientError> {
                         JobAnswer { payment, project, accept: !cancel, apply_to_all_waiting: all, answers };
                     out.job(&engine.answer_job(&id, &answer).await?)
                 }
+                Some(JobsCmd::Fallback { .. }) => unreachable!("answered above"),
             }
         }
         Cmd::Cups { action: CupsCmd::Install { port, prefix, name } } => {
@@ -402,6 +437,22 @@ async fn watch(
                         if prompt_logins && engine.status().user.is_none() {
                             let (engine, methods) = (engine.clone(), methods.clone());
                             tokio::spawn(async move { login_for_job(&engine, methods).await });
+                        }
+                    }
+                    if let ClientEvent::FallbackOffered { offer } = &event {
+                        if prompt_logins {
+                            let (engine, offer) = (engine.clone(), offer.clone());
+                            tokio::spawn(async move {
+                                let answer = tokio::task::spawn_blocking(move || {
+                                    let answer = prompt::fallback_answer(&offer);
+                                    answer.map(|a| (offer.job.clone(), a))
+                                });
+                                if let Ok(Some((job, answer))) = answer.await {
+                                    if let Err(e) = engine.answer_fallback(&job, answer).await {
+                                        eprintln!("error [{}]: {e}", e.code());
+                                    }
+                                }
+                            });
                         }
                     }
                 }

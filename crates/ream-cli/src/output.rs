@@ -254,14 +254,16 @@ impl Output {
         let state =
             serde_json::to_value(j.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
         let reason = j.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+        let offline = if j.offline { " [printed offline]" } else { "" };
         println!(
-            "{}  {:<10} {:<30} {} page(s) x{} {}{}",
+            "{}  {:<10} {:<30} {} page(s) x{} {}{}{}",
             j.id,
             state,
             j.name,
             j.pages,
             j.copies,
             money(j.price_cents, ""),
+            offline,
             reason
         );
     }
@@ -340,7 +342,58 @@ impl Output {
             }
             ClientEvent::JobDialog { dialog } => self.dialog(dialog),
             ClientEvent::JobChanged { job } => self.job_line(job),
+            ClientEvent::FallbackOffered { offer } => self.offer(offer),
+            ClientEvent::FallbackClosed { .. } => {}
+            ClientEvent::OfflinePrinted { name, printer } => {
+                println!("Server unreachable: job {name:?} printed on {printer}; it is reported when the server is back.")
+            }
+            ClientEvent::OfflineReported { reported, refused } => {
+                println!("Offline jobs reported to the server: {reported} record(s), {refused} refused.")
+            }
         }
+    }
+
+    /// A job the server cannot take now, and how to answer for it.
+    fn offer(&self, o: &ream_wire::FallbackOffer) {
+        println!("The server cannot be reached ({}): job {:?} ({}) waits.", o.reason, o.name, o.job);
+        for p in &o.printers {
+            let state = serde_json::to_value(p.state)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default();
+            let local = if p.local { ", this computer's" } else { "" };
+            println!(
+                "  Printer {} ({state}{local}): ream jobs fallback {} --printer {:?}",
+                p.name, o.job, p.name
+            );
+        }
+        if o.may_type {
+            println!("  Another printer: ream jobs fallback {} --printer HOST-OR-IPP-ADDRESS", o.job);
+        }
+        println!(
+            "  Try again: ream jobs fallback {} --try-again; cancel: ream jobs fallback {} --cancel",
+            o.job, o.job
+        );
+    }
+
+    /// The jobs waiting for a fallback printer.
+    pub fn offers(&self, offers: &[ream_wire::FallbackOffer]) {
+        if self.json {
+            return self.print(json!({"offers": offers}));
+        }
+        if offers.is_empty() {
+            println!("No job waits for a fallback printer.");
+        }
+        for o in offers {
+            self.offer(o);
+        }
+    }
+
+    pub fn done(&self, what: &str) {
+        if self.json {
+            return self.print(json!({"done": what}));
+        }
+        println!("{what}");
     }
 }
 

@@ -87,3 +87,28 @@ pub fn pick_user(users: &[DirectoryEntry]) -> Result<String, ClientError> {
         }
     }
 }
+
+/// Asks at the terminal what to do with a job the server cannot take now: a printer of
+/// the offer (by number or name), an address typed (where the offer allows it), try
+/// again, or cancel. Only on a terminal: elsewhere the offer is answered by
+/// `ream jobs fallback`.
+pub fn fallback_answer(offer: &ream_wire::FallbackOffer) -> Option<ream_wire::FallbackAnswer> {
+    use ream_wire::FallbackAnswer;
+    if !std::io::stdin().is_terminal() {
+        return None;
+    }
+    for (i, p) in offer.printers.iter().enumerate() {
+        eprintln!("  {:>3}. {}", i + 1, p.name);
+    }
+    let typed = if offer.may_type { ", or a printer's address" } else { "" };
+    let answer =
+        line(&format!("Print {:?} on [number{typed}], t to try again, c to cancel: ", offer.name)).ok()?;
+    Some(match answer.as_str() {
+        "t" | "" => FallbackAnswer::TryAgain,
+        "c" => FallbackAnswer::Cancel,
+        other => match other.parse::<usize>().ok().and_then(|n| offer.printers.get(n.wrapping_sub(1))) {
+            Some(p) => FallbackAnswer::Print { printer: p.name.clone() },
+            None => FallbackAnswer::Print { printer: other.to_string() },
+        },
+    })
+}

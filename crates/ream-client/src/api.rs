@@ -172,8 +172,35 @@ impl Api {
             .body(reqwest::Body::wrap_stream(document))
             .send()
             .await
-            .map_err(|e| self.transport_error(&e))?;
-        Self::answer(resp, self).await
+            .map_err(|e| match self.transport_error(&e) {
+                // Connected, then no answer: the server may have made the job.
+                ClientError::Unreachable(reason) if !e.is_connect() => ClientError::AnswerLost(reason),
+                other => other,
+            })?;
+        // Something else answered (a proxy): only "no server available" (503) says the
+        // request went no further.
+        let status = resp.status();
+        Self::answer(resp, self).await.map_err(|e| match e {
+            ClientError::Unreachable(reason) if status != reqwest::StatusCode::SERVICE_UNAVAILABLE => {
+                ClientError::AnswerLost(reason)
+            }
+            other => other,
+        })
+    }
+
+    /// What the user's client keeps to work while the server cannot be reached.
+    pub async fn offline_terms(&self, access_token: &str) -> Result<ream_wire::OfflineTerms> {
+        self.call(Method::GET, "/me/offline", Some(access_token), None::<&()>, None).await
+    }
+
+    /// Replays journal entries; each is answered.
+    pub async fn journal(
+        &self,
+        workstation_id: &str,
+        batch: &ream_wire::JournalBatch,
+    ) -> Result<ream_wire::JournalReceipt> {
+        let path = format!("/workstations/{}/journal", encode_query(workstation_id));
+        self.call(Method::POST, &path, None, Some(batch), None).await
     }
 
     /// The queues and how each identifies its users (public).

@@ -9,6 +9,16 @@ pub enum ClientError {
     NotConfigured,
     #[error("the server cannot be reached: {0}")]
     Unreachable(String),
+    /// The connection broke after a request was sent and before its answer: the server
+    /// may have acted on it (a job submitted may be there).
+    #[error("the server did not answer: {0}")]
+    AnswerLost(String),
+    /// The server cannot be reached and the job's queue does not print meanwhile.
+    #[error("{0}")]
+    OfflineRefused(String),
+    /// The user cancelled the job.
+    #[error("cancelled")]
+    Cancelled,
     #[error(
         "the server presented a different certificate (SHA-256 {presented}) than the one trusted \
          (SHA-256 {pinned}); refusing to connect. If the administrator replaced it, connect again \
@@ -45,7 +55,9 @@ impl ClientError {
     pub fn code(&self) -> &'static str {
         match self {
             ClientError::NotConfigured => "NOT_CONFIGURED",
-            ClientError::Unreachable(_) => "SERVER_UNREACHABLE",
+            ClientError::Unreachable(_) | ClientError::AnswerLost(_) => "SERVER_UNREACHABLE",
+            ClientError::OfflineRefused(_) => "OFFLINE_REFUSED",
+            ClientError::Cancelled => "CANCELLED",
             ClientError::CertificateChanged { .. } => "CERTIFICATE_CHANGED",
             ClientError::CertificateUntrusted(_) | ClientError::CertificateUnconfirmed { .. } => {
                 "CERTIFICATE_UNTRUSTED"
@@ -65,7 +77,7 @@ impl ClientError {
     /// drop a document.
     pub fn is_transient(&self) -> bool {
         match self {
-            ClientError::Unreachable(_) | ClientError::Protocol(_) => true,
+            ClientError::Unreachable(_) | ClientError::AnswerLost(_) | ClientError::Protocol(_) => true,
             // The server's disk fills and empties; the user's held jobs print or expire.
             ClientError::Server(e) => matches!(e.code, ErrorCode::Internal | ErrorCode::SpoolFull),
             _ => false,

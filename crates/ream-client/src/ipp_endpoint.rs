@@ -154,7 +154,9 @@ pub fn resume_spooled(engine: &Engine, spool: &std::path::Path) {
                     }
                 }
             }
-            Some("json") if !path.with_extension("spool").exists() => {
+            // Descriptions and fallback progress of documents gone (delivered, or printed
+            // and journaled before the client stopped).
+            Some("json" | "fallback" | "fallback-tmp") if !path.with_extension("spool").exists() => {
                 let _ = std::fs::remove_file(&path);
             }
             _ => {}

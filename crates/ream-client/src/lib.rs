@@ -15,7 +15,9 @@ pub mod held;
 pub mod instance;
 pub mod ipp_endpoint;
 pub mod ipp_jobs;
+pub mod journal;
 pub mod notices;
+pub mod offline;
 pub mod refusals;
 pub mod secrets;
 pub mod services;
@@ -27,3 +29,16 @@ pub use engine::{Connected, Engine, Started};
 pub use error::{ClientError, Result};
 pub use ream_wire::LoginInput;
 pub use settings::Settings;
+
+/// A named point of a multi-step operation (fallback printing) where a test makes the
+/// process die as SIGKILL would, with nothing flushed or cleaned up: `REAM_CRASH_AT`
+/// names the point. Nothing happens otherwise.
+pub fn crash_point(name: &str) {
+    if std::env::var_os("REAM_CRASH_AT").is_some_and(|at| at == name) {
+        tracing::warn!(point = name, "dying here, as REAM_CRASH_AT asks");
+        // SAFETY: kill on our own pid has no preconditions; SIGKILL does not return.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+    }
+}

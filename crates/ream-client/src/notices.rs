@@ -13,7 +13,9 @@
 //! - a quota is at least 90 % used: once per quota and period;
 //! - a document cannot reach the server yet and is kept (the engine tells this once per
 //!   job);
-//! - the server became unreachable, or is back.
+//! - the server became unreachable, or is back;
+//! - a job may go to a fallback printer (each offer once), was printed on one, and the
+//!   jobs printed offline were reported.
 //!
 //! The memory is per run and per user: a new user starts afresh.
 
@@ -67,6 +69,24 @@ pub enum Notice {
         reason: String,
     },
     ServerBack,
+    /// The server cannot be reached: the user may send the job to a fallback printer,
+    /// or try again, or cancel it.
+    FallbackOffered {
+        job: String,
+        name: String,
+        /// Printers are offered (else only try again or cancel).
+        printers: bool,
+    },
+    /// A job printed on a fallback printer while the server was unreachable.
+    OfflinePrinted {
+        name: String,
+        printer: String,
+    },
+    /// Jobs printed offline reached the server's accounts.
+    OfflineReported {
+        reported: u32,
+        refused: u32,
+    },
 }
 
 /// The memory behind "only once"; see the module documentation.
@@ -79,6 +99,8 @@ pub struct Notices {
     quotas_warned: HashSet<(String, Option<i64>)>,
     /// The last state told for each job.
     jobs_told: HashMap<String, JobState>,
+    /// Jobs whose fallback offer was told (an offer shown again is not told again).
+    offers_told: HashSet<String>,
 }
 
 impl Notices {
@@ -90,6 +112,7 @@ impl Notices {
             credit_below: false,
             quotas_warned: HashSet::new(),
             jobs_told: HashMap::new(),
+            offers_told: HashSet::new(),
         }
     }
 
@@ -117,6 +140,24 @@ impl Notices {
                 self.jobs_told.insert(job.id.clone(), JobState::WaitingForUser);
                 vec![Notice::JobNeedsChoice { id: job.id.clone(), name: job.name.clone() }]
             }
+            ClientEvent::FallbackOffered { offer } => {
+                if !self.offers_told.insert(offer.job.clone()) {
+                    return Vec::new();
+                }
+                vec![Notice::FallbackOffered {
+                    job: offer.job.clone(),
+                    name: offer.name.clone(),
+                    printers: !offer.printers.is_empty() || offer.may_type,
+                }]
+            }
+            ClientEvent::FallbackClosed { .. } => Vec::new(),
+            ClientEvent::OfflinePrinted { name, printer } => {
+                vec![Notice::OfflinePrinted { name: name.clone(), printer: printer.clone() }]
+            }
+            ClientEvent::OfflineReported { reported, refused } if reported + refused > 0 => {
+                vec![Notice::OfflineReported { reported: *reported, refused: *refused }]
+            }
+            ClientEvent::OfflineReported { .. } => Vec::new(),
         }
     }
 
@@ -217,6 +258,7 @@ mod tests {
             account_as_of_ms: None,
             workstation_id: None,
             revision: 1,
+            offline_pending: 0,
         };
         ClientEvent::Status { status: Box::new(status) }
     }
@@ -239,6 +281,7 @@ mod tests {
             project: None,
             created_at_ms: 0,
             updated_at_ms: 0,
+            offline: false,
         }
     }
 

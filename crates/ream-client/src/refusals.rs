@@ -74,6 +74,7 @@ pub fn shown_to(file: &Path, user: &str, now_ms: i64) -> Vec<Job> {
             project: None,
             created_at_ms: r.at_ms,
             updated_at_ms: r.at_ms,
+            offline: false,
         })
         .collect();
     jobs.reverse();

@@ -1,11 +1,12 @@
 //! What the user's running client serves beside its front end, the same whether that is
 //! `ream run` or the desktop app: the local IPP printer CUPS prints to (with the spool
-//! key fetched before the first job), the keeper of the CUPS queues, and the session
-//! agent that lends the login to the user's other front ends. Only the holder of the
+//! key fetched before the first job), the keeper of the CUPS queues, the session agent
+//! that lends the login to the user's other front ends, and the offline journal's
+//! replay. Only the holder of the
 //! [`crate::instance`] claim starts them.
 //!
 //! Start-up order, for both front ends: [`serve`] (the printer takes jobs at once; they
-//! wait for a login), the engine's `start`, then [`Services::share_login`] (so another
+//! wait for a login), the engine's `start`, then [`Services::after_start`] (so another
 //! front end asking meanwhile restores the login itself rather than hearing "nobody is
 //! logged in"), then [`resume`].
 
@@ -60,14 +61,18 @@ pub async fn serve(engine: &Engine, port: u16) -> Result<Services> {
 }
 
 impl Services {
-    /// Lends the engine's login to the user's other front ends ([`crate::agent`]).
-    pub fn share_login(&mut self, engine: &Engine) {
-        let engine = engine.clone();
+    /// Once the engine has started: lends its login to the user's other front ends
+    /// ([`crate::agent`]), and reports the offline journal whenever the server is
+    /// reachable ([`Engine::run_journal`]).
+    pub fn after_start(&mut self, engine: &Engine) {
+        let agent = engine.clone();
         self.tasks.push(tokio::spawn(async move {
-            if let Err(e) = crate::agent::serve(engine).await {
+            if let Err(e) = crate::agent::serve(agent).await {
                 tracing::warn!(error = %e, "cannot lend the login to other front ends; they refresh it themselves");
             }
         }));
+        let journal = engine.clone();
+        self.tasks.push(tokio::spawn(async move { journal.run_journal().await }));
     }
 }
 

@@ -36,6 +36,22 @@ impl WorkstationKey {
         Ok(WorkstationKey { id, key: SigningKey::from_bytes(&bytes) })
     }
 
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// An Ed25519 signature of `bytes` (the journal's entries).
+    pub fn sign(&self, bytes: &[u8]) -> [u8; 64] {
+        self.key.sign(bytes).to_bytes()
+    }
+
+    /// Whether `signature` (base64) is this key's over `bytes`.
+    pub fn verifies(&self, bytes: &[u8], signature: &str) -> bool {
+        use ed25519_dalek::Verifier;
+        let sig = STANDARD.decode(signature).ok().and_then(|b| ed25519_dalek::Signature::from_slice(&b).ok());
+        sig.is_some_and(|s| self.key.verifying_key().verify(bytes, &s).is_ok())
+    }
+
     /// A fresh, single-use proof.
     pub fn proof(&self, purpose: ProofPurpose, subject: &str, now_ms: i64) -> WorkstationProof {
         let mut raw = [0u8; 16];

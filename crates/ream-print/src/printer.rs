@@ -394,6 +394,85 @@ pub async fn follow(
     }
 }
 
+/// How far a job's sending went, as its sender keeps it (the server in its database,
+/// the client beside its spooled document) so that a sender taken up after a crash does
+/// not send the job twice.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// The printer's id for the job, once it answered Print-Job.
+    pub printer_job_id: Option<i32>,
+    /// The newest of the user's jobs at the printer before this one was sent.
+    pub floor: Option<i64>,
+}
+
+/// Sends a job to its printer once, whatever crashes in between: a job whose printer id
+/// is known is not sent again; one sent just before a crash, before its id could be
+/// noted, is found among the printer's jobs of `request.user` newer than the floor and
+/// with its name. `note` keeps each step (the floor before sending, then the id) and must
+/// have kept it when it returns. The printer's job id comes back, to follow.
+pub async fn send_once<F, Fut>(
+    http: &reqwest::Client,
+    uri: &str,
+    request: &PrintRequest<'_>,
+    progress: Progress,
+    patience: Duration,
+    mut note: F,
+) -> anyhow::Result<i32>
+where
+    F: FnMut(Progress) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let sent_before = match (progress.printer_job_id, progress.floor) {
+        (Some(id), _) => Some(id),
+        (None, Some(floor)) => jobs_of(http, uri, request.user)
+            .await?
+            .into_iter()
+            .find(|(id, name)| i64::from(*id) > floor && name == request.job_name)
+            .map(|(id, _)| id),
+        (None, None) => None,
+    };
+    if let Some(id) = sent_before {
+        if progress.printer_job_id != Some(id) {
+            note(Progress { printer_job_id: Some(id), ..progress }).await?;
+        }
+        return Ok(id);
+    }
+    // A printer that cannot list its jobs gets no floor: after a crash in the window the
+    // job is sent again rather than lost.
+    let floor = match jobs_of(http, uri, request.user).await {
+        Ok(jobs) => {
+            let floor = jobs.iter().map(|(id, _)| i64::from(*id)).max().unwrap_or(0);
+            note(Progress { printer_job_id: None, floor: Some(floor) }).await?;
+            Some(floor)
+        }
+        Err(_) => None,
+    };
+    let id = print_job_patiently(http, uri, request, patience).await?;
+    note(Progress { printer_job_id: Some(id), floor }).await?;
+    Ok(id)
+}
+
+/// A printer's state (`printer-state`: 3 idle, 4 processing, 5 stopped) and its reasons.
+pub async fn printer_state(http: &reqwest::Client, uri: &str) -> anyhow::Result<(i32, String)> {
+    let mut req = request(Operation::GetPrinterAttributes, uri, "ream")?;
+    let wanted = ["printer-state", "printer-state-reasons"];
+    let keywords = wanted.iter().map(|k| IppValue::new_keyword(*k)).collect::<Result<Vec<_>, _>>()?;
+    req.attributes_mut()
+        .add(DelimiterTag::OperationAttributes, attr("requested-attributes", IppValue::Array(keywords)));
+    let resp =
+        send(http, uri, reqwest::Body::from(req.to_bytes())).await.context("Get-Printer-Attributes")?;
+    let printer =
+        |name: &str| resp.attributes().groups_of(DelimiterTag::PrinterAttributes).find_map(|g| g.get(name));
+    let state = match printer("printer-state").map(|a| a.value()) {
+        Some(IppValue::Enum(n)) | Some(IppValue::Integer(n)) => *n,
+        _ => anyhow::bail!("the printer did not say its state"),
+    };
+    let reasons = printer("printer-state-reasons")
+        .map(|a| a.value().into_iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", "))
+        .unwrap_or_default();
+    Ok((state, reasons))
+}
+
 #[cfg(test)]
 mod tests {
     use super::{http_url, Capabilities};

@@ -446,8 +446,64 @@ pub async fn delete_queue(state: &AppState, name: &str) -> AppResult<Queue> {
     Ok(view)
 }
 
+fn check_offline(offline: &ream_wire::OfflineSettings) -> AppResult<()> {
+    if !(0..=86_400).contains(&offline.after_seconds) {
+        return Err(AppError::invalid("after_seconds is 0 to 86400"));
+    }
+    let printing = matches!(
+        offline.policy,
+        ream_wire::OfflinePolicy::PrintUnaccounted | ream_wire::OfflinePolicy::PrintIfUnrestricted
+    );
+    if !printing && (!offline.fallback_printers.is_empty() || offline.pick) {
+        return Err(AppError::invalid(format!(
+            "fallback printers print only under print_unaccounted or print_if_unrestricted, not {}",
+            offline.policy.as_str()
+        )));
+    }
+    Ok(())
+}
+
+/// Sets what a queue's jobs do while a workstation cannot reach the server; the answer
+/// is the queue as it is now.
+pub async fn set_queue_offline(
+    state: &AppState,
+    name: &str,
+    offline: &ream_wire::OfflineSettings,
+) -> AppResult<Queue> {
+    check_offline(offline)?;
+    state.store.set_queue_offline(name, offline).await?;
+    tracing::info!(queue = name, policy = offline.policy.as_str(), "offline policy set");
+    queue(state, name).await
+}
+
+/// Sets a user's (or a group's) offline credit line; the answer is the line set.
+pub async fn set_offline_line(
+    state: &AppState,
+    owner: crate::store::LineOwner,
+    name: &str,
+    line: &ream_wire::OfflineLine,
+) -> AppResult<ream_wire::OfflineLine> {
+    if line.pages.is_some_and(|p| p < 0) || line.amount_cents.is_some_and(|c| c < 0) {
+        return Err(AppError::invalid("an offline credit line is not negative"));
+    }
+    state.store.set_offline_line(owner, name, line).await?;
+    Ok(line.clone())
+}
+
+/// Jobs printed offline, newest first: whose, where, charged or not, overdrawn or not.
+pub async fn offline_jobs(state: &AppState, limit: i64) -> AppResult<Vec<ream_wire::AdminJob>> {
+    Ok(state.store.offline_jobs(limit.clamp(1, 10_000)).await?.iter().map(|j| j.admin_view()).collect())
+}
+
+/// Journal entries the server did not take (forged or edited, or naming what is not
+/// there), newest first.
+pub async fn journal_refusals(state: &AppState, limit: i64) -> AppResult<Vec<ream_wire::JournalRefusal>> {
+    state.store.journal_refusals(limit.clamp(1, 10_000)).await
+}
+
 pub async fn create_queue(state: &AppState, q: &Queue) -> AppResult<Queue> {
     check_name("a queue name", &q.name)?;
+    check_offline(&q.offline)?;
     if q.printers.is_empty() {
         return Err(AppError::invalid("a queue needs at least one printer"));
     }

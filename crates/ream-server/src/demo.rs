@@ -169,6 +169,7 @@ pub async fn seed_printing(state: &AppState, printers: &[(String, String)]) -> a
         script: None,
         printers: vec![first.clone()],
         held_hours: None,
+        offline: Default::default(),
     };
     for q in [
         queue("Direct", AccountingMode::Credit, ReleaseMode::Direct, false),

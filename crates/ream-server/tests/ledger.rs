@@ -25,6 +25,7 @@ fn queue(name: &str, accounting: AccountingMode, spooling: SpoolingMode) -> Queu
         script: None,
         printers: vec!["Nowhere".into()],
         held_hours: None,
+        offline: Default::default(),
     }
 }
 

@@ -17,6 +17,10 @@ pub enum AgentRequest {
     Adopt { server: String, tokens: SessionTokens },
     /// Log out the running client.
     Logout { server: String },
+    /// The jobs the running client offers for fallback printing now.
+    FallbackOffers,
+    /// Answers the running client's fallback offer for a job.
+    Fallback { job: String, answer: crate::FallbackAnswer },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +29,9 @@ pub enum AgentReply {
     /// The login lent: an access token, never the refresh token.
     Session(LentSession),
     Done,
+    Offers {
+        offers: Vec<crate::FallbackOffer>,
+    },
     /// The running client could not do it; `code` is a client error code
     /// (`NOT_LOGGED_IN`, `SERVER_UNREACHABLE`, a server code…).
     Refused {

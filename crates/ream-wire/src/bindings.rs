@@ -36,6 +36,9 @@ fn export(dir: &Path) {
         About,
         DesktopSettings,
         ApiError,
+        FallbackOffer,
+        FallbackAnswer,
+        OfflineTerms,
     );
 }
 

@@ -46,6 +46,9 @@ pub struct ClientStatus {
     /// must not go back to the older one.
     #[serde(default)]
     pub revision: u64,
+    /// Jobs printed while offline that the server has not yet acknowledged.
+    #[serde(default)]
+    pub offline_pending: u32,
 }
 
 /// Why a login ended.
@@ -121,6 +124,80 @@ pub enum ClientEvent {
     JobDialog {
         dialog: Box<crate::JobDialog>,
     },
+    /// The server cannot be reached and a job may go to a fallback printer (or, with
+    /// no printer offered, be tried again or cancelled): ask the user, answer with
+    /// `answer_fallback`.
+    FallbackOffered {
+        offer: Box<FallbackOffer>,
+    },
+    /// The offer for this job stands no more (answered, or the server is back).
+    FallbackClosed {
+        job: String,
+    },
+    /// A job was printed on a fallback printer while the server was unreachable.
+    OfflinePrinted {
+        name: String,
+        printer: String,
+    },
+    /// Jobs printed offline were reported to the server (`refused`: entries it did not
+    /// take, which administrators see).
+    OfflineReported {
+        reported: u32,
+        refused: u32,
+    },
+}
+
+/// How a printer offered for fallback is, asked of it when the offer is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum PrinterState {
+    Idle,
+    Processing,
+    Stopped,
+    /// It did not answer.
+    Unreachable,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct FallbackChoice {
+    pub name: String,
+    pub uri: String,
+    /// A printer of this workstation's own spooler, not one the administrator set.
+    pub local: bool,
+    pub state: PrinterState,
+}
+
+/// A job the server cannot take now, and what the user may do with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct FallbackOffer {
+    /// The client's id of the job, to answer with.
+    pub job: String,
+    pub name: String,
+    pub queue: Option<String>,
+    pub pages: Option<i64>,
+    /// Empty: only Try again or Cancel.
+    pub printers: Vec<FallbackChoice>,
+    /// The user may type a printer's address.
+    pub may_type: bool,
+    /// Why the server cannot take it.
+    pub reason: String,
+}
+
+/// The user's answer to a [`FallbackOffer`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum FallbackAnswer {
+    /// Print on this printer: a name among the offer's printers, or (when the offer allows
+    /// it) an address typed (`ipp://host/…`, `ipps://…`, or a host name).
+    Print { printer: String },
+    /// Try the server again now.
+    TryAgain,
+    /// Drop the job.
+    Cancel,
 }
 
 /// What a person offers to prove who they are. User-list and single sign-on logins are

@@ -15,6 +15,7 @@ pub mod agent;
 pub mod auth;
 pub mod client;
 pub mod error;
+pub mod offline;
 pub mod print;
 pub mod push;
 
@@ -24,6 +25,7 @@ pub use agent::*;
 pub use auth::*;
 pub use client::*;
 pub use error::*;
+pub use offline::*;
 pub use print::*;
 pub use push::*;
 

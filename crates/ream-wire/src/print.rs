@@ -140,6 +140,9 @@ pub struct Queue {
     /// server's `held_hours` when absent.
     #[serde(default)]
     pub held_hours: Option<i64>,
+    /// What the queue's jobs do while a workstation cannot reach the server.
+    #[serde(default)]
+    pub offline: crate::OfflineSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -253,6 +256,20 @@ pub struct AdminJob {
     pub check: Option<PrintCheck>,
     pub price_cents: i64,
     pub updated_at_ms: i64,
+    /// For a job printed offline: where, and how its charge went.
+    #[serde(default)]
+    pub offline: Option<OfflineMark>,
+}
+
+/// How a job printed while its workstation was offline was accounted for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OfflineMark {
+    pub workstation_id: String,
+    /// Printed under `print_unaccounted`: recorded, not charged.
+    pub unaccounted: bool,
+    /// Its charge took the owner's credit below zero.
+    pub overdrawn: bool,
 }
 
 /// Where a client sends a document it keeps, once its owner released it.
@@ -299,6 +316,10 @@ pub struct Job {
     pub project: Option<String>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
+    /// Printed on a fallback printer while the workstation could not reach the server,
+    /// and reported afterwards.
+    #[serde(default)]
+    pub offline: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -37,4 +37,8 @@ account_as_of_ms: number | null, workstation_id: string | null,
  * newer. A front end may receive a command's reply after a later pushed status, and
  * must not go back to the older one.
  */
-revision: number, };
+revision: number, 
+/**
+ * Jobs printed while offline that the server has not yet acknowledged.
+ */
+offline_pending: number, };

@@ -17,4 +17,9 @@ pages: number, copies: number, colour: boolean, duplex: boolean, media: string, 
 /**
  * What pays, once decided.
  */
-payment: PaymentChoice | null, project: string | null, created_at_ms: number, updated_at_ms: number, };
+payment: PaymentChoice | null, project: string | null, created_at_ms: number, updated_at_ms: number, 
+/**
+ * Printed on a fallback printer while the workstation could not reach the server,
+ * and reported afterwards.
+ */
+offline: boolean, };

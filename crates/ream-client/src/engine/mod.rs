@@ -30,9 +30,12 @@ use crate::settings::{cache_dir, Settings};
 use crate::tls::Trust;
 use crate::workstation::{now_ms, os_username, WorkstationKey};
 
+mod offline;
 mod printing;
 mod push;
 mod session;
+
+pub use offline::typed_printer;
 
 /// How `connect` went.
 #[derive(Debug, Clone)]
@@ -86,6 +89,12 @@ struct Inner {
     /// Grows with every login attempt: a job waiting for a login waits on while the user
     /// is trying (a mistyped PIN, a lockout sat out).
     login_attempts: watch::Sender<u64>,
+    /// The server's offline terms, as last fetched in this run.
+    terms: Mutex<Option<ream_wire::OfflineTerms>>,
+    /// Jobs offered for fallback printing, waiting for the user's answer.
+    offers: offline::Offers,
+    /// One journal writer (or replayer) at a time.
+    journal_lock: tokio::sync::Mutex<()>,
 }
 
 #[derive(Clone)]
@@ -105,6 +114,7 @@ const EMPTY_STATUS: ClientStatus = ClientStatus {
     account_as_of_ms: None,
     workstation_id: None,
     revision: 0,
+    offline_pending: 0,
 };
 
 impl Engine {
@@ -132,6 +142,9 @@ impl Engine {
                 printing_here: Mutex::default(),
                 agent: std::sync::atomic::AtomicBool::new(false),
                 login_attempts: watch::channel(0).0,
+                terms: Mutex::new(None),
+                offers: Mutex::default(),
+                journal_lock: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -208,7 +221,9 @@ impl Engine {
     /// Notes the outcome of talking to the server in the status.
     fn observe<T>(&self, result: Result<T>) -> Result<T> {
         match &result {
-            Err(ClientError::Unreachable(reason)) => self.set_offline(reason),
+            Err(ClientError::Unreachable(reason) | ClientError::AnswerLost(reason)) => {
+                self.set_offline(reason)
+            }
             Err(e @ ClientError::CertificateChanged { .. }) => self.set_offline(&e.to_string()),
             Ok(_) => self.set_online(),
             Err(_) => {}

@@ -1,7 +1,58 @@
 //! Printing: the local spool's key, the user's jobs, documents printed to this
 //! workstation taken to the server, and held documents sent to a printer.
 
+use ream_wire::FallbackAnswer;
+
+use super::offline::FallbackTarget;
 use super::*;
+use crate::offline::Decision;
+
+/// Where a document printed here went.
+#[derive(Debug)]
+pub(crate) enum Taken {
+    /// The server has it as this job.
+    Server(ream_wire::Job),
+    /// The server cannot be reached, and the user sent it to this printer.
+    Fallback(FallbackTarget),
+}
+
+/// The user's offline jobs the server has not heard of yet, as My jobs shows them.
+fn unreported(username: &str) -> Vec<ream_wire::Job> {
+    use ream_wire::{JobState, JournalRecord};
+    let pending = crate::journal::Journal::here().pending().unwrap_or_default();
+    let mut jobs: Vec<ream_wire::Job> = Vec::new();
+    for entry in &pending {
+        match &entry.record {
+            JournalRecord::Job(j) if j.user == username => jobs.push(ream_wire::Job {
+                id: format!("offline-{}", j.job),
+                name: j.name.clone(),
+                queue: j.queue.clone(),
+                state: JobState::Printing,
+                reason: Some("printed without the server; reported when it is back".into()),
+                pages: j.pages,
+                copies: j.copies,
+                colour: j.colour,
+                duplex: j.duplex,
+                media: j.media.clone(),
+                price_cents: 0,
+                printer: Some(j.printer.clone()),
+                payment: None,
+                project: None,
+                created_at_ms: entry.at_ms,
+                updated_at_ms: entry.at_ms,
+                offline: true,
+            }),
+            JournalRecord::Outcome(o) => {
+                if let Some(job) = jobs.iter_mut().find(|job| job.id == format!("offline-{}", o.job)) {
+                    job.state = if o.printed { JobState::Printed } else { JobState::Failed };
+                    job.updated_at_ms = entry.at_ms;
+                }
+            }
+            JournalRecord::Job(_) => {}
+        }
+    }
+    jobs
+}
 
 impl Engine {
     /// The keyring entry of the key that encrypts the documents kept in this client's
@@ -37,12 +88,20 @@ impl Engine {
         Ok(key)
     }
 
-    /// The user's jobs, newest first: the server's, and those refused on the way to it
-    /// (see [`crate::refusals`]).
+    /// The user's jobs, newest first: the server's, those refused on the way to it (see
+    /// [`crate::refusals`]) and those printed offline that the server has not heard of
+    /// yet. While the server cannot be reached, only the last two.
     pub async fn jobs(&self) -> Result<Vec<ream_wire::Job>> {
-        let mut jobs = self.authed(|api, token| async move { api.jobs(&token).await }).await?.jobs;
+        let mut jobs = match self.authed(|api, token| async move { api.jobs(&token).await }).await {
+            Ok(list) => list.jobs,
+            Err(ClientError::Unreachable(_) | ClientError::AnswerLost(_)) if self.status().user.is_some() => {
+                Vec::new()
+            }
+            Err(e) => return Err(e),
+        };
         if let Some(user) = self.status().user {
             jobs.extend(crate::refusals::shown_to(&crate::refusals::path(), &user.username, now_ms()));
+            jobs.extend(unreported(&user.username));
             jobs.sort_by_key(|j| std::cmp::Reverse(j.created_at_ms));
         }
         Ok(jobs)
@@ -78,11 +137,19 @@ impl Engine {
         if job.queue.is_none() {
             job.queue = self.settings().queue;
         }
+        // A previous run sent it to a fallback printer: it goes on there.
+        if Self::fallback_under_way(&document) {
+            return self.print_offline(&job, &document, None).await;
+        }
         let outcome = self.submit_spooled(&job, &document).await;
+        if let Ok(Taken::Fallback(target)) = outcome {
+            return self.print_offline(&job, &document, Some(target)).await;
+        }
         let _ = tokio::fs::remove_file(&document).await;
         let _ = tokio::fs::remove_file(document.with_extension("json")).await;
         match outcome {
-            Ok(submitted) => {
+            Ok(Taken::Fallback(_)) => unreachable!("printed offline above"),
+            Ok(Taken::Server(submitted)) => {
                 tracing::info!(job = %job.name, id = %submitted.id, state = ?submitted.state, "job submitted");
                 let waiting = submitted.state == ream_wire::JobState::WaitingForUser;
                 let id = submitted.id.clone();
@@ -122,12 +189,28 @@ impl Engine {
 
     /// Submits until the server has the job or refuses it for good. Nobody logged in: waits
     /// for a login up to `login_wait_seconds`. The server unreachable or failing: tries
-    /// again after growing pauses (1 s doubling to a minute), for as long as it takes.
+    /// again after growing pauses (1 s doubling to a minute), for as long as it takes;
+    /// once it has been unreachable past the queue's `after_seconds`, the queue's
+    /// offline policy applies: the job is refused, or the user is offered fallback
+    /// printers (or only to try again or cancel), the tries going on meanwhile. A job the
+    /// server may have received (its answer was lost) is never offered: it waits.
     pub(super) async fn submit_spooled(
         &self,
         job: &JobSubmission,
         document: &std::path::Path,
-    ) -> Result<ream_wire::Job> {
+    ) -> Result<Taken> {
+        let id = job.client_job_id.clone().unwrap_or_else(|| job.name.clone());
+        let taken = self.submit_or_fall_back(job, document, &id).await;
+        self.close_offer(&id);
+        taken
+    }
+
+    async fn submit_or_fall_back(
+        &self,
+        job: &JobSubmission,
+        document: &std::path::Path,
+        id: &str,
+    ) -> Result<Taken> {
         const FIRST_PAUSE: Duration = Duration::from_secs(1);
         const LONGEST_PAUSE: Duration = Duration::from_secs(60);
         let wait = Duration::from_secs(self.settings().login_wait_seconds);
@@ -150,12 +233,18 @@ impl Engine {
         }
         let mut pause = FIRST_PAUSE;
         let mut told = false;
+        // The server may have this job already (an answer lost): it is never printed
+        // elsewhere.
+        let mut maybe_there = false;
+        let mut offered: Option<(Decision, tokio::sync::mpsc::UnboundedReceiver<FallbackAnswer>)> = None;
+        let mut show_again = false;
         loop {
             let logged_in = status.borrow_and_update().user.is_some();
             if logged_in {
                 match self.submit_now(job, document).await {
-                    Ok(submitted) => return Ok(submitted),
+                    Ok(submitted) => return Ok(Taken::Server(submitted)),
                     Err(e) if e.is_transient() => {
+                        maybe_there |= matches!(e, ClientError::AnswerLost(_));
                         tracing::warn!(job = %job.name, error = %e, "cannot submit yet; the document is kept");
                         if !told {
                             told = true;
@@ -165,10 +254,52 @@ impl Engine {
                                 code: e.code().to_string(),
                             });
                         }
+                        if offered.is_none() && !maybe_there && self.offline_long_enough(job) {
+                            match self.offline_decision(job) {
+                                Decision::Refuse { reason } => {
+                                    return Err(ClientError::OfflineRefused(reason))
+                                }
+                                Decision::Wait { reason } => {
+                                    tracing::info!(job = %job.name, %reason, "the job waits for the server")
+                                }
+                                decision @ Decision::Offer { .. } => {
+                                    let answers = self.offer_fallback(job, &decision, &e.to_string()).await;
+                                    offered = Some((decision, answers));
+                                }
+                            }
+                        } else if show_again {
+                            self.offer_again(id);
+                        }
+                        show_again = false;
                         // The next try comes after the pause, or sooner when the server
-                        // is back (a status change).
-                        if let Ok(Err(_)) = tokio::time::timeout(pause, status.changed()).await {
-                            return Err(ClientError::NotLoggedIn);
+                        // is back (a status change) or the user answers the offer.
+                        let answer = async {
+                            match offered.as_mut() {
+                                Some((_, answers)) => answers.recv().await,
+                                None => std::future::pending().await,
+                            }
+                        };
+                        tokio::select! {
+                            changed = tokio::time::timeout(pause, status.changed()) => {
+                                if let Ok(Err(_)) = changed {
+                                    return Err(ClientError::NotLoggedIn);
+                                }
+                            }
+                            Some(answer) = answer => {
+                                let decision = &offered.as_ref().expect("answered an offer").0;
+                                match answer {
+                                    FallbackAnswer::Print { printer } => {
+                                        let target = self.target_of(id, &printer, decision)?;
+                                        return Ok(Taken::Fallback(target));
+                                    }
+                                    FallbackAnswer::Cancel => return Err(ClientError::Cancelled),
+                                    FallbackAnswer::TryAgain => {
+                                        pause = FIRST_PAUSE;
+                                        show_again = true;
+                                        continue;
+                                    }
+                                }
+                            }
                         }
                         pause = (pause * 2).min(LONGEST_PAUSE);
                         continue;

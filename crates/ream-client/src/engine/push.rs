@@ -43,6 +43,13 @@ impl Engine {
             }
             other => other,
         }?;
+        // What to do should the server go again: fetched at each connection.
+        let engine = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = engine.refresh_offline_terms().await {
+                tracing::warn!(error = %e, "cannot fetch the offline terms");
+            }
+        });
         let mut status = self.watch_status();
         let ends = self.status().session_ends_at_ms;
         let until_end = ends.map(|t| Duration::from_millis((t - now_ms()).max(0) as u64));

@@ -128,6 +128,13 @@ impl Engine {
             AgentRequest::Session { server }
             | AgentRequest::Adopt { server, .. }
             | AgentRequest::Logout { server } => server,
+            AgentRequest::FallbackOffers => return AgentReply::Offers { offers: self.local_offers() },
+            AgentRequest::Fallback { job, answer } => {
+                return match self.answer_local(job, answer.clone()) {
+                    Ok(()) => AgentReply::Done,
+                    Err(e) => refused(e),
+                }
+            }
         };
         if *asked != server {
             return refused(ClientError::Config(format!(
@@ -157,6 +164,7 @@ impl Engine {
                 Ok(()) => AgentReply::Done,
                 Err(e) => refused(e),
             },
+            AgentRequest::FallbackOffers | AgentRequest::Fallback { .. } => unreachable!("answered above"),
         }
     }
 
@@ -216,6 +224,7 @@ impl Engine {
         let server = self.server()?;
         self.secret_delete(&session_entry(&server)).await?;
         let _ = std::fs::remove_file(account_cache_path(&server));
+        self.forget_offline_terms();
         Ok(())
     }
 
@@ -223,6 +232,7 @@ impl Engine {
     /// offers it and this workstation is enrolled, or ask for a login.
     pub async fn start(&self) -> Result<Started> {
         let server = self.server()?;
+        self.note_journal();
         if !self.is_agent() {
             match agent::ask(&AgentRequest::Session { server: server.clone() }).await {
                 Some(AgentReply::Session(lent)) => {
@@ -249,7 +259,7 @@ impl Engine {
                 Some(AgentReply::Refused { code, message }) => return Err(refusal(&code, message)),
                 // No running client (or one that does not answer): this process manages
                 // the login itself, refreshing it under the session lock.
-                Some(AgentReply::Done) | None => {}
+                Some(AgentReply::Done | AgentReply::Offers { .. }) | None => {}
             }
         }
         if let Some(json) = self.secret_get(&session_entry(&server)).await? {
@@ -356,7 +366,7 @@ impl Engine {
             match agent::ask(&AgentRequest::Logout { server: self.server()? }).await {
                 Some(AgentReply::Done) => return self.end_locally("logged out", LogoutCause::User).await,
                 Some(AgentReply::Refused { code, message }) => return Err(refusal(&code, message)),
-                Some(AgentReply::Session(_)) | None => {}
+                Some(AgentReply::Session(_) | AgentReply::Offers { .. }) | None => {}
             }
         }
         let session = self.inner.session.lock().await.take();
@@ -475,7 +485,7 @@ impl Engine {
             Some(AgentReply::Refused { message, .. }) => {
                 format!("the running Ream client logged out ({message})")
             }
-            Some(AgentReply::Done) | None => {
+            Some(AgentReply::Done | AgentReply::Offers { .. }) | None => {
                 drop(guard);
                 if let Some(r) = self.remembered(&server).await.filter(|r| r.username == username) {
                     self.restore(r).await?;
@@ -552,7 +562,7 @@ impl Engine {
 }
 
 /// An error the running client answered with, under its code.
-fn refusal(code: &str, message: String) -> ClientError {
+pub(super) fn refusal(code: &str, message: String) -> ClientError {
     match code {
         "SERVER_UNREACHABLE" => ClientError::Unreachable(message),
         "NOT_LOGGED_IN" => ClientError::NotLoggedIn,

@@ -9,6 +9,7 @@ mod auth;
 mod events;
 mod jobs;
 mod me;
+mod offline;
 mod printers;
 mod workstations;
 
@@ -43,6 +44,7 @@ use crate::state::AppState;
         (name = "me", description = "The identified user's own account"),
         (name = "workstations", description = "Workstation enrolment"),
         (name = "jobs", description = "Print jobs: submission, the user's own jobs, release, deletion"),
+        (name = "offline", description = "Offline operation: what a client keeps, the journals workstations replay"),
         (name = "admin", description = "Administration (administrators only)")
     )
 )]
@@ -70,6 +72,7 @@ pub fn router_and_doc(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(admin::routes())
         .merge(jobs::routes())
         .merge(printers::routes())
+        .merge(offline::routes())
         .with_state(state)
         .split_for_parts();
     (router, doc)

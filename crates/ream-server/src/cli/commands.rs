@@ -10,11 +10,13 @@ use anyhow::Context;
 use clap::Subcommand;
 use ream_server::auth::{self, LockKind, Lockout};
 use ream_server::state::AppState;
+use ream_server::store::LineOwner;
 use ream_server::{admin, store};
 use ream_wire::{
     AccountingMode, CreditChange, DetectionMethod, Member, MemberKind, NewEnrolmentCode, NewQuota,
-    NewSharedAccount, NewUser, PriceList, Printer, Queue, QuotaMetric, QuotaPeriod, QuotaUpdate, ReleaseMode,
-    SharedAccountKind, SpoolingMode, TransactionKind, UserUpdate,
+    NewSharedAccount, NewUser, OfflineLine, OfflinePolicy, OfflineSettings, PriceList, Printer, Queue,
+    QuotaMetric, QuotaPeriod, QuotaUpdate, ReleaseMode, SharedAccountKind, SpoolingMode, TransactionKind,
+    UserUpdate,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -62,6 +64,20 @@ pub enum AdminCommand {
     /// Usernames and client addresses locked after too many failed attempts.
     #[command(subcommand)]
     Lockout(LockoutCmd),
+    /// The journals of what workstations printed offline.
+    #[command(subcommand)]
+    Journal(JournalCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JournalCmd {
+    /// Journal entries the server refused (forged or edited, or naming a user or queue
+    /// that is not there), newest first.
+    Refusals {
+        /// At most this many (1 to 10000).
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -167,6 +183,18 @@ pub enum UserCmd {
         /// The user's login name.
         username: String,
     },
+    /// Set how much the user may print while their workstation cannot reach the server
+    /// (their own line, over their groups').
+    OfflineLine {
+        /// The user's login name.
+        username: String,
+        /// Pages the user may print offline before their client stops offering it.
+        #[arg(long)]
+        pages: Option<i64>,
+        /// Money the user may spend offline, e.g. `5` or `5.50`; neither: no limit.
+        #[arg(long)]
+        amount: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -260,6 +288,18 @@ pub enum GroupCmd {
     Delete {
         /// The group's name.
         name: String,
+    },
+    /// Set how much the group's members may print offline (the most generous of a user's
+    /// groups applies to those without their own line).
+    OfflineLine {
+        /// The group's name.
+        name: String,
+        /// Pages the user may print offline before their client stops offering it.
+        #[arg(long)]
+        pages: Option<i64>,
+        /// Money the user may spend offline, e.g. `5` or `5.50`; neither: no limit.
+        #[arg(long)]
+        amount: Option<String>,
     },
 }
 
@@ -411,6 +451,25 @@ pub enum QueueCmd {
     },
     /// Every queue.
     List,
+    /// Set what the queue's jobs do while a workstation cannot reach the server.
+    Offline {
+        /// The queue's name.
+        name: String,
+        /// print_unaccounted (print on a fallback printer, never charged),
+        /// print_if_unrestricted (print only for users nothing limits, charged when the
+        /// server is back), hold (wait for the server) or discard (refuse).
+        #[arg(long, value_parser = wire_enum::<OfflinePolicy>)]
+        policy: OfflinePolicy,
+        /// A printer jobs may fall back to (repeat for several, in the order offered).
+        #[arg(long = "fallback")]
+        fallback_printers: Vec<String>,
+        /// Users may also pick a printer of their workstation or type one's address.
+        #[arg(long)]
+        pick: bool,
+        /// Seconds the server must have been unreachable before the policy applies.
+        #[arg(long, default_value_t = 30)]
+        after: i64,
+    },
     /// Delete a queue none of whose jobs may still print; shows it as it was. Its
     /// finished jobs keep its name.
     Delete {
@@ -425,8 +484,12 @@ pub enum JobCmd {
     /// client that printed them and counted by the printer, and the server's check.
     List {
         /// Only the jobs whose printer disagreed with what was charged or reported.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "offline")]
         mismatch: bool,
+        /// Only the jobs printed offline and reported by their workstation's journal,
+        /// marked unaccounted or overdrawn.
+        #[arg(long)]
+        offline: bool,
         /// At most this many jobs (1 to 10000).
         #[arg(long, default_value_t = 100)]
         limit: i64,
@@ -524,6 +587,10 @@ impl From<Lockout> for Lifted {
     }
 }
 
+fn offline_line(pages: Option<i64>, amount: Option<String>) -> anyhow::Result<OfflineLine> {
+    Ok(OfflineLine { pages, amount_cents: amount.as_deref().map(parse_amount).transpose()? })
+}
+
 fn json<T: Serialize>(value: T) -> anyhow::Result<Value> {
     Ok(serde_json::to_value(value)?)
 }
@@ -562,6 +629,9 @@ pub async fn run(s: &AppState, command: AdminCommand) -> anyhow::Result<Value> {
             GroupCmd::Add { name } => json(admin::create_group(s, &name).await?),
             GroupCmd::List => json(admin::list_groups(s).await?),
             GroupCmd::Delete { name } => json(admin::delete_group(s, &name).await?),
+            GroupCmd::OfflineLine { name, pages, amount } => json(
+                admin::set_offline_line(s, LineOwner::Group, &name, &offline_line(pages, amount)?).await?,
+            ),
         },
         AdminCommand::CostCentre(cmd) => shared(s, SharedAccountKind::CostCentre, cmd).await,
         AdminCommand::Project(cmd) => shared(s, SharedAccountKind::Project, cmd).await,
@@ -595,7 +665,15 @@ pub async fn run(s: &AppState, command: AdminCommand) -> anyhow::Result<Value> {
             PrinterCmd::Delete { name } => json(admin::delete_printer(s, &name).await?),
         },
         AdminCommand::Queue(cmd) => queue(s, cmd).await,
-        AdminCommand::Job(JobCmd::List { mismatch, limit }) => json(admin::jobs(s, mismatch, limit).await?),
+        AdminCommand::Job(JobCmd::List { offline: true, limit, .. }) => {
+            json(admin::offline_jobs(s, limit).await?)
+        }
+        AdminCommand::Job(JobCmd::List { mismatch, limit, .. }) => {
+            json(admin::jobs(s, mismatch, limit).await?)
+        }
+        AdminCommand::Journal(JournalCmd::Refusals { limit }) => {
+            json(admin::journal_refusals(s, limit).await?)
+        }
         AdminCommand::Lockout(cmd) => match cmd {
             LockoutCmd::List => json(auth::lockouts(s).await?),
             LockoutCmd::Lift { user, source } => {
@@ -654,6 +732,9 @@ async fn user(s: &AppState, cmd: UserCmd) -> anyhow::Result<Value> {
         UserCmd::CardAdd { username, card } => json(admin::add_card(s, &username, &card).await?),
         UserCmd::CardRemove { username, card_id } => json(admin::remove_card(s, &username, &card_id).await?),
         UserCmd::Unlock { username } => json(Lifted::from(admin::unlock_user(s, &username, ACTOR).await?)),
+        UserCmd::OfflineLine { username, pages, amount } => {
+            json(admin::set_offline_line(s, LineOwner::User, &username, &offline_line(pages, amount)?).await?)
+        }
     }
 }
 
@@ -685,10 +766,15 @@ async fn queue(s: &AppState, cmd: QueueCmd) -> anyhow::Result<Value> {
                 script,
                 printers,
                 held_hours,
+                offline: OfflineSettings::default(),
             };
             json(admin::create_queue(s, &queue).await?)
         }
         QueueCmd::List => json(s.store.queues().await?.into_iter().map(|q| q.queue).collect::<Vec<_>>()),
+        QueueCmd::Offline { name, policy, fallback_printers, pick, after } => {
+            let offline = OfflineSettings { policy, fallback_printers, pick, after_seconds: after };
+            json(admin::set_queue_offline(s, &name, &offline).await?)
+        }
         QueueCmd::Delete { name } => json(admin::delete_queue(s, &name).await?),
     }
 }

@@ -74,36 +74,21 @@ async fn try_deliver(state: &AppState, job_id: &str) -> anyhow::Result<()> {
         colour,
         media: &job.media,
     };
-    // A job the printer already has (the server stopped while following it) is followed,
-    // not sent again; so is one sent just before the server stopped, before it could
-    // note the printer's job id: it is among the printer's jobs newer than the floor.
-    let sent_before = match (job.printer_job_id, job.printer_job_floor) {
-        (Some(id), _) => Some(id as i32),
-        (None, Some(floor)) => ipp_printer::jobs_of(&http, &printer.uri, &owner)
-            .await?
-            .into_iter()
-            .find(|(id, name)| i64::from(*id) > floor && *name == job.name)
-            .map(|(id, _)| id),
-        (None, None) => None,
+    // A job the printer already has (the server stopped while following it, or just after
+    // sending it) is followed, not sent again.
+    let progress = ipp_printer::Progress {
+        printer_job_id: job.printer_job_id.map(|id| id as i32),
+        floor: job.printer_job_floor,
     };
-    let printer_job = match sent_before {
-        Some(id) => {
-            state.store.set_printer_job_id(job_id, i64::from(id)).await?;
-            id
-        }
-        None => {
-            // A printer that cannot list its jobs gets no floor: after a stop in the
-            // window the job is sent again rather than lost.
-            if let Ok(jobs) = ipp_printer::jobs_of(&http, &printer.uri, &owner).await {
-                let floor = jobs.iter().map(|(id, _)| i64::from(*id)).max().unwrap_or(0);
-                state.store.set_printer_job_floor(job_id, floor).await?;
+    let printer_job =
+        ipp_printer::send_once(&http, &printer.uri, &request, progress, PRINTER_PATIENCE, |p| async move {
+            match p.printer_job_id {
+                Some(id) => state.store.set_printer_job_id(job_id, i64::from(id)).await?,
+                None => state.store.set_printer_job_floor(job_id, p.floor.unwrap_or(0)).await?,
             }
-            let id =
-                ipp_printer::print_job_patiently(&http, &printer.uri, &request, PRINTER_PATIENCE).await?;
-            state.store.set_printer_job_id(job_id, id as i64).await?;
-            id
-        }
-    };
+            Ok(())
+        })
+        .await?;
     match ipp_printer::follow(&http, &printer.uri, printer_job, PRINTER_PATIENCE).await? {
         Outcome::Completed { impressions } => {
             let check = judge(&job, true, impressions, None);

@@ -10,12 +10,15 @@
 //!   script's questions) and how answers are checked and applied.
 //! - `release` — release to a printer, deletion, reprints of pull jobs, expiry.
 //! - `capabilities` — what a printer really prints (colour, duplex, paper), for the price.
+//! - `offline` — what a client keeps to work offline, and the journals of what
+//!   workstations printed meanwhile, taken once each.
 //! - `delivery` — sending to the printer and following the job there, the holder's
 //!   outcome report for client-spooled jobs, and resuming after a restart.
 
 mod capabilities;
 mod delivery;
 mod dialog;
+mod offline;
 mod release;
 mod submit;
 
@@ -23,6 +26,7 @@ use std::path::PathBuf;
 
 pub use delivery::{deliver, report_outcome, resume};
 pub use dialog::{answer, dialog};
+pub use offline::{entry_hash, take_journal, terms as offline_terms};
 pub use release::{delete, expire_reprints, expire_waiting, release};
 pub use submit::submit;
 

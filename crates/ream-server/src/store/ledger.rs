@@ -13,7 +13,10 @@
 //!   from `printing` that succeeds charges it: exactly once, however often a delivery is
 //!   resumed or an outcome reported;
 //! - a job that ends any other way (deleted, rejected, failed, expired) gives its reservation
-//!   back in the transaction that ends it.
+//!   back in the transaction that ends it;
+//! - a job printed offline (reported by its workstation's journal) had printed before the
+//!   server heard of it: it holds nothing, and is charged what it printed, below zero if
+//!   need be, which marks it overdrawn for administrators.
 
 use sqlx::AnyConnection;
 use sqlx::Row;
@@ -59,6 +62,9 @@ async fn reserve(conn: &mut AnyConnection, job: &JobRow, now: i64) -> AppResult<
     let (Some(owner), Some(kind)) = (&job.owner_id, job.payment().map(|p| p.kind)) else {
         return Ok(());
     };
+    if job.offline() {
+        return Ok(());
+    }
     let held = sqlx::query("SELECT 1 FROM reservations WHERE job_id = $1")
         .bind(&job.id)
         .fetch_optional(&mut *conn)
@@ -219,8 +225,9 @@ async fn charge(conn: &mut AnyConnection, job: &JobRow, now: i64) -> AppResult<(
     let Some(owner) = &job.owner_id else { return Ok(()) };
     match job.payment().map(|p| p.kind) {
         Some(PaymentKind::Credit) => {
-            let comment = format!("print job {} ({} pages)", job.name, job.pages * job.copies);
-            move_credit(
+            let offline = if job.offline() { ", printed offline" } else { "" };
+            let comment = format!("print job {} ({} pages{offline})", job.name, job.pages * job.copies);
+            let charged = move_credit(
                 conn,
                 owner,
                 TransactionKind::Charge,
@@ -231,6 +238,12 @@ async fn charge(conn: &mut AnyConnection, job: &JobRow, now: i64) -> AppResult<(
                 now,
             )
             .await?;
+            if job.offline() && charged.balance_after_cents < 0 {
+                sqlx::query("UPDATE jobs SET offline_overdrawn = 1 WHERE id = $1")
+                    .bind(&job.id)
+                    .execute(&mut *conn)
+                    .await?;
+            }
         }
         Some(PaymentKind::Quota) => {
             let quotas = quotas_in(conn, owner).await?;

@@ -9,6 +9,7 @@
 mod credit;
 mod ledger;
 mod lockout;
+mod offline;
 mod printing;
 mod quotas;
 mod sessions;
@@ -17,6 +18,7 @@ mod users;
 mod workstations;
 
 pub use lockout::FailureRow;
+pub use offline::*;
 pub use printing::*;
 pub use quotas::*;
 pub use sessions::*;

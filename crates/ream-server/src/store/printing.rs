@@ -5,9 +5,33 @@ use sqlx::Row;
 use super::{bump_user, enum_parse, enum_str, is_unique_violation, new_id, Store};
 use crate::error::{AppError, AppResult};
 use ream_wire::{
-    AccountingMode, DetectionMethod, ErrorCode, Job, JobState, PaymentChoice, PaymentKind, PriceList, Queue,
-    ReleaseMode, SpoolingMode,
+    AccountingMode, DetectionMethod, ErrorCode, Job, JobState, OfflinePolicy, OfflineSettings, PaymentChoice,
+    PaymentKind, PriceList, Queue, ReleaseMode, SpoolingMode,
 };
+
+/// Makes `printers` (by name, in this order) the queue's fallback printers.
+async fn set_fallbacks(tx: &mut sqlx::AnyConnection, queue_id: &str, printers: &[String]) -> AppResult<()> {
+    sqlx::query("DELETE FROM queue_fallback_printers WHERE queue_id = $1")
+        .bind(queue_id)
+        .execute(&mut *tx)
+        .await?;
+    for (position, printer) in printers.iter().enumerate() {
+        let done = sqlx::query(
+            "INSERT INTO queue_fallback_printers (queue_id, printer_id, position) SELECT $1, id, $2 FROM printers \
+             WHERE name = $3",
+        )
+        .bind(queue_id)
+        .bind(position as i64)
+        .bind(printer)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| conflict(e, &format!("fallback printer {printer}")))?;
+        if done.rows_affected() == 0 {
+            return Err(AppError::not_found(format!("printer {printer}")));
+        }
+    }
+    Ok(())
+}
 
 fn conflict(e: sqlx::Error, what: &str) -> AppError {
     if is_unique_violation(&e) {
@@ -66,9 +90,18 @@ pub struct JobRow {
     pub impressions_reported: Option<i64>,
     pub impressions_at_printer: Option<i64>,
     pub print_check: Option<String>,
+    pub offline_workstation: Option<String>,
+    pub offline_unaccounted: i64,
+    pub offline_printer: Option<String>,
+    pub offline_overdrawn: i64,
 }
 
 impl JobRow {
+    /// Printed offline and reported by its workstation's journal.
+    pub fn offline(&self) -> bool {
+        self.offline_workstation.is_some()
+    }
+
     pub fn state(&self) -> JobState {
         enum_parse(&self.state).unwrap_or(JobState::Failed)
     }
@@ -86,13 +119,18 @@ impl JobRow {
             name: self.name.clone(),
             queue: self.queue_name.clone(),
             state: self.state(),
-            printer: self.printer_name.clone(),
+            printer: self.printer_name.clone().or_else(|| self.offline_printer.clone()),
             impressions_charged: self.pages * self.copies,
             impressions_reported: self.impressions_reported,
             impressions_at_printer: self.impressions_at_printer,
             check: self.print_check.as_deref().and_then(enum_parse),
             price_cents: self.price_cents,
             updated_at_ms: self.updated_at_ms,
+            offline: self.offline_workstation.as_ref().map(|w| ream_wire::OfflineMark {
+                workstation_id: w.clone(),
+                unaccounted: self.offline_unaccounted != 0,
+                overdrawn: self.offline_overdrawn != 0,
+            }),
         }
     }
 
@@ -109,21 +147,23 @@ impl JobRow {
             duplex: self.duplex != 0,
             media: self.media.clone(),
             price_cents: self.price_cents,
-            printer: self.printer_name.clone(),
+            printer: self.printer_name.clone().or_else(|| self.offline_printer.clone()),
             payment: self.payment(),
             project: self.project_name.clone(),
             created_at_ms: self.created_at_ms,
             updated_at_ms: self.updated_at_ms,
+            offline: self.offline(),
         }
     }
 }
 
-const JOB_SELECT: &str =
+pub(crate) const JOB_SELECT: &str =
     "SELECT j.id, j.owner_id, j.queue_id, COALESCE(q.deleted_name, q.name) AS queue_name, j.name, j.state, j.reason, \
      j.pages, j.copies, j.colour, j.duplex, j.media, j.price_cents, j.spool_file, j.holder, j.printer_id, \
      p.name AS printer_name, j.printer_job_id, j.printer_job_floor, j.account_kind, j.account_id, ca.name AS account_name, j.project_id, \
      pa.name AS project_name, j.script_answers, j.created_at_ms, j.updated_at_ms, u.username AS owner_name, \
-     j.impressions_reported, j.impressions_at_printer, j.print_check \
+     j.impressions_reported, j.impressions_at_printer, j.print_check, j.offline_workstation, \
+     j.offline_unaccounted, j.offline_printer, j.offline_overdrawn \
      FROM jobs j JOIN queues q ON q.id = j.queue_id LEFT JOIN printers p ON p.id = j.printer_id \
      LEFT JOIN users u ON u.id = j.owner_id \
      LEFT JOIN shared_accounts ca ON ca.id = j.account_id LEFT JOIN shared_accounts pa ON pa.id = j.project_id";
@@ -154,7 +194,7 @@ pub struct NewJob<'a> {
 }
 
 /// The job as it is inside a transaction that has just changed it.
-async fn job_in(conn: &mut sqlx::AnyConnection, id: &str) -> AppResult<JobRow> {
+pub(crate) async fn job_in(conn: &mut sqlx::AnyConnection, id: &str) -> AppResult<JobRow> {
     Ok(sqlx::query_as::<_, JobRow>(&format!("{JOB_SELECT} WHERE j.id = $1"))
         .bind(id)
         .fetch_one(&mut *conn)
@@ -319,6 +359,48 @@ impl Store {
         .await
     }
 
+    /// A queue's fallback printers, in the administrator's order.
+    pub async fn fallback_printers(&self, queue_id: &str) -> AppResult<Vec<PrinterRow>> {
+        let order = sqlx::query(
+            "SELECT printer_id FROM queue_fallback_printers WHERE queue_id = $1 ORDER BY position",
+        )
+        .bind(queue_id)
+        .fetch_all(self.pool())
+        .await?;
+        let mut rows = self
+            .printer_rows(
+                "WHERE p.id IN (SELECT printer_id FROM queue_fallback_printers WHERE queue_id = $1)",
+                Some(queue_id),
+            )
+            .await?;
+        let order: Vec<String> = order.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
+        rows.sort_by_key(|p| order.iter().position(|id| *id == p.id));
+        Ok(rows)
+    }
+
+    /// Sets what a queue's jobs do while a workstation cannot reach the server.
+    pub async fn set_queue_offline(&self, name: &str, offline: &OfflineSettings) -> AppResult<()> {
+        let mut tx = self.pool().begin().await?;
+        let id: String = sqlx::query("SELECT id FROM queues WHERE name = $1 AND deleted_at_ms IS NULL")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| AppError::not_found(format!("queue {name}")))?
+            .try_get(0)?;
+        sqlx::query(
+            "UPDATE queues SET offline_policy = $1, offline_pick = $2, offline_after_seconds = $3 WHERE id = $4",
+        )
+        .bind(offline.policy.as_str())
+        .bind(offline.pick as i64)
+        .bind(offline.after_seconds)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+        set_fallbacks(&mut tx, &id, &offline.fallback_printers).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Deletes a printer no queue uses and no job that may still print is on;
     /// `CONFLICT` naming what still refers to it otherwise. Finished jobs printed on it
     /// keep their record, without the printer's name.
@@ -332,8 +414,8 @@ impl Store {
             .try_get(0)?;
         let queues = names(
             sqlx::query(
-                "SELECT q.name FROM queues q JOIN queue_printers qp ON qp.queue_id = q.id \
-                 WHERE qp.printer_id = $1 ORDER BY q.name",
+                "SELECT q.name FROM queues q WHERE q.id IN (SELECT queue_id FROM queue_printers WHERE printer_id = $1) \
+                 OR q.id IN (SELECT queue_id FROM queue_fallback_printers WHERE printer_id = $1) ORDER BY q.name",
             )
             .bind(&id)
             .fetch_all(&mut *tx)
@@ -399,7 +481,8 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO queues (id, name, detection, accounting, project_accounting, spooling, release_mode, \
-             confirm_cost, script, created_at_ms, held_hours) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             confirm_cost, script, created_at_ms, held_hours, offline_policy, offline_pick, offline_after_seconds) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(&id)
         .bind(&q.name)
@@ -412,9 +495,13 @@ impl Store {
         .bind(&q.script)
         .bind(self.now_ms())
         .bind(q.held_hours)
+        .bind(q.offline.policy.as_str())
+        .bind(q.offline.pick as i64)
+        .bind(q.offline.after_seconds)
         .execute(&mut *tx)
         .await
         .map_err(|e| conflict(e, &format!("queue {}", q.name)))?;
+        set_fallbacks(&mut tx, &id, &q.offline.fallback_printers).await?;
         for printer in &q.printers {
             let done = sqlx::query(
                 "INSERT INTO queue_printers (queue_id, printer_id) SELECT $1, id FROM printers WHERE name = $2",
@@ -434,7 +521,8 @@ impl Store {
     pub async fn queues(&self) -> AppResult<Vec<QueueRow>> {
         let rows = sqlx::query(
             "SELECT id, name, detection, accounting, project_accounting, spooling, release_mode, confirm_cost, \
-             script, held_hours FROM queues WHERE deleted_at_ms IS NULL ORDER BY name",
+             script, held_hours, offline_policy, offline_pick, offline_after_seconds FROM queues \
+             WHERE deleted_at_ms IS NULL ORDER BY name",
         )
         .fetch_all(self.pool())
         .await?;
@@ -442,6 +530,7 @@ impl Store {
         for r in rows {
             let id: String = r.try_get(0)?;
             let printers = self.queue_printers(&id).await?.into_iter().map(|p| p.name).collect();
+            let fallback_printers = self.fallback_printers(&id).await?.into_iter().map(|p| p.name).collect();
             let bad = |what: &str| AppError::Internal(anyhow::anyhow!("queue with an unknown {what}"));
             out.push(QueueRow {
                 queue: Queue {
@@ -459,6 +548,13 @@ impl Store {
                     script: r.try_get(8)?,
                     printers,
                     held_hours: r.try_get(9)?,
+                    offline: OfflineSettings {
+                        policy: enum_parse::<OfflinePolicy>(&r.try_get::<String, _>(10)?)
+                            .ok_or_else(|| bad("offline policy"))?,
+                        fallback_printers,
+                        pick: r.try_get::<i64, _>(11)? != 0,
+                        after_seconds: r.try_get(12)?,
+                    },
                 },
                 id,
             });
