@@ -2,18 +2,12 @@
 //! `{code, message, details?}`; the code is stable and picks a translated sentence, the
 //! server's own message is the fallback for codes this UI does not know.
 
+import type { ClientErrorCode } from "./bindings/ClientErrorCode";
 import type { ErrorCode } from "./bindings/ErrorCode";
 import type { Messages } from "./i18n/en";
 
-/** Codes the client itself produces, beside the server's `ErrorCode`s. */
-export type ClientErrorCode =
-  | "SERVER_UNREACHABLE"
-  | "NOT_CONFIGURED"
-  | "NOT_ENROLLED"
-  | "NOT_LOGGED_IN"
-  | "CERTIFICATE_CHANGED"
-  | "CERTIFICATE_UNTRUSTED"
-  | "KEYRING";
+/** Codes the client itself produces (generated from `ream-wire`), beside the server's. */
+export type { ClientErrorCode };
 
 export type KnownErrorCode = ErrorCode | ClientErrorCode;
 
@@ -65,6 +59,10 @@ export function errorText(t: Messages, e: BackendError, formatTime: (ms: number)
     const at = retryAtMs(e);
     if (at !== null) return t.errorLockedUntil(formatTime(at));
   }
-  if (isKnown(t, e.code)) return t.errors[e.code];
+  if (isKnown(t, e.code)) {
+    // These say what went wrong only in the engine's own words: both are shown.
+    const specific = e.code === "CONFIG" || e.code === "PROTOCOL";
+    return specific && e.message !== "" ? `${t.errors[e.code]} (${e.message})` : t.errors[e.code];
+  }
   return e.message !== "" ? e.message : t.errorUnknown;
 }

@@ -1,7 +1,7 @@
 //! The engine's errors. Each has a stable code (`code()`) a front end branches on;
 //! server refusals keep the server's own code.
 
-use ream_wire::{ApiError, ErrorCode};
+use ream_wire::{ApiError, ClientErrorCode, ErrorCode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -51,25 +51,33 @@ pub enum ClientError {
 }
 
 impl ClientError {
-    /// Stable code for front ends: the server's code for its refusals.
+    /// Stable code for front ends: the server's code for its refusals, else the client's.
     pub fn code(&self) -> &'static str {
         match self {
-            ClientError::NotConfigured => "NOT_CONFIGURED",
-            ClientError::Unreachable(_) | ClientError::AnswerLost(_) => "SERVER_UNREACHABLE",
-            ClientError::OfflineRefused(_) => "OFFLINE_REFUSED",
-            ClientError::Cancelled => "CANCELLED",
-            ClientError::CertificateChanged { .. } => "CERTIFICATE_CHANGED",
-            ClientError::CertificateUntrusted(_) | ClientError::CertificateUnconfirmed { .. } => {
-                "CERTIFICATE_UNTRUSTED"
-            }
-            ClientError::Declined => "DECLINED",
-            ClientError::NotEnrolled => "NOT_ENROLLED",
-            ClientError::NotLoggedIn => "NOT_LOGGED_IN",
             ClientError::Server(e) => e.code.as_str(),
-            ClientError::Keyring(_) => "KEYRING",
-            ClientError::Config(_) => "CONFIG",
-            ClientError::Protocol(_) => "PROTOCOL",
+            other => other.client_code().expect("not a server refusal").as_str(),
         }
+    }
+
+    /// The client's own code; none for a server's refusal.
+    pub fn client_code(&self) -> Option<ClientErrorCode> {
+        Some(match self {
+            ClientError::NotConfigured => ClientErrorCode::NotConfigured,
+            ClientError::Unreachable(_) | ClientError::AnswerLost(_) => ClientErrorCode::ServerUnreachable,
+            ClientError::CertificateChanged { .. } => ClientErrorCode::CertificateChanged,
+            ClientError::CertificateUntrusted(_) | ClientError::CertificateUnconfirmed { .. } => {
+                ClientErrorCode::CertificateUntrusted
+            }
+            ClientError::Declined => ClientErrorCode::Declined,
+            ClientError::NotEnrolled => ClientErrorCode::NotEnrolled,
+            ClientError::NotLoggedIn => ClientErrorCode::NotLoggedIn,
+            ClientError::Server(_) => return None,
+            ClientError::Keyring(_) => ClientErrorCode::Keyring,
+            ClientError::Config(_) => ClientErrorCode::Config,
+            ClientError::Protocol(_) => ClientErrorCode::Protocol,
+            ClientError::OfflineRefused(_) => ClientErrorCode::OfflineRefused,
+            ClientError::Cancelled => ClientErrorCode::Cancelled,
+        })
     }
 
     /// A failure that may go away by itself (the server unreachable, failing inside, or
@@ -143,6 +151,16 @@ pub type Result<T, E = ClientError> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_codes_are_the_wires_enum() {
+        for code in ClientErrorCode::ALL {
+            let json = serde_json::to_value(code).unwrap();
+            assert_eq!(json, code.as_str(), "the TypeScript binding says what the engine sends");
+        }
+        assert_eq!(ClientError::OfflineRefused("x".into()).code(), "OFFLINE_REFUSED");
+        assert_eq!(ClientError::AnswerLost("x".into()).code(), "SERVER_UNREACHABLE");
+    }
 
     #[test]
     fn details_carry_what_the_user_acts_on() {

@@ -39,6 +39,7 @@ fn export(dir: &Path) {
         FallbackOffer,
         FallbackAnswer,
         OfflineTerms,
+        ClientErrorCode,
     );
 }
 

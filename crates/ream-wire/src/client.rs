@@ -51,6 +51,65 @@ pub struct ClientStatus {
     pub offline_pending: u32,
 }
 
+/// The codes of the client engine's own errors (a server's refusal keeps the server's
+/// [`crate::ErrorCode`]). Stable: front ends word each of them; never renamed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ClientErrorCode {
+    NotConfigured,
+    ServerUnreachable,
+    CertificateChanged,
+    CertificateUntrusted,
+    /// The user declined the server's certificate.
+    Declined,
+    NotEnrolled,
+    NotLoggedIn,
+    Keyring,
+    /// A setting, an argument or a local file is not as it must be (the message says).
+    Config,
+    /// Something that is not a Ream server answered.
+    Protocol,
+    /// The server cannot be reached and the job's queue does not print without it.
+    OfflineRefused,
+    /// The user cancelled the job.
+    Cancelled,
+}
+
+impl ClientErrorCode {
+    pub const ALL: [ClientErrorCode; 12] = [
+        ClientErrorCode::NotConfigured,
+        ClientErrorCode::ServerUnreachable,
+        ClientErrorCode::CertificateChanged,
+        ClientErrorCode::CertificateUntrusted,
+        ClientErrorCode::Declined,
+        ClientErrorCode::NotEnrolled,
+        ClientErrorCode::NotLoggedIn,
+        ClientErrorCode::Keyring,
+        ClientErrorCode::Config,
+        ClientErrorCode::Protocol,
+        ClientErrorCode::OfflineRefused,
+        ClientErrorCode::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientErrorCode::NotConfigured => "NOT_CONFIGURED",
+            ClientErrorCode::ServerUnreachable => "SERVER_UNREACHABLE",
+            ClientErrorCode::CertificateChanged => "CERTIFICATE_CHANGED",
+            ClientErrorCode::CertificateUntrusted => "CERTIFICATE_UNTRUSTED",
+            ClientErrorCode::Declined => "DECLINED",
+            ClientErrorCode::NotEnrolled => "NOT_ENROLLED",
+            ClientErrorCode::NotLoggedIn => "NOT_LOGGED_IN",
+            ClientErrorCode::Keyring => "KEYRING",
+            ClientErrorCode::Config => "CONFIG",
+            ClientErrorCode::Protocol => "PROTOCOL",
+            ClientErrorCode::OfflineRefused => "OFFLINE_REFUSED",
+            ClientErrorCode::Cancelled => "CANCELLED",
+        }
+    }
+}
+
 /// Why a login ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[cfg_attr(test, derive(ts_rs::TS))]

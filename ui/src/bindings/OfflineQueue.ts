@@ -16,7 +16,8 @@ default: boolean, policy: OfflinePolicy, fallback: Array<FallbackPrinter>,
  */
 pick: boolean, pick_price: PriceList | null, after_seconds: number, 
 /**
- * Nothing limits this user's jobs on this queue (see `print_if_unrestricted`).
+ * Nothing the client cannot check limits this user's jobs on this queue (see
+ * `print_if_unrestricted`).
  */
 unrestricted: boolean, 
 /**

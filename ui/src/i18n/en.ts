@@ -307,6 +307,11 @@ export const en = {
       "Warning: the server's certificate has changed since the last connection. Do not continue unless your administrator confirms it.",
     CERTIFICATE_UNTRUSTED: "The server's certificate is not trusted yet.",
     KEYRING: "The system keyring could not be used to keep your login.",
+    DECLINED: "The server's certificate was not accepted.",
+    CONFIG: "This cannot be done as asked",
+    PROTOCOL: "Something other than the print server answered",
+    OFFLINE_REFUSED: "The server cannot be reached, and this job's queue does not print without it.",
+    CANCELLED: "The job was cancelled.",
   } satisfies Record<KnownErrorCode, string>,
 };
 

@@ -298,5 +298,10 @@ export const fr: Messages = {
       "Attention : le certificat du serveur a changé depuis la dernière connexion. Ne continuez pas sans la confirmation de votre administrateur.",
     CERTIFICATE_UNTRUSTED: "Le certificat du serveur n'est pas encore approuvé.",
     KEYRING: "Le trousseau du système n'a pas pu conserver votre connexion.",
+    DECLINED: "Le certificat du serveur n'a pas été accepté.",
+    CONFIG: "Impossible de faire ce qui est demandé",
+    PROTOCOL: "Autre chose que le serveur d'impression a répondu",
+    OFFLINE_REFUSED: "Le serveur est injoignable, et la file de ce travail n'imprime pas sans lui.",
+    CANCELLED: "Le travail a été annulé.",
   },
 };
