@@ -18,6 +18,8 @@ const COMMANDS: &[&str] = &[
     "answer_job",
     "release_job",
     "delete_job",
+    "fallback_offers",
+    "answer_fallback",
     "about",
     "desktop_settings",
     "set_language",

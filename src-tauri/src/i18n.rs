@@ -191,13 +191,13 @@ pub fn notice_text(lang: Lang, notice: &Notice) -> (String, String) {
         Notice::OfflineReported { reported, refused } => (
             lang.pick("Offline jobs reported", "Travaux hors ligne transmis"),
             match (fr, refused) {
-                (true, 0) => format!("{reported} enregistrement(s) d’impression hors ligne transmis au serveur."),
-                (false, 0) => format!("{reported} offline print record(s) reported to the server."),
+                (true, 0) => format!("{reported} travail(aux) imprimé(s) hors ligne transmis au serveur."),
+                (false, 0) => format!("{reported} job(s) printed offline reported to the server."),
                 (true, _) => format!(
-                    "{reported} enregistrement(s) transmis ; {refused} refusé(s) par le serveur, signalé(s) à l’administrateur."
+                    "{reported} travail(aux) transmis ; le serveur a refusé l’enregistrement de {refused}, signalé à l’administrateur."
                 ),
                 (false, _) => format!(
-                    "{reported} record(s) reported; {refused} refused by the server and shown to the administrator."
+                    "{reported} job(s) reported; the server refused the record of {refused}, which the administrator sees."
                 ),
             },
         ),

@@ -44,6 +44,8 @@ fn main() {
             jobs::answer_job,
             jobs::release_job,
             jobs::delete_job,
+            jobs::fallback_offers,
+            jobs::answer_fallback,
             settings::about,
             settings::desktop_settings,
             settings::set_language,

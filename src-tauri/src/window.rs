@@ -1,7 +1,7 @@
 //! The main window: shown and focused on demand, hidden (not closed) when the user closes
 //! it, so the client keeps running in the tray. Navigation requests reach the webview as
 //! `ream://navigate` events: "dashboard", "jobs", "login", "settings", "about" or
-//! "job:<id>".
+//! "job:<id>", "fallback:<job>".
 
 use tauri::{AppHandle, Emitter, Manager, Window, WindowEvent};
 

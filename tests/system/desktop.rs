@@ -514,6 +514,101 @@ fn notifications_tell_the_user_of_low_credit_and_of_the_server_going_away() {
     assert!(app.find("#offline-banner").is_none());
 }
 
+/// The server goes away: the window offers the fallback printer with its state, the job
+/// goes there byte-identical once the user chooses it, the banner counts what waits to
+/// be reported, and once the server is back the job is charged once, marked offline.
+#[test]
+fn with_the_server_down_the_window_offers_a_fallback_printer_and_reports_the_job_later() {
+    let (office, fallback) = (Printer::start("Office"), Printer::start("Fallback"));
+    let (site, mut server) = site_with_printer(&office, &[&["Direct"]]);
+    site.admin(&["price-list", "add", "fallback", "--mono", "0.10", "--colour", "0.40"], "");
+    site.admin(&["printer", "add", "Fallback", "--uri", &fallback.uri(), "--price-list", "fallback"], "");
+    let offline =
+        ["queue", "offline", "Direct", "--policy", "print_if_unrestricted", "--fallback", "Fallback"];
+    site.admin(&[&offline[..], &["--after", "1"][..]].concat(), "");
+    site.admin(&["user", "offline-line", "alice", "--amount", "5"], "");
+    let name = "with_the_server_down_the_window_offers_a_fallback_printer_and_reports_the_job_later";
+    // The journal is signed with the workstation's key: enrolled before the app starts.
+    let home = ream_system_tests::desktop::Home::new(&server.url);
+    let enrolled =
+        home.ream(&["enroll", "--code", &site.enrolment_code(), "--name", "desk-offline", "--json"], "");
+    assert!(enrolled.ok, "{}", enrolled.stderr);
+    let notifications = Notifications::watch();
+    let app = Desktop::start_in(name, home);
+    // Enrolled, the workstation signs its OS user in by SSO: alice takes over.
+    dashboard_shows(&app, "The OS User");
+    log_out(&app);
+    sign_in_with_pin(&app, "1234");
+    dashboard_shows(&app, "Alice Martin");
+    let cache = app.home().join("cache/ream");
+    app.wait_for("the offline terms kept", SHOWS_WITHIN, |_| {
+        std::fs::read_dir(&cache)
+            .ok()?
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("offline-"))
+            .then_some(())
+    });
+    let cups = cups_queue(&app);
+
+    server.stop();
+    app.wait_for_element("#offline-banner");
+    let dir = tempfile::tempdir().unwrap();
+    let document = dir.path().join("minutes.pdf");
+    let bytes = pdf::pages(3);
+    std::fs::write(&document, &bytes).unwrap();
+    lp(&cups.0, &["print-color-mode=monochrome"], &document);
+
+    app.wait_for_element("#screen-fallback");
+    app.wait_for_text("#fallback-printers", SHOWS_WITHIN, |t| t.contains("Fallback") && t.contains("Ready"));
+    app.assert_accessible("fallback");
+    let pid = app.app_pid();
+    notifications.expect(SHOWS_WITHIN, "that the job may print elsewhere", |n| {
+        n.sender_pid == pid && n.summary.starts_with("Server unreachable") && n.body.contains("minutes.pdf")
+    });
+    app.click(&testid("fallback-printer-Fallback"));
+    app.click(&testid("fallback-print"));
+    app.wait_for("the dialog to close", SHOWS_WITHIN, |app| {
+        app.find("#screen-fallback").is_none().then_some(())
+    });
+    let printed = app.wait_for("the document at the fallback printer", Duration::from_secs(30), |_| {
+        let docs = fallback.documents();
+        (!docs.is_empty()).then_some(docs)
+    });
+    assert_eq!(std::fs::read(&printed[0]).unwrap(), bytes, "byte-identical from the encrypted spool");
+    assert!(office.documents().is_empty());
+    app.wait_for_text(&testid("offline-pending"), SHOWS_WITHIN, |t| {
+        t.contains("1 job printed offline waits")
+    });
+    app.screenshot_as("offline-pending");
+    notifications.expect(SHOWS_WITHIN, "that the job printed without the server", |n| {
+        n.sender_pid == pid && n.summary == "Printed without the server" && n.body.contains("Fallback")
+    });
+
+    server.resume();
+    app.wait_for("nothing left to report", Duration::from_secs(60), |app| {
+        app.find(&testid("offline-pending")).is_none().then_some(())
+    });
+    let job = app.wait_for("the job on the server's record", Duration::from_secs(30), |app| {
+        let jobs = app.invoke("jobs", json!({})).expect("jobs");
+        jobs.as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["name"] == "minutes.pdf" && !j["id"].as_str().unwrap_or("").starts_with("offline-"))
+            .cloned()
+    });
+    assert_eq!(
+        (&job["state"], &job["offline"], &job["price_cents"]),
+        (&json!("printed"), &json!(true), &json!(30)),
+        "{job}"
+    );
+    assert_eq!(app.invoke("refresh_account", json!({})).unwrap()["credit_cents"], 2_000 - 30);
+    app.click(&testid("nav-jobs"));
+    let id = job["id"].as_str().unwrap().to_string();
+    app.wait_for_text(&testid(&format!("offline-{id}")), SHOWS_WITHIN, |t| t == "Printed offline");
+    app.screenshot_as("jobs-offline");
+    assert_eq!(fallback.documents().len(), 1, "printed once");
+}
+
 #[test]
 fn every_screen_passes_axe_core_in_the_real_webview() {
     let printer = Printer::start("Hall");

@@ -18,6 +18,7 @@ import { Formatter } from "./format";
 import { catalogues, localeFor, resolveLanguage, type Lang, type Messages } from "./i18n";
 import { AboutScreen } from "./screens/about";
 import { DashboardScreen } from "./screens/dashboard";
+import { FallbackController } from "./screens/fallback";
 import { JobDialogController } from "./screens/jobDialog";
 import { JobsScreen } from "./screens/jobs";
 import { LoginScreen } from "./screens/login";
@@ -70,6 +71,7 @@ export class App {
   private readonly osLocale: () => string;
   private readonly screens: Record<ScreenName, Screen>;
   readonly dialogs: JobDialogController;
+  readonly fallbacks: FallbackController;
   private readonly unlisteners: (() => void)[] = [];
 
   private readonly shell: HTMLElement;
@@ -108,9 +110,11 @@ export class App {
       h("main", { id: "main", class: "content", tabindex: "-1" }, this.bannerArea, this.screenArea, this.liveEl),
     );
     const dialogLayer = h("div", { id: "dialog-layer" });
-    root.replaceChildren(this.shell, dialogLayer);
+    const fallbackLayer = h("div", { id: "fallback-layer" });
+    root.replaceChildren(this.shell, dialogLayer, fallbackLayer);
 
     this.dialogs = new JobDialogController(this, dialogLayer, this.shell);
+    this.fallbacks = new FallbackController(this, fallbackLayer, this.shell);
     this.screens = {
       login: new LoginScreen(this),
       dashboard: new DashboardScreen(this),
@@ -323,6 +327,21 @@ export class App {
       case "job_dialog":
         this.dialogs.enqueue(event.dialog);
         break;
+      case "fallback_offered":
+        this.fallbacks.enqueue(event.offer);
+        break;
+      case "fallback_closed":
+        this.fallbacks.drop(event.job);
+        break;
+      case "offline_printed":
+        this.announce(t.offlinePrinted(event.name, event.printer));
+        void this.loadJobs();
+        break;
+      case "offline_reported":
+        if (event.refused > 0) this.announce(t.offlineReportedRefused(event.reported, event.refused), "error");
+        else if (event.reported > 0) this.announce(t.offlineReported(event.reported));
+        void this.loadJobs();
+        break;
     }
   }
 
@@ -349,6 +368,10 @@ export class App {
   handleNavigate(target: string): void {
     if (target.startsWith("job:")) {
       void this.dialogs.open(target.slice("job:".length));
+      return;
+    }
+    if (target.startsWith("fallback:")) {
+      void this.fallbacks.open(target.slice("fallback:".length));
       return;
     }
     if ((SCREENS as readonly string[]).includes(target)) this.navigate(target as ScreenName);
@@ -453,8 +476,13 @@ export class App {
 
   private renderBanner(): HTMLElement | null {
     const s = this.status;
-    if (!s || s.connection.state !== "offline") return null;
+    if (!s) return null;
     const t = this.t;
+    const pending =
+      s.offline_pending > 0 ? h("p", { id: "offline-pending", testid: "offline-pending" }, t.offlinePending(s.offline_pending)) : null;
+    if (s.connection.state !== "offline") {
+      return pending ? h("div", { class: "banner", id: "pending-banner" }, pending) : null;
+    }
     return h(
       "div",
       { class: "banner banner-offline", id: "offline-banner" },
@@ -463,6 +491,7 @@ export class App {
       s.account_stale && s.account_as_of_ms !== null
         ? h("p", { id: "offline-as-of" }, t.accountAsOf(this.fmt.dateTime(s.account_as_of_ms)))
         : null,
+      pending,
     );
   }
 

@@ -12,6 +12,8 @@ import type { ClientEvent } from "./bindings/ClientEvent";
 import type { ClientStatus } from "./bindings/ClientStatus";
 import type { DesktopSettings } from "./bindings/DesktopSettings";
 import type { DirectoryEntry } from "./bindings/DirectoryEntry";
+import type { FallbackAnswer } from "./bindings/FallbackAnswer";
+import type { FallbackOffer } from "./bindings/FallbackOffer";
 import type { Job } from "./bindings/Job";
 import type { JobAnswer } from "./bindings/JobAnswer";
 import type { JobDialog } from "./bindings/JobDialog";
@@ -41,6 +43,8 @@ export interface Commands {
   answer_job: { args: { id: string; answer: JobAnswer }; result: Job };
   release_job: { args: { id: string; printer: string | null }; result: Job };
   delete_job: { args: { id: string }; result: Job };
+  fallback_offers: { args: undefined; result: FallbackOffer[] };
+  answer_fallback: { args: { job: string; answer: FallbackAnswer }; result: null };
   about: { args: undefined; result: About };
   desktop_settings: { args: undefined; result: DesktopSettings };
   set_language: { args: { language: LanguageSetting }; result: DesktopSettings };
@@ -69,6 +73,8 @@ export interface Backend {
   answerJob(id: string, answer: JobAnswer): Promise<Job>;
   releaseJob(id: string, printer: string | null): Promise<Job>;
   deleteJob(id: string): Promise<Job>;
+  fallbackOffers(): Promise<FallbackOffer[]>;
+  answerFallback(job: string, answer: FallbackAnswer): Promise<null>;
   about(): Promise<About>;
   desktopSettings(): Promise<DesktopSettings>;
   setLanguage(language: LanguageSetting): Promise<DesktopSettings>;
@@ -102,6 +108,8 @@ export const tauriBackend: Backend = {
   answerJob: (id, answer) => call("answer_job", { id, answer }),
   releaseJob: (id, printer) => call("release_job", { id, printer }),
   deleteJob: (id) => call("delete_job", { id }),
+  fallbackOffers: () => call("fallback_offers"),
+  answerFallback: (job, answer) => call("answer_fallback", { job, answer }),
   about: () => call("about"),
   desktopSettings: () => call("desktop_settings"),
   setLanguage: (language) => call("set_language", { language }),

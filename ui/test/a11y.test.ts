@@ -13,6 +13,7 @@ import {
   flush,
   job,
   loggedOut,
+  offer,
   start,
   status,
   submit,
@@ -111,6 +112,26 @@ describe.each(LANGS)("accessibility (%s)", (lang) => {
     await expectAccessible();
     await submit(byTestId("dialog-print"));
     expect(document.getElementById("job-project-error")).not.toBeNull();
+    await expectAccessible();
+  });
+
+  it("fallback dialog, with printers and an address to type, then with none, and its error", async () => {
+    const { backend } = await start(
+      backendIn(lang, {
+        status: async () =>
+          status({ connection: { state: "offline", since_ms: NOW - 60_000, reason: "x" }, offline_pending: 2 }),
+      }),
+    );
+    backend.emit({ type: "fallback_offered", offer: offer() });
+    expect(document.getElementById("screen-fallback")).not.toBeNull();
+    await expectAccessible();
+    await submit(byTestId("fallback-print"));
+    backend.emit({ type: "fallback_offered", offer: offer({ job: "spool-2", printers: [], may_type: true }) });
+    await submit(byTestId("fallback-print"));
+    expect(document.getElementById("fallback-error")).not.toBeNull();
+    await expectAccessible();
+    backend.emit({ type: "fallback_closed", job: "spool-2" });
+    backend.emit({ type: "fallback_offered", offer: offer({ job: "spool-3", printers: [], may_type: false }) });
     await expectAccessible();
   });
 

@@ -10,6 +10,7 @@ import type { AccountView } from "../src/bindings/AccountView";
 import type { ClientEvent } from "../src/bindings/ClientEvent";
 import type { ClientStatus } from "../src/bindings/ClientStatus";
 import type { DesktopSettings } from "../src/bindings/DesktopSettings";
+import type { FallbackOffer } from "../src/bindings/FallbackOffer";
 import type { Job } from "../src/bindings/Job";
 import type { JobDialog } from "../src/bindings/JobDialog";
 import type { LoginPolicy } from "../src/bindings/LoginPolicy";
@@ -191,6 +192,8 @@ export function fakeBackend(over: Partial<Backend> = {}): FakeBackend {
     answerJob: async (id) => job({ id, state: "printing" }),
     releaseJob: async (id, printer) => job({ id, state: "printing", printer }),
     deleteJob: async (id) => job({ id, state: "deleted" }),
+    fallbackOffers: async () => [],
+    answerFallback: async () => null,
     about: async () => ABOUT,
     desktopSettings: async () => settings,
     setLanguage: async (language) => {
@@ -309,4 +312,21 @@ export async function expectAccessible(context: Element = document.body): Promis
     (v) => `${v.id}: ${v.help}\n    ${v.nodes.map((n) => n.target.join(" ") + " " + n.failureSummary).join("\n    ")}`,
   );
   expect(summary).toEqual([]);
+}
+
+export function offer(over: Partial<FallbackOffer> = {}): FallbackOffer {
+  return {
+    job: "spool-1",
+    name: "report.pdf",
+    queue: "Direct",
+    pages: 3,
+    printers: [
+      { name: "Hall", uri: "ipp://10.0.0.7/ipp/print", local: false, state: "idle" },
+      { name: "Basement", uri: "ipp://10.0.0.8/ipp/print", local: false, state: "unreachable" },
+      { name: "Desk USB", uri: "ipp://localhost:631/printers/Desk_USB", local: true, state: "processing" },
+    ],
+    may_type: true,
+    reason: "the server cannot be reached",
+    ...over,
+  };
 }

@@ -348,7 +348,7 @@ impl Output {
                 println!("Server unreachable: job {name:?} printed on {printer}; it is reported when the server is back.")
             }
             ClientEvent::OfflineReported { reported, refused } => {
-                println!("Offline jobs reported to the server: {reported} record(s), {refused} refused.")
+                println!("Jobs printed offline reported to the server: {reported}; refused: {refused}.")
             }
         }
     }

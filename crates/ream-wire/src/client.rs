@@ -46,7 +46,7 @@ pub struct ClientStatus {
     /// must not go back to the older one.
     #[serde(default)]
     pub revision: u64,
-    /// Jobs printed while offline that the server has not yet acknowledged.
+    /// Jobs printed while offline whose journal entries the server has not yet answered.
     #[serde(default)]
     pub offline_pending: u32,
 }
@@ -198,8 +198,8 @@ pub enum ClientEvent {
         name: String,
         printer: String,
     },
-    /// Jobs printed offline were reported to the server (`refused`: entries it did not
-    /// take, which administrators see).
+    /// Jobs printed offline were reported to the server (`refused`: jobs whose entries
+    /// it did not take, which administrators see).
     OfflineReported {
         reported: u32,
         refused: u32,

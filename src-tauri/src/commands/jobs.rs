@@ -1,7 +1,8 @@
-//! Queues and the user's print jobs: the job dialog, release, deletion.
+//! Queues and the user's print jobs: the job dialog, release, deletion, and the jobs
+//! the server cannot take now (fallback printing).
 
 use ream_client::Engine;
-use ream_wire::{Job, JobAnswer, JobDialog, QueueInfo};
+use ream_wire::{FallbackAnswer, FallbackOffer, Job, JobAnswer, JobDialog, QueueInfo};
 use tauri::State;
 
 use crate::error::CommandResult;
@@ -38,4 +39,18 @@ pub async fn release_job(
 #[tauri::command]
 pub async fn delete_job(engine: State<'_, Engine>, id: String) -> CommandResult<Job> {
     Ok(engine.delete_job(&id).await?)
+}
+
+#[tauri::command]
+pub async fn fallback_offers(engine: State<'_, Engine>) -> CommandResult<Vec<FallbackOffer>> {
+    Ok(engine.fallback_offers().await?)
+}
+
+#[tauri::command]
+pub async fn answer_fallback(
+    engine: State<'_, Engine>,
+    job: String,
+    answer: FallbackAnswer,
+) -> CommandResult<()> {
+    Ok(engine.answer_fallback(&job, answer).await?)
 }

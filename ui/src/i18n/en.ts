@@ -4,6 +4,7 @@
 import type { JobState } from "../bindings/JobState";
 import type { LoginMethod } from "../bindings/LoginMethod";
 import type { PaymentKind } from "../bindings/PaymentKind";
+import type { PrinterState } from "../bindings/PrinterState";
 import type { QuotaMetric } from "../bindings/QuotaMetric";
 import type { QuotaPeriod } from "../bindings/QuotaPeriod";
 import type { KnownErrorCode } from "../errors";
@@ -231,6 +232,37 @@ export const en = {
   dialogAnswerQuestion: "Answer this question.",
   dialogEnterNumber: "Enter a number.",
   dialogFixErrors: "Some answers are missing.",
+
+  // Fallback printing (the server cannot be reached)
+  fallbackTitle: "Print without the server?",
+  fallbackIntro: (name: string) =>
+    `The print server cannot be reached. “${name}” can print on another printer now; it is accounted for when the server is back.`,
+  fallbackWaits: (name: string) =>
+    `The print server cannot be reached, and “${name}” waits for it. Ream keeps trying: try again now, or cancel the job.`,
+  fallbackLegend: "Printer",
+  fallbackPreset: "set by your administrator",
+  fallbackLocal: "on this computer",
+  fallbackTypedChoice: "Another printer (type its address below)",
+  fallbackTyped: "Printer address",
+  fallbackTypedHint: "A host name, or an address such as ipp://printer.example/ipp/print",
+  fallbackChoose: "Choose a printer, or type its address.",
+  fallbackRetry: "Try again",
+  fallbackSending: (name: string, printer: string) => `“${name}” is being sent to ${printer}.`,
+  fallbackTrying: (name: string) => `Trying the server again for “${name}”.`,
+  printerStates: {
+    idle: "Ready",
+    processing: "Busy",
+    stopped: "Stopped",
+    unreachable: "Not answering",
+  } satisfies Record<PrinterState, string>,
+  offlinePrinted: (name: string, printer: string) =>
+    `The server cannot be reached: “${name}” was printed on ${printer}. It is accounted for when the server is back.`,
+  offlineReported: (n: number) => `${n} ${plural(n, "job", "jobs")} printed offline reported to the server.`,
+  offlineReportedRefused: (n: number, refused: number) =>
+    `${n} ${plural(n, "job", "jobs")} printed offline reported; the server refused the record of ${refused}, which your administrator sees.`,
+  offlinePending: (n: number) =>
+    `${n} ${plural(n, "job", "jobs")} printed offline ${plural(n, "waits", "wait")} to be reported to the server.`,
+  jobOffline: "Printed offline",
 
   // Settings
   settingsTitle: "Settings",

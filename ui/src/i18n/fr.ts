@@ -226,6 +226,38 @@ export const fr: Messages = {
   dialogEnterNumber: "Saisissez un nombre.",
   dialogFixErrors: "Certaines réponses manquent.",
 
+  // Impression de secours (serveur injoignable)
+  fallbackTitle: "Imprimer sans le serveur ?",
+  fallbackIntro: (name) =>
+    `Le serveur d’impression est injoignable. « ${name} » peut être imprimé maintenant sur une autre imprimante ; il sera comptabilisé au retour du serveur.`,
+  fallbackWaits: (name) =>
+    `Le serveur d’impression est injoignable, et « ${name} » l’attend. Ream réessaie : réessayez maintenant, ou annulez le travail.`,
+  fallbackLegend: "Imprimante",
+  fallbackPreset: "définie par votre administrateur",
+  fallbackLocal: "sur cet ordinateur",
+  fallbackTypedChoice: "Une autre imprimante (saisissez son adresse ci-dessous)",
+  fallbackTyped: "Adresse de l’imprimante",
+  fallbackTypedHint: "Un nom d’hôte, ou une adresse comme ipp://imprimante.exemple/ipp/print",
+  fallbackChoose: "Choisissez une imprimante, ou saisissez son adresse.",
+  fallbackRetry: "Réessayer",
+  fallbackSending: (name, printer) => `« ${name} » est envoyé à ${printer}.`,
+  fallbackTrying: (name) => `Nouvel essai du serveur pour « ${name} ».`,
+  printerStates: {
+    idle: "Prête",
+    processing: "Occupée",
+    stopped: "Arrêtée",
+    unreachable: "Ne répond pas",
+  },
+  offlinePrinted: (name, printer) =>
+    `Serveur injoignable : « ${name} » a été imprimé sur ${printer}. Il sera comptabilisé au retour du serveur.`,
+  offlineReported: (n) =>
+    `${n} ${plural(n, "travail imprimé hors ligne transmis", "travaux imprimés hors ligne transmis")} au serveur.`,
+  offlineReportedRefused: (n, refused) =>
+    `${n} ${plural(n, "travail imprimé hors ligne transmis", "travaux imprimés hors ligne transmis")} ; le serveur a refusé l’enregistrement de ${refused}, que votre administrateur voit.`,
+  offlinePending: (n) =>
+    `${n} ${plural(n, "travail imprimé hors ligne attend", "travaux imprimés hors ligne attendent")} d’être transmis au serveur.`,
+  jobOffline: "Imprimé hors ligne",
+
   settingsTitle: "Paramètres",
   serverLegend: "Serveur d'impression",
   serverUrl: "Adresse du serveur",

@@ -165,6 +165,7 @@ export class JobsScreen implements Screen {
         "div",
         { class: "job-side" },
         h("span", { class: ["state", `state-${job.state}`] }, t.jobStates[job.state]),
+        job.offline ? h("span", { class: "tag", testid: `offline-${job.id}` }, t.jobOffline) : null,
         this.renderActions(job, busy),
       ),
     );

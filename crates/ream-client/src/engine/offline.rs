@@ -524,14 +524,17 @@ impl Engine {
 
     // ----- the journal's replay -----
 
-    /// Shows in the status how many offline entries wait for the server.
+    /// Shows in the status how many jobs printed offline wait to be reported.
     pub fn note_journal(&self) {
-        let pending = Journal::here().pending().map(|p| p.len() as u32).unwrap_or(0);
-        self.update(|s| s.offline_pending = pending);
+        let pending = Journal::here().pending().unwrap_or_default();
+        let jobs: std::collections::HashSet<&str> = pending.iter().map(|e| e.job()).collect();
+        let count = jobs.len() as u32;
+        self.update(|s| s.offline_pending = count);
     }
 
     /// Sends the journal's pending entries to the server, oldest first; each one the
-    /// server answered leaves the pending ones. Returns how many were taken and refused.
+    /// server answered leaves the pending ones. Returns of how many jobs the entries were
+    /// taken, and of how many some were refused.
     pub async fn replay_journal(&self) -> Result<(u32, u32)> {
         let _serial = self.inner.journal_lock.lock().await;
         let journal = Journal::here();
@@ -541,17 +544,21 @@ impl Engine {
             return Ok((0, 0));
         }
         let workstation = self.settings().workstation_id.ok_or(ClientError::NotEnrolled)?;
-        let (mut taken, mut refused) = (0u32, 0u32);
+        let (mut taken, mut refused) = (std::collections::HashSet::new(), std::collections::HashSet::new());
         for chunk in pending.chunks(REPLAY_BATCH) {
             let batch = JournalBatch { entries: chunk.to_vec() };
             let receipt = self.observe(self.api()?.journal(&workstation, &batch).await)?;
             crate::crash_point("journal-replayed");
             let mut answered = Vec::new();
+            let job_of =
+                |id: &str| chunk.iter().find(|e| e.id == id).map(|e| e.job().to_string()).unwrap_or_default();
             for r in receipt.results {
                 match r.status {
-                    JournalStatus::Accepted | JournalStatus::Duplicate => taken += 1,
+                    JournalStatus::Accepted | JournalStatus::Duplicate => {
+                        taken.insert(job_of(&r.id));
+                    }
                     JournalStatus::Refused => {
-                        refused += 1;
+                        refused.insert(job_of(&r.id));
                         tracing::warn!(entry = %r.id, reason = ?r.reason, "the server refused an offline journal entry");
                     }
                 }
@@ -563,6 +570,9 @@ impl Engine {
         }
         drop(_serial);
         self.note_journal();
+        // A job one of whose entries was refused is not reported.
+        let taken = taken.difference(&refused).count() as u32;
+        let refused = refused.len() as u32;
         tracing::info!(reported = taken, refused, "offline journal replayed");
         self.emit(ClientEvent::OfflineReported { reported: taken, refused });
         Ok((taken, refused))
