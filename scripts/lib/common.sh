@@ -43,7 +43,8 @@ ensure_rust() {
 # binaries in a fraction of GNU ld's time; every script links with it, so they share one
 # target folder without rebuilding each other's crates.
 ensure_server_deps() {
-  ensure_packages build-essential pkg-config ca-certificates python3 mold
+  # libcups2-dev: the client lists the workstation's own queues (the printers crate).
+  ensure_packages build-essential pkg-config ca-certificates python3 mold libcups2-dev
   ensure_rust
   export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C link-arg=-fuse-ld=mold"
 }

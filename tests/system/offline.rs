@@ -302,6 +302,68 @@ fn each_offline_policy_applies_to_its_queue() {
     assert_eq!(refused.len(), 2, "{mine:?}");
 }
 
+/// Where a queue lets them, users may also pick a printer of their own computer (a
+/// CUPS queue, listed with its state; Ream's own queues are not offered) or type a
+/// printer's address.
+#[test]
+fn a_user_may_pick_a_printer_of_this_computer_or_type_one() {
+    let (office, fallback) = (Printer::start("Office"), Printer::start("Fallback"));
+    let (desk, typed) = (Printer::start("Desk"), Printer::start("Typed"));
+    let site = site(&office, &fallback, &[&["Direct"]]);
+    site.admin(
+        &["queue", "offline", "Direct", "--policy", "print_unaccounted", "--pick", "--after", "1"],
+        "",
+    );
+    let mut server = site.serve();
+    let client = alice(&server, &site);
+    let port = free_port();
+    let run = run(&client, port, &[]);
+    let queues = cups_queues(&client, port);
+    // A printer on this computer, straight to its device as a user would add it.
+    let local = CupsQueue(format!("Desk-{port}"));
+    let added = std::process::Command::new("lpadmin")
+        .args(["-p", &local.0, "-E", "-v", &desk.uri(), "-m", "everywhere"])
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    server.stop();
+
+    print(queue(&queues, "Direct"), 2);
+    let offer = offered(&run);
+    let printers = offer["printers"].as_array().unwrap();
+    let names: Vec<&str> = printers.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    let mine = printers.iter().find(|p| p["name"] == local.0.as_str()).unwrap_or_else(|| panic!("{offer}"));
+    assert_eq!((&mine["local"], &mine["state"]), (&Value::Bool(true), &Value::from("idle")), "{offer}");
+    assert!(
+        !names.iter().any(|n| queues.iter().any(|q| q.0 == *n)),
+        "Ream's own queues are not offered: {names:?}"
+    );
+    assert_eq!(offer["may_type"], true);
+    answer(&client, offer["job"].as_str().unwrap(), &["--printer", &local.0]);
+    run.expect(Duration::from_secs(60), "printed on this computer's printer", |v| {
+        v["type"] == "offline_printed"
+    });
+    // Through the computer's own queue (whose filters may rewrite the PDF).
+    for _ in 0..300 {
+        if !desk.documents().is_empty() {
+            break;
+        }
+        sleep(100);
+    }
+    assert_eq!(desk.documents().len(), 1, "through the computer's own queue");
+
+    // Typed: an address that is not IPP is refused; an IPP one prints.
+    let bytes = print(queue(&queues, "Direct"), 1);
+    let offer = offered(&run);
+    let job = offer["job"].as_str().unwrap();
+    let refused = client.run(&["jobs", "fallback", job, "--printer", "file:///etc/passwd"], "");
+    assert_eq!(refused.error_code(), "CONFIG");
+    answer(&client, job, &["--printer", &typed.uri()]);
+    run.expect(Duration::from_secs(60), "printed on the printer typed", |v| v["type"] == "offline_printed");
+    assert_eq!(std::fs::read(&typed.documents()[0]).unwrap(), bytes);
+    assert!(office.documents().is_empty() && fallback.documents().is_empty());
+}
+
 /// The client killed (as SIGKILL would) at each step of a fallback print, then of the
 /// journal's replay, and started again: each job printed once, reported and charged once.
 #[test]

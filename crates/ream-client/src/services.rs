@@ -48,6 +48,7 @@ pub async fn serve(engine: &Engine, port: u16) -> Result<Services> {
         tracing::warn!(code = e.code(), error = %e, "no spool key yet");
     }
     tracing::info!("printing to ipp://127.0.0.1:{port}{}", crate::ipp_endpoint::PATH);
+    engine.serving_on(port);
     let printer = {
         let engine = engine.clone();
         tokio::spawn(async move {

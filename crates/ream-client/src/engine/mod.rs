@@ -95,6 +95,8 @@ struct Inner {
     offers: offline::Offers,
     /// One journal writer (or replayer) at a time.
     journal_lock: tokio::sync::Mutex<()>,
+    /// The port the local printer listens on (0 until it does).
+    local_port: std::sync::atomic::AtomicU16,
 }
 
 #[derive(Clone)]
@@ -145,6 +147,7 @@ impl Engine {
                 terms: Mutex::new(None),
                 offers: Mutex::default(),
                 journal_lock: tokio::sync::Mutex::new(()),
+                local_port: std::sync::atomic::AtomicU16::new(0),
             }),
         }
     }

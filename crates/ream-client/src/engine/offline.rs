@@ -102,24 +102,28 @@ pub fn typed_printer(typed: &str) -> Result<String> {
     Ok(format!("ipp://{authority}/ipp/print"))
 }
 
-/// The workstation's own CUPS queues, save those that lead to a Ream client (a
-/// loopback device at Ream's printer path): name and IPP address.
-fn local_queues() -> Vec<(String, String)> {
-    let Ok(out) = std::process::Command::new("lpstat").arg("-v").output() else { return Vec::new() };
-    local_queues_in(&String::from_utf8_lossy(&out.stdout))
+/// The workstation's own print queues (from CUPS, by the `printers` crate), save those
+/// that lead to this client's local printer on `port`: name, IPP address and state.
+fn local_queues(port: u16) -> Vec<(String, String, PrinterState)> {
+    printers::get_printers()
+        .into_iter()
+        .map(|p| {
+            let state = match p.state {
+                printers::common::base::printer::PrinterState::READY => PrinterState::Idle,
+                printers::common::base::printer::PrinterState::PRINTING => PrinterState::Processing,
+                printers::common::base::printer::PrinterState::PAUSED => PrinterState::Stopped,
+                _ => PrinterState::Unreachable,
+            };
+            (p.system_name, p.port_name, p.uri, state)
+        })
+        .filter(|(_, device, uri, _)| !leads_to_ream(device, port) && !uri.is_empty())
+        .map(|(name, _, uri, state)| (name, uri, state))
+        .collect()
 }
 
-fn local_queues_in(lpstat_v: &str) -> Vec<(String, String)> {
-    let ream = |device: &str| {
-        ["://127.0.0.1:", "://localhost:", "://[::1]:"].iter().any(|h| device.contains(h))
-            && device.contains(crate::ipp_endpoint::PATH)
-    };
-    lpstat_v
-        .lines()
-        .filter_map(|line| line.strip_prefix("device for ")?.split_once(": "))
-        .filter(|(_, device)| !ream(device))
-        .map(|(name, _)| (name.to_string(), format!("ipp://localhost:631/printers/{name}")))
-        .collect()
+/// Whether a queue's device is this client's local printer on `port`.
+fn leads_to_ream(device: &str, port: u16) -> bool {
+    ["127.0.0.1", "localhost", "[::1]"].iter().any(|host| device.contains(&format!("://{host}:{port}/")))
 }
 
 async fn state_of(uri: &str, fingerprint: Option<&str>) -> PrinterState {
@@ -198,6 +202,19 @@ impl Engine {
 
     // ----- offers -----
 
+    /// The port this client's local printer listens on (the settings' until it serves).
+    fn local_port(&self) -> u16 {
+        match self.inner.local_port.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => self.settings().ipp_port,
+            port => port,
+        }
+    }
+
+    /// Notes the port the local printer listens on (see [`crate::services::serve`]).
+    pub fn serving_on(&self, port: u16) {
+        self.inner.local_port.store(port, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Offers the user fallback printing for `job` (an offer without printers: try again
     /// or cancel); the answers come on the receiver.
     pub(super) async fn offer_fallback(
@@ -216,8 +233,10 @@ impl Engine {
             choices.push(FallbackChoice { name: p.name.clone(), uri: p.uri.clone(), local: false, state });
         }
         if pick {
-            for (name, uri) in tokio::task::spawn_blocking(local_queues).await.unwrap_or_default() {
-                let state = state_of(&uri, None).await;
+            let port = self.local_port();
+            for (name, uri, state) in
+                tokio::task::spawn_blocking(move || local_queues(port)).await.unwrap_or_default()
+            {
                 choices.push(FallbackChoice { name, uri, local: true, state });
             }
         }
@@ -614,13 +633,13 @@ mod tests {
     }
 
     #[test]
-    fn local_queues_leave_out_those_leading_to_ream() {
-        let lpstat = "device for Office: ipp://10.0.0.7/ipp/print\n\
-                      device for Ream: ipp://127.0.0.1:8632/ipp/print\n\
-                      device for Ream-Secure: ipp://localhost:9000/ipp/print/Secure\n\
-                      device for USB: usb://HP/LaserJet\n";
-        let names: Vec<String> = local_queues_in(lpstat).into_iter().map(|(n, _)| n).collect();
-        assert_eq!(names, ["Office", "USB"]);
-        assert_eq!(local_queues_in(lpstat)[1].1, "ipp://localhost:631/printers/USB");
+    fn queues_leading_to_this_client_are_left_out() {
+        assert!(leads_to_ream("ipp://127.0.0.1:8632/ipp/print", 8632));
+        assert!(leads_to_ream("ipp://localhost:8632/ipp/print/Secure", 8632));
+        // Another printer on this computer is the user's to pick.
+        assert!(!leads_to_ream("ipp://127.0.0.1:9000/ipp/print", 8632));
+        assert!(!leads_to_ream("ipp://10.0.0.7/ipp/print", 8632));
+        assert!(!leads_to_ream("usb://HP/LaserJet", 8632));
+        assert!(!leads_to_ream("socket://127.0.0.1:9100", 8632));
     }
 }
