@@ -367,6 +367,39 @@ fn client_spooled_jobs_stay_on_the_workstation_until_released_even_while_it_is_o
     assert!(!server_spool.exists() || std::fs::read_dir(&server_spool).unwrap().count() == 0);
 }
 
+/// The workstation killed (as SIGKILL would) once the printer took a held job, before the
+/// server heard it printed: asked again when it is back, it follows the job at the printer
+/// instead of printing it a second time.
+#[test]
+fn a_held_job_sent_just_before_its_workstation_died_prints_once() {
+    let printer = Printer::start("Annex");
+    let (_site, server) =
+        site_with_printer(&printer, &[&["Local", "--spooling", "client", "--release", "pull"]]);
+    let client = logged_in_client(&server);
+    let port = free_port();
+    let (run, queue) = workstation(&client, port);
+    drop(run);
+    let mut dying = Watch::start_env(
+        &client,
+        &["run", "--port", &port.to_string(), "--json"],
+        &[("REAM_CRASH_AT", "held-sent")],
+    );
+    dying.expect(Duration::from_secs(15), "the account", |v| credit_of(v) == Some(2_000));
+    lp_pdf(&queue, 1, &["print-color-mode=monochrome"]);
+    let submitted =
+        dying.expect(Duration::from_secs(30), "the job at the server", |v| v["type"] == "job_submitted");
+    let id = submitted["job"]["id"].as_str().unwrap().to_string();
+    client.run(&["jobs", "release", &id, "--json"], "").json();
+    assert!(dying.ended_within(Duration::from_secs(30)), "the client did not die after sending");
+    assert_eq!(printer.documents().len(), 1, "the printer took it");
+    let again = Watch::start(&client, &["run", "--port", &port.to_string(), "--json"]);
+    again.expect(Duration::from_secs(30), "the job printed", |v| {
+        v["type"] == "job_changed" && v["job"]["state"] == "printed"
+    });
+    assert_eq!(printer.documents().len(), 1, "printed once");
+    assert_eq!(client.status()["account"]["credit_cents"], 2_000 - 5, "charged once");
+}
+
 #[test]
 fn the_job_dialog_asks_for_the_account_the_project_and_a_confirmation() {
     let printer = Printer::start("Studio");

@@ -22,6 +22,42 @@ pub fn document_of(job_id: &str) -> PathBuf {
     held_dir().join(format!("{safe}.spool"))
 }
 
+/// How far sending a held job to its printer went (see `ream_print::printer::send_once`),
+/// beside its document: a client killed after the printer took the job, before the server
+/// heard it printed, follows it there when asked again instead of printing it twice.
+pub fn progress_of(job_id: &str) -> PathBuf {
+    document_of(job_id).with_extension("sent")
+}
+
+pub fn read_progress(job_id: &str) -> ream_print::printer::Progress {
+    let parsed = std::fs::read(progress_of(job_id))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+    let field = |name: &str| parsed.as_ref().and_then(|v| v[name].as_i64());
+    ream_print::printer::Progress {
+        printer_job_id: field("printer_job_id").map(|id| id as i32),
+        floor: field("floor"),
+    }
+}
+
+/// Keeps how far sending went, flushed to disk before the next step.
+pub fn write_progress(job_id: &str, p: ream_print::printer::Progress) -> std::io::Result<()> {
+    use std::io::Write;
+    let path = progress_of(job_id);
+    let tmp = path.with_extension("sent-tmp");
+    let json = serde_json::json!({ "printer_job_id": p.printer_job_id, "floor": p.floor });
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(json.to_string().as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, &path)
+}
+
+/// Drops a held job's document and what its sending noted.
+pub async fn forget(job_id: &str) {
+    let _ = tokio::fs::remove_file(document_of(job_id)).await;
+    let _ = tokio::fs::remove_file(progress_of(job_id)).await;
+}
+
 /// This client's holder id (made the first time).
 pub fn holder_id() -> std::io::Result<String> {
     let path = held_dir().join("holder-id");

@@ -436,9 +436,7 @@ impl Engine {
             })
             .await;
         match reported {
-            Ok(_) => {
-                let _ = tokio::fs::remove_file(&document).await;
-            }
+            Ok(_) => crate::held::forget(&job.id).await,
             // Not reported: the server asks again when this client reconnects.
             Err(e) => tracing::warn!(job = %job.id, error = %e, "cannot report a held job's outcome"),
         }
@@ -466,7 +464,15 @@ impl Engine {
             media: &job.media,
         };
         let patience = Duration::from_secs(600);
-        let printer_job = printer::print_job_patiently(&http, &target.uri, &request, patience).await?;
+        // Sent once, whatever stops this client in between (see `held::progress_of`).
+        let progress = crate::held::read_progress(&job.id);
+        let printer_job =
+            printer::send_once(&http, &target.uri, &request, progress, patience, |p| async move {
+                crate::held::write_progress(&job.id, p)?;
+                Ok(())
+            })
+            .await?;
+        crate::crash_point("held-sent");
         match printer::follow(&http, &target.uri, printer_job, patience).await? {
             printer::Outcome::Completed { impressions } => Ok((printer_job, impressions)),
             printer::Outcome::Failed(reason) => anyhow::bail!(reason),

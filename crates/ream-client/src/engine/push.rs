@@ -70,7 +70,7 @@ impl Engine {
                             use ream_wire::JobState::{Deleted, Expired, Failed, Rejected};
                             if matches!(job.state, Deleted | Rejected | Expired | Failed) {
                                 // A held document whose job is gone goes too.
-                                let _ = tokio::fs::remove_file(crate::held::document_of(&job.id)).await;
+                                crate::held::forget(&job.id).await;
                             }
                             self.emit(ClientEvent::JobChanged { job });
                         }
