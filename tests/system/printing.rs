@@ -665,6 +665,7 @@ fn a_job_with_nobody_logged_in_waits_for_the_login_its_queue_asks_for() {
     // Nobody is logged in; the person at the terminal will answer with a PIN.
     let port = free_port();
     let run = Watch::start_answering(&client, &["run", "--port", &port.to_string(), "--json"], "pin\n1234\n");
+    run.expect(Duration::from_secs(15), "the client listening", |v| v["type"] == "status");
     let cups = CupsQueue(format!("Ream-kiosk-{port}"));
     assert!(client.run(&["cups", "install", "--port", &port.to_string(), "--name", &cups.0], "").ok);
     lp_pdf(&cups, 1, &["print-color-mode=monochrome"]);
@@ -691,6 +692,7 @@ fn a_client_killed_while_a_job_waits_takes_it_up_at_its_next_start() {
     let port = free_port();
     // Nobody answers the login prompt; the client is killed while the job waits.
     let run = Watch::start_answering(&client, &["run", "--port", &port.to_string(), "--json"], "");
+    run.expect(Duration::from_secs(15), "the client listening", |v| v["type"] == "status");
     let cups = CupsQueue(format!("Ream-lobby-{port}"));
     let r = client.run(&["cups", "install", "--port", &port.to_string(), "--name", &cups.0], "");
     assert!(r.ok, "{}", r.stderr);
@@ -735,6 +737,8 @@ fn a_job_whose_login_never_comes_is_refused_with_the_reason() {
 
     let port = free_port();
     let run = Watch::start(&client, &["run", "--port", &port.to_string(), "--json"]);
+    // Its first status comes once its printer listens, which CUPS' driver set-up asks.
+    run.expect(Duration::from_secs(15), "the client listening", |v| v["type"] == "status");
     let cups = CupsQueue(format!("Ream-desk-{port}"));
     assert!(client.run(&["cups", "install", "--port", &port.to_string(), "--name", &cups.0], "").ok);
     lp_pdf(&cups, 1, &[]);

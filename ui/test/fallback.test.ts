@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  account,
   byTestId,
   check,
   clickAndFlush,
@@ -115,6 +116,16 @@ describe("fallback dialog", () => {
 });
 
 describe("offline jobs", () => {
+  it("the dashboard says what may be printed while the server is away, where it is limited", async () => {
+    const backend = fakeBackend({
+      status: async () => status({ account: account({ offline_line: { pages: 50, amount_cents: 500 } }) }),
+    });
+    await start(backend);
+    expect(text(byTestId("offline-line"))).toBe("While the server cannot be reached, you may print up to 50 pages and €5.00.");
+    backend.emit({ type: "status", status: status({ revision: 99, account: account({ version: 11 }) }) });
+    expect(maybeTestId("offline-line")).toBeNull();
+  });
+
   it("the banner counts the offline records still to report, offline and online", async () => {
     const backend = fakeBackend({
       status: async () =>

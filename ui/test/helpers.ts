@@ -51,6 +51,7 @@ export function account(over: Partial<AccountView> = {}): AccountView {
     has_pin: true,
     version: 10,
     server_time_ms: NOW,
+    offline_line: { pages: null, amount_cents: null },
     ...over,
   };
 }

@@ -219,6 +219,16 @@ impl Output {
                 list.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
             }
         };
+        let line = &a.offline_line;
+        let offline = match (line.pages, line.amount_cents) {
+            (None, None) => None,
+            (Some(p), None) => Some(format!("{p} page(s)")),
+            (None, Some(c)) => Some(money(c, &a.currency)),
+            (Some(p), Some(c)) => Some(format!("{p} page(s) and {}", money(c, &a.currency))),
+        };
+        if let Some(offline) = offline {
+            println!("Offline:      up to {offline} while the server cannot be reached");
+        }
         println!("Cost centres: {}", names(&a.cost_centres));
         println!("Projects:     {}", names(&a.projects));
         if detailed {

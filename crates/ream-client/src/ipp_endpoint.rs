@@ -105,62 +105,15 @@ async fn to_queue(
     handle(ep, Some(queue), req).await
 }
 
-/// Makes a completely spooled document (`part`, already on disk) a job waiting at
-/// `path`, its description beside it, and flushes both and the folder to disk before
-/// the spooler hears the job is complete: what CUPS has handed over survives a crash.
-async fn keep(
-    submission: &JobSubmission,
-    part: &std::path::Path,
-    path: &std::path::Path,
-) -> std::io::Result<()> {
-    let description = serde_json::to_vec(submission).map_err(std::io::Error::other)?;
-    let json = path.with_extension("json");
-    let mut file = tokio::fs::File::create(&json).await?;
-    tokio::io::AsyncWriteExt::write_all(&mut file, &description).await?;
-    file.sync_all().await?;
-    tokio::fs::rename(part, path).await?;
-    if let Some(dir) = path.parent() {
-        tokio::fs::File::open(dir).await?.sync_all().await?;
-    }
-    Ok(())
-}
-
-/// Takes up the jobs a previous run of the client had spooled but not yet delivered to
-/// the server, and drops what it had only half written. A front end calls it once it
-/// listens to the engine's events and the engine has started (a remembered login
-/// restored), as a job may ask for a login.
+/// Takes up the jobs a previous run of the client had spooled but not yet delivered (see
+/// [`crate::local_spool::waiting`]). A front end calls it once it listens to the engine's
+/// events and the engine has started (a remembered login restored), as a job may ask for
+/// a login.
 pub fn resume_spooled(engine: &Engine, spool: &std::path::Path) {
-    let Ok(entries) = std::fs::read_dir(spool) else { return };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        match path.extension().and_then(|e| e.to_str()) {
-            Some("part") => {
-                tracing::info!(file = %path.display(), "dropping a half-written job");
-                let _ = std::fs::remove_file(&path);
-            }
-            Some("spool") => {
-                let description = std::fs::read(path.with_extension("json"))
-                    .ok()
-                    .and_then(|d| serde_json::from_slice::<JobSubmission>(&d).ok());
-                match description {
-                    Some(submission) => {
-                        tracing::info!(job = %submission.name, "taking up a job spooled before the client stopped");
-                        let engine = engine.clone();
-                        tokio::spawn(async move { engine.print_spooled(submission, path).await });
-                    }
-                    None => {
-                        tracing::warn!(file = %path.display(), "dropping a spooled job without its description");
-                        let _ = std::fs::remove_file(&path);
-                    }
-                }
-            }
-            // Descriptions and fallback progress of documents gone (delivered, or printed
-            // and journaled before the client stopped).
-            Some("json" | "fallback" | "fallback-tmp") if !path.with_extension("spool").exists() => {
-                let _ = std::fs::remove_file(&path);
-            }
-            _ => {}
-        }
+    for (submission, path) in crate::local_spool::waiting(spool) {
+        tracing::info!(job = %submission.name, "taking up a job spooled before the client stopped");
+        let engine = engine.clone();
+        tokio::spawn(async move { engine.print_spooled(submission, path).await });
     }
 }
 
@@ -605,7 +558,7 @@ impl Endpoint {
     where
         R: futures_util::io::AsyncRead + Send + Unpin,
     {
-        let path = self.spool.join(format!("{}.spool", uuid::Uuid::new_v4()));
+        let path = crate::local_spool::new_document(&self.spool);
         let key = match self.engine.spool_key().await {
             Ok(key) => key,
             Err(e) => {
@@ -617,7 +570,7 @@ impl Endpoint {
         // description (`.json`) beside it: a client killed while a job waits takes it up
         // again at its next start, and a half-written one is dropped (the spooler, told
         // nothing, sends it again).
-        let part = path.with_extension("part");
+        let part = crate::local_spool::part_of(&path);
         // Counted on the way in, by the counter the server uses: a document it would refuse
         // is refused to CUPS now with an IPP error, not accepted and lost later.
         let scratch = self.spool.clone();
@@ -656,7 +609,7 @@ impl Endpoint {
         };
         // Written down as taken before the spooler hears so (see `ipp_jobs`).
         let kept = match written {
-            Ok(_) => match keep(&submission, &part, &path).await {
+            Ok(_) => match crate::local_spool::keep(&submission, &path).await {
                 Ok(()) => self.ids.taken(job.id),
                 Err(e) => Err(e),
             },
@@ -664,9 +617,7 @@ impl Endpoint {
         };
         if let Err(e) = kept {
             tracing::warn!(error = %e, "cannot spool a job");
-            let _ = tokio::fs::remove_file(&part).await;
-            let _ = tokio::fs::remove_file(&path).await;
-            let _ = tokio::fs::remove_file(path.with_extension("json")).await;
+            crate::local_spool::forget(&path).await;
             return Err(StatusCode::ServerErrorBusy);
         }
         tracing::info!(job = %submission.name, ipp_job = job.id, file = %path.display(), "job spooled");

@@ -16,6 +16,7 @@ pub mod instance;
 pub mod ipp_endpoint;
 pub mod ipp_jobs;
 pub mod journal;
+pub mod local_spool;
 pub mod notices;
 pub mod offline;
 pub mod refusals;

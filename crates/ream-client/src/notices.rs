@@ -253,6 +253,7 @@ mod tests {
                 has_pin: true,
                 version: 1,
                 server_time_ms: 0,
+                offline_line: Default::default(),
             }),
             account_stale: false,
             account_as_of_ms: None,

@@ -10,8 +10,6 @@
 //! front end asking meanwhile restores the login itself rather than hearing "nobody is
 //! logged in"), then [`resume`].
 
-use std::path::PathBuf;
-
 use tokio::task::JoinHandle;
 
 use crate::engine::Engine;
@@ -31,11 +29,6 @@ impl Drop for Services {
     }
 }
 
-/// Where documents printed to this client wait until the server has them.
-pub fn spool_dir() -> PathBuf {
-    crate::settings::cache_dir().join("spool")
-}
-
 /// Serves the local printer on `127.0.0.1:port` (an error when the port is taken) and
 /// keeps the CUPS queues that print to it enabled.
 pub async fn serve(engine: &Engine, port: u16) -> Result<Services> {
@@ -52,7 +45,7 @@ pub async fn serve(engine: &Engine, port: u16) -> Result<Services> {
     let printer = {
         let engine = engine.clone();
         tokio::spawn(async move {
-            if let Err(e) = crate::ipp_endpoint::serve(engine, listener, spool_dir()).await {
+            if let Err(e) = crate::ipp_endpoint::serve(engine, listener, crate::local_spool::dir()).await {
                 tracing::error!(error = %e, "the local printer stopped");
             }
         })
@@ -79,5 +72,5 @@ impl Services {
 
 /// Jobs a previous run took from the spooler but did not deliver go on now.
 pub fn resume(engine: &Engine) {
-    crate::ipp_endpoint::resume_spooled(engine, &spool_dir());
+    crate::ipp_endpoint::resume_spooled(engine, &crate::local_spool::dir());
 }

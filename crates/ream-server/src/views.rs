@@ -24,6 +24,7 @@ pub async fn account_view(state: &AppState, user: &UserRow) -> AppResult<Account
         has_pin: user.pin_hash.is_some(),
         version: user.version,
         server_time_ms: now,
+        offline_line: store.offline_line_of(&user.id).await?,
     })
 }
 

@@ -153,6 +153,9 @@ async fn the_client_is_told_each_queues_policy_and_whether_the_user_is_unrestric
     let terms = app.get("/api/v1/me/offline", &carol).await.ok();
     assert_eq!(terms["username"], "carol");
     assert_eq!(terms["line"], json!({"pages": 20, "amount_cents": 300}));
+    // Her account shows it too.
+    let me = app.get("/api/v1/me", &carol).await.ok();
+    assert_eq!(me["offline_line"], json!({"pages": 20, "amount_cents": 300}));
     let of = |terms: &Value, name: &str| {
         terms["queues"].as_array().unwrap().iter().find(|q| q["name"] == name).cloned().unwrap()
     };

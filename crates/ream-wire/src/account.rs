@@ -85,6 +85,10 @@ pub struct AccountView {
     pub has_pin: bool,
     pub version: i64,
     pub server_time_ms: i64,
+    /// What the user may print while their workstation cannot reach the server (where a
+    /// queue's offline policy charges offline jobs); none set: no such limit.
+    #[serde(default)]
+    pub offline_line: crate::OfflineLine,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -39,6 +39,6 @@ account_as_of_ms: number | null, workstation_id: string | null,
  */
 revision: number, 
 /**
- * Jobs printed while offline that the server has not yet acknowledged.
+ * Jobs printed while offline whose journal entries the server has not yet answered.
  */
 offline_pending: number, };

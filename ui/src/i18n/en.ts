@@ -263,6 +263,8 @@ export const en = {
   offlinePending: (n: number) =>
     `${n} ${plural(n, "job", "jobs")} printed offline ${plural(n, "waits", "wait")} to be reported to the server.`,
   jobOffline: "Printed offline",
+  offlineLine: (limit: string) => `While the server cannot be reached, you may print up to ${limit}.`,
+  and: " and ",
 
   // Settings
   settingsTitle: "Settings",

@@ -257,6 +257,8 @@ export const fr: Messages = {
   offlinePending: (n) =>
     `${n} ${plural(n, "travail imprimé hors ligne attend", "travaux imprimés hors ligne attendent")} d’être transmis au serveur.`,
   jobOffline: "Imprimé hors ligne",
+  offlineLine: (limit) => `Quand le serveur est injoignable, vous pouvez imprimer jusqu’à ${limit}.`,
+  and: " et ",
 
   settingsTitle: "Paramètres",
   serverLegend: "Serveur d'impression",

@@ -136,9 +136,22 @@ export class DashboardScreen implements Screen {
                   ),
                 )
               : null,
+            this.offlineLine(account),
           ]
         : h("p", { class: "muted" }, t.noAccount),
     );
+  }
+
+  /** What the user may print while the server cannot be reached, where it is limited. */
+  private offlineLine(account: AccountView): HTMLElement | null {
+    const t = this.app.t;
+    const { pages, amount_cents } = account.offline_line;
+    if (pages === null && amount_cents === null) return null;
+    const parts = [
+      pages !== null ? t.pageCount(pages, this.app.fmt.number(pages)) : null,
+      amount_cents !== null ? this.app.fmt.money(amount_cents, account.currency) : null,
+    ].filter((p): p is string => p !== null);
+    return h("p", { class: "muted small", testid: "offline-line" }, t.offlineLine(parts.join(t.and)));
   }
 
   private quotasCard(account: AccountView | null): HTMLElement {

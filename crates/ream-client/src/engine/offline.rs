@@ -58,8 +58,8 @@ struct FallbackProgress {
     floor: Option<i64>,
 }
 
-pub(crate) fn progress_path(document: &Path) -> PathBuf {
-    document.with_extension("fallback")
+fn progress_path(document: &Path) -> PathBuf {
+    crate::local_spool::fallback_of(document)
 }
 
 fn write_progress(path: &Path, progress: &FallbackProgress) -> std::io::Result<()> {
@@ -370,7 +370,7 @@ impl Engine {
         match self.try_print_offline(job, document, target).await {
             Ok(outcome) if outcome.printed => {
                 let printer = self.printed_on(document).unwrap_or_default();
-                self.drop_fallback_files(document).await;
+                crate::local_spool::forget(document).await;
                 self.emit(ClientEvent::OfflinePrinted { name: job.name.clone(), printer });
             }
             Ok(outcome) => {
@@ -379,7 +379,7 @@ impl Engine {
                     job,
                     &ClientError::OfflineRefused(format!("the fallback printer failed: {reason}")),
                 );
-                self.drop_fallback_files(document).await;
+                crate::local_spool::forget(document).await;
             }
             // Kept for the next start: the journal and the progress file say where it was.
             Err(e) => {
@@ -397,12 +397,6 @@ impl Engine {
 
     fn printed_on(&self, document: &Path) -> Option<String> {
         read_progress(&progress_path(document)).map(|p| p.record.printer)
-    }
-
-    async fn drop_fallback_files(&self, document: &Path) {
-        let _ = tokio::fs::remove_file(document).await;
-        let _ = tokio::fs::remove_file(document.with_extension("json")).await;
-        let _ = tokio::fs::remove_file(progress_path(document)).await;
     }
 
     async fn try_print_offline(

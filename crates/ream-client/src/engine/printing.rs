@@ -145,8 +145,7 @@ impl Engine {
         if let Ok(Taken::Fallback(target)) = outcome {
             return self.print_offline(&job, &document, Some(target)).await;
         }
-        let _ = tokio::fs::remove_file(&document).await;
-        let _ = tokio::fs::remove_file(document.with_extension("json")).await;
+        crate::local_spool::forget(&document).await;
         match outcome {
             Ok(Taken::Fallback(_)) => unreachable!("printed offline above"),
             Ok(Taken::Server(submitted)) => {

@@ -54,15 +54,22 @@ pub enum JournalEffect<'a> {
 }
 
 impl Store {
+    /// Sets a user's (or a group's) offline credit line; the accounts it shows in are
+    /// bumped, so that their clients hear of it.
     pub async fn set_offline_line(&self, owner: LineOwner, name: &str, line: &OfflineLine) -> AppResult<()> {
-        let sql = match owner {
-            LineOwner::User => "UPDATE users SET offline_pages = $1, offline_cents = $2 WHERE username = $3",
-            LineOwner::Group => {
-                "UPDATE user_groups SET offline_pages = $1, offline_cents = $2 WHERE name = $3"
-            }
+        let (sql, members) = match owner {
+            LineOwner::User => (
+                "UPDATE users SET offline_pages = $1, offline_cents = $2 WHERE username = $3",
+                "SELECT id FROM users WHERE username = $1",
+            ),
+            LineOwner::Group => (
+                "UPDATE user_groups SET offline_pages = $1, offline_cents = $2 WHERE name = $3",
+                "SELECT m.user_id FROM group_members m JOIN user_groups g ON g.id = m.group_id WHERE g.name = $1",
+            ),
         };
+        let mut tx = self.pool().begin().await?;
         let done =
-            sqlx::query(sql).bind(line.pages).bind(line.amount_cents).bind(name).execute(self.pool()).await?;
+            sqlx::query(sql).bind(line.pages).bind(line.amount_cents).bind(name).execute(&mut *tx).await?;
         if done.rows_affected() == 0 {
             let what = match owner {
                 LineOwner::User => "user",
@@ -70,6 +77,12 @@ impl Store {
             };
             return Err(AppError::not_found(format!("{what} {name}")));
         }
+        let now = self.now_ms();
+        for row in sqlx::query(members).bind(name).fetch_all(&mut *tx).await? {
+            let id: String = row.try_get(0)?;
+            bump_user(&mut *tx, &id, now).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
