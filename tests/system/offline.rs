@@ -21,6 +21,16 @@ fn site(office: &Printer, fallback: &Printer, queues: &[&[&str]]) -> Site {
     site
 }
 
+/// [`site`] with `Direct` printing offline on `Fallback` for users nothing limits, and
+/// alice's credit allowed to go `amount` unchecked while the server is away.
+fn falling_back(office: &Printer, fallback: &Printer, amount: &str) -> Site {
+    let site = site(office, fallback, &[&["Direct"]]);
+    let policy = ["--policy", "print_if_unrestricted", "--fallback", "Fallback", "--after", "1"];
+    site.admin(&[&["queue", "offline", "Direct"][..], &policy[..]].concat(), "");
+    site.admin(&["user", "offline-line", "alice", "--amount", amount], "");
+    site
+}
+
 /// Alice logged in (remembered) on an enrolled workstation: the journal is signed with
 /// its key.
 fn alice(server: &ServerProcess, site: &Site) -> Client {
@@ -129,23 +139,7 @@ fn offline_jobs(site: &Site) -> Vec<Value> {
 #[test]
 fn with_the_server_down_a_job_prints_on_a_fallback_printer_and_is_charged_once_when_it_is_back() {
     let (office, fallback) = (Printer::start("Office"), Printer::start("Fallback"));
-    let site = site(&office, &fallback, &[&["Direct"]]);
-    site.admin(
-        &[
-            "queue",
-            "offline",
-            "Direct",
-            "--policy",
-            "print_if_unrestricted",
-            "--fallback",
-            "Fallback",
-            "--after",
-            "1",
-        ],
-        "",
-    );
-    // Her credit may go 5.00 unchecked while the server is away.
-    site.admin(&["user", "offline-line", "alice", "--amount", "5"], "");
+    let site = falling_back(&office, &fallback, "5");
     let mut server = site.serve();
     let client = alice(&server, &site);
     let port = free_port();
@@ -369,22 +363,7 @@ fn a_user_may_pick_a_printer_of_this_computer_or_type_one() {
 #[test]
 fn a_client_killed_at_any_step_of_an_offline_print_or_its_report_prints_and_charges_once() {
     let (office, fallback) = (Printer::start("Office"), Printer::start("Fallback"));
-    let site = site(&office, &fallback, &[&["Direct"]]);
-    site.admin(
-        &[
-            "queue",
-            "offline",
-            "Direct",
-            "--policy",
-            "print_if_unrestricted",
-            "--fallback",
-            "Fallback",
-            "--after",
-            "1",
-        ],
-        "",
-    );
-    site.admin(&["user", "offline-line", "alice", "--amount", "10"], "");
+    let site = falling_back(&office, &fallback, "10");
     let mut server = site.serve();
     let client = alice(&server, &site);
     let port = free_port();
@@ -447,22 +426,7 @@ fn a_client_killed_at_any_step_of_an_offline_print_or_its_report_prints_and_char
 #[test]
 fn an_edited_journal_is_refused_and_shown_to_administrators() {
     let (office, fallback) = (Printer::start("Office"), Printer::start("Fallback"));
-    let site = site(&office, &fallback, &[&["Direct"]]);
-    site.admin(
-        &[
-            "queue",
-            "offline",
-            "Direct",
-            "--policy",
-            "print_if_unrestricted",
-            "--fallback",
-            "Fallback",
-            "--after",
-            "1",
-        ],
-        "",
-    );
-    site.admin(&["user", "offline-line", "alice", "--amount", "10"], "");
+    let site = falling_back(&office, &fallback, "10");
     let mut server = site.serve();
     let client = alice(&server, &site);
     let port = free_port();

@@ -87,6 +87,30 @@ export function replaceKeepingFocus(parent: HTMLElement, ...children: Child[]): 
 }
 
 /** Focusable elements inside `root`, in tab order of the document. */
+/** A modal dialog's keys: Escape calls `onEscape`; Tab and Shift+Tab stay inside it. */
+export function dialogKeys(onEscape: () => void): (e: KeyboardEvent) => void {
+  return (e) => {
+    if (e.key === "Escape") {
+      e.preventDefault();
+      e.stopPropagation();
+      onEscape();
+    } else if (e.key === "Tab") {
+      const dialog = e.currentTarget as HTMLElement;
+      const items = focusables(dialog);
+      const first = items[0];
+      const last = items[items.length - 1];
+      if (!first || !last) return;
+      if (e.shiftKey && (document.activeElement === first || !dialog.contains(document.activeElement))) {
+        e.preventDefault();
+        last.focus();
+      } else if (!e.shiftKey && document.activeElement === last) {
+        e.preventDefault();
+        first.focus();
+      }
+    }
+  };
+}
+
 export function focusables(root: HTMLElement): HTMLElement[] {
   const selector =
     'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';

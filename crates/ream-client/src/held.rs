@@ -42,14 +42,8 @@ pub fn read_progress(job_id: &str) -> ream_print::printer::Progress {
 
 /// Keeps how far sending went, flushed to disk before the next step.
 pub fn write_progress(job_id: &str, p: ream_print::printer::Progress) -> std::io::Result<()> {
-    use std::io::Write;
-    let path = progress_of(job_id);
-    let tmp = path.with_extension("sent-tmp");
     let json = serde_json::json!({ "printer_job_id": p.printer_job_id, "floor": p.floor });
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(json.to_string().as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, &path)
+    crate::files::replace_synced(&progress_of(job_id), json.to_string().as_bytes())
 }
 
 /// Drops a held job's document and what its sending noted.

@@ -93,7 +93,7 @@ impl JobIds {
 
     fn reserve(&self, state: &mut State) -> std::io::Result<()> {
         let until = state.next + BLOCK;
-        write_synced(&self.dir.join("ipp-next-job"), until.to_string().as_bytes())?;
+        crate::files::replace_synced(&self.dir.join("ipp-next-job"), until.to_string().as_bytes())?;
         state.reserved_until = until;
         Ok(())
     }
@@ -118,7 +118,7 @@ impl JobIds {
             let from = state.taken_order.len() - self.kept / 2;
             let keep = state.taken_order.split_off(from);
             let text: String = keep.iter().map(|id| format!("{id}\n")).collect();
-            write_synced(&self.dir.join("ipp-taken-jobs"), text.as_bytes())?;
+            crate::files::replace_synced(&self.dir.join("ipp-taken-jobs"), text.as_bytes())?;
             state.taken = keep.iter().copied().collect();
             state.taken_order = keep;
             return Ok(());
@@ -145,19 +145,6 @@ impl JobIds {
 fn time_floor() -> i32 {
     let since = crate::workstation::now_ms() / 1_000 - 1_767_225_600;
     i32::try_from(since.clamp(1, i64::from(i32::MAX / 2))).unwrap_or(1)
-}
-
-/// Replaces `path` with `bytes`, flushed to disk, the folder too.
-fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut file = std::fs::File::create(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@
 use std::collections::HashSet;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -177,24 +177,11 @@ impl Journal {
             let last = entries.last().expect("more than one");
             let mut line = serde_json::to_vec(last).map_err(std::io::Error::other)?;
             line.push(b'\n');
-            replace(&self.entries_path(), &line)?;
-            replace(&self.acked_path(), format!("{}\n", last.id).as_bytes())?;
+            crate::files::replace_synced(&self.entries_path(), &line)?;
+            crate::files::replace_synced(&self.acked_path(), format!("{}\n", last.id).as_bytes())?;
         }
         Ok(())
     }
-}
-
-/// Replaces a file's content atomically (written beside it, flushed, renamed).
-fn replace(path: &Path, content: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new().create(true).write(true).truncate(true).mode(0o600).open(&tmp)?;
-    f.write_all(content)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod api;
 pub mod cups;
 pub mod engine;
 pub mod error;
+pub mod files;
 pub mod held;
 pub mod instance;
 pub mod ipp_endpoint;

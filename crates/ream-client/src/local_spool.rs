@@ -84,7 +84,11 @@ pub fn waiting(dir: &Path) -> Vec<(JobSubmission, PathBuf)> {
                     }
                 }
             }
-            Some("json" | "fallback" | "fallback-tmp") if !path.with_extension("spool").exists() => {
+            Some("json" | "fallback") if !path.with_extension("spool").exists() => {
+                let _ = std::fs::remove_file(&path);
+            }
+            // A replacement a crash cut short: the file it was to replace stands.
+            Some("tmp") => {
                 let _ = std::fs::remove_file(&path);
             }
             _ => {}

@@ -379,6 +379,17 @@ fn no_secretless_admin(user: &UserRow, how: &str) -> AppResult<()> {
     Ok(())
 }
 
+/// The enrolled workstation's public key.
+pub fn workstation_key(ws: &WorkstationRow) -> AppResult<VerifyingKey> {
+    let key_bytes: [u8; 32] = STANDARD
+        .decode(&ws.public_key)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("stored workstation key is malformed")))?;
+    VerifyingKey::from_bytes(&key_bytes)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored workstation key: {e}")))
+}
+
 /// Checks a workstation proof: an enrolled, unrevoked workstation signed it, for this
 /// purpose, recently, and it has not been seen before.
 pub async fn verify_proof(
@@ -398,13 +409,7 @@ pub async fn verify_proof(
     if ws.revoked_at_ms.is_some() {
         return Err(AppError::new(ErrorCode::WorkstationRevoked, "this workstation's enrolment was revoked"));
     }
-    let key_bytes: [u8; 32] = STANDARD
-        .decode(&ws.public_key)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("stored workstation key is malformed")))?;
-    let key = VerifyingKey::from_bytes(&key_bytes)
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored workstation key: {e}")))?;
+    let key = workstation_key(&ws)?;
     let signature =
         STANDARD.decode(&proof.signature).ok().and_then(|b| Signature::from_slice(&b).ok()).ok_or_else(
             || AppError::new(ErrorCode::AssertionInvalid, "the proof's signature is malformed"),

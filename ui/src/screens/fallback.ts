@@ -10,7 +10,7 @@
 import type { App } from "../app";
 import type { FallbackAnswer } from "../bindings/FallbackAnswer";
 import type { FallbackOffer } from "../bindings/FallbackOffer";
-import { focusables, h, replaceKeepingFocus } from "../dom";
+import { dialogKeys, h, replaceKeepingFocus } from "../dom";
 import { toBackendError } from "../errors";
 
 interface Entry {
@@ -138,26 +138,7 @@ export class FallbackController {
     const t = app.t;
     const o = entry.offer;
     const canPrint = o.printers.length > 0 || o.may_type;
-    const onKeydown = (e: KeyboardEvent) => {
-      if (e.key === "Escape") {
-        e.preventDefault();
-        e.stopPropagation();
-        this.later();
-      } else if (e.key === "Tab") {
-        const dialog = e.currentTarget as HTMLElement;
-        const items = focusables(dialog);
-        const first = items[0];
-        const last = items[items.length - 1];
-        if (!first || !last) return;
-        if (e.shiftKey && (document.activeElement === first || !dialog.contains(document.activeElement))) {
-          e.preventDefault();
-          last.focus();
-        } else if (!e.shiftKey && document.activeElement === last) {
-          e.preventDefault();
-          first.focus();
-        }
-      }
-    };
+    const onKeydown = dialogKeys(() => this.later());
     const pages = o.pages !== null ? t.pageCount(o.pages, app.fmt.number(o.pages)) : null;
     return h(
       "div",

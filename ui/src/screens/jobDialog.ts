@@ -12,7 +12,7 @@ import type { JobDialog } from "../bindings/JobDialog";
 import type { PaymentChoice } from "../bindings/PaymentChoice";
 import type { PaymentOption } from "../bindings/PaymentOption";
 import type { Question } from "../bindings/Question";
-import { focusables, h, replaceKeepingFocus, type Child } from "../dom";
+import { dialogKeys, focusables, h, replaceKeepingFocus, type Child } from "../dom";
 import { toBackendError } from "../errors";
 import type { Messages } from "../i18n";
 
@@ -306,26 +306,7 @@ export class JobDialogController {
     const job = d.job;
     const more = this.queue.length - 1;
 
-    const onKeydown = (e: KeyboardEvent) => {
-      if (e.key === "Escape") {
-        e.preventDefault();
-        e.stopPropagation();
-        this.later();
-      } else if (e.key === "Tab") {
-        const dialog = e.currentTarget as HTMLElement;
-        const items = focusables(dialog);
-        const first = items[0];
-        const last = items[items.length - 1];
-        if (!first || !last) return;
-        if (e.shiftKey && (document.activeElement === first || !dialog.contains(document.activeElement))) {
-          e.preventDefault();
-          last.focus();
-        } else if (!e.shiftKey && document.activeElement === last) {
-          e.preventDefault();
-          first.focus();
-        }
-      }
-    };
+    const onKeydown = dialogKeys(() => this.later());
 
     return h(
       "div",

@@ -63,17 +63,7 @@ fn progress_path(document: &Path) -> PathBuf {
 }
 
 fn write_progress(path: &Path, progress: &FallbackProgress) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("fallback-tmp");
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
-    f.write_all(&serde_json::to_vec(progress).map_err(std::io::Error::other)?)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
+    crate::files::replace_synced(path, &serde_json::to_vec(progress).map_err(std::io::Error::other)?)
 }
 
 fn read_progress(path: &Path) -> Option<FallbackProgress> {
@@ -496,43 +486,41 @@ impl Engine {
         path: &Path,
         document: &Path,
     ) -> anyhow::Result<(i32, Option<i64>)> {
-        use ream_print::printer;
-        anyhow::ensure!(document.exists(), "the document is no longer on this workstation");
-        let key = self.spool_key().await?;
-        let spooled = printer::Document::Spooled { path: document.to_path_buf(), key };
         let record = progress.record.clone();
-        let http = printer::http_client(progress.fingerprint.as_deref());
-        let request = printer::PrintRequest {
-            document: &spooled,
-            job_name: &record.name,
+        let sending = super::printing::Sending {
+            document,
+            uri: &record.printer_uri,
+            fingerprint: progress.fingerprint.as_deref(),
+            name: &record.name,
             user: &record.user,
             copies: record.copies,
             duplex: record.duplex,
             colour: record.colour,
             media: &record.media,
+            progress: ream_print::printer::Progress {
+                printer_job_id: progress.printer_job_id,
+                floor: progress.floor,
+            },
+            sent: "fallback-sent",
         };
-        let patience = Duration::from_secs(600);
-        let start = printer::Progress { printer_job_id: progress.printer_job_id, floor: progress.floor };
+        // Each step is kept in the progress file, with the record it belongs to.
         let kept = std::sync::Arc::new(Mutex::new(progress.clone()));
-        let printer_job = printer::send_once(&http, &record.printer_uri, &request, start, patience, |p| {
-            let kept = kept.clone();
-            let path = path.to_path_buf();
-            async move {
-                let mut now = kept.lock().expect("lock").clone();
-                now.printer_job_id = p.printer_job_id;
-                now.floor = p.floor;
-                write_progress(&path, &now)?;
-                *kept.lock().expect("lock") = now;
-                Ok(())
-            }
-        })
-        .await?;
+        let sent = self
+            .send_and_follow(sending, |p| {
+                let kept = kept.clone();
+                let path = path.to_path_buf();
+                async move {
+                    let mut now = kept.lock().expect("lock").clone();
+                    now.printer_job_id = p.printer_job_id;
+                    now.floor = p.floor;
+                    write_progress(&path, &now)?;
+                    *kept.lock().expect("lock") = now;
+                    Ok(())
+                }
+            })
+            .await;
         *progress = kept.lock().expect("lock").clone();
-        crate::crash_point("fallback-sent");
-        match printer::follow(&http, &record.printer_uri, printer_job, patience).await? {
-            printer::Outcome::Completed { impressions } => Ok((printer_job, impressions)),
-            printer::Outcome::Failed(reason) => anyhow::bail!(reason),
-        }
+        sent
     }
 
     // ----- the journal's replay -----

@@ -7,6 +7,23 @@ use super::offline::FallbackTarget;
 use super::*;
 use crate::offline::Decision;
 
+/// A spooled document on its way to a printer (see [`Engine::send_and_follow`]).
+pub(super) struct Sending<'a> {
+    pub document: &'a std::path::Path,
+    pub uri: &'a str,
+    pub fingerprint: Option<&'a str>,
+    pub name: &'a str,
+    pub user: &'a str,
+    pub copies: i64,
+    pub duplex: bool,
+    pub colour: bool,
+    pub media: &'a str,
+    /// How far it went before (after a restart).
+    pub progress: ream_print::printer::Progress,
+    /// The crash point once the printer has it (see [`crate::crash_point`]).
+    pub sent: &'static str,
+}
+
 /// Where a document printed here went.
 #[derive(Debug)]
 pub(crate) enum Taken {
@@ -448,31 +465,57 @@ impl Engine {
         target: &ream_wire::PrintTarget,
         document: &std::path::Path,
     ) -> anyhow::Result<(i32, Option<i64>)> {
-        use ream_print::printer;
-        anyhow::ensure!(document.exists(), "the document is no longer on the workstation that kept it");
-        let key = self.spool_key().await?;
-        let document = printer::Document::Spooled { path: document.to_path_buf(), key };
-        let http = printer::http_client(target.fingerprint.as_deref());
-        let request = printer::PrintRequest {
-            document: &document,
-            job_name: &job.name,
+        let sending = Sending {
+            document,
+            uri: &target.uri,
+            fingerprint: target.fingerprint.as_deref(),
+            name: &job.name,
             user: &target.user,
             copies: job.copies,
             duplex: job.duplex,
             colour: job.colour,
             media: &job.media,
+            // Sent once, whatever stops this client in between (see `held::progress_of`).
+            progress: crate::held::read_progress(&job.id),
+            sent: "held-sent",
+        };
+        self.send_and_follow(sending, |p| async move {
+            crate::held::write_progress(&job.id, p)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Sends a spooled document to a printer once (`ream_print::printer::send_once`,
+    /// each step given to `note`) and follows it to its end: the printer's job id, and
+    /// the impressions it counted.
+    pub(super) async fn send_and_follow<F, Fut>(
+        &self,
+        s: Sending<'_>,
+        note: F,
+    ) -> anyhow::Result<(i32, Option<i64>)>
+    where
+        F: FnMut(ream_print::printer::Progress) -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<()>>,
+    {
+        use ream_print::printer;
+        anyhow::ensure!(s.document.exists(), "the document is no longer on this workstation");
+        let key = self.spool_key().await?;
+        let document = printer::Document::Spooled { path: s.document.to_path_buf(), key };
+        let http = printer::http_client(s.fingerprint);
+        let request = printer::PrintRequest {
+            document: &document,
+            job_name: s.name,
+            user: s.user,
+            copies: s.copies,
+            duplex: s.duplex,
+            colour: s.colour,
+            media: s.media,
         };
         let patience = Duration::from_secs(600);
-        // Sent once, whatever stops this client in between (see `held::progress_of`).
-        let progress = crate::held::read_progress(&job.id);
-        let printer_job =
-            printer::send_once(&http, &target.uri, &request, progress, patience, |p| async move {
-                crate::held::write_progress(&job.id, p)?;
-                Ok(())
-            })
-            .await?;
-        crate::crash_point("held-sent");
-        match printer::follow(&http, &target.uri, printer_job, patience).await? {
+        let printer_job = printer::send_once(&http, s.uri, &request, s.progress, patience, note).await?;
+        crate::crash_point(s.sent);
+        match printer::follow(&http, s.uri, printer_job, patience).await? {
             printer::Outcome::Completed { impressions } => Ok((printer_job, impressions)),
             printer::Outcome::Failed(reason) => anyhow::bail!(reason),
         }

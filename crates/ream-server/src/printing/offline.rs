@@ -122,13 +122,7 @@ pub async fn take_journal(
     if ws.revoked_at_ms.is_some() {
         return Err(AppError::new(ErrorCode::WorkstationRevoked, "this workstation's enrolment was revoked"));
     }
-    let key_bytes: [u8; 32] = STANDARD
-        .decode(&ws.public_key)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("stored workstation key is malformed")))?;
-    let key = VerifyingKey::from_bytes(&key_bytes)
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored workstation key: {e}")))?;
+    let key = crate::auth::workstation_key(&ws)?;
     let mut results = Vec::with_capacity(batch.entries.len());
     for entry in &batch.entries {
         let result = match take_entry(state, workstation_id, &key, entry).await {
