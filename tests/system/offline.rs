@@ -316,7 +316,7 @@ fn a_user_may_pick_a_printer_of_this_computer_or_type_one() {
     // A printer on this computer, straight to its device as a user would add it.
     let local = CupsQueue(format!("Desk-{port}"));
     let added = std::process::Command::new("lpadmin")
-        .args(["-p", &local.0, "-E", "-v", &desk.uri(), "-m", "everywhere"])
+        .args(["-p", &local.0, "-E", "-v", &desk.uri(), "-m", "everywhere", "-o", "printer-is-shared=false"])
         .output()
         .unwrap();
     assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));

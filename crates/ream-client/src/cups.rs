@@ -96,6 +96,11 @@ pub fn install(name: &str, uri: &str, description: &str) -> Result<(), ClientErr
             description,
             "-o",
             "printer-error-policy=retry-current-job",
+            // The queue leads to this user's own client, which takes the job as theirs:
+            // never offered to the network (and never advertised over DNS-SD, which
+            // cupsd crashed on while queues came and went).
+            "-o",
+            "printer-is-shared=false",
         ]))?;
     if !out.status.success() {
         return Err(ClientError::Config(format!(
