@@ -51,9 +51,15 @@ impl ServerProcess {
 
     /// Starts (again) with the same arguments.
     pub fn resume(&mut self) {
+        self.resume_with(&[]);
+    }
+
+    /// Starts (again) with the same arguments and `env` set (e.g. `REAM_CRASH_AT`).
+    pub fn resume_with(&mut self, env: &[(&str, &str)]) {
         let mut command = Command::new(bin("ream-server"));
         command
             .args(&self.args)
+            .envs(env.iter().copied())
             // REAM_TEST_SERVER_LOG=info (or debug) shows what the server logs in a test.
             .env("REAM_LOG", std::env::var("REAM_TEST_SERVER_LOG").unwrap_or_else(|_| "warn".into()))
             .stdout(Stdio::piped());
@@ -77,6 +83,18 @@ impl ServerProcess {
         }
         let status = child.wait().unwrap();
         panic!("ream-server {:?} exited ({status}) before listening: {:?}", self.args, self.output);
+    }
+
+    /// Waits for the server to end by itself; whether it did within `within`.
+    pub fn ended_within(&mut self, within: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + within;
+        while std::time::Instant::now() < deadline {
+            match self.child.as_mut().map(|c| c.try_wait()) {
+                Some(Ok(Some(_))) | None => return true,
+                _ => crate::sleep(50),
+            }
+        }
+        false
     }
 
     pub fn stop(&mut self) {

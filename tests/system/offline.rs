@@ -358,6 +358,50 @@ fn a_user_may_pick_a_printer_of_this_computer_or_type_one() {
     assert!(office.documents().is_empty() && fallback.documents().is_empty());
 }
 
+/// A job whose submission may have reached the server (the server recorded it and died
+/// before answering) is never printed elsewhere, whoever answers the offers: it waits,
+/// and prints once when the server is back.
+#[test]
+fn a_job_the_server_may_have_is_never_offered_for_fallback() {
+    let (office, fallback) = (Printer::start("Office"), Printer::start("Fallback"));
+    let site = site(&office, &fallback, &[&["Direct"]]);
+    let policy = ["--policy", "print_unaccounted", "--fallback", "Fallback", "--after", "1"];
+    site.admin(&[&["queue", "offline", "Direct"][..], &policy[..]].concat(), "");
+    let mut server = site.serve();
+    let client = alice(&server, &site);
+    let port = free_port();
+    let run = run(&client, port, &[]);
+    let queues = cups_queues(&client, port);
+    // The server comes back as one that dies once it has recorded a job.
+    server.stop();
+    run.expect(Duration::from_secs(30), "the server gone", |v| v["type"] == "server_unreachable");
+    server.resume_with(&[("REAM_CRASH_AT", "job-made")]);
+    run.expect(Duration::from_secs(30), "the server back", |v| v["type"] == "server_back");
+    print(queue(&queues, "Direct"), 2);
+    assert!(server.ended_within(Duration::from_secs(30)), "the server did not die after recording the job");
+    // Offline past the queue's second: any offer made is taken, as a user would.
+    for _ in 0..40 {
+        let offers = client.run(&["jobs", "fallback", "--json"], "").json();
+        if let Some(job) = offers["offers"][0]["job"].as_str() {
+            client.run(&["jobs", "fallback", job, "--printer", "Fallback"], "");
+        }
+        sleep(200);
+    }
+    server.resume();
+    let printed =
+        run.expect(Duration::from_secs(90), "the job at the server", |v| v["type"] == "job_submitted");
+    assert_eq!(printed["job"]["queue"], "Direct");
+    for _ in 0..300 {
+        if office.documents().len() == 1 {
+            break;
+        }
+        sleep(100);
+    }
+    assert_eq!(office.documents().len(), 1, "printed once, by the server");
+    assert!(fallback.documents().is_empty(), "never printed elsewhere");
+    assert!(offline_jobs(&site).is_empty());
+}
+
 /// The client killed (as SIGKILL would) at each step of a fallback print, then of the
 /// journal's replay, and started again: each job printed once, reported and charged once.
 #[test]

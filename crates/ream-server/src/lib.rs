@@ -22,3 +22,13 @@ pub mod state;
 pub mod store;
 pub mod tls;
 pub mod views;
+
+/// A named point where a test makes the server die on the spot, nothing flushed or
+/// answered (`REAM_CRASH_AT` names it): `job-made`, once a job is recorded and before the
+/// client hears so. Nothing happens otherwise.
+pub fn crash_point(name: &str) {
+    if std::env::var_os("REAM_CRASH_AT").is_some_and(|at| at == name) {
+        tracing::warn!(point = name, "dying here, as REAM_CRASH_AT asks");
+        std::process::abort();
+    }
+}

@@ -260,7 +260,13 @@ impl Engine {
                 match self.submit_now(job, document).await {
                     Ok(submitted) => return Ok(Taken::Server(submitted)),
                     Err(e) if e.is_transient() => {
-                        maybe_there |= matches!(e, ClientError::AnswerLost(_));
+                        if matches!(e, ClientError::AnswerLost(_)) {
+                            maybe_there = true;
+                            // The server may have the job now: it must not print elsewhere.
+                            if offered.take().is_some() {
+                                self.close_offer(id);
+                            }
+                        }
                         tracing::warn!(job = %job.name, error = %e, "cannot submit yet; the document is kept");
                         if !told {
                             told = true;

@@ -197,6 +197,7 @@ where
         }
     };
     tracing::info!(job = %job.id, user = %user.username, pages, price = job.price_cents, state = ?state_now, "job accepted");
+    crate::crash_point("job-made");
     if state_now == JobState::Printing {
         tokio::spawn(deliver(state.clone(), job.id.clone()));
     }
