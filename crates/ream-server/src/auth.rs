@@ -222,7 +222,7 @@ async fn check_identity_lock(state: &AppState, username: &str) -> AppResult<()> 
 
 /// What failed attempts are counted against: an identity (a username) or a source (a
 /// client address, across identities).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LockKind {
     User,
@@ -246,7 +246,7 @@ fn key_of(kind: LockKind, name: &str) -> String {
 
 /// The failed attempts counted against an identity or a source in the current window,
 /// and the lock's end while it is locked.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Lockout {
     pub kind: LockKind,
     /// The username, or the client address.

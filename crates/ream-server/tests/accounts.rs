@@ -250,6 +250,56 @@ async fn every_documented_endpoint_exists(db: Db) {
     }
 }
 
+/// What the admin command line does, the admin API does too: deletions, lockouts lifted,
+/// and no group made by naming it.
+async fn the_admin_api_deletes_lifts_lockouts_and_makes_no_group_by_naming_it(db: Db) {
+    let app = TestApp::demo(db).await;
+    app.with_queues(&[]).await;
+    let admin = app.admin_token().await;
+    // A group must exist to be given.
+    let user = json!({"username": "dora", "full_name": "Dora", "groups": ["Staff", "Stafff"]});
+    let refused = app.post("/api/v1/admin/users", Some(&admin), user).await.err(404, "NOT_FOUND");
+    assert!(refused["message"].as_str().unwrap().contains("Stafff"), "{refused}");
+    let groups = app.get("/api/v1/admin/groups", &admin).await.ok();
+    assert!(!groups.to_string().contains("Stafff"), "{groups}");
+    let patch = json!({"groups": ["Nowhere"]});
+    app.call(Method::PATCH, "/api/v1/admin/users/bob", Some(&admin), Some(patch)).await.err(404, "NOT_FOUND");
+    // A lockout is listed and lifted.
+    let wrong = json!({"method": "password", "username": "bob", "password": "wrong-password"});
+    for _ in 0..4 {
+        app.login(wrong.clone(), None).await.err(401, "AUTH_INVALID");
+    }
+    app.login(wrong, None).await.err(429, "AUTH_LOCKED");
+    let listed = app.get("/api/v1/admin/lockouts", &admin).await.ok();
+    let bob = listed["lockouts"].as_array().unwrap().iter().find(|l| l["name"] == "bob").cloned().unwrap();
+    assert!(bob["locked_until_ms"].as_i64().is_some(), "{listed}");
+    let lifted = app.post("/api/v1/admin/users/bob/unlock", Some(&admin), json!({})).await.ok();
+    assert_eq!((&lifted["kind"], &lifted["name"]), (&json!("user"), &json!("bob")));
+    assert!(lifted["locked_until_ms"].as_i64().is_some(), "what there was: {lifted}");
+    app.token("bob", "bob-demo").await;
+    let gone =
+        app.call(Method::DELETE, "/api/v1/admin/lockouts/source/10.0.0.1", Some(&admin), None).await.ok();
+    assert_eq!(gone["kind"], "source");
+    // Deletions answer with what was deleted; what is still used is refused.
+    app.call(Method::DELETE, "/api/v1/admin/price-lists/Standard", Some(&admin), None)
+        .await
+        .err(409, "CONFLICT");
+    let queue = app.call(Method::DELETE, "/api/v1/admin/queues/Secure", Some(&admin), None).await.ok();
+    assert_eq!(queue["name"], "Secure");
+    for q in ["Direct", "Projects"] {
+        app.call(Method::DELETE, &format!("/api/v1/admin/queues/{q}"), Some(&admin), None).await.ok();
+    }
+    let printer = app.call(Method::DELETE, "/api/v1/admin/printers/Nowhere", Some(&admin), None).await.ok();
+    assert_eq!(printer["name"], "Nowhere");
+    let list = app.call(Method::DELETE, "/api/v1/admin/price-lists/Standard", Some(&admin), None).await.ok();
+    assert_eq!(list["mono_page_cents"], 5);
+    let queues = app.get("/api/v1/admin/queues", &admin).await.ok();
+    assert_eq!(queues["queues"], json!([]));
+    // Not for users.
+    let alice = app.token("alice", "alice-demo").await;
+    app.call(Method::DELETE, "/api/v1/admin/queues/Direct", Some(&alice), None).await.err(403, "FORBIDDEN");
+}
+
 on_both_databases!(
     the_account_shows_credit_quotas_cost_centres_and_projects,
     credit_moves_are_logged_with_their_balance,
@@ -259,4 +309,5 @@ on_both_databases!(
     only_administrators_reach_admin_endpoints,
     each_user_sees_only_their_own_account,
     every_documented_endpoint_exists,
+    the_admin_api_deletes_lifts_lockouts_and_makes_no_group_by_naming_it,
 );

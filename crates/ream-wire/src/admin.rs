@@ -50,6 +50,7 @@ pub struct NewUser {
     pub password: Option<String>,
     #[serde(default)]
     pub pin: Option<String>,
+    /// Groups that exist already (the admin API refuses others, naming them).
     #[serde(default)]
     pub groups: Vec<String>,
     #[serde(default)]
@@ -66,7 +67,7 @@ pub struct UserUpdate {
     /// An empty string clears the email.
     #[serde(default)]
     pub email: Option<String>,
-    /// Replaces the user's groups (created when missing).
+    /// Replaces the user's groups, which must exist (`POST /admin/groups` makes one).
     #[serde(default)]
     pub groups: Option<Vec<String>>,
     #[serde(default)]

@@ -45,6 +45,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_workstations))
         .routes(routes!(new_enrolment_code))
         .routes(routes!(revoke_workstation))
+        .routes(routes!(list_lockouts))
+        .routes(routes!(lift_lockout))
+        .routes(routes!(unlock_user))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -79,6 +82,7 @@ async fn create_user(
     _: Admin,
     Body(u): Body<NewUser>,
 ) -> AppResult<(StatusCode, Json<AdminUser>)> {
+    admin::require_groups(&s, &u.groups).await?;
     Ok((StatusCode::CREATED, Json(admin::create_user(&s, &u).await?)))
 }
 
@@ -104,6 +108,9 @@ async fn update_user(
     Path(username): Path<String>,
     Body(u): Body<UserUpdate>,
 ) -> AppResult<Json<AdminUser>> {
+    if let Some(groups) = &u.groups {
+        admin::require_groups(&s, groups).await?;
+    }
     Ok(Json(admin::update_user(&s, &username, &u).await?))
 }
 
@@ -451,4 +458,42 @@ async fn revoke_workstation(
 ) -> AppResult<StatusCode> {
     admin::revoke_workstation(&s, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+struct Lockouts {
+    lockouts: Vec<crate::auth::Lockout>,
+}
+
+/// The usernames and client addresses with failed attempts counted now, and when each
+/// lock ends.
+#[utoipa::path(get, path = "/api/v1/admin/lockouts", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = Lockouts), (status = 403, body = ApiError)))]
+async fn list_lockouts(State(s): State<AppState>, _: Admin) -> AppResult<Json<Lockouts>> {
+    Ok(Json(Lockouts { lockouts: crate::auth::lockouts(&s).await? }))
+}
+
+/// Lifts the lock on a username (`user`) or a client address (`source`) and forgets its
+/// failed attempts; the answer is what there was.
+#[utoipa::path(delete, path = "/api/v1/admin/lockouts/{kind}/{name}", tag = "admin", security(("bearer" = [])),
+    params(("kind" = crate::auth::LockKind, Path), ("name" = String, Path)),
+    responses((status = 200, body = crate::auth::Lockout), (status = 403, body = ApiError)))]
+async fn lift_lockout(
+    State(s): State<AppState>,
+    Admin(ctx): Admin,
+    Path((kind, name)): Path<(crate::auth::LockKind, String)>,
+) -> AppResult<Json<crate::auth::Lockout>> {
+    Ok(Json(crate::auth::unlock(&s, kind, &name, &ctx.user.username).await?))
+}
+
+/// Lifts a user's lockout after failed logins and forgets those failures.
+#[utoipa::path(post, path = "/api/v1/admin/users/{username}/unlock", tag = "admin", security(("bearer" = [])),
+    params(("username" = String, Path)),
+    responses((status = 200, body = crate::auth::Lockout), (status = 404, body = ApiError)))]
+async fn unlock_user(
+    State(s): State<AppState>,
+    Admin(ctx): Admin,
+    Path(username): Path<String>,
+) -> AppResult<Json<crate::auth::Lockout>> {
+    Ok(Json(admin::unlock_user(&s, &username, &ctx.user.username).await?))
 }

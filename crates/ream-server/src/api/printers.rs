@@ -1,6 +1,6 @@
 //! Administration of price lists, printers and queues.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use ream_wire::{ApiError, PriceList, Printer, Queue};
@@ -19,6 +19,50 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_price_lists, create_price_list))
         .routes(routes!(list_printers, create_printer))
         .routes(routes!(list_queues, create_queue))
+        .routes(routes!(delete_price_list))
+        .routes(routes!(delete_printer))
+        .routes(routes!(delete_queue))
+}
+
+/// Deletes a price list no printer uses; the answer is the list as it was.
+#[utoipa::path(delete, path = "/api/v1/admin/price-lists/{name}", tag = "admin", security(("bearer" = [])),
+    params(("name" = String, Path)),
+    responses((status = 200, body = PriceList), (status = 404, body = ApiError),
+        (status = 409, description = "a printer uses it", body = ApiError)))]
+async fn delete_price_list(
+    State(s): State<AppState>,
+    _: Admin,
+    Path(name): Path<String>,
+) -> AppResult<Json<PriceList>> {
+    Ok(Json(admin::delete_price_list(&s, &name).await?))
+}
+
+/// Deletes a printer no queue uses and no job is on its way to; finished jobs keep their
+/// record. The answer is the printer as it was.
+#[utoipa::path(delete, path = "/api/v1/admin/printers/{name}", tag = "admin", security(("bearer" = [])),
+    params(("name" = String, Path)),
+    responses((status = 200, body = Printer), (status = 404, body = ApiError),
+        (status = 409, description = "a queue uses it, or jobs are on their way to it", body = ApiError)))]
+async fn delete_printer(
+    State(s): State<AppState>,
+    _: Admin,
+    Path(name): Path<String>,
+) -> AppResult<Json<Printer>> {
+    Ok(Json(admin::delete_printer(&s, &name).await?))
+}
+
+/// Deletes a queue none of whose jobs may still print; its finished jobs keep its name.
+/// The answer is the queue as it was.
+#[utoipa::path(delete, path = "/api/v1/admin/queues/{name}", tag = "admin", security(("bearer" = [])),
+    params(("name" = String, Path)),
+    responses((status = 200, body = Queue), (status = 404, body = ApiError),
+        (status = 409, description = "some of its jobs may still print", body = ApiError)))]
+async fn delete_queue(
+    State(s): State<AppState>,
+    _: Admin,
+    Path(name): Path<String>,
+) -> AppResult<Json<Queue>> {
+    Ok(Json(admin::delete_queue(&s, &name).await?))
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
