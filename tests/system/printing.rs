@@ -616,6 +616,11 @@ fn queue_scripts_ask_change_and_reject_jobs() {
     assert_eq!(questions, [("long", "yes_no"), ("mode", "choice")]);
     assert_eq!(dialog["questions"][0]["text"], "Print all 3 pages?");
     assert_eq!(dialog["notices"], json!(["Printed for alice on Lab"]));
+    // An answer outside the question's choices is refused, naming them; the job waits on.
+    let wrong = client.run(&["jobs", "answer", id, "--answer", "long=maybe", "--answer", "mode=mono"], "");
+    assert_eq!(wrong.error_code(), "INVALID_INPUT");
+    assert!(wrong.stderr.contains("yes") && wrong.stderr.contains("no"), "{}", wrong.stderr);
+    assert_eq!(jobs(&client)[0]["state"], "waiting_for_user");
     // Answered: the script forces mono, and the job is priced and printed as mono.
     client.run(&["jobs", "answer", id, "--answer", "long=yes", "--answer", "mode=mono", "--json"], "").json();
     let printed = wait_for_state(&client, "printed");
@@ -624,6 +629,10 @@ fn queue_scripts_ask_change_and_reject_jobs() {
         (Some(false), Some(15)),
         "{printed}"
     );
+    // Nothing left to answer: said so, and the command fails.
+    let again = client.run(&["jobs", "answer", id], "");
+    assert_eq!(again.error_code(), "CONFLICT");
+    assert!(again.stderr.contains("waits for no answer"), "{}", again.stderr);
     assert_eq!(client.status()["account"]["credit_cents"], 2_000 - 15);
 
     // The script rejects with its reason; a runaway script is stopped and rejects.
