@@ -87,6 +87,46 @@ export function replaceKeepingFocus(parent: HTMLElement, ...children: Child[]): 
 }
 
 /** Focusable elements inside `root`, in tab order of the document. */
+/** A layer showing one modal dialog at a time over `background`, which stays inert while
+ *  any layer shows one; when the dialog closes, focus goes back where it was (or to
+ *  `focusFallback`). */
+export class ModalLayer {
+  private shown: string | null = null;
+  private returnFocus: Element | null = null;
+
+  constructor(
+    private readonly layer: HTMLElement,
+    private readonly background: HTMLElement,
+    private readonly focusFallback: () => void,
+  ) {}
+
+  /** Shows `dialog`, the one for `key`; true when it was not shown before (its title
+   *  should take focus). */
+  show(key: string, dialog: HTMLElement): boolean {
+    const fresh = this.shown !== key;
+    if (this.shown === null) {
+      const active = document.activeElement;
+      this.returnFocus = active && this.background.contains(active) ? active : null;
+    }
+    this.shown = key;
+    this.background.setAttribute("inert", "");
+    replaceKeepingFocus(this.layer, h("div", { class: "overlay" }, dialog));
+    return fresh;
+  }
+
+  close(): void {
+    const wasShown = this.shown !== null;
+    this.shown = null;
+    this.layer.replaceChildren();
+    if (!wasShown) return;
+    if (!this.background.ownerDocument.querySelector(".overlay")) this.background.removeAttribute("inert");
+    const back = this.returnFocus;
+    this.returnFocus = null;
+    if (back instanceof HTMLElement && back.isConnected && back !== document.body) back.focus();
+    else this.focusFallback();
+  }
+}
+
 /** A modal dialog's keys: Escape calls `onEscape`; Tab and Shift+Tab stay inside it. */
 export function dialogKeys(onEscape: () => void): (e: KeyboardEvent) => void {
   return (e) => {

@@ -4,6 +4,7 @@ import {
   byTestId,
   check,
   clickAndFlush,
+  dialog,
   fakeBackend,
   flush,
   job,
@@ -103,6 +104,17 @@ describe("fallback dialog", () => {
     backend.navigateTo("fallback:spool-1");
     await flush();
     expect(dialogRoot()?.dataset.job).toBe("spool-1");
+  });
+
+  it("keeps the window inert while either dialog is open", async () => {
+    const { backend } = await start();
+    backend.emit({ type: "fallback_offered", offer: offer() });
+    backend.emit({ type: "job_dialog", dialog: dialog() });
+    await clickAndFlush(byTestId("dialog-later"));
+    expect(document.getElementById("screen-job-dialog")).toBeNull();
+    expect(document.getElementById("shell")?.hasAttribute("inert")).toBe(true);
+    press(dialogRoot()!, "Escape");
+    expect(document.getElementById("shell")?.hasAttribute("inert")).toBe(false);
   });
 
   it("is in French for a French user", async () => {

@@ -10,7 +10,7 @@
 import type { App } from "../app";
 import type { FallbackAnswer } from "../bindings/FallbackAnswer";
 import type { FallbackOffer } from "../bindings/FallbackOffer";
-import { dialogKeys, h, replaceKeepingFocus } from "../dom";
+import { dialogKeys, h, ModalLayer } from "../dom";
 import { toBackendError } from "../errors";
 
 interface Entry {
@@ -24,14 +24,15 @@ interface Entry {
 
 export class FallbackController {
   private queue: Entry[] = [];
-  private returnFocus: Element | null = null;
-  private shownJob: string | null = null;
+  private readonly modal: ModalLayer;
 
   constructor(
     private readonly app: App,
-    private readonly layer: HTMLElement,
-    private readonly background: HTMLElement,
-  ) {}
+    layer: HTMLElement,
+    background: HTMLElement,
+  ) {
+    this.modal = new ModalLayer(layer, background, () => app.focusHeading());
+  }
 
   get size(): number {
     return this.queue.length;
@@ -109,28 +110,8 @@ export class FallbackController {
 
   render(): void {
     const entry = this.queue[0];
-    if (!entry) {
-      const wasShown = this.shownJob !== null;
-      this.shownJob = null;
-      this.layer.replaceChildren();
-      if (wasShown) {
-        if (this.app.dialogs.size === 0) this.background.removeAttribute("inert");
-        const back = this.returnFocus;
-        this.returnFocus = null;
-        if (back instanceof HTMLElement && back.isConnected && back !== document.body) back.focus();
-        else this.app.focusHeading();
-      }
-      return;
-    }
-    const fresh = this.shownJob !== entry.offer.job;
-    if (this.shownJob === null) {
-      const active = document.activeElement;
-      this.returnFocus = active && this.background.contains(active) ? active : null;
-    }
-    this.shownJob = entry.offer.job;
-    this.background.setAttribute("inert", "");
-    replaceKeepingFocus(this.layer, h("div", { class: "overlay" }, this.renderDialog(entry)));
-    if (fresh) document.getElementById("fallback-title")?.focus();
+    if (!entry) return this.modal.close();
+    if (this.modal.show(entry.offer.job, this.renderDialog(entry))) document.getElementById("fallback-title")?.focus();
   }
 
   private renderDialog(entry: Entry): HTMLElement {

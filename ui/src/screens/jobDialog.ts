@@ -12,7 +12,7 @@ import type { JobDialog } from "../bindings/JobDialog";
 import type { PaymentChoice } from "../bindings/PaymentChoice";
 import type { PaymentOption } from "../bindings/PaymentOption";
 import type { Question } from "../bindings/Question";
-import { dialogKeys, focusables, h, replaceKeepingFocus, type Child } from "../dom";
+import { dialogKeys, focusables, h, ModalLayer, type Child } from "../dom";
 import { toBackendError } from "../errors";
 import type { Messages } from "../i18n";
 
@@ -66,14 +66,14 @@ function matches(haystack: string, needle: string): boolean {
 
 export class JobDialogController {
   private queue: Entry[] = [];
-  private returnFocus: Element | null = null;
-  private shownJob: string | null = null;
+  private readonly modal: ModalLayer;
 
   constructor(
     private readonly app: App,
     private readonly layer: HTMLElement,
-    private readonly background: HTMLElement,
+    background: HTMLElement,
   ) {
+    this.modal = new ModalLayer(layer, background, () => app.focusHeading());
     // Escape hides the dialog even when focus has left it (a click on the backdrop).
     layer.ownerDocument.addEventListener("keydown", this.onDocumentKey);
   }
@@ -275,28 +275,8 @@ export class JobDialogController {
 
   render(): void {
     const entry = this.current();
-    if (!entry) {
-      const wasShown = this.shownJob !== null;
-      this.shownJob = null;
-      this.layer.replaceChildren();
-      this.background.removeAttribute("inert");
-      if (wasShown) {
-        const back = this.returnFocus;
-        this.returnFocus = null;
-        if (back instanceof HTMLElement && back.isConnected && back !== document.body) back.focus();
-        else this.app.focusHeading();
-      }
-      return;
-    }
-    const fresh = this.shownJob !== entry.dialog.job.id;
-    if (this.shownJob === null) {
-      const active = document.activeElement;
-      this.returnFocus = active && this.background.contains(active) ? active : null;
-    }
-    this.shownJob = entry.dialog.job.id;
-    this.background.setAttribute("inert", "");
-    replaceKeepingFocus(this.layer, h("div", { class: "overlay" }, this.renderDialog(entry)));
-    if (fresh) this.focusTitle();
+    if (!entry) return this.modal.close();
+    if (this.modal.show(entry.dialog.job.id, this.renderDialog(entry))) this.focusTitle();
   }
 
   private renderDialog(entry: Entry): HTMLElement {
