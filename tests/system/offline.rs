@@ -57,6 +57,25 @@ fn run(client: &Client, port: u16, env: &[(&str, &str)]) -> Watch {
     panic!("the client never kept the offline terms");
 }
 
+/// A workstation of alice's on the site, served: her enrolled client running on a port of
+/// its own, with a CUPS queue per server queue.
+struct Desk {
+    server: ServerProcess,
+    client: Client,
+    port: u16,
+    run: Watch,
+    queues: Vec<CupsQueue>,
+}
+
+fn workstation(site: &Site) -> Desk {
+    let server = site.serve();
+    let client = alice(&server, site);
+    let port = free_port();
+    let run = run(&client, port, &[]);
+    let queues = cups_queues(&client, port);
+    Desk { server, client, port, run, queues }
+}
+
 /// A CUPS queue per server queue, `PREFIX-QUEUE`.
 fn cups_queues(client: &Client, port: u16) -> Vec<CupsQueue> {
     let prefix = format!("Ream-off-{port}");
@@ -140,11 +159,7 @@ fn offline_jobs(site: &Site) -> Vec<Value> {
 fn with_the_server_down_a_job_prints_on_a_fallback_printer_and_is_charged_once_when_it_is_back() {
     let (office, fallback) = (Printer::start("Office"), Printer::start("Fallback"));
     let site = falling_back(&office, &fallback, "5");
-    let mut server = site.serve();
-    let client = alice(&server, &site);
-    let port = free_port();
-    let run = run(&client, port, &[]);
-    let queues = cups_queues(&client, port);
+    let Desk { mut server, client, run, queues, .. } = workstation(&site);
 
     server.stop();
     let bytes = print(queue(&queues, "Direct"), 3);
@@ -231,11 +246,7 @@ fn each_offline_policy_applies_to_its_queue() {
         ],
         "",
     );
-    let mut server = site.serve();
-    let client = alice(&server, &site);
-    let port = free_port();
-    let run = run(&client, port, &[]);
-    let queues = cups_queues(&client, port);
+    let Desk { mut server, client, run, queues, .. } = workstation(&site);
     server.stop();
 
     print(queue(&queues, "Gone"), 1);
@@ -308,11 +319,7 @@ fn a_user_may_pick_a_printer_of_this_computer_or_type_one() {
         &["queue", "offline", "Direct", "--policy", "print_unaccounted", "--pick", "--after", "1"],
         "",
     );
-    let mut server = site.serve();
-    let client = alice(&server, &site);
-    let port = free_port();
-    let run = run(&client, port, &[]);
-    let queues = cups_queues(&client, port);
+    let Desk { mut server, client, port, run, queues } = workstation(&site);
     // A printer on this computer, straight to its device as a user would add it.
     let local = CupsQueue(format!("Desk-{port}"));
     let added = std::process::Command::new("lpadmin")
@@ -367,11 +374,7 @@ fn a_job_the_server_may_have_is_never_offered_for_fallback() {
     let site = site(&office, &fallback, &[&["Direct"]]);
     let policy = ["--policy", "print_unaccounted", "--fallback", "Fallback", "--after", "1"];
     site.admin(&[&["queue", "offline", "Direct"][..], &policy[..]].concat(), "");
-    let mut server = site.serve();
-    let client = alice(&server, &site);
-    let port = free_port();
-    let run = run(&client, port, &[]);
-    let queues = cups_queues(&client, port);
+    let Desk { mut server, client, run, queues, .. } = workstation(&site);
     // The server comes back as one that dies once it has recorded a job.
     server.stop();
     run.expect(Duration::from_secs(30), "the server gone", |v| v["type"] == "server_unreachable");
@@ -471,11 +474,7 @@ fn a_client_killed_at_any_step_of_an_offline_print_or_its_report_prints_and_char
 fn an_edited_journal_is_refused_and_shown_to_administrators() {
     let (office, fallback) = (Printer::start("Office"), Printer::start("Fallback"));
     let site = falling_back(&office, &fallback, "10");
-    let mut server = site.serve();
-    let client = alice(&server, &site);
-    let port = free_port();
-    let first = run(&client, port, &[]);
-    let queues = cups_queues(&client, port);
+    let Desk { mut server, client, port, run: first, queues } = workstation(&site);
     server.stop();
     print(queue(&queues, "Direct"), 6);
     let offer = offered(&first);
