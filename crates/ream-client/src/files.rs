@@ -4,11 +4,19 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-/// Where `path` is written before it replaces the file: `NAME.tmp` beside it.
+/// Where `path` is written before it replaces the file: `NAME.PID.tmp` beside it, so
+/// that two front ends of the user writing the same file at once never mix their bytes.
 pub fn temporary_of(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".tmp");
+    name.push(format!(".{}.tmp", std::process::id()));
     path.with_file_name(name)
+}
+
+/// A file in the cache folder named after `server` (hashed): `PREFIX-ID.json`.
+pub fn per_server(prefix: &str, server: &str) -> PathBuf {
+    use sha2::{Digest, Sha256};
+    let id = hex::encode(&Sha256::digest(server.as_bytes())[..8]);
+    crate::settings::cache_dir().join(format!("{prefix}-{id}.json"))
 }
 
 /// Replaces `path` with `bytes` (mode 0600), flushed to disk, and the folder too: after a

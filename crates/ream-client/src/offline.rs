@@ -2,32 +2,22 @@
 //! the cache folder, mode 0600, beside the account view; deleted with the login) and
 //! what a job does while the server cannot be reached, by its queue's policy.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
+use ream_print::pricing::price;
 use ream_wire::{FallbackPrinter, JournalRecord, OfflinePolicy, OfflineTerms, PriceList};
 
-use crate::settings::cache_dir;
-
 fn terms_path(server: &str) -> PathBuf {
-    use sha2::{Digest, Sha256};
-    let id = hex::encode(&Sha256::digest(server.as_bytes())[..8]);
-    cache_dir().join(format!("offline-{id}.json"))
+    crate::files::per_server("offline", server)
 }
 
 /// Keeps the terms for an offline start.
 pub fn save_terms(server: &str, terms: &OfflineTerms) {
-    let path = terms_path(server);
-    let write = || -> std::io::Result<()> {
-        std::fs::create_dir_all(path.parent().expect("has a parent"))?;
-        let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-        let mut f =
-            std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
-        f.write_all(&serde_json::to_vec(terms).map_err(std::io::Error::other)?)?;
-        std::fs::rename(&tmp, &path)
-    };
-    if let Err(e) = write() {
+    let written = serde_json::to_vec(terms).map_err(std::io::Error::other).and_then(|json| {
+        std::fs::create_dir_all(crate::settings::cache_dir())?;
+        crate::files::replace_synced(&terms_path(server), &json)
+    });
+    if let Err(e) = written {
         tracing::warn!(error = %e, "cannot keep the offline terms");
     }
 }
@@ -71,23 +61,15 @@ pub fn usage(terms: &OfflineTerms, user: &str, pending: &[ream_wire::JournalEntr
             continue;
         }
         used.pages += j.pages * j.copies;
-        let queue = terms.queues.iter().find(|q| q.name == j.queue);
+        let queue = terms.queue(Some(&j.queue));
         let list = queue.and_then(|q| {
             q.fallback.iter().find(|p| p.name == j.printer).map(|p| &p.price).or(q.pick_price.as_ref())
         });
         if let Some(list) = list {
-            used.cents += price(list, j.pages, j.copies, j.colour, j.duplex);
+            used.cents += price(list, j.pages, j.copies, j.colour, j.duplex, &j.media);
         }
     }
     used
-}
-
-/// A job's price by a price list, as the server reckons it (A3 aside, which the server
-/// counts when it charges).
-fn price(list: &PriceList, pages: i64, copies: i64, colour: bool, duplex: bool) -> i64 {
-    let per_page = if colour { list.colour_page_cents } else { list.mono_page_cents };
-    let discount = if duplex { list.duplex_page_discount_cents } else { 0 };
-    (pages * copies * (per_page - discount)).max(0)
 }
 
 /// What a job of `pages × copies` pages for `queue` (the default queue when `None`) does
@@ -103,10 +85,7 @@ pub fn decide(
     let Some(terms) = terms.filter(|t| t.username == user) else {
         return wait("nothing is known here of what this queue does offline");
     };
-    let Some(q) = terms.queues.iter().find(|q| match queue {
-        Some(name) => q.name == name,
-        None => q.default,
-    }) else {
+    let Some(q) = terms.queue(queue) else {
         return wait("nothing is known here of this queue");
     };
     if q.released {
@@ -149,7 +128,7 @@ pub fn decide(
             .iter()
             .map(|p| &p.price)
             .chain(q.pick_price.as_ref())
-            .map(|l| price(l, pages, 1, false, true))
+            .map(|l| price(l, pages, 1, false, true, ""))
             .min();
         let over_money =
             terms.line.amount_cents.is_some_and(|limit| used.cents + cheapest.unwrap_or(0) > limit);

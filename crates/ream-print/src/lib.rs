@@ -13,6 +13,7 @@
 //! Invariant: no plaintext document is ever written to a named file by this crate.
 
 pub mod pdf;
+pub mod pricing;
 pub mod printer;
 pub mod spool;
 pub mod tls;

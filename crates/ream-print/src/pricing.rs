@@ -1,6 +1,6 @@
-//! What a job costs and what it counts against a quota: pure rules, no I/O, used by the
-//! printing rules above and by the store's ledger below (which reserves and charges by
-//! them inside its transactions).
+//! What a job costs and what it counts against a quota: pure rules, no I/O. The server
+//! prices, reserves and charges by them; the client, to apply an offline credit line to
+//! what it printed without the server, reckons the same prices.
 
 use ream_wire::{PriceList, QuotaMetric};
 

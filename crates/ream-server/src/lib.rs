@@ -12,7 +12,6 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod error;
-pub mod pricing;
 pub mod printing;
 pub mod push;
 pub mod script;

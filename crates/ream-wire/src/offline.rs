@@ -131,6 +131,16 @@ pub struct OfflineTerms {
     pub line: OfflineLine,
 }
 
+impl OfflineTerms {
+    /// The queue named `name`, or the default queue when `None`.
+    pub fn queue(&self, name: Option<&str>) -> Option<&OfflineQueue> {
+        self.queues.iter().find(|q| match name {
+            Some(name) => q.name == name,
+            None => q.default,
+        })
+    }
+}
+
 /// A job printed while offline, written to the journal before it is sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -497,26 +497,15 @@ async fn keyring_call<T>(call: tokio::task::JoinHandle<Result<T>>) -> Result<T> 
 }
 
 fn account_cache_path(server: &str) -> std::path::PathBuf {
-    use sha2::{Digest, Sha256};
-    let id = hex::encode(&Sha256::digest(server.as_bytes())[..8]);
-    cache_dir().join(format!("account-{id}.json"))
+    crate::files::per_server("account", server)
 }
 
 fn write_account_cache(server: &str, account: &AccountView, as_of_ms: i64) {
-    let path = account_cache_path(server);
-    let write = || -> std::io::Result<()> {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::create_dir_all(path.parent().expect("has a parent"))?;
-        let json = serde_json::json!({"account": account, "as_of_ms": as_of_ms});
-        // Named for this process: two front ends of the user may write it at once.
-        let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-        let mut f =
-            std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
-        f.write_all(json.to_string().as_bytes())?;
-        std::fs::rename(&tmp, &path)
-    };
-    if let Err(e) = write() {
+    let json = serde_json::json!({"account": account, "as_of_ms": as_of_ms});
+    let written = std::fs::create_dir_all(cache_dir()).and_then(|()| {
+        crate::files::replace_synced(&account_cache_path(server), json.to_string().as_bytes())
+    });
+    if let Err(e) = written {
         tracing::warn!(error = %e, "cannot cache the account");
     }
 }

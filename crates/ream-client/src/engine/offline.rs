@@ -160,15 +160,7 @@ impl Engine {
         let Connection::Offline { since_ms, .. } = self.status().connection else { return false };
         let after = self
             .offline_terms()
-            .and_then(|t| {
-                t.queues
-                    .into_iter()
-                    .find(|q| match &job.queue {
-                        Some(name) => &q.name == name,
-                        None => q.default,
-                    })
-                    .map(|q| q.after_seconds)
-            })
+            .and_then(|t| t.queue(job.queue.as_deref()).map(|q| q.after_seconds))
             .unwrap_or(30);
         now_ms() - since_ms >= after * 1_000
     }
@@ -477,7 +469,7 @@ impl Engine {
     }
 
     fn default_queue_name(&self) -> Option<String> {
-        self.offline_terms()?.queues.into_iter().find(|q| q.default).map(|q| q.name)
+        Some(self.offline_terms()?.queue(None)?.name.clone())
     }
 
     async fn send_offline(

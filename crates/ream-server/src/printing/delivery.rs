@@ -12,9 +12,9 @@ use ream_wire::{DeliveryReport, ErrorCode, Job, JobState, PrintCheck, ReleaseMod
 
 use super::{drop_spool, owned, queue_of};
 use crate::error::{AppError, AppResult};
-use crate::pricing::price;
 use crate::state::AppState;
 use crate::store::{JobRow, UserRow};
+use ream_print::pricing::price;
 
 /// How long a printer may take to finish one job before the server gives up on it.
 const PRINTER_PATIENCE: Duration = Duration::from_secs(600);

@@ -12,10 +12,10 @@ use ream_wire::{
 
 use super::{deliver, drop_spool, owned, queue_of};
 use crate::error::{AppError, AppResult};
-use crate::pricing::price;
 use crate::script;
 use crate::state::AppState;
 use crate::store::{JobRow, QueueRow, UserRow};
+use ream_print::pricing::price;
 
 /// What the user must (or need not) decide about a job in `queue`.
 pub(super) struct Choices {

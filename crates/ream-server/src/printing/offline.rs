@@ -15,9 +15,9 @@ use sha2::{Digest, Sha256};
 
 use super::dialog::choices;
 use crate::error::{AppError, AppResult};
-use crate::pricing::price;
 use crate::state::AppState;
 use crate::store::{JournalEffect, OfflineJobRow, QueueRow, UserRow};
+use ream_print::pricing::price;
 
 /// The most entries one request may carry.
 pub const MAX_BATCH: usize = 500;

@@ -14,9 +14,9 @@ use ream_wire::{ErrorCode, Job, JobAnswer, JobState, JobSubmission, ReleaseMode,
 use super::dialog::{choices, run_first_pass, settle};
 use super::{deliver, spool_dir};
 use crate::error::{AppError, AppResult};
-use crate::pricing::price;
 use crate::state::AppState;
 use crate::store::{NewJob, QueueRow, UserRow};
+use ream_print::pricing::price;
 
 async fn queue_for(state: &AppState, name: Option<&str>) -> AppResult<QueueRow> {
     let queues = state.store.queues().await?;

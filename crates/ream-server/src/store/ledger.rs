@@ -23,7 +23,7 @@ use sqlx::Row;
 
 use super::{enum_parse, enum_str, new_id, period_bounds, JobRow, QuotaRow, QUOTA_COLUMNS};
 use crate::error::{AppError, AppResult};
-use crate::pricing::{printed_pages, quota_amount};
+use ream_print::pricing::{printed_pages, quota_amount};
 use ream_wire::{
     CreditTransaction, ErrorCode, JobState, PaymentKind, QuotaPeriod, Shortfall, TransactionKind,
 };

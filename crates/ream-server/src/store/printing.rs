@@ -9,6 +9,16 @@ use ream_wire::{
     PaymentKind, PriceList, Queue, ReleaseMode, SpoolingMode,
 };
 
+/// The id of the queue (not deleted) named `name`.
+async fn live_queue_id(tx: &mut sqlx::AnyConnection, name: &str) -> AppResult<String> {
+    Ok(sqlx::query("SELECT id FROM queues WHERE name = $1 AND deleted_at_ms IS NULL")
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("queue {name}")))?
+        .try_get(0)?)
+}
+
 /// Makes `printers` (by name, in this order) the queue's fallback printers.
 async fn set_fallbacks(tx: &mut sqlx::AnyConnection, queue_id: &str, printers: &[String]) -> AppResult<()> {
     sqlx::query("DELETE FROM queue_fallback_printers WHERE queue_id = $1")
@@ -381,12 +391,7 @@ impl Store {
     /// Sets what a queue's jobs do while a workstation cannot reach the server.
     pub async fn set_queue_offline(&self, name: &str, offline: &OfflineSettings) -> AppResult<()> {
         let mut tx = self.pool().begin().await?;
-        let id: String = sqlx::query("SELECT id FROM queues WHERE name = $1 AND deleted_at_ms IS NULL")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| AppError::not_found(format!("queue {name}")))?
-            .try_get(0)?;
+        let id = live_queue_id(&mut tx, name).await?;
         sqlx::query(
             "UPDATE queues SET offline_policy = $1, offline_pick = $2, offline_after_seconds = $3 WHERE id = $4",
         )
@@ -445,12 +450,7 @@ impl Store {
     /// printers; a queue no job named goes entirely.
     pub async fn delete_queue(&self, name: &str) -> AppResult<()> {
         let mut tx = self.pool().begin().await?;
-        let id: String = sqlx::query("SELECT id FROM queues WHERE name = $1 AND deleted_at_ms IS NULL")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| AppError::not_found(format!("queue {name}")))?
-            .try_get(0)?;
+        let id = live_queue_id(&mut tx, name).await?;
         let live = jobs_with(&mut tx, "queue_id", &id, true).await?;
         if live > 0 {
             return Err(AppError::new(
