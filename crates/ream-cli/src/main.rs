@@ -172,6 +172,23 @@ enum CupsCmd {
         #[arg(long)]
         port: Option<u16>,
     },
+    /// Local print monitoring (root): wrap the computer's own CUPS queues in Ream's
+    /// backend as the server's policy says, so that their jobs print only once Ream has
+    /// counted and charged them. Run again after the policy or the printers change.
+    Monitor {
+        /// Put every monitored queue's device back and remove Ream's backend.
+        #[arg(long)]
+        undo: bool,
+        /// This client's local printer's port, whose queues are never monitored.
+        #[arg(long)]
+        port: Option<u16>,
+    },
+    /// Ream's CUPS backend, as `cupsd` runs it for a monitored queue's job.
+    #[command(hide = true)]
+    Backend {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 fn method(s: &str) -> Result<LoginMethod, String> {
@@ -198,6 +215,10 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), ClientError> {
+    if let Cmd::Cups { action: CupsCmd::Backend { args } } = &args.command {
+        // Run by cupsd as root, with no user's settings: the queue's own setup says all.
+        std::process::exit(ream_client::monitor::backend::run(args).await);
+    }
     let engine = Engine::new(Settings::load()?, Arc::new(Keyring), true);
     let out = output::Output { json: args.json };
     match args.command {
@@ -364,6 +385,16 @@ async fn run(args: Args) -> Result<(), ClientError> {
             let port = port.unwrap_or(engine.settings().ipp_port);
             out.cups_removed(&ream_client::cups::uninstall(port)?);
         }
+        Cmd::Cups { action: CupsCmd::Monitor { undo: true, .. } } => {
+            out.monitored(&ream_client::monitor::setup::undo(&Default::default())?, true);
+        }
+        Cmd::Cups { action: CupsCmd::Monitor { undo: false, port } } => {
+            let port = port.unwrap_or(engine.settings().ipp_port);
+            let ream = std::env::current_exe().map_err(|e| ClientError::Config(format!("where am I? {e}")))?;
+            let queues = engine.set_up_monitoring(&ream, port).await?;
+            out.monitored(&queues, false);
+        }
+        Cmd::Cups { action: CupsCmd::Backend { .. } } => unreachable!("run above"),
     }
     Ok(())
 }

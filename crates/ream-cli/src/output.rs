@@ -102,6 +102,22 @@ impl Output {
         }
     }
 
+    pub fn monitored(&self, queues: &[ream_client::monitor::setup::QueueState], undone: bool) {
+        if self.json {
+            return self.print(json!({ "queues": queues, "undone": undone }));
+        }
+        if queues.is_empty() {
+            println!("No CUPS queue to monitor.");
+        }
+        for q in queues {
+            match (q.monitored, undone) {
+                (true, _) => println!("Monitored: {} ({})", q.queue, q.device_uri),
+                (false, true) => println!("No longer monitored: {} (back to {})", q.queue, q.device_uri),
+                (false, false) => println!("Not monitored (by the server's policy): {}", q.queue),
+            }
+        }
+    }
+
     pub fn message(&self, text: &str) {
         if self.json {
             self.print(json!({"message": text}));
@@ -265,14 +281,16 @@ impl Output {
             serde_json::to_value(j.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
         let reason = j.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
         let offline = if j.offline { " [printed offline]" } else { "" };
+        let local = if j.local { format!(" [local: {}]", j.queue) } else { String::new() };
         println!(
-            "{}  {:<10} {:<30} {} page(s) x{} {}{}{}",
+            "{}  {:<10} {:<30} {} page(s) x{} {}{}{}{}",
             j.id,
             state,
             j.name,
             j.pages,
             j.copies,
             money(j.price_cents, ""),
+            local,
             offline,
             reason
         );

@@ -49,6 +49,12 @@ pub async fn serve_at(engine: Engine, path: &Path) -> std::io::Result<()> {
     }
     let listener = UnixListener::bind(path)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    // Ream's CUPS backend finds this user's client here, where monitoring is set up.
+    match crate::monitor::Registry::new(crate::monitor::Paths::default()).register(own_uid(), path) {
+        Ok(true) => tracing::info!("registered for local print monitoring"),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot register for local print monitoring: jobs on monitored queues wait"),
+    }
     engine.serve_as_agent();
     tracing::info!(socket = %path.display(), "lending the login to this user's other front ends");
     loop {
@@ -69,13 +75,21 @@ fn own_uid() -> u32 {
 
 async fn answer(engine: &Engine, stream: UnixStream) -> std::io::Result<()> {
     let peer = stream.peer_cred()?;
-    if peer.uid() != own_uid() {
+    // Root is let in for one question only: whether a job of this user on a monitored
+    // local queue may print (Ream's CUPS backend asks it; see `crate::monitor`).
+    let root = peer.uid() == 0 && own_uid() != 0;
+    if peer.uid() != own_uid() && !root {
         tracing::warn!(uid = peer.uid(), "refused a session-agent request from another OS user");
         return Ok(());
     }
     let (read, mut write) = stream.into_split();
     let line = read_line(read).await?;
     let reply = match serde_json::from_str::<AgentRequest>(&line) {
+        Ok(request @ AgentRequest::LocalPrint(_)) => engine.agent_answer(request).await,
+        Ok(_) if root => {
+            tracing::warn!("refused a session-agent request from root other than a local job's");
+            return Ok(());
+        }
         Ok(request) => engine.agent_answer(request).await,
         Err(e) => AgentReply::Refused { code: "PROTOCOL".into(), message: format!("not a request: {e}") },
     };
@@ -102,14 +116,7 @@ pub async fn ask(request: &AgentRequest) -> Option<AgentReply> {
 }
 
 pub async fn ask_at(path: &Path, request: &AgentRequest) -> Option<AgentReply> {
-    let exchange = async {
-        let mut stream = UnixStream::connect(path).await.ok()?;
-        let mut line = serde_json::to_vec(request).ok()?;
-        line.push(b'\n');
-        stream.write_all(&line).await.ok()?;
-        let answer = read_line(stream).await.ok()?;
-        serde_json::from_str(&answer).ok()
-    };
+    let exchange = async { exchange(UnixStream::connect(path).await.ok()?, request).await };
     match tokio::time::timeout(PATIENCE, exchange).await {
         Ok(reply) => reply,
         Err(_) => {
@@ -117,6 +124,15 @@ pub async fn ask_at(path: &Path, request: &AgentRequest) -> Option<AgentReply> {
             None
         }
     }
+}
+
+/// One request and its answer over a connected socket.
+pub async fn exchange(mut stream: UnixStream, request: &AgentRequest) -> Option<AgentReply> {
+    let mut line = serde_json::to_vec(request).ok()?;
+    line.push(b'\n');
+    stream.write_all(&line).await.ok()?;
+    let answer = read_line(stream).await.ok()?;
+    serde_json::from_str(&answer).ok()
 }
 
 #[cfg(test)]

@@ -193,6 +193,25 @@ impl Api {
         self.call(Method::GET, "/me/offline", Some(access_token), None::<&()>, None).await
     }
 
+    /// The local print monitoring policy and the key that signs grants (public).
+    pub async fn local_monitoring(&self) -> Result<ream_wire::LocalMonitoringInfo> {
+        self.call(Method::GET, "/local-monitoring", None, None::<&()>, None).await
+    }
+
+    /// What the user's local jobs may do offline, signed for Ream's CUPS backend.
+    pub async fn local_terms(&self, access_token: &str) -> Result<ream_wire::LocalTerms> {
+        self.call(Method::GET, "/me/local-terms", Some(access_token), None::<&()>, None).await
+    }
+
+    /// Asks the server to price, charge and grant a job held on a monitored local queue.
+    pub async fn authorise_local(
+        &self,
+        access_token: &str,
+        req: &ream_wire::LocalJobRequest,
+    ) -> Result<ream_wire::LocalAuthorised> {
+        self.call(Method::POST, "/me/local-jobs", Some(access_token), Some(req), None).await
+    }
+
     /// Replays journal entries; each is answered.
     pub async fn journal(
         &self,

@@ -29,6 +29,11 @@ pub fn queues_for(lpstat_v: &str, port: u16) -> Vec<String> {
         .collect()
 }
 
+/// Whether a queue's device is this client's local printer on `port`.
+pub fn leads_to_client(device: &str, port: u16) -> bool {
+    ["127.0.0.1", "localhost", "[::1]"].iter().any(|host| device.contains(&format!("://{host}:{port}/")))
+}
+
 /// Whether `lpstat -p NAME` says the queue is stopped.
 fn stopped(name: &str) -> bool {
     Command::new("lpstat")

@@ -35,6 +35,8 @@ pub struct Journal {
 pub struct JobTrace {
     pub job: Option<OfflineJob>,
     pub outcome: Option<OfflineOutcome>,
+    /// A monitored local queue's job printed offline.
+    pub local: Option<ream_wire::OfflineLocalJob>,
 }
 
 /// The SHA-256 (hex) of an entry as signed, which the next entry's `prev` names.
@@ -152,6 +154,7 @@ impl Journal {
             match entry.record {
                 JournalRecord::Job(j) if j.job == job => trace.job = Some(j),
                 JournalRecord::Outcome(o) if o.job == job => trace.outcome = Some(o),
+                JournalRecord::Local(l) if l.job == job => trace.local = Some(l),
                 _ => {}
             }
         }

@@ -18,6 +18,7 @@ pub mod ipp_endpoint;
 pub mod ipp_jobs;
 pub mod journal;
 pub mod local_spool;
+pub mod monitor;
 pub mod notices;
 pub mod offline;
 pub mod refusals;

@@ -283,6 +283,7 @@ mod tests {
             created_at_ms: 0,
             updated_at_ms: 0,
             offline: false,
+            local: false,
         }
     }
 

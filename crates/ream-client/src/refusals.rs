@@ -75,6 +75,7 @@ pub fn shown_to(file: &Path, user: &str, now_ms: i64) -> Vec<Job> {
             created_at_ms: r.at_ms,
             updated_at_ms: r.at_ms,
             offline: false,
+            local: false,
         })
         .collect();
     jobs.reverse();

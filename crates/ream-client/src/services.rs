@@ -56,8 +56,9 @@ pub async fn serve(engine: &Engine, port: u16) -> Result<Services> {
 
 impl Services {
     /// Once the engine has started: lends its login to the user's other front ends
-    /// ([`crate::agent`]), and reports the offline journal whenever the server is
-    /// reachable ([`Engine::run_journal`]).
+    /// ([`crate::agent`]), reports the offline journal whenever the server is
+    /// reachable ([`Engine::run_journal`]), and follows the jobs of monitored local
+    /// queues ([`Engine::run_local`]).
     pub fn after_start(&mut self, engine: &Engine) {
         let agent = engine.clone();
         self.tasks.push(tokio::spawn(async move {
@@ -67,6 +68,8 @@ impl Services {
         }));
         let journal = engine.clone();
         self.tasks.push(tokio::spawn(async move { journal.run_journal().await }));
+        let local = engine.clone();
+        self.tasks.push(tokio::spawn(async move { local.run_local().await }));
     }
 }
 

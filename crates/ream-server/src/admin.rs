@@ -522,3 +522,39 @@ pub async fn revoke_workstation(state: &AppState, id: &str) -> AppResult<Worksta
     let ws = state.store.workstation(id).await?.ok_or_else(|| AppError::not_found("workstation"))?;
     Ok(ws.view())
 }
+
+/// Sets the local print monitoring policy; the answer is the policy set.
+pub async fn set_local_monitoring(
+    state: &AppState,
+    m: &ream_wire::LocalMonitoring,
+) -> AppResult<ream_wire::LocalMonitoring> {
+    for q in &m.queues {
+        if q.is_empty() || q.len() > 127 {
+            return Err(AppError::invalid("a monitored CUPS queue has a name of 1 to 127 bytes"));
+        }
+    }
+    state.store.set_local_monitoring(m).await?;
+    tracing::info!(enabled = m.enabled, queues = ?m.queues, offline = ?m.offline, "local print monitoring set");
+    state.store.local_monitoring().await
+}
+
+/// Gives a local printer (`queue@workstation`) its own price list, or none (the policy's).
+pub async fn set_local_printer_price(
+    state: &AppState,
+    name: &str,
+    price_list: Option<&str>,
+) -> AppResult<ream_wire::LocalPrinter> {
+    state.store.set_local_printer_price(name, price_list).await?;
+    state
+        .store
+        .local_printers()
+        .await?
+        .into_iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| AppError::not_found(format!("local printer {name}")))
+}
+
+/// Jobs of workstations' own printers, newest change first.
+pub async fn local_jobs(state: &AppState, limit: i64) -> AppResult<Vec<ream_wire::AdminJob>> {
+    Ok(state.store.local_jobs(limit.clamp(1, 10_000)).await?.iter().map(|j| j.admin_view()).collect())
+}

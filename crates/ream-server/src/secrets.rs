@@ -54,6 +54,16 @@ impl ServerKey {
         ServerKey([7; 32])
     }
 
+    /// The Ed25519 key that signs local print grants and terms: derived from this key, so
+    /// that instances sharing the server key share it too.
+    pub fn signing_key(&self) -> ed25519_dalek::SigningKey {
+        let seed: [u8; 32] = hex::decode(self.lookup("ream-local-grant-key", ""))
+            .expect("hex")
+            .try_into()
+            .expect("an HMAC-SHA256 is 32 bytes");
+        ed25519_dalek::SigningKey::from_bytes(&seed)
+    }
+
     /// The lookup value of a PIN or card: deterministic, useless without the key.
     pub fn lookup(&self, domain: &str, secret: &str) -> String {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("any key length");

@@ -21,6 +21,8 @@ pub enum AgentRequest {
     FallbackOffers,
     /// Answers the running client's fallback offer for a job.
     Fallback { job: String, answer: crate::FallbackAnswer },
+    /// Ream's CUPS backend (root) asks whether a job on a monitored local queue may print.
+    LocalPrint(crate::LocalPrintAsk),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +34,7 @@ pub enum AgentReply {
     Offers {
         offers: Vec<crate::FallbackOffer>,
     },
+    Local(crate::LocalVerdict),
     /// The running client could not do it; `code` is a client error code
     /// (`NOT_LOGGED_IN`, `SERVER_UNREACHABLE`, a server code…).
     Refused {

@@ -182,6 +182,24 @@ pub struct OfflineOutcome {
 pub enum JournalRecord {
     Job(OfflineJob),
     Outcome(OfflineOutcome),
+    /// A job of a monitored local queue printed while the server could not be reached.
+    Local(OfflineLocalJob),
+}
+
+/// A local job printed offline (see [`crate::local`]); `job` is its CUPS job UUID.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OfflineLocalJob {
+    pub job: String,
+    pub user: String,
+    pub cups_queue: String,
+    pub device_uri: String,
+    pub name: String,
+    pub pages: i64,
+    pub copies: i64,
+    pub colour: bool,
+    pub duplex: bool,
+    pub media: String,
 }
 
 /// One entry of a workstation's journal: numbered, chained to the one before by its
@@ -253,6 +271,18 @@ impl JournalEntry {
                 field(&mut out, &number(o.printer_job_id));
                 field(&mut out, &number(o.impressions));
             }
+            JournalRecord::Local(l) => {
+                field(&mut out, "local");
+                for f in [&l.job, &l.user, &l.cups_queue, &l.device_uri, &l.name] {
+                    field(&mut out, f);
+                }
+                for n in [l.pages, l.copies] {
+                    field(&mut out, &n.to_string());
+                }
+                field(&mut out, flag(l.colour));
+                field(&mut out, flag(l.duplex));
+                field(&mut out, &l.media);
+            }
         }
         out
     }
@@ -262,6 +292,7 @@ impl JournalEntry {
         match &self.record {
             JournalRecord::Job(j) => &j.job,
             JournalRecord::Outcome(o) => &o.job,
+            JournalRecord::Local(l) => &l.job,
         }
     }
 }

@@ -259,6 +259,9 @@ pub struct AdminJob {
     /// For a job printed offline: where, and how its charge went.
     #[serde(default)]
     pub offline: Option<OfflineMark>,
+    /// A job of a workstation's own printer (local print monitoring).
+    #[serde(default)]
+    pub local: bool,
 }
 
 /// How a job printed while its workstation was offline was accounted for.
@@ -320,6 +323,10 @@ pub struct Job {
     /// and reported afterwards.
     #[serde(default)]
     pub offline: bool,
+    /// Printed on one of the workstation's own printers (local print monitoring);
+    /// `queue` is then `queue@workstation`.
+    #[serde(default)]
+    pub local: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

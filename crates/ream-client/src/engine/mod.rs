@@ -30,6 +30,7 @@ use crate::settings::{cache_dir, Settings};
 use crate::tls::Trust;
 use crate::workstation::{now_ms, os_username, WorkstationKey};
 
+mod local;
 mod offline;
 mod printing;
 mod push;

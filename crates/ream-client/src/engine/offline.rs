@@ -106,14 +106,13 @@ fn local_queues(port: u16) -> Vec<(String, String, PrinterState)> {
             };
             (p.system_name, p.port_name, p.uri, state)
         })
-        .filter(|(_, device, uri, _)| !leads_to_ream(device, port) && !uri.is_empty())
+        // A monitored queue is left out too: its jobs are charged as local jobs, and a
+        // job printed there offline would be journaled twice.
+        .filter(|(_, device, uri, _)| {
+            !crate::cups::leads_to_client(device, port) && crate::monitor::unwrap(device).is_none() && !uri.is_empty()
+        })
         .map(|(name, _, uri, state)| (name, uri, state))
         .collect()
-}
-
-/// Whether a queue's device is this client's local printer on `port`.
-fn leads_to_ream(device: &str, port: u16) -> bool {
-    ["127.0.0.1", "localhost", "[::1]"].iter().any(|host| device.contains(&format!("://{host}:{port}/")))
 }
 
 async fn state_of(uri: &str, fingerprint: Option<&str>) -> PrinterState {
@@ -608,6 +607,7 @@ mod tests {
 
     #[test]
     fn queues_leading_to_this_client_are_left_out() {
+        use crate::cups::leads_to_client as leads_to_ream;
         assert!(leads_to_ream("ipp://127.0.0.1:8632/ipp/print", 8632));
         assert!(leads_to_ream("ipp://localhost:8632/ipp/print/Secure", 8632));
         // Another printer on this computer is the user's to pick.

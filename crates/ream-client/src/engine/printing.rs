@@ -58,6 +58,27 @@ fn unreported(username: &str) -> Vec<ream_wire::Job> {
                 created_at_ms: entry.at_ms,
                 updated_at_ms: entry.at_ms,
                 offline: true,
+                local: false,
+            }),
+            JournalRecord::Local(l) if l.user == username => jobs.push(ream_wire::Job {
+                id: format!("offline-{}", l.job),
+                name: l.name.clone(),
+                queue: l.cups_queue.clone(),
+                state: JobState::Printing,
+                reason: Some("printed without the server; reported when it is back".into()),
+                pages: l.pages,
+                copies: l.copies,
+                colour: l.colour,
+                duplex: l.duplex,
+                media: l.media.clone(),
+                price_cents: 0,
+                printer: Some(l.cups_queue.clone()),
+                payment: None,
+                project: None,
+                created_at_ms: entry.at_ms,
+                updated_at_ms: entry.at_ms,
+                offline: true,
+                local: true,
             }),
             JournalRecord::Outcome(o) => {
                 if let Some(job) = jobs.iter_mut().find(|job| job.id == format!("offline-{}", o.job)) {
@@ -65,7 +86,7 @@ fn unreported(username: &str) -> Vec<ream_wire::Job> {
                     job.updated_at_ms = entry.at_ms;
                 }
             }
-            JournalRecord::Job(_) => {}
+            JournalRecord::Job(_) | JournalRecord::Local(_) => {}
         }
     }
     jobs

@@ -49,6 +49,9 @@ impl Engine {
             if let Err(e) = engine.refresh_offline_terms().await {
                 tracing::warn!(error = %e, "cannot fetch the offline terms");
             }
+            if let Err(e) = engine.refresh_local_terms().await {
+                tracing::warn!(error = %e, "cannot fetch the local print terms");
+            }
         });
         let mut status = self.watch_status();
         let ends = self.status().session_ends_at_ms;

@@ -129,6 +129,7 @@ impl Engine {
             | AgentRequest::Adopt { server, .. }
             | AgentRequest::Logout { server } => server,
             AgentRequest::FallbackOffers => return AgentReply::Offers { offers: self.local_offers() },
+            AgentRequest::LocalPrint(ask) => return AgentReply::Local(self.answer_local_print(ask.clone()).await),
             AgentRequest::Fallback { job, answer } => {
                 return match self.answer_local(job, answer.clone()) {
                     Ok(()) => AgentReply::Done,
@@ -164,7 +165,9 @@ impl Engine {
                 Ok(()) => AgentReply::Done,
                 Err(e) => refused(e),
             },
-            AgentRequest::FallbackOffers | AgentRequest::Fallback { .. } => unreachable!("answered above"),
+            AgentRequest::FallbackOffers | AgentRequest::Fallback { .. } | AgentRequest::LocalPrint(_) => {
+                unreachable!("answered above")
+            }
         }
     }
 
@@ -259,7 +262,7 @@ impl Engine {
                 Some(AgentReply::Refused { code, message }) => return Err(refusal(&code, message)),
                 // No running client (or one that does not answer): this process manages
                 // the login itself, refreshing it under the session lock.
-                Some(AgentReply::Done | AgentReply::Offers { .. }) | None => {}
+                Some(AgentReply::Done | AgentReply::Offers { .. } | AgentReply::Local(_)) | None => {}
             }
         }
         if let Some(json) = self.secret_get(&session_entry(&server)).await? {
@@ -366,7 +369,7 @@ impl Engine {
             match agent::ask(&AgentRequest::Logout { server: self.server()? }).await {
                 Some(AgentReply::Done) => return self.end_locally("logged out", LogoutCause::User).await,
                 Some(AgentReply::Refused { code, message }) => return Err(refusal(&code, message)),
-                Some(AgentReply::Session(_) | AgentReply::Offers { .. }) | None => {}
+                Some(AgentReply::Session(_) | AgentReply::Offers { .. } | AgentReply::Local(_)) | None => {}
             }
         }
         let session = self.inner.session.lock().await.take();
@@ -485,7 +488,7 @@ impl Engine {
             Some(AgentReply::Refused { message, .. }) => {
                 format!("the running Ream client logged out ({message})")
             }
-            Some(AgentReply::Done | AgentReply::Offers { .. }) | None => {
+            Some(AgentReply::Done | AgentReply::Offers { .. } | AgentReply::Local(_)) | None => {
                 drop(guard);
                 if let Some(r) = self.remembered(&server).await.filter(|r| r.username == username) {
                     self.restore(r).await?;

@@ -8,6 +8,7 @@ mod admin;
 mod auth;
 mod events;
 mod jobs;
+mod local;
 mod me;
 mod offline;
 mod printers;
@@ -45,6 +46,7 @@ use crate::state::AppState;
         (name = "workstations", description = "Workstation enrolment"),
         (name = "jobs", description = "Print jobs: submission, the user's own jobs, release, deletion"),
         (name = "offline", description = "Offline operation: what a client keeps, the journals workstations replay"),
+        (name = "local", description = "Local print monitoring: jobs on workstations' own printers"),
         (name = "admin", description = "Administration (administrators only)")
     )
 )]
@@ -73,6 +75,7 @@ pub fn router_and_doc(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(jobs::routes())
         .merge(printers::routes())
         .merge(offline::routes())
+        .merge(local::routes())
         .with_state(state)
         .split_for_parts();
     (router, doc)

@@ -67,6 +67,48 @@ pub enum AdminCommand {
     /// The journals of what workstations printed offline.
     #[command(subcommand)]
     Journal(JournalCmd),
+    /// Local print monitoring: jobs on workstations' own CUPS printers counted and charged.
+    #[command(subcommand)]
+    Local(LocalCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LocalCmd {
+    /// Show the monitoring policy.
+    Show,
+    /// Set the monitoring policy (what is not given is left as it is).
+    Policy {
+        /// Turn monitoring on (`true`) or off (`false`) on every workstation.
+        #[arg(long)]
+        enabled: Option<bool>,
+        /// The CUPS queues monitored, by name, comma-separated; `all` (or empty): every
+        /// local queue but Ream's own.
+        #[arg(long)]
+        queues: Option<String>,
+        /// What a monitored queue's jobs do while the workstation cannot reach the server.
+        #[arg(long, value_parser = ["print_and_report", "print_if_unrestricted", "refuse"])]
+        offline: Option<String>,
+        /// Which count charges a job: Ream's count of the document, or what CUPS or the
+        /// printer reports once it completed.
+        #[arg(long, value_parser = ["document", "printer"])]
+        charge_by: Option<String>,
+        /// The price list of local printers without their own; `none` for none.
+        #[arg(long)]
+        price_list: Option<String>,
+    },
+    /// Workstations' printers, recorded on their first job as `queue@workstation`.
+    Printers,
+    /// Give a local printer its own price list (`none`: the policy's).
+    Price {
+        /// `queue@workstation`, as `admin local printers` lists it.
+        printer: String,
+        price_list: String,
+    },
+    /// Jobs of workstations' own printers, newest first, with both counts.
+    Jobs {
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -674,6 +716,7 @@ pub async fn run(s: &AppState, command: AdminCommand) -> anyhow::Result<Value> {
         AdminCommand::Journal(JournalCmd::Refusals { limit }) => {
             json(admin::journal_refusals(s, limit).await?)
         }
+        AdminCommand::Local(cmd) => local(s, cmd).await,
         AdminCommand::Lockout(cmd) => match cmd {
             LockoutCmd::List => json(auth::lockouts(s).await?),
             LockoutCmd::Lift { user, source } => {
@@ -792,5 +835,36 @@ async fn shared(s: &AppState, kind: SharedAccountKind, cmd: SharedCmd) -> anyhow
         SharedCmd::MemberRemove { name, user, group } => {
             json(admin::set_member(s, kind, &name, &member(user, group), false).await?)
         }
+    }
+}
+
+async fn local(s: &AppState, cmd: LocalCmd) -> anyhow::Result<serde_json::Value> {
+    let none_is_none = |v: String| if v == "none" { None } else { Some(v) };
+    match cmd {
+        LocalCmd::Show => json(s.store.local_monitoring().await?),
+        LocalCmd::Policy { enabled, queues, offline, charge_by, price_list } => {
+            let mut m = s.store.local_monitoring().await?;
+            if let Some(e) = enabled {
+                m.enabled = e;
+            }
+            if let Some(q) = queues {
+                m.queues = q.split(',').map(str::trim).filter(|q| !q.is_empty() && *q != "all").map(String::from).collect();
+            }
+            if let Some(o) = offline {
+                m.offline = store::enum_parse(&o).expect("clap checked the value");
+            }
+            if let Some(c) = charge_by {
+                m.charge_by = store::enum_parse(&c).expect("clap checked the value");
+            }
+            if let Some(p) = price_list {
+                m.price_list = none_is_none(p);
+            }
+            json(admin::set_local_monitoring(s, &m).await?)
+        }
+        LocalCmd::Printers => json(s.store.local_printers().await?),
+        LocalCmd::Price { printer, price_list } => {
+            json(admin::set_local_printer_price(s, &printer, none_is_none(price_list).as_deref()).await?)
+        }
+        LocalCmd::Jobs { limit } => json(admin::local_jobs(s, limit).await?),
     }
 }

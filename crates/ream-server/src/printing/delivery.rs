@@ -132,7 +132,21 @@ pub async fn report_outcome(
     } else {
         (JobState::Failed, Some(report.reason.as_deref().unwrap_or("the printer did not print it")))
     };
-    if report.printed && job.state() == JobState::Printing {
+    if report.printed && job.state() == JobState::Printing && job.local() {
+        // A workstation's own printer, out of the server's reach: what CUPS or the
+        // printer counted is kept beside Ream's count, and charged by where the
+        // administrator chose.
+        let at_printer = report.impressions.filter(|n| *n > 0);
+        let check = judge(&job, true, at_printer, None);
+        state.store.set_print_check(job_id, None, report.impressions, check).await?;
+        let charged = job.pages * job.copies;
+        if let Some(counted) = at_printer.filter(|n| *n != charged) {
+            tracing::warn!(job = %job_id, ream = charged, printer = counted, "the local printer's count differs from Ream's");
+            if state.store.local_monitoring().await?.charge_by == ream_wire::LocalChargeBy::Printer {
+                state.store.reprice_job(job_id, job.price_cents * counted / charged.max(1)).await?;
+            }
+        }
+    } else if report.printed && job.state() == JobState::Printing {
         // The client's word is checked against the printer's where the server reaches it.
         let (at_printer, check) = ask_printer(state, &job, report).await;
         state.store.set_print_check(job_id, report.impressions, at_printer, check).await?;

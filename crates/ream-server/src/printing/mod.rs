@@ -14,10 +14,13 @@
 //!   workstations printed meanwhile, taken once each.
 //! - `delivery` — sending to the printer and following the job there, the holder's
 //!   outcome report for client-spooled jobs, and resuming after a restart.
+//! - `local` — local print monitoring: jobs on workstations' own printers priced,
+//!   their funds taken and a signed grant given to the workstation's CUPS backend.
 
 mod capabilities;
 mod delivery;
 mod dialog;
+mod local;
 mod offline;
 mod release;
 mod submit;
@@ -26,6 +29,7 @@ use std::path::PathBuf;
 
 pub use delivery::{deliver, report_outcome, resume};
 pub use dialog::{answer, dialog};
+pub use local::{authorise_local, local_terms, monitoring_info};
 pub use offline::{entry_hash, take_journal, terms as offline_terms};
 pub use release::{delete, expire_reprints, expire_waiting, release};
 pub use submit::submit;
@@ -49,13 +53,7 @@ fn owned(job: &JobRow, user: &UserRow) -> AppResult<()> {
 }
 
 async fn queue_of(state: &AppState, job: &JobRow) -> AppResult<QueueRow> {
-    state
-        .store
-        .queues()
-        .await?
-        .into_iter()
-        .find(|q| q.id == job.queue_id)
-        .ok_or_else(|| AppError::not_found("queue"))
+    state.store.queue_row_by_id(&job.queue_id).await
 }
 
 async fn drop_spool(state: &AppState, job: &JobRow) {

@@ -74,7 +74,7 @@ async fn pick_price(
 /// cost confirmation, no quota, and either a cost centre pays (no balance to run out) or
 /// their credit does and an administrator gave them an offline credit line (how far it
 /// may go unchecked; the charge may take it below zero, which administrators see).
-async fn unrestricted(
+pub(super) async fn unrestricted(
     state: &AppState,
     user: &UserRow,
     q: &QueueRow,
@@ -125,7 +125,7 @@ pub async fn take_journal(
     let key = crate::auth::workstation_key(&ws)?;
     let mut results = Vec::with_capacity(batch.entries.len());
     for entry in &batch.entries {
-        let result = match take_entry(state, workstation_id, &key, entry).await {
+        let result = match take_entry(state, &ws, &key, entry).await {
             Ok(status) => JournalResult { id: entry.id.clone(), status, reason: None },
             Err(e) if matches!(e, AppError::Internal(_)) => return Err(e),
             Err(e) => {
@@ -146,10 +146,11 @@ pub async fn take_journal(
 
 async fn take_entry(
     state: &AppState,
-    workstation_id: &str,
+    ws: &crate::store::WorkstationRow,
     key: &VerifyingKey,
     entry: &JournalEntry,
 ) -> AppResult<JournalStatus> {
+    let workstation_id = ws.id.as_str();
     let bytes = entry.signed_bytes(workstation_id);
     let signature = STANDARD.decode(&entry.signature).ok().and_then(|b| Signature::from_slice(&b).ok());
     if signature.is_none_or(|s| key.verify(&bytes, &s).is_err()) {
@@ -233,12 +234,54 @@ async fn take_entry(
                 account_id: account_id.as_deref(),
                 unaccounted: j.unaccounted,
                 client_job_id: &j.job,
+                local_printer_id: None,
             };
             let status =
                 state.store.take_journal_entry(workstation_id, entry, &hash, JournalEffect::Job(row)).await?;
             if status == JournalStatus::Accepted {
                 tracing::info!(workstation = %workstation_id, user = %j.user, job = %j.name, printer = %j.printer,
                     "offline job recorded");
+            }
+            Ok(status)
+        }
+        JournalRecord::Local(l) => {
+            let user = state
+                .store
+                .find_user(&l.user)
+                .await?
+                .ok_or_else(|| AppError::not_found(format!("user {}", l.user)))?;
+            let (printer, cents) = super::local::offline_local_printer(state, ws, l).await?;
+            let queue = state.store.local_queue().await?;
+            let (kind, account_id) = match choices(state, &user, &queue).await {
+                Ok(c) => match c.payment_options.into_iter().next() {
+                    Some((o, id)) => (Some(o.kind), id),
+                    None => (None, None),
+                },
+                Err(_) => (None, None),
+            };
+            let row = OfflineJobRow {
+                owner_id: &user.id,
+                queue_id: &queue.id,
+                name: if l.name.is_empty() { "Untitled" } else { &l.name },
+                pages: l.pages,
+                copies: l.copies,
+                colour: l.colour,
+                duplex: l.duplex,
+                media: &l.media,
+                price_cents: cents,
+                printer_id: None,
+                printer_name: &printer.name,
+                account_kind: kind,
+                account_id: account_id.as_deref(),
+                unaccounted: false,
+                client_job_id: &l.job,
+                local_printer_id: Some(&printer.id),
+            };
+            let status =
+                state.store.take_journal_entry(workstation_id, entry, &hash, JournalEffect::Job(row)).await?;
+            if status == JournalStatus::Accepted {
+                tracing::info!(workstation = %workstation_id, user = %l.user, printer = %printer.name,
+                    "local job printed offline recorded");
             }
             Ok(status)
         }

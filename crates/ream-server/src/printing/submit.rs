@@ -180,6 +180,7 @@ where
         reason: None,
         client_job_id,
         spool_bytes,
+        local_printer_id: None,
     };
     let job = match state.store.insert_job(&new).await {
         Ok(job) => job,

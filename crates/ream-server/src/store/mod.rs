@@ -8,6 +8,7 @@
 
 mod credit;
 mod ledger;
+mod local;
 mod lockout;
 mod offline;
 mod printing;
@@ -17,6 +18,7 @@ mod shared;
 mod users;
 mod workstations;
 
+pub use local::*;
 pub use lockout::FailureRow;
 pub use offline::*;
 pub use printing::*;

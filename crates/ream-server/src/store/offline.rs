@@ -35,6 +35,8 @@ pub struct OfflineJobRow<'a> {
     pub account_id: Option<&'a str>,
     pub unaccounted: bool,
     pub client_job_id: &'a str,
+    /// A job of a monitored local queue (local print monitoring).
+    pub local_printer_id: Option<&'a str>,
 }
 
 /// What a journal entry does once taken.
@@ -189,8 +191,8 @@ impl Store {
                 let inserted = sqlx::query(
                     "INSERT INTO jobs (id, owner_id, queue_id, name, state, pages, copies, colour, duplex, media, \
                      price_cents, printer_id, account_kind, account_id, created_at_ms, updated_at_ms, client_job_id, \
-                     offline_workstation, offline_unaccounted, offline_printer) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, $17, $18, $19)",
+                     offline_workstation, offline_unaccounted, offline_printer, local_printer_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, $17, $18, $19, $20)",
                 )
                 .bind(&id)
                 .bind(j.owner_id)
@@ -211,6 +213,7 @@ impl Store {
                 .bind(workstation_id)
                 .bind(j.unaccounted as i64)
                 .bind(j.printer_name)
+                .bind(j.local_printer_id)
                 .execute(&mut *tx)
                 .await;
                 match inserted {

@@ -104,6 +104,8 @@ pub struct JobRow {
     pub offline_unaccounted: i64,
     pub offline_printer: Option<String>,
     pub offline_overdrawn: i64,
+    /// A job of a workstation's own printer (local print monitoring).
+    pub local_printer_id: Option<String>,
 }
 
 impl JobRow {
@@ -141,7 +143,12 @@ impl JobRow {
                 unaccounted: self.offline_unaccounted != 0,
                 overdrawn: self.offline_overdrawn != 0,
             }),
+            local: self.local(),
         }
+    }
+
+    pub fn local(&self) -> bool {
+        self.local_printer_id.is_some()
     }
 
     pub fn view(&self) -> Job {
@@ -163,18 +170,20 @@ impl JobRow {
             created_at_ms: self.created_at_ms,
             updated_at_ms: self.updated_at_ms,
             offline: self.offline(),
+            local: self.local(),
         }
     }
 }
 
 pub(crate) const JOB_SELECT: &str =
-    "SELECT j.id, j.owner_id, j.queue_id, COALESCE(q.deleted_name, q.name) AS queue_name, j.name, j.state, j.reason, \
+    "SELECT j.id, j.owner_id, j.queue_id, COALESCE(lp.name, q.deleted_name, q.name) AS queue_name, j.name, j.state, j.reason, \
      j.pages, j.copies, j.colour, j.duplex, j.media, j.price_cents, j.spool_file, j.holder, j.printer_id, \
      p.name AS printer_name, j.printer_job_id, j.printer_job_floor, j.account_kind, j.account_id, ca.name AS account_name, j.project_id, \
      pa.name AS project_name, j.script_answers, j.created_at_ms, j.updated_at_ms, u.username AS owner_name, \
      j.impressions_reported, j.impressions_at_printer, j.print_check, j.offline_workstation, \
-     j.offline_unaccounted, j.offline_printer, j.offline_overdrawn \
+     j.offline_unaccounted, j.offline_printer, j.offline_overdrawn, j.local_printer_id \
      FROM jobs j JOIN queues q ON q.id = j.queue_id LEFT JOIN printers p ON p.id = j.printer_id \
+     LEFT JOIN local_printers lp ON lp.id = j.local_printer_id \
      LEFT JOIN users u ON u.id = j.owner_id \
      LEFT JOIN shared_accounts ca ON ca.id = j.account_id LEFT JOIN shared_accounts pa ON pa.id = j.project_id";
 
@@ -201,6 +210,8 @@ pub struct NewJob<'a> {
     pub client_job_id: Option<&'a str>,
     /// The size of `spool_file`.
     pub spool_bytes: i64,
+    /// The workstation's own printer it prints on (local print monitoring).
+    pub local_printer_id: Option<&'a str>,
 }
 
 /// The job as it is inside a transaction that has just changed it.
@@ -519,13 +530,27 @@ impl Store {
     }
 
     pub async fn queues(&self) -> AppResult<Vec<QueueRow>> {
-        let rows = sqlx::query(
+        self.queues_where("deleted_at_ms IS NULL ORDER BY name", None).await
+    }
+
+    /// The queue with id `id`, deleted or not (the hidden queue of local jobs, say).
+    pub async fn queue_row_by_id(&self, id: &str) -> AppResult<QueueRow> {
+        self.queues_where("id = $1", Some(id))
+            .await?
+            .pop()
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("queue {id} is missing")))
+    }
+
+    async fn queues_where(&self, filter: &str, bind: Option<&str>) -> AppResult<Vec<QueueRow>> {
+        let sql = format!(
             "SELECT id, name, detection, accounting, project_accounting, spooling, release_mode, confirm_cost, \
-             script, held_hours, offline_policy, offline_pick, offline_after_seconds FROM queues \
-             WHERE deleted_at_ms IS NULL ORDER BY name",
-        )
-        .fetch_all(self.pool())
-        .await?;
+             script, held_hours, offline_policy, offline_pick, offline_after_seconds FROM queues WHERE {filter}"
+        );
+        let mut query = sqlx::query(&sql);
+        if let Some(b) = bind {
+            query = query.bind(b);
+        }
+        let rows = query.fetch_all(self.pool()).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let id: String = r.try_get(0)?;
@@ -574,8 +599,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO jobs (id, owner_id, queue_id, name, state, pages, copies, colour, duplex, media, price_cents, \
              spool_file, printer_id, account_kind, account_id, project_id, reason, created_at_ms, updated_at_ms, holder, \
-             client_job_id, spool_bytes) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19, $20, $21)",
+             client_job_id, spool_bytes, local_printer_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19, $20, $21, $22)",
         )
         .bind(&id)
         .bind(j.owner_id)
@@ -598,6 +623,7 @@ impl Store {
         .bind(j.holder)
         .bind(j.client_job_id)
         .bind(j.spool_bytes)
+        .bind(j.local_printer_id)
         .execute(&mut *tx)
         .await
         .map_err(|e| conflict(e, "a job with this client job id"))?;

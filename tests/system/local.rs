@@ -1,0 +1,358 @@
+//! Local print monitoring with the real parts: CUPS queues of this computer whose devices
+//! are a raw `socket://` listener of the test's own (standing in for a USB or port-9100
+//! printer) and an `ippeveprinter`, wrapped by `ream cups monitor` in Ream's CUPS backend;
+//! `lp` → counted, granted by the real server through the user's running client,
+//! released to the device byte-identical, charged once at the local price. Refused for
+//! lack of credit, held while nobody can decide (`job-hold-until=no-hold`, the client
+//! stopped), the server's offline policy applied and the job reported once afterwards.
+//!
+//! The tests share the machine's CUPS backend and monitoring folders (`/usr/lib/cups/
+//! backend/ream`, `/etc/ream/monitor`, `/var/lib/ream`), so they run one at a time.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ream_system_tests::client::{credit_of, Client, Watch};
+use ream_system_tests::printer::{CupsQueue, Printer};
+use ream_system_tests::server::{ServerProcess, Site};
+use ream_system_tests::{free_port, pdf, sleep};
+use serde_json::Value;
+
+/// One test at a time: they share the computer's monitoring set-up.
+static MACHINE: Mutex<()> = Mutex::new(());
+
+/// A raw printer on a loopback port: every connection's bytes, one document each.
+struct RawPrinter {
+    port: u16,
+    received: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl RawPrinter {
+    fn start() -> RawPrinter {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let kept = received.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut doc = Vec::new();
+                if stream.read_to_end(&mut doc).is_ok() && !doc.is_empty() {
+                    kept.lock().unwrap().push(doc);
+                }
+            }
+        });
+        RawPrinter { port, received }
+    }
+
+    fn uri(&self) -> String {
+        format!("socket://127.0.0.1:{}", self.port)
+    }
+
+    fn documents(&self) -> Vec<Vec<u8>> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+/// A raw CUPS queue of this computer printing to `device` (no filter: the device gets
+/// the document as printed).
+fn local_queue(name: &str, device: &str) -> CupsQueue {
+    let out = Command::new("lpadmin").args(["-p", name, "-E", "-v", device, "-m", "raw"]).output().unwrap();
+    assert!(out.status.success(), "lpadmin: {}", String::from_utf8_lossy(&out.stderr));
+    CupsQueue(name.to_string())
+}
+
+fn device_of(queue: &str) -> String {
+    let out = Command::new("lpstat").args(["-v", queue]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_once(": ").map(|(_, uri)| uri.trim().to_string()).unwrap_or_default()
+}
+
+/// `lp -d QUEUE [-o OPTION…] FILE`; the CUPS job id.
+fn lp(queue: &str, options: &[&str], document: &[u8]) -> i64 {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("document.pdf");
+    std::fs::write(&file, document).unwrap();
+    let mut cmd = Command::new("lp");
+    cmd.args(["-d", queue, "-t", "Local report"]);
+    for o in options {
+        cmd.args(["-o", o]);
+    }
+    let out = cmd.arg(&file).output().unwrap();
+    assert!(out.status.success(), "lp: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    // "request id is QUEUE-42 (1 file(s))"
+    let id = text.split_whitespace().nth(3).and_then(|r| r.rsplit('-').next()).and_then(|n| n.parse().ok());
+    id.unwrap_or_else(|| panic!("no job id in {text:?}"))
+}
+
+/// The CUPS job's `lpstat -l` description while it is not completed; `None` once it is.
+fn pending(queue: &str, job: i64) -> Option<String> {
+    let out = Command::new("lpstat").args(["-l", "-o", queue]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let head = format!("{queue}-{job} ");
+    let start = text.find(&head)?;
+    let rest = &text[start..];
+    let end = rest[head.len()..].find(&format!("\n{queue}-")).map_or(rest.len(), |e| e + head.len());
+    Some(rest[..end].to_string())
+}
+
+fn held(queue: &str, job: i64) -> bool {
+    pending(queue, job).is_some_and(|d| d.contains("job-hold-until-specified"))
+}
+
+fn until(what: &str, within: Duration, check: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < within, "waited {within:?} for {what}");
+        sleep(100);
+    }
+}
+
+/// The site: alice (20.00), bob (no credit), the local price list `local` (0.10 a mono
+/// page, 0.40 colour), monitoring on for `queues`, offline policy `offline`.
+fn site(queues: &[&str], offline: &str) -> Site {
+    let site = Site::new(&format!("127.0.0.1:{}", free_port()), "");
+    site.seed_people();
+    site.admin(&["price-list", "add", "local", "--mono", "0.10", "--colour", "0.40"], "");
+    let policy = ["--enabled", "true", "--queues", &queues.join(","), "--price-list", "local", "--offline", offline];
+    site.admin(&[&["local", "policy"][..], &policy[..]].concat(), "");
+    site
+}
+
+/// A person's enrolled, logged-in (remembered) client.
+fn person(server: &ServerProcess, site: &Site, pin: &str) -> Client {
+    let client = Client::new();
+    client.run(&["connect", "--server", &server.url, "--json"], "").json();
+    client.run(&["enroll", "--code", &site.enrolment_code(), "--name", "desk", "--json"], "").json();
+    client.run(&["login", "--method", "pin", "--remember", "always", "--json"], &format!("{pin}\n")).json();
+    client
+}
+
+/// `ream run` on a port of its own, once it has the account and keeps local terms with
+/// the offline policy `offline`.
+fn running(client: &Client, offline: &str) -> Watch {
+    let run = Watch::start(client, &["run", "--port", &free_port().to_string(), "--json"]);
+    run.expect(Duration::from_secs(15), "the account", |v| credit_of(v).is_some());
+    until("the local terms", Duration::from_secs(15), || {
+        let Ok(dir) = std::fs::read_dir(client.cache_dir()) else { return false };
+        dir.flatten().filter(|e| e.file_name().to_string_lossy().starts_with("local-terms-")).any(|e| {
+            let kept: Value = serde_json::from_slice(&std::fs::read(e.path()).unwrap_or_default()).unwrap_or_default();
+            kept["offline"] == offline
+        })
+    });
+    run
+}
+
+/// `ream cups monitor` (the tests run as root, as an administrator would run it).
+fn monitor(client: &Client) -> Value {
+    let r = client.run(&["cups", "monitor", "--json"], "");
+    assert!(r.ok, "ream cups monitor: {}", r.stderr);
+    r.json()
+}
+
+/// Undoes monitoring when the test ends, however it ends.
+struct Monitored<'a>(&'a Client);
+
+impl Drop for Monitored<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.run(&["cups", "monitor", "--undo", "--json"], "");
+    }
+}
+
+fn jobs(client: &Client) -> Vec<Value> {
+    client.run(&["jobs", "--json"], "").json()["jobs"].as_array().cloned().unwrap_or_default()
+}
+
+fn credit(client: &Client) -> i64 {
+    let account = client.run(&["account", "--json"], "").json();
+    account["account"]["credit_cents"].as_i64().unwrap_or_else(|| panic!("no credit in {account}"))
+}
+
+/// Waits for the user's local job `name` to reach `state` in their history.
+fn local_job(client: &Client, state: &str) -> Value {
+    let mut last = Vec::new();
+    for _ in 0..300 {
+        last = jobs(client);
+        if let Some(j) = last.iter().find(|j| j["local"] == true && j["state"] == state) {
+            return j.clone();
+        }
+        sleep(100);
+    }
+    panic!("no local job {state} in {last:?}");
+}
+
+fn lock() -> std::sync::MutexGuard<'static, ()> {
+    MACHINE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[test]
+fn a_monitored_queue_prints_only_once_granted_byte_identical_and_charged_once_at_the_local_price() {
+    let _machine = lock();
+    let raw = RawPrinter::start();
+    let ipp = Printer::start("local-ipp");
+    let tag = free_port();
+    let (usb, net, other) = (format!("Usb-{tag}"), format!("Net-{tag}"), format!("Other-{tag}"));
+    let site = site(&[&usb, &net], "refuse");
+    let server = site.serve();
+    let alice = person(&server, &site, "1234");
+    let _queues = [local_queue(&usb, &raw.uri()), local_queue(&net, &ipp.uri()), local_queue(&other, &raw.uri())];
+    let set_up = monitor(&alice);
+    let _undo = Monitored(&alice);
+    let monitored: Vec<&str> = set_up["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|q| q["monitored"] == true)
+        .map(|q| q["queue"].as_str().unwrap())
+        .collect();
+    assert!(monitored.contains(&usb.as_str()) && monitored.contains(&net.as_str()), "{set_up}");
+    assert!(!monitored.contains(&other.as_str()), "a queue the policy does not name is left alone: {set_up}");
+    assert_eq!(device_of(&usb), format!("ream:/{}", raw.uri()));
+    assert_eq!(device_of(&other), raw.uri());
+    let run = running(&alice, "refuse");
+
+    // The raw (USB, port 9100) printer: three pages, 0.30.
+    let document = pdf::pages(3);
+    let job = lp(&usb, &["print-color-mode=monochrome"], &document);
+    until("the job to leave CUPS", Duration::from_secs(60), || pending(&usb, job).is_none());
+    assert_eq!(raw.documents(), std::slice::from_ref(&document), "received once, byte-identical");
+    let printed = local_job(&alice, "printed");
+    assert_eq!(printed["queue"], format!("{usb}@desk"), "{printed}");
+    assert_eq!((printed["pages"].as_i64(), printed["price_cents"].as_i64()), (Some(3), Some(30)));
+    assert_eq!(credit(&alice), 2000 - 30);
+
+    // The IPP printer: one page.
+    let one = pdf::labelled("to the IPP printer");
+    let job = lp(&net, &["print-color-mode=monochrome"], &one);
+    until("the job to leave CUPS", Duration::from_secs(60), || pending(&net, job).is_none());
+    until("the IPP printer's document", Duration::from_secs(30), || !ipp.documents().is_empty());
+    assert_eq!(std::fs::read(&ipp.documents()[0]).unwrap(), one);
+    until("the charge", Duration::from_secs(30), || credit(&alice) == 2000 - 30 - 10);
+
+    // The unmonitored queue prints without Ream: no job, no charge.
+    let job = lp(&other, &[], &pdf::labelled("not monitored"));
+    until("the job to leave CUPS", Duration::from_secs(60), || pending(&other, job).is_none());
+    assert_eq!(raw.documents().len(), 2);
+    sleep(500);
+    assert_eq!(jobs(&alice).iter().filter(|j| j["local"] == true).count(), 2);
+    assert_eq!(credit(&alice), 2000 - 40);
+
+    // Administrators see the local printers and jobs, with both counts.
+    let printers = site.admin_json(&["local", "printers"], "");
+    let names: Vec<&str> = printers.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 2, "{printers}");
+    assert!(names.contains(&format!("{usb}@desk").as_str()), "{printers}");
+    let listed = site.admin_json(&["local", "jobs"], "");
+    let usb_job = listed.as_array().unwrap().iter().find(|j| j["queue"] == format!("{usb}@desk")).unwrap().clone();
+    assert_eq!(usb_job["local"], true);
+    assert_eq!(usb_job["impressions_charged"], 3);
+    assert!(usb_job["impressions_at_printer"].is_i64(), "CUPS' count is kept: {usb_job}");
+    drop(run);
+
+    // Undone: the devices are the printers' again.
+    let undone = alice.run(&["cups", "monitor", "--undo", "--json"], "");
+    assert!(undone.ok, "{}", undone.stderr);
+    assert_eq!(device_of(&usb), raw.uri());
+    assert_eq!(device_of(&net), ipp.uri());
+}
+
+#[test]
+fn without_enough_credit_a_local_job_is_cancelled_nothing_reaches_the_printer_and_the_user_is_told() {
+    let _machine = lock();
+    let raw = RawPrinter::start();
+    let queue = format!("Usb-{}", free_port());
+    let site = site(&[&queue], "refuse");
+    let server = site.serve();
+    let bob = person(&server, &site, "5678");
+    let _queue = local_queue(&queue, &raw.uri());
+    monitor(&bob);
+    let _undo = Monitored(&bob);
+    let run = running(&bob, "refuse");
+
+    let job = lp(&queue, &["print-color-mode=monochrome"], &pdf::pages(2));
+    let refused =
+        run.expect(Duration::from_secs(60), "the refusal", |v| v["type"] == "job_refused" && v["name"] == "Local report");
+    assert_eq!(refused["code"], "CREDIT_INSUFFICIENT", "{refused}");
+    until("the job to leave CUPS", Duration::from_secs(60), || pending(&queue, job).is_none());
+    let out = Command::new("lpstat").args(["-W", "completed", "-o", &queue]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("{queue}-{job} ")), "ended in CUPS");
+    assert!(raw.documents().is_empty(), "nothing reached the printer");
+    assert!(jobs(&bob).iter().all(|j| j["local"] != true), "nothing recorded or charged");
+}
+
+#[test]
+fn no_hold_asked_of_cups_and_a_stopped_client_print_nothing_until_ream_grants_the_job() {
+    let _machine = lock();
+    let raw = RawPrinter::start();
+    let queue = format!("Usb-{}", free_port());
+    let site = site(&[&queue], "refuse");
+    let server = site.serve();
+    let alice = person(&server, &site, "1234");
+    let _queue = local_queue(&queue, &raw.uri());
+    monitor(&alice);
+    let _undo = Monitored(&alice);
+
+    // Nobody's client runs: the job is held however it asks not to be.
+    let document = pdf::pages(1);
+    let job = lp(&queue, &["job-hold-until=no-hold", "print-color-mode=monochrome"], &document);
+    until("Ream to hold the job", Duration::from_secs(60), || held(&queue, job));
+    sleep(1000);
+    assert!(raw.documents().is_empty(), "nothing printed without a grant");
+    assert!(held(&queue, job));
+
+    // Alice's client starts: it releases the job, which is granted, printed and charged once.
+    let run = running(&alice, "refuse");
+    until("the job to print", Duration::from_secs(90), || pending(&queue, job).is_none());
+    assert_eq!(raw.documents(), [document]);
+    local_job(&alice, "printed");
+    assert_eq!(credit(&alice), 2000 - 10);
+    drop(run);
+}
+
+#[test]
+fn with_the_server_down_the_offline_policy_applies_and_each_job_is_reported_once() {
+    let _machine = lock();
+    let raw = RawPrinter::start();
+    let queue = format!("Usb-{}", free_port());
+    let site = site(&[&queue], "print_and_report");
+    let mut server = site.serve();
+    let alice = person(&server, &site, "1234");
+    let _queue = local_queue(&queue, &raw.uri());
+    monitor(&alice);
+    let _undo = Monitored(&alice);
+    let run = running(&alice, "print_and_report");
+
+    // print_and_report: printed while the server is away, journaled, reported once.
+    server.stop();
+    let document = pdf::pages(2);
+    let job = lp(&queue, &["print-color-mode=monochrome"], &document);
+    until("the job to print offline", Duration::from_secs(90), || pending(&queue, job).is_none());
+    assert_eq!(raw.documents(), [document]);
+    server.resume();
+    run.expect(Duration::from_secs(90), "the journal reported", |v| v["type"] == "offline_reported" && v["reported"] == 1);
+    let printed = local_job(&alice, "printed");
+    assert_eq!((printed["offline"].as_bool(), printed["price_cents"].as_i64()), (Some(true), Some(20)), "{printed}");
+    assert_eq!(credit(&alice), 2000 - 20);
+
+    // refuse: held while the server is away, printed once it is back, charged once.
+    site.admin(&["local", "policy", "--offline", "refuse"], "");
+    drop(run);
+    let run = running(&alice, "refuse");
+    server.stop();
+    let second = pdf::labelled("while the server is away");
+    let job = lp(&queue, &["print-color-mode=monochrome"], &second);
+    until("Ream to hold the job", Duration::from_secs(90), || held(&queue, job));
+    assert_eq!(raw.documents().len(), 1, "nothing more printed while the server is away");
+    server.resume();
+    until("the held job to print", Duration::from_secs(120), || pending(&queue, job).is_none());
+    assert_eq!(raw.documents().len(), 2);
+    assert_eq!(raw.documents()[1], second);
+    until("the charge", Duration::from_secs(30), || credit(&alice) == 2000 - 30);
+    sleep(500);
+    assert_eq!(jobs(&alice).iter().filter(|j| j["local"] == true).count(), 2, "each job recorded once");
+    drop(run);
+}
