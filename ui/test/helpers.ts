@@ -118,6 +118,7 @@ export function job(over: Partial<Job> = {}): Job {
     created_at_ms: NOW - 60_000,
     updated_at_ms: NOW - 60_000,
     offline: false,
+    local: false,
     ...over,
   };
 }

@@ -122,4 +122,12 @@ describe("my jobs", () => {
     expect(said.startsWith("“big.pdf” was refused: ")).toBe(true);
     expect(said).not.toContain("5120 cents");
   });
+
+  it("marks a job of one of the computer's own printers as local, in both languages", async () => {
+    const local = job({ id: "l1", name: "usb.pdf", queue: "Usb@desk", state: "printed", local: true });
+    await openJobs({ jobs: async () => [local, job({ id: "h2" })] });
+    expect(text(byTestId("local-l1"))).toBe("Local printer");
+    expect(text(byTestId("job-l1"))).toContain("Usb@desk");
+    expect(maybeTestId("local-h2")).toBeNull();
+  });
 });

@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 
 /// What a monitored queue's jobs do while the workstation cannot reach the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[cfg_attr(test, derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LocalOfflinePolicy {
@@ -28,7 +27,6 @@ pub enum LocalOfflinePolicy {
 
 /// Which count a local job is charged by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[cfg_attr(test, derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LocalChargeBy {
@@ -43,7 +41,6 @@ pub enum LocalChargeBy {
 /// The administrator's monitoring policy, as `GET /api/v1/local-monitoring` gives it to
 /// workstations (no secret in it: `ream cups monitor`, run by root, reads it too).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[cfg_attr(test, derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LocalMonitoring {
     /// Whether workstations monitor anything at all.

@@ -22,4 +22,9 @@ payment: PaymentChoice | null, project: string | null, created_at_ms: number, up
  * Printed on a fallback printer while the workstation could not reach the server,
  * and reported afterwards.
  */
-offline: boolean, };
+offline: boolean, 
+/**
+ * Printed on one of the workstation's own printers (local print monitoring);
+ * `queue` is then `queue@workstation`.
+ */
+local: boolean, };

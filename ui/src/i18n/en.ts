@@ -263,6 +263,8 @@ export const en = {
   offlinePending: (n: number) =>
     `${n} ${plural(n, "job", "jobs")} printed offline ${plural(n, "waits", "wait")} to be reported to the server.`,
   jobOffline: "Printed offline",
+  jobLocal: "Local printer",
+  jobLocalHint: "Printed on one of this computer's own printers, counted and charged by Ream.",
   offlineLine: (limit: string) => `While the server cannot be reached, you may print up to ${limit}.`,
   and: " and ",
 

@@ -257,6 +257,8 @@ export const fr: Messages = {
   offlinePending: (n) =>
     `${n} ${plural(n, "travail imprimé hors ligne attend", "travaux imprimés hors ligne attendent")} d’être transmis au serveur.`,
   jobOffline: "Imprimé hors ligne",
+  jobLocal: "Imprimante locale",
+  jobLocalHint: "Imprimé sur une imprimante de cet ordinateur, compté et facturé par Ream.",
   offlineLine: (limit) => `Quand le serveur est injoignable, vous pouvez imprimer jusqu’à ${limit}.`,
   and: " et ",
 

@@ -166,6 +166,7 @@ export class JobsScreen implements Screen {
         { class: "job-side" },
         h("span", { class: ["state", `state-${job.state}`] }, t.jobStates[job.state]),
         job.offline ? h("span", { class: "tag", testid: `offline-${job.id}` }, t.jobOffline) : null,
+        job.local ? h("span", { class: "tag", testid: `local-${job.id}`, title: t.jobLocalHint }, t.jobLocal) : null,
         this.renderActions(job, busy),
       ),
     );
