@@ -9,13 +9,10 @@
 mod common;
 
 use axum::http::Method;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
-use common::{Db, TestApp, Workstation};
-use ed25519_dalek::Signer;
+use common::{Db, Journal, TestApp, Workstation};
 use futures_util::future::join_all;
 use ream_wire::{
-    AccountingMode, DetectionMethod, JournalEntry, JournalRecord, OfflineJob, OfflineOutcome, OfflinePolicy,
+    AccountingMode, DetectionMethod, JournalRecord, OfflineJob, OfflineOutcome, OfflinePolicy,
     OfflineSettings, Queue, ReleaseMode, SpoolingMode,
 };
 use serde_json::{json, Value};
@@ -62,76 +59,29 @@ async fn site(db: Db) -> TestApp {
     app
 }
 
-/// A workstation's journal, as a client writes it: numbered, chained, signed.
-struct Journal {
-    ws: Workstation,
-    entries: Vec<JournalEntry>,
-}
-
-impl Journal {
-    fn new(ws: Workstation) -> Journal {
-        Journal { ws, entries: Vec::new() }
-    }
-
-    fn sign(&self, entry: &mut JournalEntry) {
-        entry.signature = STANDARD.encode(self.ws.key.sign(&entry.signed_bytes(&self.ws.id)).to_bytes());
-    }
-
-    fn add(&mut self, record: JournalRecord) -> JournalEntry {
-        let prev = self
-            .entries
-            .last()
-            .map(|e| ream_server::printing::entry_hash(&self.ws.id, e))
-            .unwrap_or_default();
-        let mut entry = JournalEntry {
-            id: uuid::Uuid::new_v4().to_string(),
-            seq: self.entries.len() as i64 + 1,
-            prev,
-            at_ms: 1_000,
-            record,
-            signature: String::new(),
-        };
-        self.sign(&mut entry);
-        self.entries.push(entry.clone());
-        entry
-    }
-
-    /// A job printed on the fallback printer, and its outcome.
-    fn printed(&mut self, job: &str, user: &str, queue: &str, pages: i64, unaccounted: bool) {
-        self.add(JournalRecord::Job(OfflineJob {
-            job: job.into(),
-            user: user.into(),
-            queue: queue.into(),
-            name: format!("{job}.pdf"),
-            printer: "Fallback".into(),
-            printer_uri: "ipp://127.0.0.1:9/ipp/fallback".into(),
-            pages,
-            copies: 1,
-            colour: false,
-            duplex: false,
-            media: "iso_a4_210x297mm".into(),
-            unaccounted,
-        }));
-        self.add(JournalRecord::Outcome(OfflineOutcome {
-            job: job.into(),
-            printed: true,
-            reason: None,
-            printer_job_id: Some(7),
-            impressions: Some(pages),
-        }));
-    }
-
-    async fn send(&self, app: &TestApp, entries: &[JournalEntry]) -> Vec<String> {
-        let body = json!({"entries": entries});
-        let receipt =
-            app.post(&format!("/api/v1/workstations/{}/journal", self.ws.id), None, body).await.ok();
-        receipt["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["status"].as_str().unwrap().to_string())
-            .collect()
-    }
+/// A job printed on the fallback printer, and its outcome.
+fn printed(journal: &mut Journal, job: &str, user: &str, queue: &str, pages: i64, unaccounted: bool) {
+    journal.add(JournalRecord::Job(OfflineJob {
+        job: job.into(),
+        user: user.into(),
+        queue: queue.into(),
+        name: format!("{job}.pdf"),
+        printer: "Fallback".into(),
+        printer_uri: "ipp://127.0.0.1:9/ipp/fallback".into(),
+        pages,
+        copies: 1,
+        colour: false,
+        duplex: false,
+        media: "iso_a4_210x297mm".into(),
+        unaccounted,
+    }));
+    journal.add(JournalRecord::Outcome(OfflineOutcome {
+        job: job.into(),
+        printed: true,
+        reason: None,
+        printer_job_id: Some(7),
+        impressions: Some(pages),
+    }));
 }
 
 fn credit(me: &Value) -> i64 {
@@ -214,7 +164,7 @@ async fn a_journal_entry_is_taken_once_however_often_it_is_sent(db: Db) {
     let app = site(db).await;
     let mut journal = Journal::new(app.enrol().await);
     let alice = app.token("alice", "alice-demo").await;
-    journal.printed("job-1", "alice", "Anyway", 3, false);
+    printed(&mut journal, "job-1", "alice", "Anyway", 3, false);
     let all = journal.entries.clone();
     // Sent four times at once, then again: one job, one charge of 3 × 0.10.
     let sends = join_all((0..4).map(|_| journal.send(&app, &all))).await;
@@ -241,9 +191,9 @@ async fn an_offline_job_may_overdraw_and_is_marked_for_administrators(db: Db) {
     let app = site(db).await;
     let mut journal = Journal::new(app.enrol().await);
     // Bob has 0.50; twelve pages at 0.10 printed offline cost 1.20.
-    journal.printed("big", "bob", "Anyway", 12, false);
+    printed(&mut journal, "big", "bob", "Anyway", 12, false);
     // Under print_unaccounted as the client applied it: recorded, not charged.
-    journal.printed("free", "bob", "Anyway", 4, true);
+    printed(&mut journal, "free", "bob", "Anyway", 4, true);
     assert_eq!(journal.send(&app, &journal.entries).await, ["accepted"; 4]);
     let bob = app.token("bob", "bob-demo").await;
     assert_eq!(credit(&app.get("/api/v1/me", &bob).await.ok()), 50 - 120);
@@ -266,7 +216,7 @@ async fn an_offline_job_may_overdraw_and_is_marked_for_administrators(db: Db) {
 async fn a_forged_or_edited_entry_is_refused_and_listed(db: Db) {
     let app = site(db).await;
     let mut journal = Journal::new(app.enrol().await);
-    journal.printed("edited", "alice", "Anyway", 9, false);
+    printed(&mut journal, "edited", "alice", "Anyway", 9, false);
     // Nine pages made one after signing.
     let mut edited = journal.entries.clone();
     if let JournalRecord::Job(j) = &mut edited[0].record {
@@ -279,7 +229,7 @@ async fn a_forged_or_edited_entry_is_refused_and_listed(db: Db) {
     // Signed by another workstation's key.
     let other = app.enrol().await;
     let mut forged = Journal::new(Workstation { id: journal.ws.id.clone(), key: other.key });
-    forged.printed("forged", "alice", "Anyway", 2, false);
+    printed(&mut forged, "forged", "alice", "Anyway", 2, false);
     assert_eq!(journal.send(&app, &forged.entries).await, ["refused", "refused"]);
     let alice = app.token("alice", "alice-demo").await;
     assert_eq!(credit(&app.get("/api/v1/me", &alice).await.ok()), 2_000, "nothing charged");

@@ -848,7 +848,12 @@ async fn local(s: &AppState, cmd: LocalCmd) -> anyhow::Result<serde_json::Value>
                 m.enabled = e;
             }
             if let Some(q) = queues {
-                m.queues = q.split(',').map(str::trim).filter(|q| !q.is_empty() && *q != "all").map(String::from).collect();
+                m.queues = q
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|q| !q.is_empty() && *q != "all")
+                    .map(String::from)
+                    .collect();
             }
             if let Some(o) = offline {
                 m.offline = store::enum_parse(&o).expect("clap checked the value");

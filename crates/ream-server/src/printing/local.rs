@@ -9,8 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use ed25519_dalek::Signer;
 use ream_wire::{
-    ErrorCode, LocalAuthorised, LocalGrant, LocalJobRequest, LocalMonitoringInfo, LocalTerms,
-    OfflineLocalJob,
+    ErrorCode, LocalAuthorised, LocalGrant, LocalJobRequest, LocalMonitoringInfo, LocalTerms, OfflineLocalJob,
 };
 
 use super::dialog::choices;
@@ -59,10 +58,17 @@ pub async fn local_terms(state: &AppState, user: &UserRow) -> AppResult<LocalTer
 /// Prices and records a local job and grants it; refused (`CREDIT_INSUFFICIENT`,
 /// `QUOTA_EXCEEDED`…) when its owner cannot pay. Asked again about the same CUPS job
 /// (its answer was lost), it grants the job recorded the first time, for the new nonce.
-pub async fn authorise_local(state: &AppState, user: &UserRow, req: &LocalJobRequest) -> AppResult<LocalAuthorised> {
+pub async fn authorise_local(
+    state: &AppState,
+    user: &UserRow,
+    req: &LocalJobRequest,
+) -> AppResult<LocalAuthorised> {
     check_shape(&req.cups_queue, &req.device_uri, &req.name, req.pages, req.copies)?;
-    if req.job_uuid.is_empty() || req.job_uuid.len() > 100 || req.nonce.len() != 32 || req.sha256.len() != 64 {
-        return Err(AppError::invalid("a local job has a UUID (1 to 100 bytes), a 32-digit nonce and a SHA-256"));
+    if req.job_uuid.is_empty() || req.job_uuid.len() > 100 || req.nonce.len() != 32 || req.sha256.len() != 64
+    {
+        return Err(AppError::invalid(
+            "a local job has a UUID (1 to 100 bytes), a 32-digit nonce and a SHA-256",
+        ));
     }
     let policy = state.store.local_monitoring().await?;
     if !policy.enabled {
@@ -100,19 +106,26 @@ async fn record(
     workstation: &crate::store::WorkstationRow,
     req: &LocalJobRequest,
 ) -> AppResult<crate::store::JobRow> {
-    let printer =
-        state.store.local_printer(&workstation.id, &workstation.name, &req.cups_queue, &req.device_uri).await?;
+    let printer = state
+        .store
+        .local_printer(&workstation.id, &workstation.name, &req.cups_queue, &req.device_uri)
+        .await?;
     let list = printer.price.clone().ok_or_else(|| {
         AppError::new(
             ErrorCode::Conflict,
-            format!("{} has no price list: an administrator sets one (admin local policy --price-list)", printer.name),
+            format!(
+                "{} has no price list: an administrator sets one (admin local policy --price-list)",
+                printer.name
+            ),
         )
     })?;
     let queue = state.store.local_queue().await?;
     let choices = choices(state, user, &queue).await?;
     let (kind, account_id) = match choices.payment_options.into_iter().next() {
         Some((o, id)) => (Some(o.kind), id),
-        None => return Err(AppError::new(ErrorCode::Conflict, "you have nothing to pay for local printing with")),
+        None => {
+            return Err(AppError::new(ErrorCode::Conflict, "you have nothing to pay for local printing with"))
+        }
     };
     let holder = format!("local:{}", workstation.id);
     let new = NewJob {
@@ -144,12 +157,9 @@ async fn record(
             Ok(job)
         }
         // Asked twice at once: the other request recorded it.
-        Err(e) if e.code() == ErrorCode::Conflict => state
-            .store
-            .job_by_client_id(&user.id, &req.job_uuid)
-            .await?
-            .filter(|j| j.local())
-            .ok_or(e),
+        Err(e) if e.code() == ErrorCode::Conflict => {
+            state.store.job_by_client_id(&user.id, &req.job_uuid).await?.filter(|j| j.local()).ok_or(e)
+        }
         Err(e) => Err(e),
     }
 }
@@ -161,7 +171,8 @@ pub async fn offline_local_printer(
     j: &OfflineLocalJob,
 ) -> AppResult<(crate::store::LocalPrinterRow, i64)> {
     check_shape(&j.cups_queue, &j.device_uri, &j.name, j.pages, j.copies)?;
-    let printer = state.store.local_printer(&workstation.id, &workstation.name, &j.cups_queue, &j.device_uri).await?;
+    let printer =
+        state.store.local_printer(&workstation.id, &workstation.name, &j.cups_queue, &j.device_uri).await?;
     let list = printer
         .price
         .clone()

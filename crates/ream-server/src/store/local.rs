@@ -108,7 +108,10 @@ impl Store {
                     .await?
                     .is_some();
                 if taken {
-                    name = format!("{cups_queue}@{workstation_name}-{}", &workstation_id[..8.min(workstation_id.len())]);
+                    name = format!(
+                        "{cups_queue}@{workstation_name}-{}",
+                        &workstation_id[..8.min(workstation_id.len())]
+                    );
                 }
                 let inserted = sqlx::query(
                     "INSERT INTO local_printers (id, name, workstation_id, cups_queue, device_uri, first_job_at_ms) \

@@ -43,6 +43,10 @@ pub struct OfflineJobRow<'a> {
 pub enum JournalEffect<'a> {
     /// Records the job (in `printing`, holding nothing: it printed already).
     Job(OfflineJobRow<'a>),
+    /// Takes the job `job_id` the server has already (a local job granted online whose
+    /// grant the workstation never heard) as the one the journal tells of, so that the
+    /// journal's outcome ends it.
+    Adopt { job_id: &'a str },
     /// Ends the workstation's job `client_job_id` of `owner_id`: printed (charged, below
     /// zero if need be) or failed.
     Outcome {
@@ -230,6 +234,19 @@ impl Store {
                 let job = job_in(&mut tx, &id).await?;
                 super::ledger::follow(&mut tx, &job, JobState::Printing, now).await?;
                 Some(id)
+            }
+            JournalEffect::Adopt { job_id } => {
+                let adopted = sqlx::query(
+                    "UPDATE jobs SET offline_workstation = $1 WHERE id = $2 AND offline_workstation IS NULL",
+                )
+                .bind(workstation_id)
+                .bind(job_id)
+                .execute(&mut *tx)
+                .await?;
+                if adopted.rows_affected() == 0 {
+                    return Err(AppError::new(ream_wire::ErrorCode::Conflict, "the job was reported already"));
+                }
+                Some(job_id.to_string())
             }
             JournalEffect::Outcome {
                 owner_id,

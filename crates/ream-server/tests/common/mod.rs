@@ -14,7 +14,7 @@ use ed25519_dalek::{Signer, SigningKey};
 use ream_server::clock::ManualClock;
 use ream_server::config::Config;
 use ream_server::state::AppState;
-use ream_wire::{ProofPurpose, WorkstationProof};
+use ream_wire::{JournalEntry, JournalRecord, ProofPurpose, WorkstationProof};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -236,5 +236,52 @@ impl Workstation {
             signature,
         })
         .unwrap()
+    }
+}
+
+/// A workstation's journal, as a client writes it: numbered, chained, signed.
+pub struct Journal {
+    pub ws: Workstation,
+    pub entries: Vec<JournalEntry>,
+}
+
+impl Journal {
+    pub fn new(ws: Workstation) -> Journal {
+        Journal { ws, entries: Vec::new() }
+    }
+
+    pub fn sign(&self, entry: &mut JournalEntry) {
+        entry.signature = STANDARD.encode(self.ws.key.sign(&entry.signed_bytes(&self.ws.id)).to_bytes());
+    }
+
+    pub fn add(&mut self, record: JournalRecord) -> JournalEntry {
+        let prev = self
+            .entries
+            .last()
+            .map(|e| ream_server::printing::entry_hash(&self.ws.id, e))
+            .unwrap_or_default();
+        let mut entry = JournalEntry {
+            id: uuid::Uuid::new_v4().to_string(),
+            seq: self.entries.len() as i64 + 1,
+            prev,
+            at_ms: 1_000,
+            record,
+            signature: String::new(),
+        };
+        self.sign(&mut entry);
+        self.entries.push(entry.clone());
+        entry
+    }
+
+    pub async fn send(&self, app: &TestApp, entries: &[JournalEntry]) -> Vec<String> {
+        let body = json!({"entries": entries});
+        let receipt =
+            app.post(&format!("/api/v1/workstations/{}/journal", self.ws.id), None, body).await.ok();
+        receipt["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["status"].as_str().unwrap().to_string())
+            .collect()
     }
 }
