@@ -356,3 +356,93 @@ fn with_the_server_down_the_offline_policy_applies_and_each_job_is_reported_once
     assert_eq!(jobs(&alice).iter().filter(|j| j["local"] == true).count(), 2, "each job recorded once");
     drop(run);
 }
+
+/// What a job owner's own program tells Ream's backend when it pretends to be their
+/// client: a grant for the backend's very count and nonce, or offline terms that let
+/// everything print, each signed with a key of its own.
+fn forged_answer(line: &str, offline: bool) -> String {
+    use base64::Engine as _;
+    use ed25519_dalek::Signer;
+    let key = ed25519_dalek::SigningKey::from_bytes(&rand_bytes());
+    let sign = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(key.sign(bytes).to_bytes());
+    let ask: ream_wire::AgentRequest = serde_json::from_str(line).unwrap();
+    let ream_wire::AgentRequest::LocalPrint(ask) = ask else { panic!("the backend asked {line}") };
+    let verdict = if offline {
+        let mut terms = ream_wire::LocalTerms {
+            user: "alice".into(),
+            offline: ream_wire::LocalOfflinePolicy::PrintAndReport,
+            unrestricted: true,
+            issued_at_ms: 1,
+            signature: String::new(),
+        };
+        terms.signature = sign(&terms.signed_bytes());
+        ream_wire::LocalVerdict::Offline { terms }
+    } else {
+        let mut grant = ream_wire::LocalGrant {
+            job_id: "forged".into(),
+            job_uuid: ask.job_uuid,
+            nonce: ask.nonce,
+            sha256: ask.sha256,
+            pages: ask.pages,
+            copies: ask.copies,
+            colour: ask.colour,
+            price_cents: 0,
+            signature: String::new(),
+        };
+        grant.signature = sign(&grant.signed_bytes());
+        ream_wire::LocalVerdict::Granted { grant }
+    };
+    serde_json::to_string(&ream_wire::AgentReply::Local(verdict)).unwrap() + "\n"
+}
+
+fn rand_bytes() -> [u8; 32] {
+    let mut seed = [0u8; 32];
+    std::fs::File::open("/dev/urandom").unwrap().read_exact(&mut seed).unwrap();
+    seed
+}
+
+#[test]
+fn a_grant_or_offline_terms_not_signed_by_the_server_print_nothing() {
+    use std::io::{BufRead, Write};
+    let _machine = lock();
+    let raw = RawPrinter::start();
+    let queue = format!("Usb-{}", free_port());
+    let site = site(&[&queue], "print_and_report");
+    let server = site.serve();
+    let alice = person(&server, &site, "1234");
+    let _queue = local_queue(&queue, &raw.uri());
+    monitor(&alice);
+    let _undo = Monitored(&alice);
+
+    // The job owner's program registers where its "client" listens, as a client does.
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("fake.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let me = Command::new("id").arg("-u").output().unwrap();
+    let uid = String::from_utf8_lossy(&me.stdout).trim().to_string();
+    std::fs::write(format!("/var/lib/ream/agents/{uid}"), socket.to_str().unwrap()).unwrap();
+    let asked = Arc::new(Mutex::new(0));
+    let count = asked.clone();
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { return };
+            let mut line = String::new();
+            if std::io::BufReader::new(&stream).read_line(&mut line).is_err() {
+                continue;
+            }
+            let _ = stream.write_all(forged_answer(&line, n % 2 == 1).as_bytes());
+            *count.lock().unwrap() += 1;
+        }
+    });
+
+    let job = lp(&queue, &["print-color-mode=monochrome"], &pdf::pages(2));
+    until("Ream to hold the job", Duration::from_secs(60), || held(&queue, job));
+    assert_eq!(*asked.lock().unwrap(), 1, "the backend asked the registered program");
+    // Released by its owner, asked again: forged offline terms fare no better.
+    let out = Command::new("lp").args(["-i", &job.to_string(), "-H", "resume"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    until("the second answer", Duration::from_secs(60), || *asked.lock().unwrap() == 2);
+    until("Ream to hold the job again", Duration::from_secs(60), || held(&queue, job));
+    assert!(raw.documents().is_empty(), "nothing printed on a forged word");
+    assert!(site.admin_json(&["local", "jobs"], "").as_array().unwrap().is_empty());
+}
