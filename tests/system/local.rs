@@ -118,7 +118,8 @@ fn site(queues: &[&str], offline: &str) -> Site {
     let site = Site::new(&format!("127.0.0.1:{}", free_port()), "");
     site.seed_people();
     site.admin(&["price-list", "add", "local", "--mono", "0.10", "--colour", "0.40"], "");
-    let policy = ["--enabled", "true", "--queues", &queues.join(","), "--price-list", "local", "--offline", offline];
+    let policy =
+        ["--enabled", "true", "--queues", &queues.join(","), "--price-list", "local", "--offline", offline];
     site.admin(&[&["local", "policy"][..], &policy[..]].concat(), "");
     site
 }
@@ -140,7 +141,8 @@ fn running(client: &Client, offline: &str) -> Watch {
     until("the local terms", Duration::from_secs(15), || {
         let Ok(dir) = std::fs::read_dir(client.cache_dir()) else { return false };
         dir.flatten().filter(|e| e.file_name().to_string_lossy().starts_with("local-terms-")).any(|e| {
-            let kept: Value = serde_json::from_slice(&std::fs::read(e.path()).unwrap_or_default()).unwrap_or_default();
+            let kept: Value =
+                serde_json::from_slice(&std::fs::read(e.path()).unwrap_or_default()).unwrap_or_default();
             kept["offline"] == offline
         })
     });
@@ -199,7 +201,8 @@ fn a_monitored_queue_prints_only_once_granted_byte_identical_and_charged_once_at
     let site = site(&[&usb, &net], "refuse");
     let server = site.serve();
     let alice = person(&server, &site, "1234");
-    let _queues = [local_queue(&usb, &raw.uri()), local_queue(&net, &ipp.uri()), local_queue(&other, &raw.uri())];
+    let _queues =
+        [local_queue(&usb, &raw.uri()), local_queue(&net, &ipp.uri()), local_queue(&other, &raw.uri())];
     let set_up = monitor(&alice);
     let _undo = Monitored(&alice);
     let monitored: Vec<&str> = set_up["queues"]
@@ -247,7 +250,8 @@ fn a_monitored_queue_prints_only_once_granted_byte_identical_and_charged_once_at
     assert_eq!(names.len(), 2, "{printers}");
     assert!(names.contains(&format!("{usb}@desk").as_str()), "{printers}");
     let listed = site.admin_json(&["local", "jobs"], "");
-    let usb_job = listed.as_array().unwrap().iter().find(|j| j["queue"] == format!("{usb}@desk")).unwrap().clone();
+    let usb_job =
+        listed.as_array().unwrap().iter().find(|j| j["queue"] == format!("{usb}@desk")).unwrap().clone();
     assert_eq!(usb_job["local"], true);
     assert_eq!(usb_job["impressions_charged"], 3);
     assert!(usb_job["impressions_at_printer"].is_i64(), "CUPS' count is kept: {usb_job}");
@@ -274,8 +278,9 @@ fn without_enough_credit_a_local_job_is_cancelled_nothing_reaches_the_printer_an
     let run = running(&bob, "refuse");
 
     let job = lp(&queue, &["print-color-mode=monochrome"], &pdf::pages(2));
-    let refused =
-        run.expect(Duration::from_secs(60), "the refusal", |v| v["type"] == "job_refused" && v["name"] == "Local report");
+    let refused = run.expect(Duration::from_secs(60), "the refusal", |v| {
+        v["type"] == "job_refused" && v["name"] == "Local report"
+    });
     assert_eq!(refused["code"], "CREDIT_INSUFFICIENT", "{refused}");
     until("the job to leave CUPS", Duration::from_secs(60), || pending(&queue, job).is_none());
     let out = Command::new("lpstat").args(["-W", "completed", "-o", &queue]).output().unwrap();
@@ -333,9 +338,15 @@ fn with_the_server_down_the_offline_policy_applies_and_each_job_is_reported_once
     until("the job to print offline", Duration::from_secs(90), || pending(&queue, job).is_none());
     assert_eq!(raw.documents(), [document]);
     server.resume();
-    run.expect(Duration::from_secs(90), "the journal reported", |v| v["type"] == "offline_reported" && v["reported"] == 1);
+    run.expect(Duration::from_secs(90), "the journal reported", |v| {
+        v["type"] == "offline_reported" && v["reported"] == 1
+    });
     let printed = local_job(&alice, "printed");
-    assert_eq!((printed["offline"].as_bool(), printed["price_cents"].as_i64()), (Some(true), Some(20)), "{printed}");
+    assert_eq!(
+        (printed["offline"].as_bool(), printed["price_cents"].as_i64()),
+        (Some(true), Some(20)),
+        "{printed}"
+    );
     assert_eq!(credit(&alice), 2000 - 20);
 
     // refuse: held while the server is away, printed once it is back, charged once.

@@ -390,7 +390,8 @@ async fn run(args: Args) -> Result<(), ClientError> {
         }
         Cmd::Cups { action: CupsCmd::Monitor { undo: false, port } } => {
             let port = port.unwrap_or(engine.settings().ipp_port);
-            let ream = std::env::current_exe().map_err(|e| ClientError::Config(format!("where am I? {e}")))?;
+            let ream =
+                std::env::current_exe().map_err(|e| ClientError::Config(format!("where am I? {e}")))?;
             let queues = engine.set_up_monitoring(&ream, port).await?;
             out.monitored(&queues, false);
         }

@@ -53,7 +53,9 @@ pub async fn serve_at(engine: Engine, path: &Path) -> std::io::Result<()> {
     match crate::monitor::Registry::new(crate::monitor::Paths::default()).register(own_uid(), path) {
         Ok(true) => tracing::info!("registered for local print monitoring"),
         Ok(false) => {}
-        Err(e) => tracing::warn!(error = %e, "cannot register for local print monitoring: jobs on monitored queues wait"),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot register for local print monitoring: jobs on monitored queues wait")
+        }
     }
     engine.serve_as_agent();
     tracing::info!(socket = %path.display(), "lending the login to this user's other front ends");

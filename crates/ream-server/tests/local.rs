@@ -58,13 +58,20 @@ async fn a_local_job_is_one_job_granted_for_each_nonce_and_charged_once(db: Db) 
     let answer = app.post("/api/v1/me/local-jobs", Some(&carol), first.clone()).await.ok();
     assert!(signed_by_server(&app, &answer["grant"]).await, "{answer}");
     assert_eq!(answer["grant"]["nonce"], first["nonce"]);
-    assert_eq!((answer["grant"]["pages"].as_i64(), answer["grant"]["price_cents"].as_i64()), (Some(3), Some(30)));
+    assert_eq!(
+        (answer["grant"]["pages"].as_i64(), answer["grant"]["price_cents"].as_i64()),
+        (Some(3), Some(30))
+    );
     let job = &answer["job"];
     assert_eq!((job["local"].as_bool(), job["queue"].as_str()), (Some(true), Some("Usb@test-ws")), "{job}");
     assert_eq!(job["state"], "printing");
     // Held against her credit until it prints.
     let me = app.get("/api/v1/me", &carol).await.ok();
-    assert_eq!((credit(&me), Some(credit(&me) - me["reserved_cents"].as_i64().unwrap())), (500, Some(470)), "{me}");
+    assert_eq!(
+        (credit(&me), Some(credit(&me) - me["reserved_cents"].as_i64().unwrap())),
+        (500, Some(470)),
+        "{me}"
+    );
 
     // The backend asks again (CUPS retried the job): the same job, for the new nonce.
     let again = request(&ws.id, "urn:uuid:1", 3);
@@ -72,7 +79,8 @@ async fn a_local_job_is_one_job_granted_for_each_nonce_and_charged_once(db: Db) 
     assert_eq!(second["job"]["id"], job["id"]);
     assert_eq!(second["grant"]["nonce"], again["nonce"]);
     // Eight at once about a new job: one job.
-    let asks = (0..8).map(|_| app.post("/api/v1/me/local-jobs", Some(&carol), request(&ws.id, "urn:uuid:2", 2)));
+    let asks =
+        (0..8).map(|_| app.post("/api/v1/me/local-jobs", Some(&carol), request(&ws.id, "urn:uuid:2", 2)));
     let ids: std::collections::HashSet<String> =
         join_all(asks).await.into_iter().map(|r| r.ok()["job"]["id"].as_str().unwrap().to_string()).collect();
     assert_eq!(ids.len(), 1, "{ids:?}");
@@ -83,7 +91,8 @@ async fn a_local_job_is_one_job_granted_for_each_nonce_and_charged_once(db: Db) 
     let id = job["id"].as_str().unwrap();
     let report = json!({"printed": true, "printer_job_id": 12, "impressions": 3});
     for _ in 0..2 {
-        let done = app.post(&format!("/api/v1/me/jobs/{id}/outcome"), Some(&carol), report.clone()).await.ok();
+        let done =
+            app.post(&format!("/api/v1/me/jobs/{id}/outcome"), Some(&carol), report.clone()).await.ok();
         assert_eq!(done["state"], "printed");
     }
     assert_eq!(credit(&app.get("/api/v1/me", &carol).await.ok()), 470);
@@ -127,7 +136,9 @@ async fn a_local_job_nothing_can_pay_for_or_price_is_refused_and_recorded_nowher
     // Monitoring off: refused.
     let off = json!({"enabled": false});
     app.call(Method::PUT, "/api/v1/admin/local-monitoring", Some(&admin), Some(off)).await.ok();
-    app.post("/api/v1/me/local-jobs", Some(&bob), request(&ws.id, "urn:uuid:w", 1)).await.err(409, "CONFLICT");
+    app.post("/api/v1/me/local-jobs", Some(&bob), request(&ws.id, "urn:uuid:w", 1))
+        .await
+        .err(409, "CONFLICT");
     // Only administrators see or set the policy.
     let carol = app.token("carol", "carol-demo").await;
     app.call(Method::PUT, "/api/v1/admin/local-monitoring", Some(&carol), Some(json!({"enabled": true})))
@@ -149,7 +160,10 @@ async fn charged_by_the_printers_count_when_the_administrator_chooses_it(db: Db)
     let admin = app.admin_token().await;
     let listed = app.get("/api/v1/admin/local-jobs", &admin).await.ok();
     let job = &listed["jobs"][0];
-    assert_eq!((job["impressions_charged"].as_i64(), job["impressions_at_printer"].as_i64()), (Some(4), Some(2)));
+    assert_eq!(
+        (job["impressions_charged"].as_i64(), job["impressions_at_printer"].as_i64()),
+        (Some(4), Some(2))
+    );
     assert_eq!(job["check"], "mismatch", "the difference is there to see: {job}");
     assert_eq!(job["local"], true);
 }
@@ -198,7 +212,10 @@ async fn a_local_job_journaled_offline_is_taken_once_and_one_granted_online_is_n
     let jobs = app.get("/api/v1/me/jobs", &bob).await.ok();
     let jobs = jobs["jobs"].as_array().unwrap();
     assert_eq!(jobs.len(), 2, "the job granted online is the one journaled: {jobs:?}");
-    assert!(jobs.iter().all(|j| j["local"] == true && j["offline"] == true && j["state"] == "printed"), "{jobs:?}");
+    assert!(
+        jobs.iter().all(|j| j["local"] == true && j["offline"] == true && j["state"] == "printed"),
+        "{jobs:?}"
+    );
     // Each charged once, below zero if need be; nothing left held.
     let me = app.get("/api/v1/me", &bob).await.ok();
     assert_eq!((credit(&me), me["reserved_cents"].as_i64()), (50 - 10 - 80, Some(0)), "{me}");

@@ -46,7 +46,10 @@ fn follow_path(uuid: &str) -> PathBuf {
 
 fn save_follow(f: &Follow) -> std::io::Result<()> {
     std::fs::create_dir_all(follows_dir())?;
-    crate::files::replace_synced(&follow_path(&f.job_uuid), &serde_json::to_vec(f).map_err(std::io::Error::other)?)
+    crate::files::replace_synced(
+        &follow_path(&f.job_uuid),
+        &serde_json::to_vec(f).map_err(std::io::Error::other)?,
+    )
 }
 
 fn terms_path(server: &str) -> PathBuf {
@@ -55,7 +58,10 @@ fn terms_path(server: &str) -> PathBuf {
 
 /// Where CUPS answers IPP for a queue of this computer.
 fn cups_uri(queue: &str) -> String {
-    format!("ipp://localhost:631/printers/{}", percent_encoding::utf8_percent_encode(queue, percent_encoding::NON_ALPHANUMERIC))
+    format!(
+        "ipp://localhost:631/printers/{}",
+        percent_encoding::utf8_percent_encode(queue, percent_encoding::NON_ALPHANUMERIC)
+    )
 }
 
 impl Engine {
@@ -75,12 +81,10 @@ impl Engine {
     pub async fn refresh_local_terms(&self) -> Result<LocalTerms> {
         let terms = self.authed(|api, token| async move { api.local_terms(&token).await }).await?;
         if let Ok(server) = self.server() {
-            let kept = serde_json::to_vec(&terms)
-                .map_err(std::io::Error::other)
-                .and_then(|json| {
-                    std::fs::create_dir_all(crate::settings::cache_dir())?;
-                    crate::files::replace_synced(&terms_path(&server), &json)
-                });
+            let kept = serde_json::to_vec(&terms).map_err(std::io::Error::other).and_then(|json| {
+                std::fs::create_dir_all(crate::settings::cache_dir())?;
+                crate::files::replace_synced(&terms_path(&server), &json)
+            });
             if let Err(e) = kept {
                 tracing::warn!(error = %e, "cannot keep the local print terms");
             }
@@ -100,7 +104,9 @@ impl Engine {
             return LocalVerdict::Wait { reason: "nobody is logged in to Ream".into() };
         };
         let Some(workstation_id) = self.settings().workstation_id else {
-            return LocalVerdict::Wait { reason: "this workstation is not enrolled with the Ream server".into() };
+            return LocalVerdict::Wait {
+                reason: "this workstation is not enrolled with the Ream server".into(),
+            };
         };
         let req = LocalJobRequest {
             workstation_id,
@@ -141,7 +147,9 @@ impl Engine {
             Err(ClientError::Unreachable(reason) | ClientError::AnswerLost(reason)) => {
                 self.offline_local(&user.username, &ask, &reason).await
             }
-            Err(ClientError::NotLoggedIn) => LocalVerdict::Wait { reason: "nobody is logged in to Ream".into() },
+            Err(ClientError::NotLoggedIn) => {
+                LocalVerdict::Wait { reason: "nobody is logged in to Ream".into() }
+            }
             Err(e) => {
                 tracing::info!(job = %ask.name, queue = %ask.cups_queue, error = %e, "local job refused");
                 self.emit(ClientEvent::JobRefused {
@@ -249,7 +257,9 @@ impl Engine {
                     .map(|job| self.emit(ClientEvent::JobChanged { job }))
                     .map_err(|e| e.to_string())
                 }
-                None => self.journal_local_outcome(&follow, printed, reason.clone(), status.impressions).await,
+                None => {
+                    self.journal_local_outcome(&follow, printed, reason.clone(), status.impressions).await
+                }
             };
             match reported {
                 Ok(()) => break,

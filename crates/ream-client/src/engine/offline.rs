@@ -109,7 +109,9 @@ fn local_queues(port: u16) -> Vec<(String, String, PrinterState)> {
         // A monitored queue is left out too: its jobs are charged as local jobs, and a
         // job printed there offline would be journaled twice.
         .filter(|(_, device, uri, _)| {
-            !crate::cups::leads_to_client(device, port) && crate::monitor::unwrap(device).is_none() && !uri.is_empty()
+            !crate::cups::leads_to_client(device, port)
+                && crate::monitor::unwrap(device).is_none()
+                && !uri.is_empty()
         })
         .map(|(name, _, uri, state)| (name, uri, state))
         .collect()

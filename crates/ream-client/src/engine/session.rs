@@ -129,7 +129,9 @@ impl Engine {
             | AgentRequest::Adopt { server, .. }
             | AgentRequest::Logout { server } => server,
             AgentRequest::FallbackOffers => return AgentReply::Offers { offers: self.local_offers() },
-            AgentRequest::LocalPrint(ask) => return AgentReply::Local(self.answer_local_print(ask.clone()).await),
+            AgentRequest::LocalPrint(ask) => {
+                return AgentReply::Local(self.answer_local_print(ask.clone()).await)
+            }
             AgentRequest::Fallback { job, answer } => {
                 return match self.answer_local(job, answer.clone()) {
                     Ok(()) => AgentReply::Done,

@@ -123,11 +123,15 @@ pub async fn run(args: &[String]) -> i32 {
         Ok(s) => s,
         Err(e) => {
             // Held, not lost: an administrator runs `ream cups monitor` again.
-            say("ERROR", &format!("queue {queue} is not set up for monitoring ({e}): run `ream cups monitor`"));
+            say(
+                "ERROR",
+                &format!("queue {queue} is not set up for monitoring ({e}): run `ream cups monitor`"),
+            );
             return HOLD;
         }
     };
-    let spool = std::env::var_os("CUPS_REQUESTROOT").map_or_else(|| PathBuf::from("/var/spool/cups"), PathBuf::from);
+    let spool =
+        std::env::var_os("CUPS_REQUESTROOT").map_or_else(|| PathBuf::from("/var/spool/cups"), PathBuf::from);
     let tmp = std::env::var_os("TMPDIR").map_or_else(std::env::temp_dir, PathBuf::from);
     let registry = Registry::new(paths);
     let outcome = decide_and_print(&job, &setup, &spool, &tmp, &registry).await;
@@ -137,7 +141,13 @@ pub async fn run(args: &[String]) -> i32 {
     outcome
 }
 
-async fn decide_and_print(job: &JobArgs, setup: &QueueSetup, spool: &Path, tmp: &Path, registry: &Registry) -> i32 {
+async fn decide_and_print(
+    job: &JobArgs,
+    setup: &QueueSetup,
+    spool: &Path,
+    tmp: &Path,
+    registry: &Registry,
+) -> i32 {
     // What goes to the device: the file CUPS gave, or what came on standard input.
     let (data, scratch) = match &job.file {
         Some(f) => (f.clone(), None),
@@ -257,12 +267,19 @@ fn run_device(job: &JobArgs, device_uri: &str, data: &Path, from_stdin: bool) ->
         say("ERROR", &format!("{device_uri} is not a device URI"));
         return FAILED;
     };
-    let dir = std::env::var_os("CUPS_SERVERBIN").map_or_else(|| PathBuf::from("/usr/lib/cups"), PathBuf::from);
+    let dir =
+        std::env::var_os("CUPS_SERVERBIN").map_or_else(|| PathBuf::from("/usr/lib/cups"), PathBuf::from);
     let backend = dir.join("backend").join(scheme);
     let mut cmd = Command::new(&backend);
     use std::os::unix::process::CommandExt;
     cmd.arg0(device_uri).env("DEVICE_URI", device_uri);
-    cmd.args([job.job.to_string(), job.user.clone(), job.title.clone(), job.copies.to_string(), job.options.clone()]);
+    cmd.args([
+        job.job.to_string(),
+        job.user.clone(),
+        job.title.clone(),
+        job.copies.to_string(),
+        job.options.clone(),
+    ]);
     if from_stdin {
         match std::fs::File::open(data) {
             Ok(f) => {

@@ -10,10 +10,7 @@ use sha2::{Digest, Sha256};
 
 /// The documents of CUPS job `job` in its spool folder (`d00042-001`, `d00042-002`…).
 pub fn job_documents(spool: &Path, job: i64) -> Vec<PathBuf> {
-    (1..)
-        .map(|n| spool.join(format!("d{job:05}-{n:03}")))
-        .take_while(|p| p.is_file())
-        .collect()
+    (1..).map(|n| spool.join(format!("d{job:05}-{n:03}"))).take_while(|p| p.is_file()).collect()
 }
 
 /// Pages of one document; a reason a person can read when Ream cannot count it.
@@ -78,7 +75,8 @@ mod tests {
     fn postscript_pages_come_from_the_last_pages_comment() {
         let dir = tempfile::tempdir().unwrap();
         let ps = dir.path().join("doc.ps");
-        std::fs::write(&ps, "%!PS-Adobe-3.0\n%%Pages: (atend)\nshowpage\n%%Trailer\n%%Pages: 4\n%%EOF\n").unwrap();
+        std::fs::write(&ps, "%!PS-Adobe-3.0\n%%Pages: (atend)\nshowpage\n%%Trailer\n%%Pages: 4\n%%EOF\n")
+            .unwrap();
         assert_eq!(pages_of(&ps), Ok(4));
         std::fs::write(&ps, "%!PS\nshowpage\n").unwrap();
         assert!(pages_of(&ps).unwrap_err().contains("%%Pages"));

@@ -173,7 +173,9 @@ mod tests {
 
     #[test]
     fn wrapped_uris_lead_back_to_their_device() {
-        for device in ["socket://10.0.0.7:9100", "ipp://printer.example/ipp/print", "usb://HP/LaserJet?serial=1"] {
+        for device in
+            ["socket://10.0.0.7:9100", "ipp://printer.example/ipp/print", "usb://HP/LaserJet?serial=1"]
+        {
             assert_eq!(unwrap(&wrap(device)), Some(device));
         }
         assert_eq!(unwrap("socket://10.0.0.7:9100"), None);

@@ -87,7 +87,8 @@ pub fn install(
         ream.display().to_string().replace('\'', "'\\''")
     );
     std::fs::write(&backend, script).map_err(|e| io(&backend, e))?;
-    std::fs::set_permissions(&backend, std::fs::Permissions::from_mode(0o700)).map_err(|e| io(&backend, e))?;
+    std::fs::set_permissions(&backend, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| io(&backend, e))?;
     private_dir(&paths.setup_dir(), 0o700)?;
     // Each user's client writes its own file here; nobody lists the others'.
     private_dir(&paths.agents_dir(), 0o1733)?;
@@ -126,7 +127,8 @@ pub fn undo(paths: &Paths) -> Result<Vec<QueueState>> {
     };
     let existing: Vec<String> = local_queues().into_iter().map(|(n, _)| n).collect();
     for entry in entries {
-        let Ok(setup) = serde_json::from_slice::<QueueSetup>(&std::fs::read(entry.path()).unwrap_or_default())
+        let Ok(setup) =
+            serde_json::from_slice::<QueueSetup>(&std::fs::read(entry.path()).unwrap_or_default())
         else {
             continue;
         };
@@ -163,12 +165,23 @@ mod tests {
         assert_eq!(
             planned,
             [
-                QueueState { queue: "Office".into(), device_uri: "socket://10.0.0.7:9100".into(), monitored: true },
-                QueueState { queue: "Lab".into(), device_uri: "ipp://lab.example/ipp/print".into(), monitored: true },
+                QueueState {
+                    queue: "Office".into(),
+                    device_uri: "socket://10.0.0.7:9100".into(),
+                    monitored: true
+                },
+                QueueState {
+                    queue: "Lab".into(),
+                    device_uri: "ipp://lab.example/ipp/print".into(),
+                    monitored: true
+                },
             ]
         );
         info.monitoring.queues = vec!["Lab".into()];
         let planned = plan(&info, &queues, 8632);
-        assert_eq!(planned.iter().filter(|q| q.monitored).map(|q| q.queue.as_str()).collect::<Vec<_>>(), ["Lab"]);
+        assert_eq!(
+            planned.iter().filter(|q| q.monitored).map(|q| q.queue.as_str()).collect::<Vec<_>>(),
+            ["Lab"]
+        );
     }
 }

@@ -253,9 +253,13 @@ async fn take_entry(
             // Granted online already, the grant's answer lost on the way: that job is the
             // one the journal tells of, charged once by the journal's outcome.
             if let Some(known) = state.store.job_by_client_id(&user.id, &l.job).await? {
-                let ours = known.local() && known.holder.as_deref() == Some(&format!("local:{workstation_id}"));
+                let ours =
+                    known.local() && known.holder.as_deref() == Some(&format!("local:{workstation_id}"));
                 if !ours {
-                    return Err(AppError::new(ErrorCode::Conflict, "the server has a job under this id already"));
+                    return Err(AppError::new(
+                        ErrorCode::Conflict,
+                        "the server has a job under this id already",
+                    ));
                 }
                 let effect = JournalEffect::Adopt { job_id: &known.id };
                 return state.store.take_journal_entry(workstation_id, entry, &hash, effect).await;

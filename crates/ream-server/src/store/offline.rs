@@ -244,7 +244,10 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
                 if adopted.rows_affected() == 0 {
-                    return Err(AppError::new(ream_wire::ErrorCode::Conflict, "the job was reported already"));
+                    return Err(AppError::new(
+                        ream_wire::ErrorCode::Conflict,
+                        "the job was reported already",
+                    ));
                 }
                 Some(job_id.to_string())
             }
