@@ -102,10 +102,12 @@ pub enum LocalCmd {
     Price {
         /// `queue@workstation`, as `admin local printers` lists it.
         printer: String,
+        /// A price list's name, or `none`.
         price_list: String,
     },
     /// Jobs of workstations' own printers, newest first, with both counts.
     Jobs {
+        /// At most this many (1 to 10000).
         #[arg(long, default_value_t = 100)]
         limit: i64,
     },
