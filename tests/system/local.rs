@@ -71,22 +71,43 @@ fn device_of(queue: &str) -> String {
     text.split_once(": ").map(|(_, uri)| uri.trim().to_string()).unwrap_or_default()
 }
 
+/// A folder holding `document.pdf`.
+fn write_temp(document: &[u8]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("document.pdf"), document).unwrap();
+    dir
+}
+
+/// The job id in `lp`'s "request id is QUEUE-42 (1 file(s))".
+fn job_id_of(said: &str) -> i64 {
+    let id = said.split_whitespace().nth(3).and_then(|r| r.rsplit('-').next()).and_then(|n| n.parse().ok());
+    id.unwrap_or_else(|| panic!("no job id in {said:?}"))
+}
+
 /// `lp -d QUEUE [-o OPTION…] FILE`; the CUPS job id.
 fn lp(queue: &str, options: &[&str], document: &[u8]) -> i64 {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("document.pdf");
-    std::fs::write(&file, document).unwrap();
+    let dir = write_temp(document);
     let mut cmd = Command::new("lp");
     cmd.args(["-d", queue, "-t", "Local report"]);
     for o in options {
         cmd.args(["-o", o]);
     }
-    let out = cmd.arg(&file).output().unwrap();
+    let out = cmd.arg(dir.path().join("document.pdf")).output().unwrap();
     assert!(out.status.success(), "lp: {}", String::from_utf8_lossy(&out.stderr));
-    let text = String::from_utf8_lossy(&out.stdout);
-    // "request id is QUEUE-42 (1 file(s))"
-    let id = text.split_whitespace().nth(3).and_then(|r| r.rsplit('-').next()).and_then(|n| n.parse().ok());
-    id.unwrap_or_else(|| panic!("no job id in {text:?}"))
+    job_id_of(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// Whose job CUPS says a completed job is (`lpstat -W completed`'s second column).
+fn owner_of(queue: &str, job: i64) -> String {
+    let out = Command::new("lpstat").args(["-W", "completed", "-o", queue]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let line =
+        text.lines().find(|l| l.starts_with(&format!("{queue}-{job} "))).unwrap_or_default().to_string();
+    line.split_whitespace().nth(1).unwrap_or_default().to_string()
+}
+
+fn os_user() -> String {
+    ream_client::workstation::os_username().unwrap()
 }
 
 /// The CUPS job's `lpstat -l` description while it is not completed; `None` once it is.
@@ -220,8 +241,8 @@ fn a_monitored_queue_prints_only_once_granted_byte_identical_and_charged_once_at
 
     // The raw (USB, port 9100) printer: three pages, 0.30.
     let document = pdf::pages(3);
-    let job = lp(&usb, &["print-color-mode=monochrome"], &document);
-    until("the job to leave CUPS", Duration::from_secs(60), || pending(&usb, job).is_none());
+    let job_of_usb = lp(&usb, &["print-color-mode=monochrome"], &document);
+    until("the job to leave CUPS", Duration::from_secs(60), || pending(&usb, job_of_usb).is_none());
     assert_eq!(raw.documents(), std::slice::from_ref(&document), "received once, byte-identical");
     let printed = local_job(&alice, "printed");
     assert_eq!(printed["queue"], format!("{usb}@desk"), "{printed}");
@@ -235,6 +256,24 @@ fn a_monitored_queue_prints_only_once_granted_byte_identical_and_charged_once_at
     until("the IPP printer's document", Duration::from_secs(30), || !ipp.documents().is_empty());
     assert_eq!(std::fs::read(&ipp.documents()[0]).unwrap(), one);
     until("the charge", Duration::from_secs(30), || credit(&alice) == 2000 - 30 - 10);
+
+    // A job that names someone else as its user is refused: the monitored queue's policy
+    // has CUPS authenticate its sender (by the local socket's peer), so nobody prints on
+    // another person's account; the sender's own jobs were theirs.
+    let dir = write_temp(&one);
+    let out = Command::new("lp")
+        .args(["-U", "nobody", "-d", &usb, "-o", "print-color-mode=monochrome", "-t", "Not mine"])
+        .arg(dir.path().join("document.pdf"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "lp -U nobody was taken: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Unauthorized"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(owner_of(&usb, job_of_usb), os_user(), "CUPS took the first job as its sender's");
+    assert_eq!(raw.documents().len(), 1);
 
     // The unmonitored queue prints without Ream: no job, no charge.
     let job = lp(&other, &[], &pdf::labelled("not monitored"));
@@ -257,11 +296,13 @@ fn a_monitored_queue_prints_only_once_granted_byte_identical_and_charged_once_at
     assert!(usb_job["impressions_at_printer"].is_i64(), "CUPS' count is kept: {usb_job}");
     drop(run);
 
-    // Undone: the devices are the printers' again.
+    // Undone: the devices are the printers' again, and so is CUPS' configuration.
     let undone = alice.run(&["cups", "monitor", "--undo", "--json"], "");
     assert!(undone.ok, "{}", undone.stderr);
     assert_eq!(device_of(&usb), raw.uri());
     assert_eq!(device_of(&net), ipp.uri());
+    let conf = std::fs::read_to_string("/etc/cups/cupsd.conf").unwrap();
+    assert!(!conf.contains("ream-monitored"), "the policy is gone from cupsd.conf");
 }
 
 #[test]

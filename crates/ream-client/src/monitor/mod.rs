@@ -17,6 +17,11 @@
 //!   not forge; holding or not holding the job in CUPS (`job-hold-until=no-hold`), or
 //!   stopping the client, changes nothing: without a grant the backend holds the job
 //!   (CUPS' "held" state), and the owner's client releases it when it can decide.
+//! - Whose job it is: CUPS believes the `requesting-user-name` a client gives unless the
+//!   queue's policy asks for authentication. A monitored queue gets the operation policy
+//!   [`setup::POLICY`], which does for creating jobs: a local `lp` is then authenticated
+//!   by its socket's peer credentials (`PeerCred`, no password), so `lp -U someone-else`
+//!   is still the sender's job, charged to the sender.
 //! - Refused (not enough credit…): the backend cancels the job, telling CUPS why; the
 //!   user's client tells the user.
 //! - Offline: the server's signed terms ([`ream_wire::LocalTerms`]) say whether the job
@@ -65,6 +70,10 @@ impl Paths {
     }
     pub fn backend(&self) -> PathBuf {
         self.root.join("usr/lib/cups/backend").join(SCHEME)
+    }
+    /// The scheduler's configuration, where the monitored queues' policy goes.
+    pub fn cupsd_conf(&self) -> PathBuf {
+        self.root.join("etc/cups/cupsd.conf")
     }
 }
 

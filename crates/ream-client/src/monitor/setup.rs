@@ -11,6 +11,94 @@ use serde::Serialize;
 use super::{unwrap, wrap, Paths, QueueSetup};
 use crate::error::{ClientError, Result};
 
+/// The CUPS operation policy of monitored queues: CUPS' default one, except that creating
+/// a job needs an authenticated user (by peer credentials on the local socket).
+pub const POLICY: &str = "ream-monitored";
+
+const BEGIN: &str = "# Ream: the policy of locally monitored queues (ream cups monitor). Begin.";
+const END: &str = "# Ream: end.";
+
+/// The policy's block in `cupsd.conf`, between markers `undo` finds again.
+fn policy_block() -> String {
+    let owner_ops = "Send-Document Send-URI Hold-Job Release-Job Restart-Job Purge-Jobs Set-Job-Attributes \
+        Create-Job-Subscription Renew-Subscription Cancel-Subscription Get-Notifications Reprocess-Job \
+        Cancel-Current-Job Suspend-Current-Job Resume-Job Cancel-My-Jobs Close-Job CUPS-Move-Job";
+    let admin_ops = "CUPS-Add-Modify-Printer CUPS-Delete-Printer CUPS-Add-Modify-Class CUPS-Delete-Class \
+        CUPS-Set-Default CUPS-Get-Devices Pause-Printer Resume-Printer Enable-Printer Disable-Printer \
+        Pause-Printer-After-Current-Job Hold-New-Jobs Release-Held-New-Jobs Deactivate-Printer \
+        Activate-Printer Restart-Printer Shutdown-Printer Startup-Printer Promote-Job Schedule-Job-After \
+        Cancel-Jobs CUPS-Accept-Jobs CUPS-Reject-Jobs";
+    format!(
+        "{BEGIN}\n<Policy {POLICY}>\n  JobPrivateAccess default\n  JobPrivateValues default\n  \
+         SubscriptionPrivateAccess default\n  SubscriptionPrivateValues default\n  \
+         <Limit Create-Job Print-Job Print-URI Validate-Job>\n    AuthType Default\n    Require valid-user\n    \
+         Order deny,allow\n  </Limit>\n  <Limit {owner_ops}>\n    Require user @OWNER @SYSTEM\n    \
+         Order deny,allow\n  </Limit>\n  <Limit CUPS-Get-Document>\n    AuthType Default\n    \
+         Require user @OWNER @SYSTEM\n    Order deny,allow\n  </Limit>\n  <Limit {admin_ops}>\n    \
+         AuthType Default\n    Require user @SYSTEM\n    Order deny,allow\n  </Limit>\n  \
+         <Limit Cancel-Job CUPS-Authenticate-Job>\n    Require user @OWNER @SYSTEM\n    Order deny,allow\n  \
+         </Limit>\n  <Limit All>\n    Order deny,allow\n  </Limit>\n</Policy>\n{END}\n"
+    )
+}
+
+/// `conf` with the policy block in (once) or out.
+pub fn with_policy(conf: &str, wanted: bool) -> String {
+    let without = match (conf.find(BEGIN), conf.find(END)) {
+        (Some(b), Some(e)) if e > b => {
+            format!("{}{}", &conf[..b], conf[e + END.len()..].trim_start_matches('\n'))
+        }
+        _ => conf.to_string(),
+    };
+    if wanted {
+        let sep = if without.ends_with('\n') || without.is_empty() { "" } else { "\n" };
+        format!("{without}{sep}{}", policy_block())
+    } else {
+        without
+    }
+}
+
+/// Writes the policy into (or out of) `cupsd.conf` and has the scheduler read it again,
+/// when that changes anything.
+fn set_policy(paths: &Paths, wanted: bool) -> Result<()> {
+    let path = paths.cupsd_conf();
+    let io = |e: std::io::Error| ClientError::Config(format!("{}: {e}", path.display()));
+    let conf = std::fs::read_to_string(&path).map_err(io)?;
+    let changed = with_policy(&conf, wanted);
+    if changed == conf {
+        return Ok(());
+    }
+    let mode = std::fs::metadata(&path).map_err(io)?.permissions();
+    std::fs::write(&path, changed).map_err(io)?;
+    std::fs::set_permissions(&path, mode).map_err(io)?;
+    // The scheduler reads its configuration again on SIGHUP.
+    let _ = Command::new("pkill").args(["-HUP", "-x", "cupsd"]).status();
+    for _ in 0..100 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let running = Command::new("lpstat").arg("-r").output().is_ok_and(|o| o.status.success());
+        if running {
+            return Ok(());
+        }
+    }
+    Err(ClientError::Config("the CUPS scheduler did not come back after reading its configuration".into()))
+}
+
+/// Sets a queue's operation policy, once the scheduler knows it (it may be reloading).
+fn lpadmin_policy(queue: &str, policy: &str) -> Result<()> {
+    let mut last = String::new();
+    for _ in 0..50 {
+        let out = Command::new("lpadmin")
+            .args(["-p", queue, "-o", &format!("printer-op-policy={policy}")])
+            .output()
+            .map_err(|e| ClientError::Config(format!("cannot run lpadmin: {e}")))?;
+        if out.status.success() {
+            return Ok(());
+        }
+        last = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    Err(ClientError::Config(format!("cannot give {queue} the policy {policy}: {last}")))
+}
+
 /// One queue as `ream cups monitor` left it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct QueueState {
@@ -95,6 +183,7 @@ pub fn install(
     private_dir(&paths.held_dir(), 0o755)?;
 
     let planned = plan(info, &local_queues(), port);
+    set_policy(paths, true)?;
     for q in &planned {
         let file = paths.setup_file(&q.queue);
         if q.monitored {
@@ -107,9 +196,11 @@ pub fn install(
             let json = serde_json::to_vec_pretty(&setup).map_err(|e| ClientError::Config(e.to_string()))?;
             crate::files::replace_synced(&file, &json).map_err(|e| io(&file, e))?;
             lpadmin_device(&q.queue, &wrap(&q.device_uri))?;
+            lpadmin_policy(&q.queue, POLICY)?;
             tracing::info!(queue = %q.queue, device = %q.device_uri, "monitored");
         } else if file.exists() {
             lpadmin_device(&q.queue, &q.device_uri)?;
+            lpadmin_policy(&q.queue, "default")?;
             let _ = std::fs::remove_file(&file);
             tracing::info!(queue = %q.queue, "no longer monitored");
         }
@@ -134,11 +225,13 @@ pub fn undo(paths: &Paths) -> Result<Vec<QueueState>> {
         };
         if existing.contains(&setup.queue) {
             lpadmin_device(&setup.queue, &setup.device_uri)?;
+            lpadmin_policy(&setup.queue, "default")?;
         }
         let _ = std::fs::remove_file(entry.path());
         restored.push(QueueState { queue: setup.queue, device_uri: setup.device_uri, monitored: false });
     }
     let _ = std::fs::remove_file(paths.backend());
+    set_policy(paths, false)?;
     // Clients stop registering; held jobs' notes go (their jobs print as any other now).
     let _ = std::fs::remove_dir_all(paths.agents_dir());
     let _ = std::fs::remove_dir_all(paths.held_dir());
@@ -149,6 +242,17 @@ pub fn undo(paths: &Paths) -> Result<Vec<QueueState>> {
 mod tests {
     use super::*;
     use ream_wire::LocalMonitoring;
+
+    #[test]
+    fn the_policy_goes_into_cupsd_conf_once_and_comes_out_whole() {
+        let conf = "Listen /run/cups/cups.sock\n<Policy default>\n</Policy>\n";
+        let with = with_policy(conf, true);
+        assert!(with.starts_with(conf) && with.contains(&format!("<Policy {POLICY}>")));
+        assert!(with.contains("<Limit Create-Job Print-Job Print-URI Validate-Job>\n    AuthType Default\n    Require valid-user"));
+        assert_eq!(with_policy(&with, true), with, "set up twice: once");
+        assert_eq!(with_policy(&with, false), conf);
+        assert_eq!(with_policy(conf, false), conf);
+    }
 
     #[test]
     fn the_plan_follows_the_policy_and_leaves_reams_own_queue_alone() {
