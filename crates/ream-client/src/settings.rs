@@ -3,7 +3,10 @@
 //! `$REAM_CONFIG` or `$XDG_CONFIG_HOME/ream/client.toml` (`~/.config/…`) holds what the
 //! user or the installer chose (server, trust, remember-me allowed) and what enrolment
 //! recorded (the workstation id; its key is in the OS keyring). An administrator may
-//! preset the install-time settings in `/etc/ream/client.toml`; the user's file wins.
+//! set the install-time settings in `/etc/ream/client.toml`: what it sets of the server,
+//! its trust (`ca_file`, `pinned_fingerprint`) and `remember_me` is fixed there (see
+//! [`Locked`]); the user's file has the rest. `http://` goes only to a server on this
+//! computer unless `/etc` sets `allow_insecure_http = true`.
 
 use std::path::{Path, PathBuf};
 
@@ -35,6 +38,81 @@ pub struct Settings {
     pub language: Option<String>,
     /// Credit below this many cents is low: the user is warned once when it falls below.
     pub low_credit_cents: i64,
+    /// Install-time, from `/etc/ream/client.toml` only: `http://` to a server that is
+    /// not on this computer (a test lab; never where passwords travel).
+    pub allow_insecure_http: bool,
+    /// What `/etc/ream/client.toml` fixed; from no file.
+    #[serde(skip)]
+    pub locked: Locked,
+}
+
+/// The settings an administrator fixed in `/etc/ream/client.toml`: the user's file
+/// cannot change them, nor can `connect`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Locked {
+    /// `server` is set there.
+    pub server: bool,
+    /// The server's trust: fixed when `server`, `ca_file` or `pinned_fingerprint` is set
+    /// there (a user accepting another certificate would undo it).
+    pub trust: bool,
+    pub remember_me: bool,
+}
+
+impl Locked {
+    fn of(system: &toml::Table) -> Locked {
+        let has = |k: &str| system.contains_key(k);
+        Locked {
+            server: has("server"),
+            trust: has("server") || has("ca_file") || has("pinned_fingerprint"),
+            remember_me: has("remember_me"),
+        }
+    }
+
+    /// The keys the user's file may not set.
+    fn keys(&self) -> Vec<&'static str> {
+        let mut keys = vec!["allow_insecure_http"];
+        if self.server {
+            keys.push("server");
+        }
+        if self.trust {
+            keys.extend(["ca_file", "pinned_fingerprint"]);
+        }
+        if self.remember_me {
+            keys.push("remember_me");
+        }
+        keys
+    }
+}
+
+/// Refuses a server address the client must not use: anything but `https://`, save
+/// `http://` to this computer (or anywhere, where `/etc` allows it).
+pub fn check_server_url(url: &str, allow_insecure_http: bool) -> Result<()> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(ClientError::Config(format!("{url} is not a server address: https://host:port")));
+    };
+    match scheme {
+        "https" => Ok(()),
+        "http" => {
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+            let host = if let Some(v6) = authority.strip_prefix('[') {
+                v6.split(']').next().unwrap_or_default()
+            } else {
+                authority.split(':').next().unwrap_or_default()
+            };
+            let loopback = host.eq_ignore_ascii_case("localhost")
+                || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+            if loopback || allow_insecure_http {
+                Ok(())
+            } else {
+                Err(ClientError::Config(format!(
+                    "{url}: http:// would send passwords and PINs unencrypted; use https:// (an administrator \
+                     may allow it with allow_insecure_http = true in {SYSTEM_SETTINGS})"
+                )))
+            }
+        }
+        _ => Err(ClientError::Config(format!("{url}: the server is reached over https://"))),
+    }
 }
 
 impl Default for Settings {
@@ -50,6 +128,8 @@ impl Default for Settings {
             login_wait_seconds: 120,
             language: None,
             low_credit_cents: 100,
+            allow_insecure_http: false,
+            locked: Locked::default(),
         }
     }
 }
@@ -104,19 +184,31 @@ impl Settings {
     }
 
     pub fn load_from(system: &Path, user: &Path) -> Result<Settings> {
-        let mut merged = toml::Table::new();
-        for path in [system, user] {
+        let read = |path: &Path| -> Result<toml::Table> {
             match std::fs::read_to_string(path) {
                 Ok(text) => {
-                    let table: toml::Table = toml::from_str(&text)
-                        .map_err(|e| ClientError::Config(format!("{}: {e}", path.display())))?;
-                    merged.extend(table);
+                    toml::from_str(&text).map_err(|e| ClientError::Config(format!("{}: {e}", path.display())))
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(ClientError::Config(format!("{}: {e}", path.display()))),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(toml::Table::new()),
+                Err(e) => Err(ClientError::Config(format!("{}: {e}", path.display()))),
+            }
+        };
+        let mut merged = read(system)?;
+        let locked = Locked::of(&merged);
+        let mut own = read(user)?;
+        for key in locked.keys() {
+            if let Some(value) = own.remove(key) {
+                if merged.get(key) != Some(&value) {
+                    tracing::warn!(setting = key, file = %user.display(),
+                        "ignored: {SYSTEM_SETTINGS} sets it, or only it may");
+                }
             }
         }
-        merged.try_into().map_err(|e| ClientError::Config(format!("client settings: {e}")))
+        merged.extend(own);
+        let mut settings: Settings =
+            merged.try_into().map_err(|e| ClientError::Config(format!("client settings: {e}")))?;
+        settings.locked = locked;
+        Ok(settings)
     }
 
     pub fn save(&self) -> Result<()> {
@@ -128,7 +220,12 @@ impl Settings {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        let text = toml::to_string_pretty(self).map_err(|e| ClientError::Config(e.to_string()))?;
+        // What /etc fixes is not the user's to keep: it would only shadow a later change there.
+        let mut table = toml::Table::try_from(self).map_err(|e| ClientError::Config(e.to_string()))?;
+        for key in self.locked.keys() {
+            table.remove(key);
+        }
+        let text = toml::to_string_pretty(&table).map_err(|e| ClientError::Config(e.to_string()))?;
         let tmp = path.with_extension("toml.tmp");
         std::fs::write(&tmp, text).map_err(io)?;
         std::fs::rename(&tmp, path).map_err(io)
@@ -145,18 +242,65 @@ mod tests {
     use super::*;
 
     #[test]
-    fn user_settings_override_system_presets() {
+    fn the_users_file_overrides_the_presets_that_are_not_fixed() {
+        let dir = tempfile::tempdir().unwrap();
+        let system = dir.path().join("system.toml");
+        let user = dir.path().join("user.toml");
+        std::fs::write(&system, "queue = \"Secure\"\nlow_credit_cents = 500\n").unwrap();
+        let s = Settings::load_from(&system, &user).unwrap();
+        assert_eq!((s.queue.as_deref(), s.low_credit_cents), (Some("Secure"), 500));
+        std::fs::write(&user, "queue = \"Direct\"\nserver = \"https://other.example\"\n").unwrap();
+        let s = Settings::load_from(&system, &user).unwrap();
+        assert_eq!(
+            (s.queue.as_deref(), s.server.as_deref()),
+            (Some("Direct"), Some("https://other.example"))
+        );
+        assert_eq!(s.locked, Locked::default());
+        std::fs::write(&user, "sever = \"typo\"\n").unwrap();
+        assert!(Settings::load_from(&system, &user).is_err());
+    }
+
+    #[test]
+    fn what_the_administrator_fixes_the_users_file_cannot_change() {
         let dir = tempfile::tempdir().unwrap();
         let system = dir.path().join("system.toml");
         let user = dir.path().join("user.toml");
         std::fs::write(&system, "server = \"https://print.example:8631\"\nremember_me = false\n").unwrap();
+        std::fs::write(
+            &user,
+            "server = \"https://evil.example\"\nremember_me = true\npinned_fingerprint = \"AA:BB\"\n\
+             allow_insecure_http = true\nlanguage = \"fr\"\n",
+        )
+        .unwrap();
         let s = Settings::load_from(&system, &user).unwrap();
-        assert_eq!((s.server.as_deref(), s.remember_me), (Some("https://print.example:8631"), false));
-        std::fs::write(&user, "server = \"https://other.example\"\n").unwrap();
+        assert_eq!(s.server.as_deref(), Some("https://print.example:8631"));
+        assert!(!s.remember_me && !s.allow_insecure_http && s.pinned_fingerprint.is_none());
+        assert_eq!(s.language.as_deref(), Some("fr"), "the rest is the user's");
+        assert_eq!(s.locked, Locked { server: true, trust: true, remember_me: true });
+        // Saved, the user's file keeps only what is theirs.
+        s.save_to(&user).unwrap();
+        let saved = std::fs::read_to_string(&user).unwrap();
+        assert!(!saved.contains("server") && !saved.contains("remember_me"), "{saved}");
+        // Only /etc may allow http:// away from this computer.
+        std::fs::write(&system, "allow_insecure_http = true\n").unwrap();
         let s = Settings::load_from(&system, &user).unwrap();
-        assert_eq!((s.server.as_deref(), s.remember_me), (Some("https://other.example"), false));
-        std::fs::write(&user, "sever = \"typo\"\n").unwrap();
-        assert!(Settings::load_from(&system, &user).is_err());
+        assert!(s.allow_insecure_http && !s.locked.server);
+    }
+
+    #[test]
+    fn http_goes_to_this_computer_only_unless_allowed() {
+        for ok in
+            ["https://print.example", "http://127.0.0.1:8631", "http://localhost:1", "http://[::1]:80/x"]
+        {
+            assert!(check_server_url(ok, false).is_ok(), "{ok}");
+        }
+        for bad in
+            ["http://10.0.0.7:8631", "http://print.example", "http://127.0.0.1.evil.example", "ftp://x", "x"]
+        {
+            assert!(check_server_url(bad, false).is_err(), "{bad}");
+        }
+        assert!(check_server_url("http://10.0.0.7:8631", true).is_ok());
+        assert!(check_server_url("ftp://x", true).is_err());
     }
 
     #[test]

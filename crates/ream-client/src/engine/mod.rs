@@ -207,7 +207,9 @@ impl Engine {
             return Ok(a.clone());
         }
         let settings = self.settings();
-        let made = Api::new(&settings.server_url()?, &Self::trust(&settings))?;
+        let server = settings.server_url()?;
+        crate::settings::check_server_url(&server, settings.allow_insecure_http)?;
+        let made = Api::new(&server, &Self::trust(&settings))?;
         *api = Some(made.clone());
         Ok(made)
     }
@@ -269,10 +271,27 @@ impl Engine {
         confirm: impl AsyncFnOnce(String) -> bool,
     ) -> Result<Connected> {
         let server = server.trim().trim_end_matches('/').to_string();
-        let trust = ca_file.clone().map(Trust::CaFile).unwrap_or(Trust::System);
+        let settings = self.settings();
+        crate::settings::check_server_url(&server, settings.allow_insecure_http)?;
+        let fixed = settings.locked;
+        if fixed.server
+            && settings.server.as_deref().map(|s| s.trim_end_matches('/')) != Some(server.as_str())
+        {
+            return Err(ClientError::Config(format!(
+                "this computer's Ream server is set by its administrator ({}); it cannot be changed here",
+                settings.server.unwrap_or_default()
+            )));
+        }
+        // Where the administrator fixed the server's trust, it is theirs: no other CA file,
+        // no certificate accepted at the prompt.
+        let ca_file = if fixed.trust { settings.ca_file.clone() } else { ca_file };
+        let trust = match (&settings.pinned_fingerprint, fixed.trust) {
+            (Some(pin), true) => Trust::Pinned(pin.clone()),
+            _ => ca_file.clone().map(Trust::CaFile).unwrap_or(Trust::System),
+        };
         let (policy, pinned) = match Api::new(&server, &trust)?.policy().await {
-            Ok(policy) => (policy, None),
-            Err(ClientError::CertificateUntrusted(_)) if ca_file.is_none() => {
+            Ok(policy) => (policy, settings.pinned_fingerprint.clone().filter(|_| fixed.trust)),
+            Err(ClientError::CertificateUntrusted(_)) if ca_file.is_none() && !fixed.trust => {
                 let inspect = Api::new(&server, &Trust::Inspect)?;
                 inspect.policy().await?;
                 let fingerprint = inspect
@@ -557,6 +576,30 @@ mod tests {
         assert!(events.try_recv().is_err());
         engine.update(|s| s.account_stale = true);
         assert!(engine.status().revision > online.revision);
+    }
+
+    #[tokio::test]
+    async fn a_server_the_administrator_fixed_or_plain_http_away_from_here_is_refused() {
+        let fixed = Settings {
+            server: Some("https://print.example:8631".into()),
+            locked: crate::settings::Locked { server: true, trust: true, remember_me: false },
+            ..Settings::default()
+        };
+        let engine = Engine::new(fixed, Arc::new(Memory::default()), false);
+        let asked = std::sync::atomic::AtomicBool::new(false);
+        let refused = engine
+            .connect("https://elsewhere.example", None, async |_| {
+                asked.store(true, std::sync::atomic::Ordering::SeqCst);
+                true
+            })
+            .await
+            .unwrap_err();
+        assert!(refused.to_string().contains("set by its administrator"), "{refused}");
+        assert_eq!(engine.settings().server.as_deref(), Some("https://print.example:8631"));
+        let engine = Engine::new(Settings::default(), Arc::new(Memory::default()), false);
+        let refused = engine.connect("http://10.0.0.7:8631", None, async |_| true).await.unwrap_err();
+        assert!(refused.to_string().contains("unencrypted"), "{refused}");
+        assert!(!asked.load(std::sync::atomic::Ordering::SeqCst), "nothing asked, nothing contacted");
     }
 
     #[tokio::test]
