@@ -105,9 +105,10 @@ pub async fn login(
                 .clone(),
         ),
     };
-    let source_key = source_key(source);
-    check_lock(state, &source_key).await?;
-    let (user, workstation) = identify(state, credentials, &source_key).await?;
+    let attempt =
+        Attempt::take(state, source_key(source), state.config.security.max_failed_attempts_per_source)
+            .await?;
+    let (user, workstation) = identify(state, credentials, attempt).await?;
     if user.is_disabled() {
         return Err(AppError::new(ErrorCode::Forbidden, "this account is disabled"));
     }
@@ -161,51 +162,82 @@ fn identity_key(username: &str) -> String {
     format!("user:{username}")
 }
 
-/// The key failed attempts from one client address are counted under.
+/// The key failed attempts from one client address are counted under: the address, or
+/// for IPv6 its /64 (one subscriber's network: a host picks any address in it at will).
 pub fn source_key(source: &str) -> String {
-    format!("src:{source}")
-}
-
-/// `AUTH_LOCKED` while the key is locked.
-pub async fn check_lock(state: &AppState, key: &str) -> AppResult<()> {
-    match state.store.locked_until(key).await? {
-        Some(until) => Err(AppError::locked(until, state.now_ms())),
-        None => Ok(()),
+    match source.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            let net = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+            format!("src:{net}/64")
+        }
+        Ok(std::net::IpAddr::V6(v6)) => format!("src:{}", v6.to_ipv4_mapped().expect("mapped")),
+        _ => format!("src:{source}"),
     }
 }
 
-/// Counts a failed attempt against the key; when this one locks it, says so in the log
-/// (an administrator may lift it: `ream-server admin user unlock`) and returns the
-/// lock's end.
-pub async fn count_failure(state: &AppState, key: &str, max: i64) -> AppResult<Option<i64>> {
-    let window = state.config.security.lockout_seconds * 1_000;
-    let locked = state.store.record_failure(key, max, window).await?;
-    if let Some(until) = locked {
-        let until = crate::clock::iso8601(until);
-        match parse_key(key) {
-            Some((LockKind::User, name)) => {
-                tracing::warn!(user = %name, %until, "identity locked after {max} failed logins");
+/// One attempt at a secret, counted against `key` before the secret is checked, so that
+/// checking and counting are one step: however many run at once, at most the limit are
+/// ever checked in a window. Settled by [`Attempt::failed`] or [`Attempt::succeeded`].
+pub struct Attempt {
+    key: String,
+    max: i64,
+}
+
+impl Attempt {
+    /// Takes the attempt; `AUTH_LOCKED` when the key has none left.
+    pub async fn take(state: &AppState, key: String, max: i64) -> AppResult<Attempt> {
+        let window = state.config.security.lockout_seconds * 1_000;
+        match state.store.take_attempt(&key, max, window).await? {
+            Some(until) => {
+                log_lock(&key, until, max);
+                Err(AppError::locked(until, state.now_ms()))
             }
-            Some((LockKind::Source, address)) => {
-                tracing::warn!(source = %address, %until, "source address locked after {max} failed attempts");
-            }
-            None => tracing::warn!(%key, %until, "locked after {max} failed attempts"),
+            None => Ok(Attempt { key, max }),
         }
     }
-    Ok(locked)
+
+    /// The secret was right (or the attempt ended before any was checked).
+    pub async fn succeeded(self, state: &AppState) -> AppResult<()> {
+        state.store.give_back_attempt(&self.key).await
+    }
+
+    /// The secret was wrong: it stays counted; the lock's end when it was the last.
+    pub async fn failed(self, state: &AppState) -> AppResult<Option<i64>> {
+        let window = state.config.security.lockout_seconds * 1_000;
+        let locked = state.store.lock_if_spent(&self.key, self.max, window).await?;
+        if let Some(until) = locked {
+            log_lock(&self.key, until, self.max);
+        }
+        Ok(locked)
+    }
 }
 
-/// Counts a failed attempt against the source and, when known, the identity; the
-/// answer says whether this attempt locked either.
-async fn fail(state: &AppState, source_key: &str, username: Option<&str>) -> AppError {
-    let s = &state.config.security;
+/// Says in the log that a key was locked (an administrator may lift it: `ream-server
+/// admin lockout lift`).
+fn log_lock(key: &str, until: i64, max: i64) {
+    let until = crate::clock::iso8601(until);
+    match parse_key(key) {
+        Some((LockKind::User, name)) => {
+            tracing::warn!(user = %name, %until, "identity locked after {max} failed logins");
+        }
+        Some((LockKind::Source, address)) => {
+            tracing::warn!(source = %address, %until, "source address locked after {max} failed attempts");
+        }
+        None => tracing::warn!(%key, %until, "locked after {max} failed attempts"),
+    }
+}
+
+/// Settles a wrong secret: the source's attempt and, when one was taken, the identity's
+/// stay counted; the answer says whether this attempt locked either.
+async fn fail(state: &AppState, source: Attempt, identity: Option<Attempt>) -> AppError {
     let mut locked = None;
-    match count_failure(state, source_key, s.max_failed_attempts_per_source).await {
+    match source.failed(state).await {
         Ok(l) => locked = locked.or(l),
         Err(e) => return e,
     }
-    if let Some(name) = username {
-        match count_failure(state, &identity_key(name), s.max_failed_attempts).await {
+    if let Some(identity) = identity {
+        match identity.failed(state).await {
             Ok(l) => locked = locked.or(l),
             Err(e) => return e,
         }
@@ -216,8 +248,9 @@ async fn fail(state: &AppState, source_key: &str, username: Option<&str>) -> App
     }
 }
 
-async fn check_identity_lock(state: &AppState, username: &str) -> AppResult<()> {
-    check_lock(state, &identity_key(username)).await
+/// The identity's attempt, taken once it is known who is being tried.
+async fn identity_attempt(state: &AppState, username: &str) -> AppResult<Attempt> {
+    Attempt::take(state, identity_key(username), state.config.security.max_failed_attempts).await
 }
 
 /// What failed attempts are counted against: an identity (a username) or a source (a
@@ -290,52 +323,66 @@ pub async fn unlock(state: &AppState, kind: LockKind, name: &str, actor: &str) -
     Ok(before)
 }
 
+/// Who the credentials identify. The source's attempt is settled here: counted when a
+/// secret was wrong (or nobody has it), given back otherwise.
 async fn identify(
     state: &AppState,
     credentials: &Credentials,
-    source_key: &str,
+    source: Attempt,
 ) -> AppResult<(UserRow, Option<WorkstationRow>)> {
     let store = &state.store;
-    match credentials {
+    let found = match credentials {
         Credentials::Pin { pin } => {
             let user = match check_pin_format(state, pin) {
                 Ok(()) => store.user_by_pin_lookup(&state.key.lookup("pin", pin)).await?,
                 Err(_) => None,
             };
-            let Some(user) = user else { return Err(fail(state, source_key, None).await) };
-            check_identity_lock(state, &user.username).await?;
+            let Some(user) = user else { return Err(fail(state, source, None).await) };
+            let identity = identity_attempt(state, &user.username).await?;
             match &user.pin_hash {
-                Some(h) if verify_secret(pin, h) => Ok((user, None)),
-                _ => Err(fail(state, source_key, Some(&user.username)).await),
+                Some(h) if verify_secret(pin, h) => (user, None),
+                _ => return Err(fail(state, source, Some(identity)).await),
             }
         }
         Credentials::Card { card } => {
             let card = normalise_card(card);
             let Some(row) = store.card_by_lookup(&state.key.lookup("card", &card)).await? else {
-                return Err(fail(state, source_key, None).await);
+                return Err(fail(state, source, None).await);
             };
             let user = store.user_by_id(&row.user_id).await?;
-            check_identity_lock(state, &user.username).await?;
+            let identity = identity_attempt(state, &user.username).await?;
             if !verify_secret(&card, &row.hash) {
-                return Err(fail(state, source_key, Some(&user.username)).await);
+                return Err(fail(state, source, Some(identity)).await);
             }
-            Ok((user, None))
+            (user, None)
         }
         Credentials::CardPin { card, pin } => {
             let card = normalise_card(card);
             let Some(row) = store.card_by_lookup(&state.key.lookup("card", &card)).await? else {
-                return Err(fail(state, source_key, None).await);
+                // As much work as for a known card, so the answer's time does not tell
+                // which card numbers exist.
+                secrets::verify_against_nothing(pin);
+                secrets::verify_against_nothing(&card);
+                return Err(fail(state, source, None).await);
             };
             let user = store.user_by_id(&row.user_id).await?;
-            check_identity_lock(state, &user.username).await?;
-            let pin_ok = user.pin_hash.as_deref().is_some_and(|h| verify_secret(pin, h));
-            if !pin_ok || !verify_secret(&card, &row.hash) {
-                return Err(fail(state, source_key, Some(&user.username)).await);
+            let identity = identity_attempt(state, &user.username).await?;
+            // Both checked whatever the first says: the same work either way.
+            let pin_ok = match user.pin_hash.as_deref() {
+                Some(h) => verify_secret(pin, h),
+                None => {
+                    secrets::verify_against_nothing(pin);
+                    false
+                }
+            };
+            let card_ok = verify_secret(&card, &row.hash);
+            if !(pin_ok && card_ok) {
+                return Err(fail(state, source, Some(identity)).await);
             }
-            Ok((user, None))
+            (user, None)
         }
         Credentials::Password { username, password } => {
-            check_identity_lock(state, username).await?;
+            let identity = identity_attempt(state, username).await?;
             let user = store.find_user(username).await?;
             let ok = match user.as_ref().and_then(|u| u.password_hash.as_deref()) {
                 Some(h) => verify_secret(password, h),
@@ -345,28 +392,41 @@ async fn identify(
                 }
             };
             match user {
-                Some(user) if ok => Ok((user, None)),
-                _ => Err(fail(state, source_key, Some(username)).await),
+                Some(user) if ok => (user, None),
+                _ => return Err(fail(state, source, Some(identity)).await),
             }
         }
         Credentials::UserList { proof } => {
-            let ws = verify_proof(state, proof, ProofPurpose::UserList).await?;
-            let user = store.find_user(&proof.subject).await?.ok_or_else(|| AppError::not_found("user"))?;
-            no_secretless_admin(&user, "the user list")?;
-            Ok((user, Some(ws)))
+            let identified = async {
+                let ws = verify_proof(state, proof, ProofPurpose::UserList).await?;
+                let user =
+                    store.find_user(&proof.subject).await?.ok_or_else(|| AppError::not_found("user"))?;
+                no_secretless_admin(&user, "the user list")?;
+                Ok((user, Some(ws)))
+            };
+            let identified = identified.await;
+            source.succeeded(state).await?;
+            return identified;
         }
         Credentials::Sso { proof } => {
-            let ws = verify_proof(state, proof, ProofPurpose::Sso).await?;
-            let user = store.find_user(&proof.subject).await?.ok_or_else(|| {
-                AppError::new(
-                    ErrorCode::AuthInvalid,
-                    format!("no Ream account for the OS user {}", proof.subject),
-                )
-            })?;
-            no_secretless_admin(&user, "single sign-on")?;
-            Ok((user, Some(ws)))
+            let identified = async {
+                let ws = verify_proof(state, proof, ProofPurpose::Sso).await?;
+                let user = store.find_user(&proof.subject).await?.ok_or_else(|| {
+                    AppError::new(
+                        ErrorCode::AuthInvalid,
+                        format!("no Ream account for the OS user {}", proof.subject),
+                    )
+                })?;
+                no_secretless_admin(&user, "single sign-on")?;
+                Ok((user, Some(ws)))
+            };
+            let identified = identified.await;
+            source.succeeded(state).await?;
+            return identified;
         }
-    }
+    };
+    source.succeeded(state).await?;
+    Ok(found)
 }
 
 /// An administrator is identified by a secret, never by a workstation's word alone: any

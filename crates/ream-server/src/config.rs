@@ -77,6 +77,9 @@ pub struct SecurityConfig {
     pub refresh_retry_seconds: i64,
     /// How far a workstation proof's time may be from the server's.
     pub proof_max_skew_seconds: i64,
+    /// Reverse proxies (addresses or networks) whose `Forwarded` / `X-Forwarded-For`
+    /// says who the client is; anyone else's is ignored.
+    pub trusted_proxies: Vec<String>,
     pub enrolment_code_seconds: i64,
 }
 
@@ -135,6 +138,7 @@ impl Default for SecurityConfig {
             session_idle_seconds: 24 * 3_600,
             refresh_retry_seconds: 30,
             proof_max_skew_seconds: 60,
+            trusted_proxies: Vec::new(),
             enrolment_code_seconds: 24 * 3_600,
         }
     }
@@ -210,7 +214,15 @@ impl Config {
         ] {
             anyhow::ensure!(v > 0, "security.{name} must be positive");
         }
+        for p in &s.trusted_proxies {
+            p.parse::<crate::proxies::Net>().map_err(|e| anyhow::anyhow!("security.trusted_proxies: {e}"))?;
+        }
         Ok(())
+    }
+
+    /// `security.trusted_proxies`, parsed (`validate` checked them).
+    pub fn trusted_proxies(&self) -> Vec<crate::proxies::Net> {
+        self.security.trusted_proxies.iter().filter_map(|p| p.parse().ok()).collect()
     }
 
     pub fn database_url(&self) -> String {

@@ -13,6 +13,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod printing;
+pub mod proxies;
 pub mod push;
 pub mod script;
 pub mod secrets;

@@ -425,7 +425,92 @@ async fn a_new_pin_ends_the_other_sessions(db: Db) {
     app.call(Method::POST, "/api/v1/me/pin", Some(&listed), None).await.err(403, "FORBIDDEN");
 }
 
+fn wrong_pin(i: usize) -> Option<Value> {
+    Some(json!({"credentials": {"method": "pin", "pin": format!("8{i:05}")}}))
+}
+
+async fn two_hundred_wrong_pins_at_once_get_no_more_tries_than_the_limit(db: Db) {
+    let app = TestApp::demo(db).await;
+    let attacker = std::net::IpAddr::from([192, 0, 2, 9]);
+    // Wrong PINs, and wrong passwords of names nobody has (each checked against a hash
+    // all the same, the slow step between the check of the lock and the count of the
+    // failure): all sent at once.
+    let tries = (0..200).map(|i| {
+        let body = if i % 2 == 0 {
+            wrong_pin(i)
+        } else {
+            Some(json!({"credentials": {"method": "password", "username": format!("nobody{i}"), "password": "guess"}}))
+        };
+        app.call_via(attacker, &[], Method::POST, "/api/v1/auth/login", None, body)
+    });
+    let replies = futures_util::future::join_all(tries).await;
+    let checked = replies.iter().filter(|r| r.code() == "AUTH_INVALID").count();
+    let locked = replies.iter().filter(|r| r.code() == "AUTH_LOCKED").count();
+    assert_eq!(checked + locked, 200, "every one refused");
+    assert!(checked <= 10, "{checked} PINs were tried, past max_failed_attempts_per_source");
+    assert!(checked >= 1);
+    // Each secret checked was an attempt counted first, and no more than the limit were.
+    let row = app.state.store.failure_row("src:192.0.2.9").await.unwrap().unwrap();
+    assert!(row.failures <= 10, "{} attempts counted against the address", row.failures);
+    // The address is locked; another is not.
+    let good = Some(json!({"credentials": {"method": "pin", "pin": "1234"}}));
+    app.call_via(attacker, &[], Method::POST, "/api/v1/auth/login", None, good.clone())
+        .await
+        .err(429, "AUTH_LOCKED");
+    app.call_from([10, 9, 9, 8], Method::POST, "/api/v1/auth/login", None, good).await.ok();
+}
+
+async fn an_ipv6_network_is_one_source(db: Db) {
+    let app = TestApp::demo(db).await;
+    // Ten wrong PINs, each from another address of one /64.
+    for i in 0..10 {
+        let from: std::net::IpAddr = format!("2001:db8:5:6::{:x}", i + 1).parse().unwrap();
+        app.call_via(from, &[], Method::POST, "/api/v1/auth/login", None, wrong_pin(i)).await;
+    }
+    let good = Some(json!({"credentials": {"method": "pin", "pin": "1234"}}));
+    let same_net: std::net::IpAddr = "2001:db8:5:6:ffff::1".parse().unwrap();
+    app.call_via(same_net, &[], Method::POST, "/api/v1/auth/login", None, good.clone())
+        .await
+        .err(429, "AUTH_LOCKED");
+    let next_net: std::net::IpAddr = "2001:db8:5:7::1".parse().unwrap();
+    app.call_via(next_net, &[], Method::POST, "/api/v1/auth/login", None, good).await.ok();
+}
+
+async fn behind_a_trusted_proxy_each_client_is_its_own_source(db: Db) {
+    let app = TestApp::with(db, |c| c.security.trusted_proxies = vec!["10.0.0.0/24".into()]).await;
+    let proxy = std::net::IpAddr::from([10, 0, 0, 2]);
+    let login = "/api/v1/auth/login";
+    for i in 0..10 {
+        let r = app.call_via(
+            proxy,
+            &[("x-forwarded-for", "203.0.113.5")],
+            Method::POST,
+            login,
+            None,
+            wrong_pin(i),
+        );
+        r.await;
+    }
+    let good = Some(json!({"credentials": {"method": "pin", "pin": "1234"}}));
+    let as_client = |who: &'static str| [("x-forwarded-for", who)];
+    app.call_via(proxy, &as_client("203.0.113.5"), Method::POST, login, None, good.clone())
+        .await
+        .err(429, "AUTH_LOCKED");
+    // Another client through the same proxy is not locked out.
+    app.call_via(proxy, &as_client("203.0.113.6"), Method::POST, login, None, good.clone()).await.ok();
+    // An untrusted peer's header is not believed: its own address is counted.
+    let stranger = std::net::IpAddr::from([198, 51, 100, 4]);
+    for i in 0..10 {
+        app.call_via(stranger, &as_client("203.0.113.7"), Method::POST, login, None, wrong_pin(i)).await;
+    }
+    app.call_via(stranger, &[], Method::POST, login, None, good.clone()).await.err(429, "AUTH_LOCKED");
+    app.call_via(proxy, &as_client("203.0.113.7"), Method::POST, login, None, good).await.ok();
+}
+
 on_both_databases!(
+    two_hundred_wrong_pins_at_once_get_no_more_tries_than_the_limit,
+    an_ipv6_network_is_one_source,
+    behind_a_trusted_proxy_each_client_is_its_own_source,
     every_method_identifies_its_user,
     administrators_log_in_with_a_password_only,
     a_new_pin_ends_the_other_sessions,

@@ -90,15 +90,19 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { AppError::new(ErrorCode::NotFound, "no such endpoint") })
 }
 
-/// The caller's network address, for counting failed attempts per source.
+/// The caller's network address, for counting failed attempts per source: the peer's,
+/// or behind a trusted proxy the one it forwards for (see [`crate::proxies`]).
 pub struct Source(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for Source {
+impl FromRequestParts<AppState> for Source {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let addr = ConnectInfo::<SocketAddr>::from_request_parts(parts, state).await.ok();
-        Ok(Source(addr.map_or_else(|| "unknown".into(), |c| c.0.ip().to_string())))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Some(peer) = ConnectInfo::<SocketAddr>::from_request_parts(parts, state).await.ok() else {
+            return Ok(Source("unknown".into()));
+        };
+        let trusted = state.config.trusted_proxies();
+        Ok(Source(crate::proxies::client_address(peer.0.ip(), &parts.headers, &trusted).to_string()))
     }
 }
 

@@ -35,19 +35,22 @@ async fn enrol(
         return Err(AppError::invalid("name must be 1 to 200 characters"));
     }
     auth::check_public_key(&req.public_key)?;
-    let source_key = auth::source_key(&source);
-    auth::check_lock(&state, &source_key).await?;
+    let max = state.config.security.max_failed_attempts_per_source;
+    let attempt = auth::Attempt::take(&state, auth::source_key(&source), max).await?;
     let code_hash = token_hash(&normalise_enrolment_code(&req.code));
     match state.store.enrol_workstation(&code_hash, name, &req.public_key).await {
         Ok(ws) => {
+            attempt.succeeded(&state).await?;
             tracing::info!(workstation = %ws.id, name = %ws.name, "workstation enrolled");
             Ok(Json(EnrolResponse { workstation_id: ws.id, name: ws.name }))
         }
         Err(e) if e.code() == ream_wire::ErrorCode::EnrolmentCodeInvalid => {
-            let max = state.config.security.max_failed_attempts_per_source;
-            let locked = auth::count_failure(&state, &source_key, max).await?;
+            let locked = attempt.failed(&state).await?;
             Err(locked.map_or(e, |until| AppError::locked(until, state.now_ms())))
         }
-        Err(e) => Err(e),
+        Err(e) => {
+            attempt.succeeded(&state).await?;
+            Err(e)
+        }
     }
 }

@@ -115,7 +115,24 @@ impl TestApp {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Reply {
+        self.call_via(std::net::IpAddr::from(source), &[], method, path, token, body).await
+    }
+
+    /// One request from the peer `peer` (IPv4 or IPv6), with extra `headers` (a proxy's
+    /// `X-Forwarded-For`, say).
+    pub async fn call_via(
+        &self,
+        peer: std::net::IpAddr,
+        headers: &[(&str, &str)],
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
         let mut req = Request::builder().method(method).uri(path);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
         }
@@ -125,7 +142,7 @@ impl TestApp {
             }
             None => req.body(Body::empty()).unwrap(),
         };
-        req.extensions_mut().insert(ConnectInfo(SocketAddr::from((source, 40_000))));
+        req.extensions_mut().insert(ConnectInfo(SocketAddr::from((peer, 40_000))));
         self.send(req).await
     }
 
