@@ -248,6 +248,14 @@ async fn fail(state: &AppState, source: Attempt, identity: Option<Attempt>) -> A
     }
 }
 
+/// No secret was checked (the identity is locked): the source's attempt is given back.
+async fn not_tried(state: &AppState, source: Attempt, e: AppError) -> AppError {
+    match source.succeeded(state).await {
+        Ok(()) => e,
+        Err(other) => other,
+    }
+}
+
 /// The identity's attempt, taken once it is known who is being tried.
 async fn identity_attempt(state: &AppState, username: &str) -> AppResult<Attempt> {
     Attempt::take(state, identity_key(username), state.config.security.max_failed_attempts).await
@@ -338,7 +346,10 @@ async fn identify(
                 Err(_) => None,
             };
             let Some(user) = user else { return Err(fail(state, source, None).await) };
-            let identity = identity_attempt(state, &user.username).await?;
+            let identity = match identity_attempt(state, &user.username).await {
+                Ok(a) => a,
+                Err(e) => return Err(not_tried(state, source, e).await),
+            };
             match &user.pin_hash {
                 Some(h) if verify_secret(pin, h) => (user, None),
                 _ => return Err(fail(state, source, Some(identity)).await),
@@ -350,7 +361,10 @@ async fn identify(
                 return Err(fail(state, source, None).await);
             };
             let user = store.user_by_id(&row.user_id).await?;
-            let identity = identity_attempt(state, &user.username).await?;
+            let identity = match identity_attempt(state, &user.username).await {
+                Ok(a) => a,
+                Err(e) => return Err(not_tried(state, source, e).await),
+            };
             if !verify_secret(&card, &row.hash) {
                 return Err(fail(state, source, Some(identity)).await);
             }
@@ -366,7 +380,10 @@ async fn identify(
                 return Err(fail(state, source, None).await);
             };
             let user = store.user_by_id(&row.user_id).await?;
-            let identity = identity_attempt(state, &user.username).await?;
+            let identity = match identity_attempt(state, &user.username).await {
+                Ok(a) => a,
+                Err(e) => return Err(not_tried(state, source, e).await),
+            };
             // Both checked whatever the first says: the same work either way.
             let pin_ok = match user.pin_hash.as_deref() {
                 Some(h) => verify_secret(pin, h),
@@ -382,7 +399,10 @@ async fn identify(
             (user, None)
         }
         Credentials::Password { username, password } => {
-            let identity = identity_attempt(state, username).await?;
+            let identity = match identity_attempt(state, username).await {
+                Ok(a) => a,
+                Err(e) => return Err(not_tried(state, source, e).await),
+            };
             let user = store.find_user(username).await?;
             let ok = match user.as_ref().and_then(|u| u.password_hash.as_deref()) {
                 Some(h) => verify_secret(password, h),
