@@ -1282,9 +1282,10 @@ fn ipp_request(operation: u16, printer_uri: &str, document: &[u8]) -> Vec<u8> {
 
 /// A web page can make a browser post to the local printer: a request with an `Origin`
 /// header, or one that is not `application/ipp`, is refused (`client-error-not-authorized`)
-/// and prints nothing; CUPS' own requests go on working.
+/// and prints nothing; so is one from another OS user of the computer (`nobody`), whose
+/// job would be charged to this client's user. CUPS' own requests go on working.
 #[test]
-fn the_local_printer_refuses_requests_from_web_pages() {
+fn the_local_printer_refuses_web_pages_and_other_os_users() {
     let printer = Printer::start("NoPages");
     let (_site, server) = site_with_printer(&printer, &[&["Direct"]]);
     let client = logged_in_client(&server);
@@ -1309,6 +1310,23 @@ fn the_local_printer_refuses_requests_from_web_pages() {
     let as_form =
         http.post(&url).header("content-type", "text/plain").body(print_job.clone()).send().unwrap();
     assert_eq!(status_of(as_form), 0x0403);
+    // Another OS user, as an IPP client would send it.
+    let shared = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(shared.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let request = shared.path().join("print-job.ipp");
+    std::fs::write(&request, &print_job).unwrap();
+    std::fs::set_permissions(&request, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let as_nobody = std::process::Command::new("runuser")
+        .args(["-u", "nobody", "--", "curl", "-s", "-H", "content-type: application/ipp", "--data-binary"])
+        .arg(format!("@{}", request.display()))
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(as_nobody.status.success(), "{}", String::from_utf8_lossy(&as_nobody.stderr));
+    let answer = &as_nobody.stdout;
+    assert!(answer.len() >= 4, "an IPP answer: {answer:?}");
+    assert_eq!(u16::from_be_bytes([answer[2], answer[3]]), 0x0403, "another OS user is not authorized");
     // The same request as an IPP client sends it is taken: the refusals were for the page.
     let get_attributes = ipp_request(0x000B, &uri, b"");
     let plain =

@@ -77,7 +77,7 @@ pub async fn serve(engine: Engine, listener: tokio::net::TcpListener, spool: Pat
         .route(&format!("{PATH}/{{queue}}"), post(to_queue))
         .route("/", post(to_default))
         .with_state(endpoint);
-    axum::serve(listener, app).await
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await
 }
 
 /// The local printer's URI for `queue` (`PATH/QUEUE`, the name percent-encoded), or for
@@ -92,17 +92,20 @@ pub fn printer_uri(port: u16, queue: Option<&str>) -> String {
     }
 }
 
-async fn to_default(State(ep): State<Arc<Endpoint>>, req: Request) -> Response {
-    handle(ep, None, req).await
+type Peer = axum::extract::ConnectInfo<std::net::SocketAddr>;
+
+async fn to_default(State(ep): State<Arc<Endpoint>>, peer: Peer, req: Request) -> Response {
+    handle(ep, peer, None, req).await
 }
 
 /// A CUPS queue made for one server queue prints here: its jobs go to that queue.
 async fn to_queue(
     State(ep): State<Arc<Endpoint>>,
+    peer: Peer,
     axum::extract::Path(queue): axum::extract::Path<String>,
     req: Request,
 ) -> Response {
-    handle(ep, Some(queue), req).await
+    handle(ep, peer, Some(queue), req).await
 }
 
 /// Takes up the jobs a previous run of the client had spooled but not yet delivered (see
@@ -391,7 +394,10 @@ fn submission(attrs: &IppAttributes, job_name: &str) -> JobSubmission {
     }
 }
 
-async fn handle(ep: Arc<Endpoint>, queue: Option<String>, req: Request) -> Response {
+async fn handle(ep: Arc<Endpoint>, peer: Peer, queue: Option<String>, req: Request) -> Response {
+    // Another OS user of this computer printing here would print as this client's user.
+    let owner = crate::peer::owner(peer.0, crate::peer::loopback(ep.port));
+    let stranger = owner.is_none_or(|uid| !crate::peer::may_print(uid));
     // Any web page can make the browser post to loopback: such a request carries an
     // `Origin`, or is not `application/ipp` (which a page cannot send without a CORS
     // preflight, never answered here). Only IPP clients print here.
@@ -414,6 +420,10 @@ async fn handle(ep: Arc<Endpoint>, queue: Option<String>, req: Request) -> Respo
     }
     if from_a_page {
         tracing::warn!("refused an IPP request from a web page (Origin header, or not application/ipp)");
+        return reply(respond(StatusCode::ClientErrorNotAuthorized));
+    }
+    if stranger {
+        tracing::warn!(uid = ?owner, "refused an IPP request from another OS user (only CUPS and this user print here)");
         return reply(respond(StatusCode::ClientErrorNotAuthorized));
     }
     let op = Operation::from_i16(head.operation_or_status);

@@ -21,6 +21,7 @@ pub mod local_spool;
 pub mod monitor;
 pub mod notices;
 pub mod offline;
+pub mod peer;
 pub mod refusals;
 pub mod secrets;
 pub mod services;
