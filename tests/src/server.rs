@@ -190,12 +190,12 @@ impl Site {
             "admin-demo\n",
         );
         self.admin(
-            &["user", "add", "alice", "--name", "Alice Martin", "--pin", "1234", "--password-stdin"],
-            "alice-demo\n",
+            &["user", "add", "alice", "--name", "Alice Martin", "--password-stdin", "--pin-stdin"],
+            "alice-demo\n1234\n",
         );
-        self.admin(&["user", "card-add", "alice", "04A1B2C3"], "");
+        self.admin(&["user", "card-add", "alice"], "04A1B2C3\n");
         self.admin(&["credit", "top-up", "alice", "20"], "");
-        self.admin(&["user", "add", "bob", "--name", "Bob Durand", "--pin", "5678"], "");
+        self.admin(&["user", "add", "bob", "--name", "Bob Durand", "--pin-stdin"], "5678\n");
         let os_user = ream_client::workstation::os_username().unwrap();
         self.admin(&["user", "add", &os_user, "--name", "The OS User"], "");
     }

@@ -196,7 +196,7 @@ fn every_login_method_the_server_offers_signs_in_through_the_window() {
     // while the app is not running.
     let home = app.stop();
     let enrolled =
-        home.ream(&["enroll", "--code", &site.enrolment_code(), "--name", "desk-ui", "--json"], "");
+        home.ream(&["enroll", "--name", "desk-ui", "--json"], &format!("{}\n", site.enrolment_code()));
     let workstation = enrolled.json()["workstation_id"].as_str().unwrap().to_string();
     let app = Desktop::start_in(name, home);
 
@@ -531,7 +531,7 @@ fn with_the_server_down_the_window_offers_a_fallback_printer_and_reports_the_job
     // The journal is signed with the workstation's key: enrolled before the app starts.
     let home = ream_system_tests::desktop::Home::new(&server.url);
     let enrolled =
-        home.ream(&["enroll", "--code", &site.enrolment_code(), "--name", "desk-offline", "--json"], "");
+        home.ream(&["enroll", "--name", "desk-offline", "--json"], &format!("{}\n", site.enrolment_code()));
     assert!(enrolled.ok, "{}", enrolled.stderr);
     let notifications = Notifications::watch();
     let app = Desktop::start_in(name, home);

@@ -57,8 +57,9 @@ fn every_login_method_identifies_its_user() {
     assert_eq!(login(&["--method", "user_list", "--username", "bob"], "").error_code(), "NOT_ENROLLED");
     assert_eq!(client.run(&["users"], "").error_code(), "NOT_ENROLLED");
 
-    let r =
-        client.run(&["enroll", "--code", &site.enrolment_code(), "--name", "desk-12", "--json"], "").json();
+    let r = client
+        .run(&["enroll", "--name", "desk-12", "--json"], &format!("{}\n", site.enrolment_code()))
+        .json();
     let id = r["workstation_id"].as_str().unwrap().to_string();
     // The key went to the keyring, not to the settings file.
     let settings = std::fs::read_to_string(client.settings_file()).unwrap();

@@ -149,7 +149,7 @@ fn site(queues: &[&str], offline: &str) -> Site {
 fn person(server: &ServerProcess, site: &Site, pin: &str) -> Client {
     let client = Client::new();
     client.run(&["connect", "--server", &server.url, "--json"], "").json();
-    client.run(&["enroll", "--code", &site.enrolment_code(), "--name", "desk", "--json"], "").json();
+    client.run(&["enroll", "--name", "desk", "--json"], &format!("{}\n", site.enrolment_code())).json();
     client.run(&["login", "--method", "pin", "--remember", "always", "--json"], &format!("{pin}\n")).json();
     client
 }

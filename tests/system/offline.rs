@@ -36,7 +36,7 @@ fn falling_back(office: &Printer, fallback: &Printer, amount: &str) -> Site {
 fn alice(server: &ServerProcess, site: &Site) -> Client {
     let client = Client::new();
     client.run(&["connect", "--server", &server.url, "--json"], "").json();
-    client.run(&["enroll", "--code", &site.enrolment_code(), "--name", "offline-ws", "--json"], "").json();
+    client.run(&["enroll", "--name", "offline-ws", "--json"], &format!("{}\n", site.enrolment_code())).json();
     client.run(&["login", "--method", "pin", "--remember", "always", "--json"], "1234\n").json();
     client
 }

@@ -93,8 +93,8 @@ async fn changes_reach_a_connected_client_within_a_second(db: Db) {
     let site = site_for(db).await;
     site.admin(&["user", "add", "root", "--name", "Root", "--admin", "--password-stdin"], "root-secret\n");
     site.admin(
-        &["user", "add", "alice", "--name", "Alice Martin", "--pin", "1234", "--password-stdin"],
-        "alice-demo\n",
+        &["user", "add", "alice", "--name", "Alice Martin", "--password-stdin", "--pin-stdin"],
+        "alice-demo\n1234\n",
     );
     let server = site.serve();
     let url = &server.url;
@@ -414,12 +414,16 @@ async fn every_admin_command_answers_with_json_of_what_it_did(db: Db) {
         "another-secret\n",
         json!({"username": "alice", "has_password": true}),
     );
-    check(s, &["user", "pin", "alice", "4321"], "", json!({"username": "alice", "has_pin": true}));
+    check(s, &["user", "pin", "alice"], "4321\n", json!({"username": "alice", "has_pin": true}));
+    // Secrets go on standard input, never on the command line (where `ps` shows them).
+    assert!(refused(s, &["user", "pin", "alice", "4321"]).contains("unexpected argument"));
+    assert!(refused(s, &["user", "card-add", "alice", "04A1B2C3"]).contains("unexpected argument"));
+    assert!(refused(s, &["user", "pin", "alice"]).contains("no PIN on standard input"));
     let generated =
         check(s, &["user", "pin", "alice", "--generate"], "", json!({"username": "alice", "has_pin": true}));
     let pin = generated["pin"].as_str().unwrap_or_else(|| panic!("the PIN drawn: {generated}"));
     assert!(pin.len() == 6 && pin.bytes().all(|b| b.is_ascii_digit()), "{pin}");
-    let carded = check(s, &["user", "card-add", "alice", "04A1B2C3"], "", json!({"cards": [{"hint": "C3"}]}));
+    let carded = check(s, &["user", "card-add", "alice"], "04A1B2C3\n", json!({"cards": [{"hint": "C3"}]}));
     assert_iso(&carded["cards"][0]["created_at"]);
     let card = carded["cards"][0]["id"].as_str().unwrap();
     check(s, &["user", "card-remove", "alice", card], "", json!({"username": "alice", "cards": []}));
@@ -905,8 +909,8 @@ fn a_lockout_says_when_it_ends_is_logged_and_can_be_lifted() {
         "[security]\nmax_failed_attempts = 2\nmax_failed_attempts_per_source = 4\n",
     );
     site.admin(
-        &["user", "add", "alice", "--name", "Alice", "--pin", "1234", "--password-stdin"],
-        "alice-secret\n",
+        &["user", "add", "alice", "--name", "Alice", "--password-stdin", "--pin-stdin"],
+        "alice-secret\n1234\n",
     );
     let server = site.serve_logged();
     let http = reqwest::blocking::Client::new();

@@ -34,12 +34,11 @@ enum Cmd {
         #[arg(long)]
         yes: bool,
     },
-    /// Enrol this workstation with a one-time code from an administrator.
+    /// Enrol this workstation with a one-time code from an administrator, asked for (or
+    /// read from standard input): never on the command line, where other users see it.
     Enroll {
         #[arg(long)]
         server: Option<String>,
-        #[arg(long)]
-        code: String,
         /// The workstation's name (its host name by default).
         #[arg(long)]
         name: Option<String>,
@@ -230,10 +229,11 @@ async fn run(args: Args) -> Result<(), ClientError> {
                 .await?;
             out.connected(&engine.status(), &connected);
         }
-        Cmd::Enroll { server, code, name } => {
+        Cmd::Enroll { server, name } => {
             if let Some(server) = server {
                 engine.connect(&server, None, async |fp| prompt::confirm_certificate(&server, &fp)).await?;
             }
+            let code = prompt::secret("Enrolment code: ")?;
             let name = name.unwrap_or_else(hostname);
             let id = engine.enrol(&code, &name).await?;
             out.enrolled(&id, &name);

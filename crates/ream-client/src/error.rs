@@ -36,7 +36,7 @@ pub enum ClientError {
          with the administrator to connect"
     )]
     CertificateUnconfirmed { fingerprint: String },
-    #[error("this workstation is not enrolled with the server: run `ream enroll --code CODE`")]
+    #[error("this workstation is not enrolled with the server: run `ream enroll` with the code an administrator gives")]
     NotEnrolled,
     #[error("nobody is logged in")]
     NotLoggedIn,

@@ -126,7 +126,8 @@ pub enum JournalCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum UserCmd {
-    /// Create a user. The password, if any, is read from standard input.
+    /// Create a user. Secrets never go on the command line: the password and the PIN,
+    /// if any, are read from standard input, one line each, in that order.
     Add {
         /// The login name: 1 to 64 letters, digits or . _ - @.
         username: String,
@@ -139,9 +140,10 @@ pub enum UserCmd {
         /// Read the password (one line, 8 characters or more) from standard input.
         #[arg(long)]
         password_stdin: bool,
-        /// A PIN: digits, as long as the server's `[login]` settings allow.
+        /// Read a PIN (digits, as long as the server's `[login]` settings allow) from
+        /// standard input, after the password when there is one.
         #[arg(long)]
-        pin: Option<String>,
+        pin_stdin: bool,
         /// A group the user belongs to (repeat for several); it must exist, unless
         /// --create-groups.
         #[arg(long = "group")]
@@ -198,22 +200,20 @@ pub enum UserCmd {
         /// The user's login name.
         username: String,
     },
-    /// Set a PIN, or generate one with --generate (shown once, as `pin`).
+    /// Set a PIN, read from standard input (digits, as long as the server's `[login]`
+    /// settings allow), or generate one with --generate (shown once, as `pin`).
     Pin {
         /// The user's login name.
         username: String,
-        /// The new PIN: digits, as long as the server's `[login]` settings allow.
-        pin: Option<String>,
-        /// Draw a new PIN that no one else has.
-        #[arg(long, conflicts_with = "pin")]
+        /// Draw a new PIN that no one else has, instead of reading one.
+        #[arg(long)]
         generate: bool,
     },
-    /// Register a card number for the user.
+    /// Register a card number for the user, read from standard input as the reader types
+    /// it (4 to 64 letters or digits).
     CardAdd {
         /// The user's login name.
         username: String,
-        /// The card number as the reader types it (4 to 64 letters or digits).
-        card: String,
     },
     /// Remove one of the user's cards.
     CardRemove {
@@ -740,12 +740,13 @@ async fn user(s: &AppState, cmd: UserCmd) -> anyhow::Result<Value> {
             name,
             email,
             password_stdin,
-            pin,
+            pin_stdin,
             groups,
             create_groups,
             admin: is_admin,
         } => {
             let password = if password_stdin { Some(read_secret_line("password")?) } else { None };
+            let pin = if pin_stdin { Some(read_secret_line("PIN")?) } else { None };
             groups_ready(s, &groups, create_groups).await?;
             let u = NewUser { username, full_name: name, email, password, pin, groups, is_admin };
             json(admin::create_user(s, &u).await?)
@@ -766,15 +767,16 @@ async fn user(s: &AppState, cmd: UserCmd) -> anyhow::Result<Value> {
         UserCmd::Password { username } => {
             json(admin::set_password(s, &username, &read_secret_line("password")?).await?)
         }
-        UserCmd::Pin { username, pin, generate } => match (pin, generate) {
-            (Some(pin), false) => json(admin::set_pin(s, &username, &pin).await?),
-            (None, true) => {
-                let pin = admin::generate_pin(s, &username).await?;
-                json(GeneratedPin { user: admin::get_user(s, &username).await?, pin })
-            }
-            _ => anyhow::bail!("give a PIN or --generate"),
-        },
-        UserCmd::CardAdd { username, card } => json(admin::add_card(s, &username, &card).await?),
+        UserCmd::Pin { username, generate: false } => {
+            json(admin::set_pin(s, &username, &read_secret_line("PIN")?).await?)
+        }
+        UserCmd::Pin { username, generate: true } => {
+            let pin = admin::generate_pin(s, &username).await?;
+            json(GeneratedPin { user: admin::get_user(s, &username).await?, pin })
+        }
+        UserCmd::CardAdd { username } => {
+            json(admin::add_card(s, &username, &read_secret_line("card number")?).await?)
+        }
         UserCmd::CardRemove { username, card_id } => json(admin::remove_card(s, &username, &card_id).await?),
         UserCmd::Unlock { username } => json(Lifted::from(admin::unlock_user(s, &username, ACTOR).await?)),
         UserCmd::OfflineLine { username, pages, amount } => {
