@@ -1280,6 +1280,62 @@ fn ipp_request(operation: u16, printer_uri: &str, document: &[u8]) -> Vec<u8> {
     b
 }
 
+/// A Print-Job request of `attributes` attributes named `x-N` of `value`, with
+/// collections nested `depth` deep (and closed, unless `unclosed`), then a PDF.
+fn bloated_request(printer_uri: &str, attributes: usize, value: &[u8], depth: usize, unclosed: bool) -> Vec<u8> {
+    let mut b = ipp_request(0x0002, printer_uri, b"");
+    b.pop(); // the end-of-attributes tag, put back below
+    let mut attribute = |tag: u8, name: &str, value: &[u8]| {
+        b.push(tag);
+        b.extend((name.len() as u16).to_be_bytes());
+        b.extend(name.as_bytes());
+        b.extend((value.len() as u16).to_be_bytes());
+        b.extend(value);
+    };
+    for i in 0..attributes {
+        attribute(0x44, &format!("x-{i}"), value);
+    }
+    for _ in 0..depth {
+        attribute(0x34, "media-col", b"");
+    }
+    for _ in 0..depth - usize::from(unclosed && depth > 0) {
+        attribute(0x37, "", b"");
+    }
+    b.push(0x03);
+    b.extend(pdf::pages(1));
+    b
+}
+
+/// Requests past the local printer's bounds (too many attributes, too many bytes of them,
+/// collections nested too deep) are refused with an IPP status, and it goes on serving:
+/// nothing printed, nothing charged.
+#[test]
+fn the_local_printer_refuses_requests_past_its_bounds_and_keeps_serving() {
+    let printer = Printer::start("Bounds");
+    let (_site, server) = site_with_printer(&printer, &[&["Direct"]]);
+    let client = logged_in_client(&server);
+    let port = free_port();
+    let (_run, cups) = workstation(&client, port);
+    let url = format!("http://127.0.0.1:{port}/ipp/print");
+    let uri = format!("ipp://127.0.0.1:{port}/ipp/print");
+    let http = reqwest::blocking::Client::new();
+    let send = |body: Vec<u8>| {
+        let r = http.post(&url).header("content-type", "application/ipp").body(body).send().unwrap();
+        let bytes = r.bytes().unwrap();
+        u16::from_be_bytes([bytes[2], bytes[3]])
+    };
+    assert_eq!(send(bloated_request(&uri, 5_000, b"v", 0, false)), 0x0408, "too many attributes");
+    assert_eq!(send(bloated_request(&uri, 20, &[b'x'; 30_000], 0, false)), 0x0408, "too many bytes of attributes");
+    assert_eq!(send(bloated_request(&uri, 0, b"", 50, false)), 0x0408, "collections nested too deep");
+    assert_eq!(send(bloated_request(&uri, 0, b"", 2, true)), 0x0400, "a collection never closed");
+    // Still serving: the printer answers, and CUPS prints through it.
+    assert_eq!(send(ipp_request(0x000B, &uri, b"")), 0x0000);
+    lp_pdf(&cups, 1, &["print-color-mode=monochrome"]);
+    wait_for_state(&client, "printed");
+    assert_eq!(jobs(&client).len(), 1, "only the job printed through CUPS");
+    assert_eq!(printer.documents().len(), 1);
+}
+
 /// A web page can make a browser post to the local printer: a request with an `Origin`
 /// header, or one that is not `application/ipp`, is refused (`client-error-not-authorized`)
 /// and prints nothing; so is one from another OS user of the computer (`nobody`), whose

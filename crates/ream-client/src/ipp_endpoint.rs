@@ -403,7 +403,14 @@ async fn handle(ep: Arc<Endpoint>, peer: Peer, queue: Option<String>, req: Reque
     // preflight, never answered here). Only IPP clients print here.
     let from_a_page = req.headers().contains_key(header::ORIGIN)
         || req.headers().get(header::CONTENT_TYPE).is_none_or(|t| t.as_bytes() != b"application/ipp");
-    let body = req.into_body().into_data_stream().map_err(std::io::Error::other).into_async_read();
+    let mut body = req.into_body().into_data_stream().map_err(std::io::Error::other).into_async_read();
+    // Its attributes are read and checked before anything parses them (see
+    // `ream_print::ipp_request`): a million attributes or endless nesting cost nothing.
+    let read = match ream_print::ipp_request::read_head(&mut body, &ream_print::ipp_request::LIMITS).await {
+        Ok(read) => read,
+        Err(refusal) => return refused_request(&refusal),
+    };
+    let body = futures_util::io::AsyncReadExt::chain(futures_util::io::Cursor::new(read), body);
     let (head, attrs, payload) = match AsyncIppParser::new(AsyncIppReader::new(body)).parse_parts().await {
         Ok(parts) => parts,
         Err(e) => return (HttpStatus::BAD_REQUEST, format!("malformed IPP request: {e}")).into_response(),
@@ -518,9 +525,37 @@ async fn handle(ep: Arc<Endpoint>, peer: Peer, queue: Option<String>, req: Reque
     reply(resp)
 }
 
-/// The local printer takes documents of any size the disk holds (the server has the
-/// limit, `max_job_bytes`).
-const NO_LIMIT: u64 = 1 << 50;
+/// Answers a request refused before it was parsed, with the IPP status that says why
+/// (the request id is not known: 0, as RFC 8011 allows for a request it cannot read).
+fn refused_request(refusal: &ream_print::ipp_request::Refusal) -> Response {
+    use ream_print::ipp_request::Refusal;
+    let status = match refusal {
+        Refusal::TooLarge(_) => StatusCode::ClientErrorRequestEntityTooLong,
+        Refusal::Malformed(_) => StatusCode::ClientErrorBadRequest,
+    };
+    tracing::warn!(reason = %refusal, "refused an IPP request before parsing it");
+    let r = IppRequestResponse::new_response(IppVersion::v1_1(), status, 0).expect("a response header");
+    reply(r)
+}
+
+/// What the disk must keep free beside the local spool.
+const DISK_RESERVE: u64 = 256 << 20;
+
+/// The largest document the local spool takes now: what its disk has free, less a
+/// reserve (the server has its own limit, `max_job_bytes`, and refuses past it).
+fn spool_room(spool: &std::path::Path) -> u64 {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(path) = std::ffi::CString::new(spool.as_os_str().as_bytes()) else { return 0 };
+    // SAFETY: statvfs writes into the struct we own; the path is a valid C string.
+    let free = unsafe {
+        let mut st: libc::statvfs = std::mem::zeroed();
+        if libc::statvfs(path.as_ptr(), &mut st) != 0 {
+            return 0;
+        }
+        st.f_bavail as u64 * st.f_frsize as u64
+    };
+    free.saturating_sub(DISK_RESERVE)
+}
 
 /// How many finished jobs the endpoint remembers for Get-Jobs.
 const JOBS_KEPT: usize = 100;
@@ -584,9 +619,9 @@ impl Endpoint {
         // Counted on the way in, by the counter the server uses: a document it would refuse
         // is refused to CUPS now with an IPP error, not accepted and lost later.
         let scratch = self.spool.clone();
+        let room = spool_room(&self.spool);
         let counted =
-            ream_print::spool::write_counted(&key, payload.into_inner().compat(), &part, &scratch, NO_LIMIT)
-                .await;
+            ream_print::spool::write_counted(&key, payload.into_inner().compat(), &part, &scratch, room).await;
         let written = match counted {
             Ok((_bytes, pages)) => Ok(pages),
             Err(ream_print::spool::CountError::Document(reason)) => {
@@ -605,7 +640,15 @@ impl Endpoint {
                 return Err(StatusCode::ClientErrorDocumentFormatNotSupported);
             }
             Err(ream_print::spool::CountError::TooLarge(limit)) => {
-                Err(std::io::Error::other(format!("larger than {limit} bytes")))
+                let _ = tokio::fs::remove_file(&part).await;
+                tracing::warn!(limit, "refused a document larger than this computer's disk has room for");
+                let refused = ClientError::Config(format!(
+                    "the document is larger than this computer has room for ({limit} bytes free)"
+                ));
+                self.engine.refused(&job.attributes, &refused);
+                job.state = 8;
+                self.remember(job.clone());
+                return Err(StatusCode::ClientErrorRequestEntityTooLong);
             }
             Err(ream_print::spool::CountError::Io(e)) => Err(e),
         };

@@ -5,6 +5,7 @@
 //!   keyring.
 //! - [`pdf`]: a document's page count, the leaves of its page tree, read by a reader of
 //!   our own whose time and memory are bounded whatever the document.
+//! - [`ipp_request`]: the bounds an IPP request is held to before it is parsed.
 //! - [`printer`]: submitting a document to a printer over IPP or IPPS and following the
 //!   printer's job to its end.
 //! - [`tls`]: certificates pinned by their SHA-256 fingerprint (the client's server,
@@ -12,6 +13,7 @@
 //!
 //! Invariant: no plaintext document is ever written to a named file by this crate.
 
+pub mod ipp_request;
 pub mod pdf;
 pub mod pricing;
 pub mod printer;
