@@ -1280,9 +1280,59 @@ fn ipp_request(operation: u16, printer_uri: &str, document: &[u8]) -> Vec<u8> {
     b
 }
 
+/// The names of the tests of CUPS' `file` (`/usr/share/cups/ipptool/FILE.test`) that
+/// fail against `uri`, with what they expected; every test is run (`-I`), with a PDF.
+fn ipptool_failures(uri: &str, file: &str) -> Vec<String> {
+    let out = std::process::Command::new("ipptool")
+        .args(["-tI", "-f", "/usr/share/cups/data/topsecret.pdf", uri])
+        .arg(format!("/usr/share/cups/ipptool/{file}.test"))
+        .output()
+        .expect("ipptool (Debian cups-ipp-utils)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut failures = Vec::new();
+    for line in text.lines() {
+        if line.trim_end().ends_with("[FAIL]") {
+            failures.push(line.trim().trim_end_matches("[FAIL]").trim().to_string());
+        } else if line.trim_start().starts_with("EXPECTED:") {
+            if let Some(last) = failures.last_mut() {
+                last.push_str(" | ");
+                last.push_str(line.trim());
+            }
+        }
+    }
+    failures
+}
+
+/// CUPS' own conformance tests, `ipp-2.0.test` and `ipp-everywhere.test`, against the
+/// local printer and against `ippeveprinter`: the local printer passes the first whole,
+/// and of the second fails only what `ippeveprinter` fails too (JPEG, which Ream does
+/// not take: it counts PDF pages).
+#[test]
+fn the_local_printer_passes_cups_conformance_tests_as_well_as_ippeveprinter() {
+    let printer = Printer::start("Conformance");
+    let (_site, server) = site_with_printer(&printer, &[&["Direct"]]);
+    let client = logged_in_client(&server);
+    let port = free_port();
+    let (_run, _cups) = workstation(&client, port);
+    let ours = format!("ipp://127.0.0.1:{port}/ipp/print");
+    assert_eq!(ipptool_failures(&ours, "ipp-2.0"), Vec::<String>::new(), "ipp-2.0.test");
+    let everywhere = ipptool_failures(&ours, "ipp-everywhere");
+    let theirs = ipptool_failures(&printer.uri(), "ipp-everywhere");
+    let jpeg = |f: &String| f.contains("document-format-supported WITH-VALUE \"image/jpeg\"");
+    assert!(everywhere.iter().all(jpeg), "ipp-everywhere.test: {everywhere:#?}");
+    assert!(theirs.iter().any(jpeg), "ippeveprinter fails it too: {theirs:#?}");
+    assert!(everywhere.len() <= theirs.len(), "ours {everywhere:#?}, ippeveprinter's {theirs:#?}");
+}
+
 /// A Print-Job request of `attributes` attributes named `x-N` of `value`, with
 /// collections nested `depth` deep (and closed, unless `unclosed`), then a PDF.
-fn bloated_request(printer_uri: &str, attributes: usize, value: &[u8], depth: usize, unclosed: bool) -> Vec<u8> {
+fn bloated_request(
+    printer_uri: &str,
+    attributes: usize,
+    value: &[u8],
+    depth: usize,
+    unclosed: bool,
+) -> Vec<u8> {
     let mut b = ipp_request(0x0002, printer_uri, b"");
     b.pop(); // the end-of-attributes tag, put back below
     let mut attribute = |tag: u8, name: &str, value: &[u8]| {
@@ -1325,7 +1375,11 @@ fn the_local_printer_refuses_requests_past_its_bounds_and_keeps_serving() {
         u16::from_be_bytes([bytes[2], bytes[3]])
     };
     assert_eq!(send(bloated_request(&uri, 5_000, b"v", 0, false)), 0x0408, "too many attributes");
-    assert_eq!(send(bloated_request(&uri, 20, &[b'x'; 30_000], 0, false)), 0x0408, "too many bytes of attributes");
+    assert_eq!(
+        send(bloated_request(&uri, 20, &[b'x'; 30_000], 0, false)),
+        0x0408,
+        "too many bytes of attributes"
+    );
     assert_eq!(send(bloated_request(&uri, 0, b"", 50, false)), 0x0408, "collections nested too deep");
     assert_eq!(send(bloated_request(&uri, 0, b"", 2, true)), 0x0400, "a collection never closed");
     // Still serving: the printer answers, and CUPS prints through it.

@@ -1,8 +1,11 @@
 //! The client's local IPP Everywhere printer, on loopback: what the OS spooler (CUPS,
 //! through a driverless `-m everywhere` queue) or any IPP client prints to.
 //!
-//! It speaks just enough IPP for that: Get-Printer-Attributes, Validate-Job, Print-Job,
-//! Create-Job + Send-Document, Get-Jobs, Get-Job-Attributes, Cancel-Job. A document is
+//! It speaks the IPP Everywhere operations: Get-Printer-Attributes, Validate-Job,
+//! Print-Job, Create-Job + Send-Document (+ Close-Job), Get-Jobs, Get-Job-Attributes,
+//! Cancel-Job, Cancel-My-Jobs, Identify-Printer; requests are checked as RFC 8011 asks
+//! (request id, the first two operation attributes, the target, `requested-attributes`),
+//! and CUPS' `ipp-2.0.test` and `ipp-everywhere.test` pass against it. A document is
 //! streamed to the local spool (never held in memory) and handed to the engine, which
 //! identifies the user and submits it to the server. To the spooler the job is done as
 //! soon as the client holds it: what happens next (login, the server's answer) is told
@@ -41,6 +44,9 @@ struct LocalJob {
     /// IPP job-state: 3 pending (Create-Job without its document yet), 9 completed.
     state: i32,
     attributes: JobSubmission,
+    /// The printer's up-time (seconds) when the job was made, and when it ended.
+    created: i32,
+    ended: Option<i32>,
 }
 
 struct Endpoint {
@@ -180,7 +186,7 @@ fn media_col(x: i32, y: i32) -> IppValue {
     ])
 }
 
-const OPERATIONS: [Operation; 8] = [
+const OPERATIONS: [Operation; 11] = [
     Operation::PrintJob,
     Operation::ValidateJob,
     Operation::CreateJob,
@@ -189,9 +195,17 @@ const OPERATIONS: [Operation; 8] = [
     Operation::GetJobAttributes,
     Operation::GetJobs,
     Operation::GetPrinterAttributes,
+    Operation::CancelMyJobs,
+    Operation::CloseJob,
+    Operation::IdentifyPrinter,
 ];
 
 impl Endpoint {
+    /// Seconds since the printer started, from 1 (`printer-up-time` and the jobs' times).
+    fn up_time(&self) -> i32 {
+        i32::try_from(self.started.elapsed().as_secs()).unwrap_or(i32::MAX - 1) + 1
+    }
+
     fn printer_uri(&self, queue: Option<&str>) -> String {
         printer_uri(self.port, queue)
     }
@@ -225,7 +239,10 @@ impl Endpoint {
                 text(if logged_in { "Ready" } else { "Ready; you will be asked to log in" }),
             ),
             attr("printer-is-accepting-jobs", IppValue::Boolean(true)),
-            attr("printer-up-time", IppValue::Integer(self.started.elapsed().as_secs() as i32 + 1)),
+            attr("printer-up-time", IppValue::Integer(self.up_time())),
+            attr("printer-more-info", uri(&format!("http://127.0.0.1:{}/", self.port))),
+            attr("pages-per-minute", IppValue::Integer(60)),
+            attr("pages-per-minute-color", IppValue::Integer(60)),
             attr("queued-job-count", IppValue::Integer(0)),
             attr(
                 "operations-supported",
@@ -351,8 +368,73 @@ impl Endpoint {
                 }),
             ),
             attr("job-impressions-completed", IppValue::Integer(0)),
+            attr("time-at-creation", IppValue::Integer(job.created)),
+            attr(
+                "time-at-processing",
+                if job.state >= 5 { IppValue::Integer(job.created) } else { IppValue::NoValue },
+            ),
+            attr("time-at-completed", job.ended.map_or(IppValue::NoValue, IppValue::Integer)),
+            attr("job-printer-up-time", IppValue::Integer(self.up_time())),
         ]
     }
+}
+
+/// The attributes a request asks for (`requested-attributes`), if it names any.
+fn requested(attrs: &IppAttributes) -> Option<Vec<String>> {
+    let value = attribute(attrs, DelimiterTag::OperationAttributes, "requested-attributes")?;
+    Some(match value {
+        IppValue::Array(list) => list.iter().map(|v| v.to_string()).collect(),
+        one => vec![one.to_string()],
+    })
+}
+
+/// `all` of them, or those named or in a group named (`printer-description`,
+/// `job-description`, `job-template`: the `-default`, `-supported`, `-ready` and
+/// `-database` attributes), as RFC 8011 section 4.2.5.1 asks.
+fn keep_requested(all: Vec<IppAttribute>, wanted: &[String]) -> Vec<IppAttribute> {
+    let wants = |w: &str| wanted.iter().any(|x| x == w);
+    if wants("all") || wants("printer-description") || wants("job-description") {
+        return all;
+    }
+    let template = wants("job-template");
+    all.into_iter()
+        .filter(|a| {
+            let n = a.name();
+            wants(n)
+                || (template
+                    && ["-default", "-supported", "-ready", "-database"].iter().any(|s| n.ends_with(s)))
+        })
+        .collect()
+}
+
+/// What RFC 8011 section 4.1 asks of every request: a request id, `attributes-charset`
+/// then `attributes-natural-language` first of the operation attributes, and the target
+/// (`printer-uri`; for a job operation with a `job-id`, or a `job-uri`).
+fn malformed(request_id: i32, op: Option<Operation>, attrs: &IppAttributes) -> Option<&'static str> {
+    if request_id == 0 {
+        return Some("request-id 0");
+    }
+    let first = attrs.groups_of(DelimiterTag::OperationAttributes).next();
+    let names: Vec<&str> =
+        first.map(|g| g.attributes().iter().take(2).map(|a| a.name().as_str()).collect()).unwrap_or_default();
+    if names != ["attributes-charset", "attributes-natural-language"] {
+        return Some(
+            "the operation attributes do not begin with attributes-charset, attributes-natural-language",
+        );
+    }
+    let has = |n: &str| attribute(attrs, DelimiterTag::OperationAttributes, n).is_some();
+    let job_op = matches!(
+        op,
+        Some(
+            Operation::SendDocument
+                | Operation::GetJobAttributes
+                | Operation::CancelJob
+                | Operation::CloseJob
+        )
+    );
+    let target =
+        if job_op { has("job-uri") || (has("printer-uri") && has("job-id")) } else { has("printer-uri") };
+    (!target).then_some("no printer-uri (or job) the request is for")
 }
 
 fn reply(resp: IppRequestResponse) -> Response {
@@ -435,10 +517,16 @@ async fn handle(ep: Arc<Endpoint>, peer: Peer, queue: Option<String>, req: Reque
     }
     let op = Operation::from_i16(head.operation_or_status);
     let operation = DelimiterTag::OperationAttributes;
+    if let Some(why) = malformed(request_id, op, &attrs) {
+        tracing::debug!(why, "refused a malformed IPP request");
+        return reply(respond(StatusCode::ClientErrorBadRequest));
+    }
+    let wanted = requested(&attrs);
     let mut resp = respond(StatusCode::SuccessfulOk);
     match op {
         Some(Operation::GetPrinterAttributes) => {
-            for a in ep.printer_attributes(queue.as_deref()) {
+            let all = ep.printer_attributes(queue.as_deref());
+            for a in wanted.as_deref().map_or(all.clone(), |w| keep_requested(all, w)) {
                 resp.attributes_mut().add(DelimiterTag::PrinterAttributes, a);
             }
         }
@@ -463,13 +551,20 @@ async fn handle(ep: Arc<Endpoint>, peer: Peer, queue: Option<String>, req: Reque
                 text_of(&attrs, operation, "requesting-user-name").unwrap_or_else(|| "anonymous".into());
             tracing::debug!(operation = ?op, ipp_job = id, job = %job_name, "job created");
             let attributes = JobSubmission { queue: queue.clone(), ..submission(&attrs, &job_name) };
-            let mut job = LocalJob { id, user, state: 3, attributes, name: job_name };
+            let created = ep.up_time();
+            let mut job = LocalJob { id, user, state: 3, attributes, name: job_name, created, ended: None };
             if op == Some(Operation::PrintJob) {
                 if let Err(status) = ep.take_document(&mut job, payload).await {
                     return reply(respond(status));
                 }
             }
             ep.record(job, &mut resp);
+        }
+        Some(Operation::SendDocument) if attribute(&attrs, operation, "last-document").is_none() => {
+            // Read (up to a bound) and dropped, so that the client hears the answer.
+            let rest = futures_util::io::AsyncReadExt::take(payload.into_inner(), DRAINED);
+            let _ = futures_util::io::copy(rest, &mut futures_util::io::sink()).await;
+            resp = respond(StatusCode::ClientErrorBadRequest);
         }
         Some(Operation::SendDocument) => {
             let id =
@@ -495,7 +590,8 @@ async fn handle(ep: Arc<Endpoint>, peer: Peer, queue: Option<String>, req: Reque
             let job = ep.jobs.lock().expect("lock").get(&id).cloned();
             match job {
                 Some(job) if op == Some(Operation::GetJobAttributes) => {
-                    for a in ep.job_attributes(&job) {
+                    let all = ep.job_attributes(&job);
+                    for a in wanted.as_deref().map_or(all.clone(), |w| keep_requested(all, w)) {
                         resp.attributes_mut().add(DelimiterTag::JobAttributes, a);
                     }
                 }
@@ -513,13 +609,54 @@ async fn handle(ep: Arc<Endpoint>, peer: Peer, queue: Option<String>, req: Reque
             }
         }
         Some(Operation::GetJobs) => {
-            let jobs: Vec<LocalJob> = ep.jobs.lock().expect("lock").values().cloned().collect();
+            // Not-completed jobs unless asked otherwise; only the asker's with my-jobs;
+            // job-uri and job-id unless other attributes are asked for (RFC 8011 4.2.6).
+            let which = text_of(&attrs, operation, "which-jobs").unwrap_or_else(|| "not-completed".into());
+            let mine = matches!(attribute(&attrs, operation, "my-jobs"), Some(IppValue::Boolean(true)));
+            let asker = text_of(&attrs, operation, "requesting-user-name");
+            let default = ["job-uri".to_string(), "job-id".to_string()];
+            let mut jobs: Vec<LocalJob> = ep.jobs.lock().expect("lock").values().cloned().collect();
+            jobs.sort_by_key(|j| j.id);
             for job in jobs {
+                let shown = match which.as_str() {
+                    "completed" => job.state >= 7,
+                    "all" => true,
+                    _ => job.state < 7,
+                };
+                if !shown || (mine && asker.as_deref() != Some(job.user.as_str())) {
+                    continue;
+                }
                 let mut group = IppAttributeGroup::new(DelimiterTag::JobAttributes);
-                group.attributes_mut().extend(ep.job_attributes(&job));
+                group
+                    .attributes_mut()
+                    .extend(keep_requested(ep.job_attributes(&job), wanted.as_deref().unwrap_or(&default)));
                 resp.attributes_mut().groups_mut().push(group);
             }
         }
+        // The asker's jobs still waiting for their document go; the others are the
+        // client's already.
+        Some(Operation::CancelMyJobs) => {
+            let asker = text_of(&attrs, operation, "requesting-user-name");
+            ep.jobs
+                .lock()
+                .expect("lock")
+                .retain(|_, j| !(j.state == 3 && asker.as_deref() == Some(j.user.as_str())));
+        }
+        // No more documents: a job that never got one has nothing to print.
+        Some(Operation::CloseJob) => {
+            let id =
+                attribute(&attrs, operation, "job-id").and_then(|v| v.as_integer().copied()).unwrap_or(0);
+            let mut jobs = ep.jobs.lock().expect("lock");
+            match jobs.get(&id).map(|j| j.state) {
+                Some(3) => {
+                    jobs.remove(&id);
+                }
+                Some(_) => {}
+                None => resp = respond(StatusCode::ClientErrorNotFound),
+            }
+        }
+        // A printer on loopback has nothing to blink.
+        Some(Operation::IdentifyPrinter) => {}
         _ => resp = respond(StatusCode::ServerErrorOperationNotSupported),
     }
     reply(resp)
@@ -537,6 +674,10 @@ fn refused_request(refusal: &ream_print::ipp_request::Refusal) -> Response {
     let r = IppRequestResponse::new_response(IppVersion::v1_1(), status, 0).expect("a response header");
     reply(r)
 }
+
+/// How much of a refused request's document is read (and dropped) so that its sender
+/// hears the refusal; past it the connection is closed.
+const DRAINED: u64 = 64 << 20;
 
 /// What the disk must keep free beside the local spool.
 const DISK_RESERVE: u64 = 256 << 20;
@@ -621,7 +762,8 @@ impl Endpoint {
         let scratch = self.spool.clone();
         let room = spool_room(&self.spool);
         let counted =
-            ream_print::spool::write_counted(&key, payload.into_inner().compat(), &part, &scratch, room).await;
+            ream_print::spool::write_counted(&key, payload.into_inner().compat(), &part, &scratch, room)
+                .await;
         let written = match counted {
             Ok((_bytes, pages)) => Ok(pages),
             Err(ream_print::spool::CountError::Document(reason)) => {
@@ -636,6 +778,7 @@ impl Endpoint {
                 // Aborted from here on, so that CUPS, which follows the job after the
                 // refused document, stops waiting for it.
                 job.state = 8;
+                job.ended = Some(self.up_time());
                 self.remember(job.clone());
                 return Err(StatusCode::ClientErrorDocumentFormatNotSupported);
             }
@@ -647,6 +790,7 @@ impl Endpoint {
                 ));
                 self.engine.refused(&job.attributes, &refused);
                 job.state = 8;
+                job.ended = Some(self.up_time());
                 self.remember(job.clone());
                 return Err(StatusCode::ClientErrorRequestEntityTooLong);
             }
@@ -677,6 +821,7 @@ impl Endpoint {
         let engine = self.engine.clone();
         tokio::spawn(async move { engine.print_spooled(submission, path).await });
         job.state = 9;
+        job.ended = Some(self.up_time());
         Ok(())
     }
 }

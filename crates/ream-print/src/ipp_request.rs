@@ -83,11 +83,13 @@ pub fn scan(buf: &[u8], limits: &Limits) -> Result<Option<usize>, Refusal> {
             return Err(Refusal::Malformed("extended value tags are not supported".into()));
         }
         // value-tag, name-length, name, value-length, value
-        let Some(name_len) = buf.get(pos + 1..pos + 3).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]]))) else {
+        let Some(name_len) = buf.get(pos + 1..pos + 3).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+        else {
             return Ok(None);
         };
         let value_at = pos + 3 + name_len;
-        let Some(value_len) = buf.get(value_at..value_at + 2).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+        let Some(value_len) =
+            buf.get(value_at..value_at + 2).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
         else {
             return if value_at > limits.max_bytes { Err(too_long()) } else { Ok(None) };
         };
@@ -102,7 +104,10 @@ pub fn scan(buf: &[u8], limits: &Limits) -> Result<Option<usize>, Refusal> {
         }
         attributes += 1;
         if attributes > limits.max_attributes {
-            return Err(Refusal::TooLarge(format!("the request has more than {} attributes", limits.max_attributes)));
+            return Err(Refusal::TooLarge(format!(
+                "the request has more than {} attributes",
+                limits.max_attributes
+            )));
         }
         match tag {
             BEGIN_COLLECTION => {
