@@ -272,7 +272,10 @@ fn run_device(job: &JobArgs, device_uri: &str, data: &Path, from_stdin: bool) ->
     let backend = dir.join("backend").join(scheme);
     let mut cmd = Command::new(&backend);
     use std::os::unix::process::CommandExt;
-    cmd.arg0(device_uri).env("DEVICE_URI", device_uri);
+    // CUPS names the authenticated sender (the monitored queue's policy) in AUTH_UID, and
+    // its ipp backend, run as root with it, would re-run itself as that user through a
+    // helper of cupsd's: the device is reached as CUPS reaches it for any other queue.
+    cmd.arg0(device_uri).env("DEVICE_URI", device_uri).env_remove("AUTH_UID");
     cmd.args([
         job.job.to_string(),
         job.user.clone(),

@@ -121,7 +121,12 @@ impl Registry {
         if !dir.is_dir() {
             return Ok(false);
         }
-        crate::files::replace_synced(&dir.join(uid.to_string()), socket.as_os_str().as_encoded_bytes())?;
+        // Written beside and renamed: whole or not at all. (The folder cannot be flushed:
+        // nobody but root may open it.)
+        let file = dir.join(uid.to_string());
+        let tmp = crate::files::temporary_of(&file);
+        std::fs::write(&tmp, socket.as_os_str().as_encoded_bytes())?;
+        std::fs::rename(&tmp, &file)?;
         Ok(true)
     }
 
