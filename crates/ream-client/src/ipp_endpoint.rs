@@ -490,7 +490,13 @@ async fn handle(ep: Arc<Endpoint>, peer: Peer, queue: Option<String>, req: Reque
     // `ream_print::ipp_request`): a million attributes or endless nesting cost nothing.
     let read = match ream_print::ipp_request::read_head(&mut body, &ream_print::ipp_request::LIMITS).await {
         Ok(read) => read,
-        Err(refusal) => return refused_request(&refusal),
+        Err(refusal) => {
+            // What it still sends is read (up to a bound) and dropped, so that it hears
+            // the refusal rather than a connection cut while it writes.
+            let rest = futures_util::io::AsyncReadExt::take(&mut body, DRAINED);
+            let _ = futures_util::io::copy(rest, &mut futures_util::io::sink()).await;
+            return refused_request(&refusal);
+        }
     };
     let body = futures_util::io::AsyncReadExt::chain(futures_util::io::Cursor::new(read), body);
     let (head, attrs, payload) = match AsyncIppParser::new(AsyncIppReader::new(body)).parse_parts().await {

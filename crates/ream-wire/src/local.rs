@@ -9,6 +9,9 @@
 
 use serde::{Deserialize, Serialize};
 
+// Length-prefixed fields, as the journal's: no two different messages share their bytes.
+use crate::offline::field;
+
 /// What a monitored queue's jobs do while the workstation cannot reach the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -110,14 +113,6 @@ pub struct LocalGrant {
     pub price_cents: i64,
     /// Base64 Ed25519 signature.
     pub signature: String,
-}
-
-/// Appends `length:bytes\n`: no two different messages share their bytes.
-fn field(out: &mut Vec<u8>, value: &str) {
-    out.extend_from_slice(value.len().to_string().as_bytes());
-    out.push(b':');
-    out.extend_from_slice(value.as_bytes());
-    out.push(b'\n');
 }
 
 impl LocalGrant {

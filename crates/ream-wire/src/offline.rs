@@ -221,7 +221,7 @@ pub struct JournalEntry {
 
 /// Appends a field as `length:bytes\n`, so that no two different entries share their
 /// bytes whatever their texts hold.
-fn field(out: &mut Vec<u8>, value: &str) {
+pub(crate) fn field(out: &mut Vec<u8>, value: &str) {
     out.extend_from_slice(value.len().to_string().as_bytes());
     out.push(b':');
     out.extend_from_slice(value.as_bytes());
