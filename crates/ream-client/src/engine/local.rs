@@ -35,6 +35,18 @@ struct Follow {
     server_job: Option<String>,
 }
 
+impl Follow {
+    fn of(ask: &LocalPrintAsk, server_job: Option<String>) -> Follow {
+        Follow {
+            job_uuid: ask.job_uuid.clone(),
+            cups_job_id: ask.cups_job_id,
+            cups_queue: ask.cups_queue.clone(),
+            name: ask.name.clone(),
+            server_job,
+        }
+    }
+}
+
 fn follows_dir() -> PathBuf {
     crate::settings::cache_dir().join("local-jobs")
 }
@@ -130,13 +142,7 @@ impl Engine {
             .await;
         match asked {
             Ok(authorised) => {
-                let follow = Follow {
-                    job_uuid: ask.job_uuid.clone(),
-                    cups_job_id: ask.cups_job_id,
-                    cups_queue: ask.cups_queue.clone(),
-                    name: ask.name.clone(),
-                    server_job: Some(authorised.job.id.clone()),
-                };
+                let follow = Follow::of(&ask, Some(authorised.job.id.clone()));
                 if let Err(e) = save_follow(&follow) {
                     tracing::warn!(error = %e, "cannot note the local job to follow");
                 }
@@ -176,6 +182,7 @@ impl Engine {
             });
             return LocalVerdict::Wait { reason: "the Ream server cannot be reached".into() };
         }
+        let follow = Follow::of(ask, None);
         let journal = Journal::here();
         let journaled = async {
             let _serial = self.inner.journal_lock.lock().await;
@@ -195,13 +202,7 @@ impl Engine {
                 };
                 journal.append(&key, JournalRecord::Local(record))?;
             }
-            save_follow(&Follow {
-                job_uuid: ask.job_uuid.clone(),
-                cups_job_id: ask.cups_job_id,
-                cups_queue: ask.cups_queue.clone(),
-                name: ask.name.clone(),
-                server_job: None,
-            })
+            save_follow(&follow)
         };
         if let Err(e) = journaled.await {
             tracing::error!(error = %e, "cannot journal a local job: it waits");
@@ -209,13 +210,7 @@ impl Engine {
         }
         self.note_journal();
         tracing::info!(job = %ask.name, queue = %ask.cups_queue, "local job printed offline, journaled");
-        self.spawn_follow(Follow {
-            job_uuid: ask.job_uuid.clone(),
-            cups_job_id: ask.cups_job_id,
-            cups_queue: ask.cups_queue.clone(),
-            name: ask.name.clone(),
-            server_job: None,
-        });
+        self.spawn_follow(follow);
         LocalVerdict::Offline { terms }
     }
 

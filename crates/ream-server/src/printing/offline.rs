@@ -99,6 +99,20 @@ pub(super) async fn unrestricted(
     })
 }
 
+/// What pays for a job reported by a journal: the user's first payment option on the
+/// queue; none when nothing may pay there now (no project left to them), the job then
+/// recorded at its price, unpaid, for administrators to settle.
+async fn first_payment(
+    state: &AppState,
+    user: &UserRow,
+    queue: &QueueRow,
+) -> (Option<PaymentKind>, Option<String>) {
+    match choices(state, user, queue).await {
+        Ok(c) => c.payment_options.into_iter().next().map_or((None, None), |(o, id)| (Some(o.kind), id)),
+        Err(_) => (None, None),
+    }
+}
+
 /// The SHA-256 (hex) an entry is chained by.
 pub fn entry_hash(workstation_id: &str, entry: &JournalEntry) -> String {
     hex::encode(Sha256::digest(entry.signed_bytes(workstation_id)))
@@ -205,19 +219,8 @@ async fn take_entry(
                     })?
                 }
             };
-            let (kind, account_id) = if j.unaccounted {
-                (None, None)
-            } else {
-                match choices(state, &user, &queue).await {
-                    Ok(c) => match c.payment_options.into_iter().next() {
-                        Some((o, id)) => (Some(o.kind), id),
-                        None => (None, None),
-                    },
-                    // Nothing this user may pay with on the queue now (no project left to
-                    // them): recorded at its price, unpaid, for administrators to settle.
-                    Err(_) => (None, None),
-                }
-            };
+            let (kind, account_id) =
+                if j.unaccounted { (None, None) } else { first_payment(state, &user, &queue).await };
             let row = OfflineJobRow {
                 owner_id: &user.id,
                 queue_id: &queue.id,
@@ -266,13 +269,7 @@ async fn take_entry(
             }
             let (printer, cents) = super::local::offline_local_printer(state, ws, l).await?;
             let queue = state.store.local_queue().await?;
-            let (kind, account_id) = match choices(state, &user, &queue).await {
-                Ok(c) => match c.payment_options.into_iter().next() {
-                    Some((o, id)) => (Some(o.kind), id),
-                    None => (None, None),
-                },
-                Err(_) => (None, None),
-            };
+            let (kind, account_id) = first_payment(state, &user, &queue).await;
             let row = OfflineJobRow {
                 owner_id: &user.id,
                 queue_id: &queue.id,
