@@ -133,6 +133,11 @@ impl Watch {
         Self::spawn_command(command, None)
     }
 
+    /// Runs `command` as it is (another OS user's client, say).
+    pub fn of(command: Command) -> Watch {
+        Self::spawn_command(command, None)
+    }
+
     fn spawn(client: &Client, args: &[&str], answers: Option<&str>) -> Watch {
         Self::spawn_command(client.command(args), answers)
     }

@@ -111,3 +111,40 @@ pub fn lp(queue: &str, options: &[&str], file: &std::path::Path) {
     let out = cmd.arg(file).output().expect("lp");
     assert!(out.status.success(), "lp failed: {}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// An IPP request as bytes: `operation` with the attributes every request starts with,
+/// sent by `user` (`requesting-user-name`), then `document`.
+pub fn ipp_request(operation: u16, printer_uri: &str, user: &str, document: &[u8]) -> Vec<u8> {
+    let mut b = vec![2, 0];
+    b.extend(operation.to_be_bytes());
+    b.extend(1u32.to_be_bytes());
+    b.push(0x01);
+    for (tag, name, value) in [
+        (0x47u8, "attributes-charset", "utf-8"),
+        (0x48, "attributes-natural-language", "en"),
+        (0x45, "printer-uri", printer_uri),
+        (0x42, "requesting-user-name", user),
+    ] {
+        b.push(tag);
+        b.extend((name.len() as u16).to_be_bytes());
+        b.extend(name.as_bytes());
+        b.extend((value.len() as u16).to_be_bytes());
+        b.extend(value.as_bytes());
+    }
+    b.push(0x03);
+    b.extend(document);
+    b
+}
+
+/// Sends an IPP `request` to the printer at `http_url`; the status code of its answer.
+pub fn ipp_status(http_url: &str, request: Vec<u8>) -> u16 {
+    let answer = reqwest::blocking::Client::new()
+        .post(http_url)
+        .header("content-type", "application/ipp")
+        .body(request)
+        .send()
+        .and_then(|r| r.bytes())
+        .expect("an IPP answer");
+    assert!(answer.len() >= 4, "an IPP answer: {answer:?}");
+    u16::from_be_bytes([answer[2], answer[3]])
+}

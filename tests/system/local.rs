@@ -16,9 +16,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ream_system_tests::client::{credit_of, Client, Watch};
-use ream_system_tests::printer::{CupsQueue, Printer};
+use ream_system_tests::printer::{ipp_request, ipp_status, CupsQueue, Printer};
 use ream_system_tests::server::{ServerProcess, Site};
 use ream_system_tests::{free_port, pdf, sleep};
+use ream_wire::{AgentReply, AgentRequest};
 use serde_json::Value;
 
 /// One test at a time: they share the computer's monitoring set-up.
@@ -497,4 +498,170 @@ fn a_grant_or_offline_terms_not_signed_by_the_server_print_nothing() {
     until("Ream to hold the job again", Duration::from_secs(60), || held(&queue, job));
     assert!(raw.documents().is_empty(), "nothing printed on a forged word");
     assert!(site.admin_json(&["local", "jobs"], "").as_array().unwrap().is_empty());
+}
+
+/// An OS user of this computer other than root, with a Ream client of their own: home,
+/// D-Bus session and keyring, enrolment, login and `ream run` (on a port of its own, as
+/// on a shared computer), all as that user.
+struct Seat {
+    run: Watch,
+    _home: tempfile::TempDir,
+}
+
+impl Seat {
+    fn start(user: &str, server: &ServerProcess, site: &Site, pin: &str) -> Seat {
+        let home = tempfile::tempdir().unwrap();
+        let chown = Command::new("chown").args(["-R", &format!("{user}:{user}")]).arg(home.path()).status();
+        assert!(chown.unwrap().success());
+        // Codes and PINs come on standard input, as a person types them.
+        let script = r#"set -e
+printf ream | gnome-keyring-daemon --components=secrets --daemonize --unlock >/dev/null
+"$REAM" connect --server "$REAM_SERVER" --json >/dev/null
+printf '%s\n' "$REAM_CODE" | "$REAM" enroll --name "$USER-desk" --json >/dev/null
+printf '%s\n' "$REAM_PIN" | "$REAM" login --method pin --remember always --json >/dev/null
+unset REAM_CODE REAM_PIN
+exec "$REAM" run --port 0 --json"#;
+        let mut command = Command::new("setpriv");
+        command
+            .args(["--reuid", user, "--regid", user, "--init-groups", "--", "dbus-run-session", "--"])
+            .args(["sh", "-c", script])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("USER", user)
+            .env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", home.path().join("config"))
+            .env("XDG_CACHE_HOME", home.path().join("cache"))
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .env("REAM", ream_system_tests::bin("ream"))
+            .env("REAM_SERVER", &server.url)
+            .env("REAM_CODE", site.enrolment_code())
+            .env("REAM_PIN", pin)
+            .env("REAM_LOG", std::env::var("REAM_TEST_LOG").unwrap_or_else(|_| "warn".into()));
+        // Its own process group, so that the whole session goes when the test ends.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let run = Watch::of(command);
+        run.expect(Duration::from_secs(30), "the account", |v| credit_of(v).is_some());
+        Seat { run, _home: home }
+    }
+}
+
+impl Drop for Seat {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", self.run.pid())]).status();
+    }
+}
+
+/// `lp` as the OS user `user`; the CUPS job id, or what `lp` said when refused.
+fn lp_as(user: &str, queue: &str, options: &[&str], title: &str, document: &[u8]) -> Result<i64, String> {
+    let dir = write_temp(document);
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let file = dir.path().join("document.pdf");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = Command::new("runuser")
+        .args(["-u", user, "--", "lp", "-d", queue, "-t", title])
+        .args(options)
+        .arg(&file)
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    Ok(job_id_of(&String::from_utf8_lossy(&out.stdout)))
+}
+
+/// The names of the jobs in the history of the Ream user logging in with `pin`.
+fn history(server: &ServerProcess, pin: &str) -> Vec<String> {
+    let token = server.access_token(serde_json::json!({"method": "pin", "pin": pin}));
+    let listed: Value = reqwest::blocking::Client::new()
+        .get(format!("{}/api/v1/me/jobs", server.url))
+        .bearer_auth(token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let jobs = listed.get("jobs").unwrap_or(&listed).as_array().cloned().unwrap_or_default();
+    let mut names: Vec<String> =
+        jobs.iter().map(|j| j["name"].as_str().unwrap_or_default().to_string()).collect();
+    names.sort();
+    names
+}
+
+/// `ream cups uninstall --shared` when the test ends, however it ends.
+struct Shared<'a>(&'a Client);
+
+impl Drop for Shared<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.run(&["cups", "uninstall", "--shared", "--json"], "");
+    }
+}
+
+/// A computer shared by several people: one Ream queue for all (`ream cups install
+/// --shared`), each OS user with a client of their own. Each job reaches its sender's
+/// client and account, never another's, whatever `lp -U` claims; a job sent while its
+/// sender runs no client waits, held, for theirs, not for whoever logs in next.
+#[test]
+fn on_a_shared_computer_each_persons_job_reaches_their_own_client_and_account() {
+    let _machine = lock();
+    let printer = Printer::start("SharedHall");
+    let site = Site::with_printer("", "Hall", &printer.uri(), &[&["Direct"]]);
+    site.admin(&["credit", "top-up", "bob", "20"], "");
+    let server = site.serve();
+    let (anna, bert) = ("ream-anna", "ream-bert");
+    let queue = format!("Shared-{}", free_port());
+    let root = Client::new();
+    let made = root.run(&["cups", "install", "--shared", "--name", &queue, "--json"], "");
+    let _unshare = Shared(&root);
+    assert!(made.ok, "ream cups install --shared: {}", made.stderr);
+    assert_eq!(device_of(&queue), "ream:/client/ipp/print");
+
+    // Nobody runs Ream: bert's job waits for bert.
+    let berts = lp_as(bert, &queue, &[], "Bert's report", &pdf::labelled("bert's")).unwrap();
+    until("bert's job to be held", Duration::from_secs(60), || held(&queue, berts));
+    let note = format!("/var/lib/ream/waiting/{berts}");
+    assert_eq!(std::fs::read_to_string(&note).unwrap(), bert);
+
+    // Anna logs in (as alice) and prints: her job is hers; bert's goes on waiting.
+    let anna_seat = Seat::start(anna, &server, &site, "1234");
+    let annas = lp_as(anna, &queue, &[], "Anna's letter", &pdf::labelled("anna's")).unwrap();
+    until("anna's job to leave CUPS", Duration::from_secs(60), || pending(&queue, annas).is_none());
+    until("anna's job in alice's history", Duration::from_secs(30), || !history(&server, "1234").is_empty());
+    assert_eq!(owner_of(&queue, annas), anna);
+    // Her client has released what waited for her (nothing): bert's job is still held.
+    sleep(1000);
+    assert!(held(&queue, berts), "{:?}", pending(&queue, berts));
+    assert!(history(&server, "5678").is_empty(), "nothing reached bob's account");
+
+    // Anna's printer takes no job that CUPS names as another user's, even sent by root
+    // (as a queue leading to her port, or a port she took over, would send it).
+    let socket = std::fs::read_to_string(format!("/var/lib/ream/agents/{}", uid_of(anna))).unwrap();
+    let port = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        match ream_client::agent::ask_at(std::path::Path::new(socket.trim()), &AgentRequest::PrinterPort)
+            .await
+        {
+            Some(AgentReply::Printer { port }) => port,
+            other => panic!("anna's client says no port: {other:?}"),
+        }
+    });
+    let (url, uri) =
+        (format!("http://127.0.0.1:{port}/ipp/print"), format!("ipp://127.0.0.1:{port}/ipp/print"));
+    let forged = ipp_request(0x0002, &uri, bert, &pdf::labelled("bert's, sent to anna"));
+    assert_eq!(ipp_status(&url, forged), 0x0403, "client-error-not-authorized");
+
+    // Bert logs in (as bob): his job comes to his client now, and to bob's account.
+    let _bert_seat = Seat::start(bert, &server, &site, "5678");
+    until("bert's job to leave CUPS", Duration::from_secs(60), || pending(&queue, berts).is_none());
+    until("bert's job in bob's history", Duration::from_secs(30), || !history(&server, "5678").is_empty());
+    // Claiming to be anna is refused: CUPS authenticates bert by his socket.
+    let claimed = lp_as(bert, &queue, &["-U", anna], "Bert as Anna", &pdf::labelled("bert's too"));
+    assert!(claimed.as_ref().is_err_and(|said| said.contains("Unauthorized")), "{claimed:?}");
+    assert_eq!(owner_of(&queue, berts), bert);
+    until("the two documents at the printer", Duration::from_secs(60), || printer.documents().len() == 2);
+    assert_eq!(history(&server, "5678"), ["Bert's report"]);
+    assert_eq!(history(&server, "1234"), ["Anna's letter"]);
+    drop(anna_seat);
+}
+
+fn uid_of(user: &str) -> u32 {
+    ream_client::monitor::uid_of(user).unwrap_or_else(|| panic!("no OS user {user}"))
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use ream_system_tests::client::{credit_of, files_under, keyring_has, Client, Watch};
-use ream_system_tests::printer::{lp, CupsQueue, Printer};
+use ream_system_tests::printer::{ipp_request, lp, CupsQueue, Printer};
 use ream_system_tests::server::{ServerProcess, Site};
 use ream_system_tests::{free_port, pdf, sleep};
 use serde_json::{json, Value};
@@ -1256,30 +1256,6 @@ fn a_document_refused_at_the_client_is_listed_with_its_reason_and_cups_is_told()
     assert_eq!(client.status()["account"]["credit_cents"], 2_000);
 }
 
-/// An IPP request as bytes: `operation` with the three attributes every request starts
-/// with, then `document`.
-fn ipp_request(operation: u16, printer_uri: &str, document: &[u8]) -> Vec<u8> {
-    let mut b = vec![2, 0];
-    b.extend(operation.to_be_bytes());
-    b.extend(1u32.to_be_bytes());
-    b.push(0x01);
-    for (tag, name, value) in [
-        (0x47u8, "attributes-charset", "utf-8"),
-        (0x48, "attributes-natural-language", "en"),
-        (0x45, "printer-uri", printer_uri),
-        (0x42, "requesting-user-name", "mallory"),
-    ] {
-        b.push(tag);
-        b.extend((name.len() as u16).to_be_bytes());
-        b.extend(name.as_bytes());
-        b.extend((value.len() as u16).to_be_bytes());
-        b.extend(value.as_bytes());
-    }
-    b.push(0x03);
-    b.extend(document);
-    b
-}
-
 /// The names of the tests of CUPS' `file` (`/usr/share/cups/ipptool/FILE.test`) that
 /// fail against `uri`, with what they expected; every test is run (`-I`), with a PDF.
 fn ipptool_failures(uri: &str, file: &str) -> Vec<String> {
@@ -1333,7 +1309,7 @@ fn bloated_request(
     depth: usize,
     unclosed: bool,
 ) -> Vec<u8> {
-    let mut b = ipp_request(0x0002, printer_uri, b"");
+    let mut b = ipp_request(0x0002, printer_uri, "mallory", b"");
     b.pop(); // the end-of-attributes tag, put back below
     let mut attribute = |tag: u8, name: &str, value: &[u8]| {
         b.push(tag);
@@ -1383,7 +1359,7 @@ fn the_local_printer_refuses_requests_past_its_bounds_and_keeps_serving() {
     assert_eq!(send(bloated_request(&uri, 0, b"", 50, false)), 0x0408, "collections nested too deep");
     assert_eq!(send(bloated_request(&uri, 0, b"", 2, true)), 0x0400, "a collection never closed");
     // Still serving: the printer answers, and CUPS prints through it.
-    assert_eq!(send(ipp_request(0x000B, &uri, b"")), 0x0000);
+    assert_eq!(send(ipp_request(0x000B, &uri, "mallory", b"")), 0x0000);
     lp_pdf(&cups, 1, &["print-color-mode=monochrome"]);
     wait_for_state(&client, "printed");
     assert_eq!(jobs(&client).len(), 1, "only the job printed through CUPS");
@@ -1408,7 +1384,7 @@ fn the_local_printer_refuses_web_pages_and_other_os_users() {
         let bytes = r.bytes().unwrap();
         u16::from_be_bytes([bytes[2], bytes[3]])
     };
-    let print_job = ipp_request(0x0002, &uri, &pdf::pages(1));
+    let print_job = ipp_request(0x0002, &uri, "mallory", &pdf::pages(1));
     let with_origin = http
         .post(&url)
         .header("content-type", "application/ipp")
@@ -1438,7 +1414,7 @@ fn the_local_printer_refuses_web_pages_and_other_os_users() {
     assert!(answer.len() >= 4, "an IPP answer: {answer:?}");
     assert_eq!(u16::from_be_bytes([answer[2], answer[3]]), 0x0403, "another OS user is not authorized");
     // The same request as an IPP client sends it is taken: the refusals were for the page.
-    let get_attributes = ipp_request(0x000B, &uri, b"");
+    let get_attributes = ipp_request(0x000B, &uri, "mallory", b"");
     let plain =
         http.post(&url).header("content-type", "application/ipp").body(get_attributes).send().unwrap();
     assert_eq!(status_of(plain), 0x0000);

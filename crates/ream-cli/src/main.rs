@@ -165,11 +165,20 @@ enum CupsCmd {
         /// Only one queue, of this name, for the server's default queue.
         #[arg(long, conflicts_with = "prefix")]
         name: Option<String>,
+        /// For everyone on this computer (root; a terminal server, a lab): each job goes
+        /// to its sender's own Ream client and account, and waits for that client while
+        /// its sender has none running. Each user's client then listens on a port of its
+        /// own (`ipp_port = 0` in /etc/ream/client.toml).
+        #[arg(long, conflicts_with = "port")]
+        shared: bool,
     },
     /// Remove every CUPS queue that prints to this client.
     Uninstall {
         #[arg(long)]
         port: Option<u16>,
+        /// Remove the queues shared by everyone on this computer instead (root).
+        #[arg(long, conflicts_with = "port")]
+        shared: bool,
     },
     /// Local print monitoring (root): wrap the computer's own CUPS queues in Ream's
     /// backend as the server's policy says, so that their jobs print only once Ream has
@@ -304,7 +313,8 @@ async fn run(args: Args) -> Result<(), ClientError> {
             let mut services = ream_client::services::serve(&engine, port).await?;
             if !out.json {
                 eprintln!(
-                    "Printing to ipp://127.0.0.1:{port}{} (ream cups install makes a CUPS queue for it)",
+                    "Printing to ipp://127.0.0.1:{}{} (ream cups install makes a CUPS queue for it)",
+                    services.port,
                     ream_client::ipp_endpoint::PATH
                 );
             }
@@ -355,9 +365,7 @@ async fn run(args: Args) -> Result<(), ClientError> {
                 Some(JobsCmd::Fallback { .. }) => unreachable!("answered above"),
             }
         }
-        Cmd::Cups { action: CupsCmd::Install { port, prefix, name } } => {
-            let port = port.unwrap_or(engine.settings().ipp_port);
-            let mut made = Vec::new();
+        Cmd::Cups { action: CupsCmd::Install { port, prefix, name, shared } } => {
             let wanted = match name {
                 Some(name) => vec![(name, None)],
                 None => {
@@ -370,18 +378,38 @@ async fn run(args: Args) -> Result<(), ClientError> {
                     default.into_iter().chain(each).collect::<Vec<(String, Option<String>)>>()
                 }
             };
-            for (cups, queue) in wanted {
-                let uri = ream_client::ipp_endpoint::printer_uri(port, queue.as_deref());
-                let description = match &queue {
-                    Some(q) => format!("Ream: {q}"),
-                    None => "Ream (the default queue)".to_string(),
-                };
-                ream_client::cups::install(&cups, &uri, &description)?;
-                made.push(output::CupsQueue { cups, queue, uri });
-            }
+            let made = if shared {
+                let ream =
+                    std::env::current_exe().map_err(|e| ClientError::Config(format!("where am I? {e}")))?;
+                let shared = ream_client::monitor::setup::share_all(&engine, &ream, wanted).await?;
+                shared.into_iter().map(|(cups, queue, uri)| output::CupsQueue { cups, queue, uri }).collect()
+            } else {
+                let port = port.unwrap_or(engine.settings().ipp_port);
+                if port == 0 {
+                    return Err(ClientError::Config(
+                        "this computer's clients listen on ports of their own (ipp_port = 0): \
+                         install the queues for everyone with --shared"
+                            .into(),
+                    ));
+                }
+                let mut made = Vec::new();
+                for (cups, queue) in wanted {
+                    let uri = ream_client::ipp_endpoint::printer_uri(port, queue.as_deref());
+                    let description = match &queue {
+                        Some(q) => format!("Ream: {q}"),
+                        None => "Ream (the default queue)".to_string(),
+                    };
+                    ream_client::cups::install(&cups, &uri, &description)?;
+                    made.push(output::CupsQueue { cups, queue, uri });
+                }
+                made
+            };
             out.cups_installed(&made);
         }
-        Cmd::Cups { action: CupsCmd::Uninstall { port } } => {
+        Cmd::Cups { action: CupsCmd::Uninstall { shared: true, .. } } => {
+            out.cups_removed(&ream_client::monitor::setup::unshare(&Default::default())?);
+        }
+        Cmd::Cups { action: CupsCmd::Uninstall { port, shared: false } } => {
             let port = port.unwrap_or(engine.settings().ipp_port);
             out.cups_removed(&ream_client::cups::uninstall(port)?);
         }

@@ -58,6 +58,9 @@ pub async fn serve_at(engine: Engine, path: &Path) -> std::io::Result<()> {
         }
     }
     engine.serve_as_agent();
+    // This user's jobs on a shared queue that waited for this client come now.
+    let releaser = engine.clone();
+    tokio::task::spawn_blocking(move || releaser.release_held_local(crate::monitor::Wait::Client));
     tracing::info!(socket = %path.display(), "lending the login to this user's other front ends");
     loop {
         let (stream, _) = listener.accept().await?;
@@ -77,8 +80,9 @@ fn own_uid() -> u32 {
 
 async fn answer(engine: &Engine, stream: UnixStream) -> std::io::Result<()> {
     let peer = stream.peer_cred()?;
-    // Root is let in for one question only: whether a job of this user on a monitored
-    // local queue may print (Ream's CUPS backend asks it; see `crate::monitor`).
+    // Root is let in for two questions only, both Ream's CUPS backend's (see
+    // `crate::monitor`): whether a job of this user on a monitored local queue may print,
+    // and where this user's local printer listens (for a job on the shared queue).
     let root = peer.uid() == 0 && own_uid() != 0;
     if peer.uid() != own_uid() && !root {
         tracing::warn!(uid = peer.uid(), "refused a session-agent request from another OS user");
@@ -87,9 +91,11 @@ async fn answer(engine: &Engine, stream: UnixStream) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let line = read_line(read).await?;
     let reply = match serde_json::from_str::<AgentRequest>(&line) {
-        Ok(request @ AgentRequest::LocalPrint(_)) => engine.agent_answer(request).await,
+        Ok(request @ (AgentRequest::LocalPrint(_) | AgentRequest::PrinterPort)) => {
+            engine.agent_answer(request).await
+        }
         Ok(_) if root => {
-            tracing::warn!("refused a session-agent request from root other than a local job's");
+            tracing::warn!("refused a session-agent request from root other than the CUPS backend's");
             return Ok(());
         }
         Ok(request) => engine.agent_answer(request).await,

@@ -57,6 +57,8 @@ struct Endpoint {
     ids: crate::ipp_jobs::JobIds,
     jobs: Mutex<HashMap<i32, LocalJob>>,
     spool: PathBuf,
+    /// This client's OS user: uid and name.
+    me: (u32, String),
 }
 
 /// Serves the endpoint on `listener` until the task is dropped.
@@ -77,6 +79,8 @@ pub async fn serve(engine: Engine, listener: tokio::net::TcpListener, spool: Pat
         ids: crate::ipp_jobs::JobIds::open(spool.parent().unwrap_or(&spool))?,
         jobs: Mutex::new(HashMap::new()),
         spool,
+        // SAFETY: getuid has no preconditions and cannot fail.
+        me: (unsafe { libc::getuid() }, crate::workstation::os_username().unwrap_or_default()),
     });
     let app = Router::new()
         .route(PATH, post(to_default))
@@ -89,12 +93,16 @@ pub async fn serve(engine: Engine, listener: tokio::net::TcpListener, spool: Pat
 /// The local printer's URI for `queue` (`PATH/QUEUE`, the name percent-encoded), or for
 /// the server's default queue.
 pub fn printer_uri(port: u16, queue: Option<&str>) -> String {
+    format!("ipp://127.0.0.1:{port}{}", printer_path(queue))
+}
+
+/// The path part of [`printer_uri`].
+pub fn printer_path(queue: Option<&str>) -> String {
     match queue {
-        Some(q) => format!(
-            "ipp://127.0.0.1:{port}{PATH}/{}",
-            percent_encoding::utf8_percent_encode(q, percent_encoding::NON_ALPHANUMERIC)
-        ),
-        None => format!("ipp://127.0.0.1:{port}{PATH}"),
+        Some(q) => {
+            format!("{PATH}/{}", percent_encoding::utf8_percent_encode(q, percent_encoding::NON_ALPHANUMERIC))
+        }
+        None => PATH.to_string(),
     }
 }
 
@@ -555,6 +563,11 @@ async fn handle(ep: Arc<Endpoint>, peer: Peer, queue: Option<String>, req: Reque
             let job_name = text_of(&attrs, operation, "job-name").unwrap_or_else(|| "Untitled".into());
             let user =
                 text_of(&attrs, operation, "requesting-user-name").unwrap_or_else(|| "anonymous".into());
+            let sender = owner.unwrap_or(u32::MAX);
+            if !crate::peer::job_is_mine(sender, &user, (ep.me.0, &ep.me.1)) {
+                tracing::warn!(sender = %user, "refused a job CUPS took from another OS user: not this user's to pay");
+                return reply(respond(StatusCode::ClientErrorNotAuthorized));
+            }
             tracing::debug!(operation = ?op, ipp_job = id, job = %job_name, "job created");
             let attributes = JobSubmission { queue: queue.clone(), ..submission(&attrs, &job_name) };
             let created = ep.up_time();

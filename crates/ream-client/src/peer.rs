@@ -43,6 +43,16 @@ pub fn may_print(uid: u32) -> bool {
     uid == me || uid == 0 || crate::monitor::uid_of("lp") == Some(uid)
 }
 
+/// Whether a job sent over a connection of `uid`, naming `requesting_user` as its sender,
+/// is the job of this client's user (`me`: uid and name): sent by that user's own
+/// program, or by the spooler (root, `lp`) for a job CUPS took from that user. CUPS names
+/// the job's owner, as it authenticated them, in `requesting-user-name`; another user's
+/// job reaching this printer (a queue not routed to its sender's client, or a port a
+/// stopped client left to this one) is not this user's to pay.
+pub fn job_is_mine(uid: u32, requesting_user: &str, me: (u32, &str)) -> bool {
+    uid == me.0 || requesting_user == me.1
+}
+
 /// Our own listening address, as the table names it.
 pub fn loopback(port: u16) -> SocketAddr {
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port))
@@ -63,6 +73,16 @@ mod tests {
         let local = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
         assert_eq!(owner_in(table, peer, local), Some(65534), "the connecting socket's, not ours");
         assert_eq!(owner_in(table, SocketAddrV4::new(Ipv4Addr::LOCALHOST, 1), local), None);
+    }
+
+    #[test]
+    fn a_spooled_job_is_mine_only_when_cups_names_me() {
+        let me = (1000, "anna");
+        assert!(job_is_mine(1000, "whoever", me), "my own program says what it likes");
+        assert!(job_is_mine(0, "anna", me));
+        assert!(job_is_mine(7, "anna", me));
+        assert!(!job_is_mine(0, "bert", me), "bert's job through CUPS is not anna's");
+        assert!(!job_is_mine(7, "anonymous", me));
     }
 
     #[test]

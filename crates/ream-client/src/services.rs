@@ -19,6 +19,8 @@ use crate::error::{ClientError, Result};
 #[derive(Debug)]
 pub struct Services {
     tasks: Vec<JoinHandle<()>>,
+    /// Where the local printer listens.
+    pub port: u16,
 }
 
 impl Drop for Services {
@@ -29,12 +31,13 @@ impl Drop for Services {
     }
 }
 
-/// Serves the local printer on `127.0.0.1:port` (an error when the port is taken) and
-/// keeps the CUPS queues that print to it enabled.
+/// Serves the local printer on `127.0.0.1:port` (an error when the port is taken; port 0:
+/// any free port, as each user's client on a shared computer does) and keeps the CUPS
+/// queues that print to it enabled.
 pub async fn serve(engine: &Engine, port: u16) -> Result<Services> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .map_err(|e| ClientError::Config(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
+    let cannot = |e: std::io::Error| ClientError::Config(format!("cannot listen on 127.0.0.1:{port}: {e}"));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.map_err(cannot)?;
+    let port = listener.local_addr().map_err(cannot)?.port();
     // The spool key is fetched (or made) before the first job comes, not while the
     // spooler waits for an answer.
     if let Err(e) = engine.spool_key().await {
@@ -51,7 +54,7 @@ pub async fn serve(engine: &Engine, port: u16) -> Result<Services> {
         })
     };
     let queues = tokio::spawn(crate::cups::keep_queues_going(port));
-    Ok(Services { tasks: vec![printer, queues] })
+    Ok(Services { tasks: vec![printer, queues], port })
 }
 
 impl Services {

@@ -28,7 +28,9 @@ pub struct Settings {
     pub remember_me: bool,
     /// Set by enrolment.
     pub workstation_id: Option<String>,
-    /// The loopback port of the local IPP printer (`ream run`, the desktop app).
+    /// The loopback port of the local IPP printer (`ream run`, the desktop app); 0: any
+    /// free port, as on a computer shared by several people, whose clients cannot all
+    /// have the same (their jobs come through `ream cups install --shared`).
     pub ipp_port: u16,
     /// The server queue jobs go to; the server's only queue when absent.
     pub queue: Option<String>,

@@ -23,6 +23,9 @@ pub enum AgentRequest {
     Fallback { job: String, answer: crate::FallbackAnswer },
     /// Ream's CUPS backend (root) asks whether a job on a monitored local queue may print.
     LocalPrint(crate::LocalPrintAsk),
+    /// Ream's CUPS backend (root) asks where this user's local printer listens, to hand
+    /// it the user's job from a queue shared by everyone on the computer.
+    PrinterPort,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +38,10 @@ pub enum AgentReply {
         offers: Vec<crate::FallbackOffer>,
     },
     Local(crate::LocalVerdict),
+    /// The loopback port this user's local printer listens on.
+    Printer {
+        port: u16,
+    },
     /// The running client could not do it; `code` is a client error code
     /// (`NOT_LOGGED_IN`, `SERVER_UNREACHABLE`, a server code…).
     Refused {

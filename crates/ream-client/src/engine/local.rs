@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::*;
 use crate::journal::Journal;
-use crate::monitor::{Paths, Registry};
+use crate::monitor::{Paths, Registry, Wait};
 
 /// How often a followed CUPS job is looked at.
 const FOLLOW_EVERY: Duration = Duration::from_secs(1);
@@ -306,17 +306,17 @@ impl Engine {
         }
     }
 
-    /// Releases this OS user's jobs that Ream's backend held for want of a decision, so
-    /// that it asks again, now that this client can answer.
-    pub fn release_held_local(&self) -> usize {
+    /// Releases this OS user's jobs that Ream's backend held waiting for `wait` (a
+    /// decision, or this client running), so that it tries again now that it can.
+    pub fn release_held_local(&self, wait: Wait) -> usize {
         let Ok(me) = os_username() else { return 0 };
-        let held = Registry::new(Paths::default()).held_for(&me);
+        let held = Registry::new(Paths::default()).held_for(wait, &me);
         let mut released = 0;
         for job in held {
             match std::process::Command::new("lp").args(["-i", &job.to_string(), "-H", "resume"]).output() {
                 Ok(o) if o.status.success() => {
                     released += 1;
-                    tracing::info!(cups_job = job, "released a local job held for want of a decision");
+                    tracing::info!(cups_job = job, waited_for = ?wait, "released a CUPS job Ream's backend held");
                 }
                 Ok(o) => tracing::debug!(cups_job = job, error = %String::from_utf8_lossy(&o.stderr).trim(),
                     "cannot release a held local job"),
@@ -338,6 +338,9 @@ impl Engine {
                 // SAFETY: geteuid has no preconditions and cannot fail.
                 let uid = unsafe { libc::geteuid() };
                 let _ = Registry::new(Paths::default()).register(uid, &crate::agent::socket_path());
+                // This user's jobs on a shared queue that waited for this client.
+                let engine = self.clone();
+                let _ = tokio::task::spawn_blocking(move || engine.release_held_local(Wait::Client)).await;
             }
             let now = status.borrow_and_update().clone();
             if let Some(user) = &now.user {
@@ -345,7 +348,8 @@ impl Engine {
                     || self.kept_local_terms(&user.username).is_some_and(|t| t.prints_offline());
                 if decides {
                     let engine = self.clone();
-                    let _ = tokio::task::spawn_blocking(move || engine.release_held_local()).await;
+                    let _ =
+                        tokio::task::spawn_blocking(move || engine.release_held_local(Wait::Decision)).await;
                 }
             }
             if let Ok(Err(_)) = tokio::time::timeout(RELEASE_EVERY, status.changed()).await {

@@ -193,6 +193,14 @@ impl Engine {
         }
     }
 
+    /// The port the local printer listens on, once it serves.
+    pub fn serving_port(&self) -> Option<u16> {
+        match self.inner.local_port.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => None,
+            port => Some(port),
+        }
+    }
+
     /// Notes the port the local printer listens on (see [`crate::services::serve`]).
     pub fn serving_on(&self, port: u16) {
         self.inner.local_port.store(port, std::sync::atomic::Ordering::Relaxed);

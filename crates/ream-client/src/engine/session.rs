@@ -120,14 +120,17 @@ impl Engine {
     /// Answers another front end of this user (see [`crate::agent`]).
     pub(crate) async fn agent_answer(&self, request: AgentRequest) -> AgentReply {
         let refused = |e: ClientError| AgentReply::Refused { code: e.code().into(), message: e.to_string() };
-        let server = match self.server() {
-            Ok(server) => server,
-            Err(e) => return refused(e),
-        };
         let asked = match &request {
             AgentRequest::Session { server }
             | AgentRequest::Adopt { server, .. }
             | AgentRequest::Logout { server } => server,
+            // The printer takes jobs whether or not a server is set (they wait for a login).
+            AgentRequest::PrinterPort => {
+                return match self.serving_port() {
+                    Some(port) => AgentReply::Printer { port },
+                    None => refused(ClientError::Config("this client's local printer is not serving".into())),
+                }
+            }
             AgentRequest::FallbackOffers => return AgentReply::Offers { offers: self.local_offers() },
             AgentRequest::LocalPrint(ask) => {
                 return AgentReply::Local(self.answer_local_print(ask.clone()).await)
@@ -138,6 +141,10 @@ impl Engine {
                     Err(e) => refused(e),
                 }
             }
+        };
+        let server = match self.server() {
+            Ok(server) => server,
+            Err(e) => return refused(e),
         };
         if *asked != server {
             return refused(ClientError::Config(format!(
@@ -167,7 +174,10 @@ impl Engine {
                 Ok(()) => AgentReply::Done,
                 Err(e) => refused(e),
             },
-            AgentRequest::FallbackOffers | AgentRequest::Fallback { .. } | AgentRequest::LocalPrint(_) => {
+            AgentRequest::FallbackOffers
+            | AgentRequest::Fallback { .. }
+            | AgentRequest::LocalPrint(_)
+            | AgentRequest::PrinterPort => {
                 unreachable!("answered above")
             }
         }
@@ -264,7 +274,13 @@ impl Engine {
                 Some(AgentReply::Refused { code, message }) => return Err(refusal(&code, message)),
                 // No running client (or one that does not answer): this process manages
                 // the login itself, refreshing it under the session lock.
-                Some(AgentReply::Done | AgentReply::Offers { .. } | AgentReply::Local(_)) | None => {}
+                Some(
+                    AgentReply::Done
+                    | AgentReply::Offers { .. }
+                    | AgentReply::Local(_)
+                    | AgentReply::Printer { .. },
+                )
+                | None => {}
             }
         }
         if let Some(json) = self.secret_get(&session_entry(&server)).await? {
@@ -371,7 +387,13 @@ impl Engine {
             match agent::ask(&AgentRequest::Logout { server: self.server()? }).await {
                 Some(AgentReply::Done) => return self.end_locally("logged out", LogoutCause::User).await,
                 Some(AgentReply::Refused { code, message }) => return Err(refusal(&code, message)),
-                Some(AgentReply::Session(_) | AgentReply::Offers { .. } | AgentReply::Local(_)) | None => {}
+                Some(
+                    AgentReply::Session(_)
+                    | AgentReply::Offers { .. }
+                    | AgentReply::Local(_)
+                    | AgentReply::Printer { .. },
+                )
+                | None => {}
             }
         }
         let session = self.inner.session.lock().await.take();
@@ -490,7 +512,13 @@ impl Engine {
             Some(AgentReply::Refused { message, .. }) => {
                 format!("the running Ream client logged out ({message})")
             }
-            Some(AgentReply::Done | AgentReply::Offers { .. } | AgentReply::Local(_)) | None => {
+            Some(
+                AgentReply::Done
+                | AgentReply::Offers { .. }
+                | AgentReply::Local(_)
+                | AgentReply::Printer { .. },
+            )
+            | None => {
                 drop(guard);
                 if let Some(r) = self.remembered(&server).await.filter(|r| r.username == username) {
                     self.restore(r).await?;

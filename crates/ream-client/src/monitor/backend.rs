@@ -13,7 +13,7 @@ use base64::Engine as _;
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use ream_wire::{AgentReply, AgentRequest, LocalGrant, LocalPrintAsk, LocalTerms, LocalVerdict};
 
-use super::{count, Paths, QueueSetup, Registry};
+use super::{count, Paths, QueueSetup, Registry, Wait};
 
 /// CUPS' backend exit codes (`cups/backend.h`).
 pub const OK: i32 = 0;
@@ -100,7 +100,7 @@ fn verify(grant_key: &str, bytes: &[u8], signature: &str) -> Result<(), String> 
 }
 
 /// What CUPS hears, and how the job ends when Ream does not let it through.
-fn say(level: &str, message: &str) {
+pub(super) fn say(level: &str, message: &str) {
     eprintln!("{level}: Ream: {message}");
 }
 
@@ -118,6 +118,16 @@ pub async fn run(args: &[String]) -> i32 {
         }
     };
     let paths = Paths::default();
+    // A shared queue's job goes to its sender's own client.
+    let device = std::env::var("DEVICE_URI").unwrap_or_default();
+    if let Some(path) = super::routed_path(&device) {
+        let registry = Registry::new(paths);
+        let outcome = super::route::route(&job, path, &registry).await;
+        if outcome != HOLD {
+            registry.forget_held(job.job);
+        }
+        return outcome;
+    }
     let queue = std::env::var("PRINTER").unwrap_or_default();
     let setup = match QueueSetup::read(&paths, &queue) {
         Ok(s) => s,
@@ -224,12 +234,13 @@ async fn decide_and_print(
         }
     };
     if !go {
-        if let Err(e) = registry.note_held(job.job, &job.user) {
+        if let Err(e) = registry.note_held(Wait::Decision, job.job, &job.user) {
             say("ERROR", &format!("cannot note the held job: {e}"));
         }
         return HOLD;
     }
-    let code = run_device(job, &setup.device_uri, &data, scratch.is_some());
+    let input = if scratch.is_some() { Input::Stdin(&data) } else { Input::File(&data) };
+    let code = run_device(job, &setup.device_uri, input);
     drop(scratch);
     code
 }
@@ -238,20 +249,26 @@ async fn decide_and_print(
 /// OS user; `None` when there is nobody to ask.
 async fn ask_owner(registry: &Registry, user: &str, ask: &LocalPrintAsk) -> Option<LocalVerdict> {
     let uid = super::uid_of(user)?;
+    match ask_client(registry, uid, &AgentRequest::LocalPrint(ask.clone())).await {
+        Some(AgentReply::Local(verdict)) => Some(verdict),
+        Some(AgentReply::Refused { message, .. }) => Some(LocalVerdict::Wait { reason: message }),
+        _ => None,
+    }
+}
+
+/// Asks `uid`'s running client, if it registered and its socket's peer is that OS user;
+/// `None` when there is nobody to ask, or no answer in time.
+pub(super) async fn ask_client(registry: &Registry, uid: u32, request: &AgentRequest) -> Option<AgentReply> {
     let socket = registry.socket_of(uid)?;
     let exchange = async {
         let stream = tokio::net::UnixStream::connect(&socket).await.ok()?;
         if stream.peer_cred().ok()?.uid() != uid {
-            tracing::warn!(user, "the socket registered for this user is someone else's");
+            tracing::warn!(uid, "the socket registered for this user is someone else's");
             return None;
         }
-        crate::agent::exchange(stream, &AgentRequest::LocalPrint(ask.clone())).await
+        crate::agent::exchange(stream, request).await
     };
-    match tokio::time::timeout(PATIENCE, exchange).await {
-        Ok(Some(AgentReply::Local(verdict))) => Some(verdict),
-        Ok(Some(AgentReply::Refused { message, .. })) => Some(LocalVerdict::Wait { reason: message }),
-        _ => None,
-    }
+    tokio::time::timeout(PATIENCE, exchange).await.ok().flatten()
 }
 
 fn copy_stdin(tmp: &Path) -> std::io::Result<tempfile::NamedTempFile> {
@@ -261,8 +278,18 @@ fn copy_stdin(tmp: &Path) -> std::io::Result<tempfile::NamedTempFile> {
     Ok(file)
 }
 
+/// Where a backend reads the job's data.
+pub enum Input<'a> {
+    /// A file named as its last argument (a job CUPS gave as a file).
+    File(&'a Path),
+    /// This file as its standard input.
+    Stdin(&'a Path),
+    /// This backend's own standard input, as CUPS gave it.
+    Inherited,
+}
+
 /// Runs the real backend of `device_uri` on the job, as CUPS would have; its exit code.
-fn run_device(job: &JobArgs, device_uri: &str, data: &Path, from_stdin: bool) -> i32 {
+pub fn run_device(job: &JobArgs, device_uri: &str, input: Input) -> i32 {
     let Some(scheme) = device_uri.split_once(':').map(|(s, _)| s) else {
         say("ERROR", &format!("{device_uri} is not a device URI"));
         return FAILED;
@@ -283,8 +310,8 @@ fn run_device(job: &JobArgs, device_uri: &str, data: &Path, from_stdin: bool) ->
         job.copies.to_string(),
         job.options.clone(),
     ]);
-    if from_stdin {
-        match std::fs::File::open(data) {
+    match input {
+        Input::Stdin(data) => match std::fs::File::open(data) {
             Ok(f) => {
                 cmd.stdin(Stdio::from(f));
             }
@@ -292,9 +319,11 @@ fn run_device(job: &JobArgs, device_uri: &str, data: &Path, from_stdin: bool) ->
                 say("ERROR", &format!("cannot read the job's data: {e}"));
                 return FAILED;
             }
+        },
+        Input::File(data) => {
+            cmd.arg(data);
         }
-    } else {
-        cmd.arg(data);
+        Input::Inherited => {}
     }
     match cmd.status() {
         Ok(status) => status.code().unwrap_or(FAILED),

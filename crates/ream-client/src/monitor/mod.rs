@@ -26,12 +26,18 @@
 //!   user's client tells the user.
 //! - Offline: the server's signed terms ([`ream_wire::LocalTerms`]) say whether the job
 //!   prints meanwhile; the client journals it, and reports it once when the server is back.
+//!
+//! The same backend routes the jobs of a Ream queue shared by everyone on the computer (a
+//! terminal server, a lab; `ream cups install --shared`, see [`route`]): its device is
+//! [`routed_device`], and each job goes to the local printer of its sender's own client,
+//! never to another user's; with that client not running, the job waits, held, for it.
 
 pub mod backend;
 pub mod count;
+pub mod route;
 pub mod setup;
 
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -64,9 +70,13 @@ impl Paths {
     pub fn agents_dir(&self) -> PathBuf {
         self.root.join("var/lib/ream/agents")
     }
-    /// The jobs the backend held for want of a decision, one file each, naming the owner.
-    pub fn held_dir(&self) -> PathBuf {
-        self.root.join("var/lib/ream/held")
+    /// The jobs the backend held, one file each, naming the owner: in `held/` for want of
+    /// a decision, in `waiting/` for want of the sender's running client.
+    pub fn held_dir(&self, wait: Wait) -> PathBuf {
+        self.root.join(match wait {
+            Wait::Decision => "var/lib/ream/held",
+            Wait::Client => "var/lib/ream/waiting",
+        })
     }
     pub fn backend(&self) -> PathBuf {
         self.root.join("usr/lib/cups/backend").join(SCHEME)
@@ -102,6 +112,26 @@ pub fn wrap(device_uri: &str) -> String {
 /// The device a wrapped URI leads to; `None` for a URI that is not wrapped.
 pub fn unwrap(uri: &str) -> Option<&str> {
     uri.strip_prefix(SCHEME)?.strip_prefix(":/")
+}
+
+/// The device of a queue shared by everyone on the computer whose jobs go to their
+/// sender's own client: `ream:/client/ipp/print`, or `…/ipp/print/QUEUE` for a server queue.
+pub fn routed_device(queue: Option<&str>) -> String {
+    wrap(&format!("client{}", crate::ipp_endpoint::printer_path(queue)))
+}
+
+/// The local printer path a routed device leads to; `None` for any other device.
+pub fn routed_path(device_uri: &str) -> Option<&str> {
+    unwrap(device_uri)?.strip_prefix("client").filter(|path| path.starts_with('/'))
+}
+
+/// What a held job waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// A decision of its owner's client (a monitored queue's job).
+    Decision,
+    /// Its sender's client to run (a shared queue's job).
+    Client,
 }
 
 /// Where each OS user's running client can be asked.
@@ -144,20 +174,25 @@ impl Registry {
         (owner == uid && socket.is_absolute()).then_some(socket)
     }
 
-    /// Notes that the backend held CUPS job `job` of `user` for want of a decision.
-    pub fn note_held(&self, job: i64, user: &str) -> std::io::Result<()> {
-        let dir = self.paths.held_dir();
+    /// Notes that the backend held CUPS job `job` of `user`, waiting for `wait`.
+    pub fn note_held(&self, wait: Wait, job: i64, user: &str) -> std::io::Result<()> {
+        let dir = self.paths.held_dir(wait);
         std::fs::create_dir_all(&dir)?;
-        std::fs::write(dir.join(job.to_string()), user)
+        let file = dir.join(job.to_string());
+        std::fs::write(&file, user)?;
+        // The owner's client reads it (cupsd runs the backend with umask 077).
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644))
     }
 
     pub fn forget_held(&self, job: i64) {
-        let _ = std::fs::remove_file(self.paths.held_dir().join(job.to_string()));
+        for wait in [Wait::Decision, Wait::Client] {
+            let _ = std::fs::remove_file(self.paths.held_dir(wait).join(job.to_string()));
+        }
     }
 
-    /// The CUPS jobs of `user` the backend held, waiting for that user's client.
-    pub fn held_for(&self, user: &str) -> Vec<i64> {
-        let Ok(entries) = std::fs::read_dir(self.paths.held_dir()) else { return Vec::new() };
+    /// The CUPS jobs of `user` the backend held, waiting for `wait` of that user's client.
+    pub fn held_for(&self, wait: Wait, user: &str) -> Vec<i64> {
+        let Ok(entries) = std::fs::read_dir(self.paths.held_dir(wait)) else { return Vec::new() };
         let mut jobs: Vec<i64> = entries
             .flatten()
             .filter(|e| std::fs::read_to_string(e.path()).is_ok_and(|owner| owner == user))
@@ -217,15 +252,30 @@ mod tests {
     }
 
     #[test]
+    fn routed_devices_name_the_local_printers_path() {
+        assert_eq!(routed_device(None), "ream:/client/ipp/print");
+        assert_eq!(routed_path(&routed_device(None)), Some("/ipp/print"));
+        assert_eq!(routed_path(&routed_device(Some("Colour A3"))), Some("/ipp/print/Colour%20A3"));
+        // A monitored queue's device, or a queue named after a device called client…
+        for other in ["ream:/socket://10.0.0.7:9100", "ream:/clientele/x", "ipp://127.0.0.1:8632/ipp/print"] {
+            assert_eq!(routed_path(other), None, "{other}");
+        }
+    }
+
+    #[test]
     fn held_jobs_are_listed_for_their_owner_only() {
         let dir = tempfile::tempdir().unwrap();
         let registry = Registry::new(Paths { root: dir.path().to_path_buf() });
-        registry.note_held(12, "alice").unwrap();
-        registry.note_held(3, "alice").unwrap();
-        registry.note_held(5, "bob").unwrap();
-        assert_eq!(registry.held_for("alice"), [3, 12]);
+        registry.note_held(Wait::Decision, 12, "alice").unwrap();
+        registry.note_held(Wait::Decision, 3, "alice").unwrap();
+        registry.note_held(Wait::Decision, 5, "bob").unwrap();
+        registry.note_held(Wait::Client, 7, "alice").unwrap();
+        assert_eq!(registry.held_for(Wait::Decision, "alice"), [3, 12]);
+        assert_eq!(registry.held_for(Wait::Client, "alice"), [7]);
         registry.forget_held(3);
-        assert_eq!(registry.held_for("alice"), [12]);
-        assert!(registry.held_for("carol").is_empty());
+        registry.forget_held(7);
+        assert_eq!(registry.held_for(Wait::Decision, "alice"), [12]);
+        assert!(registry.held_for(Wait::Client, "alice").is_empty());
+        assert!(registry.held_for(Wait::Decision, "carol").is_empty());
     }
 }

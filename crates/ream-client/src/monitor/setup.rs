@@ -1,5 +1,7 @@
 //! `ream cups monitor`: sets monitoring up on this computer as the server's policy says
-//! (root, once, and again after the policy or the printers change), and undoes it.
+//! (root, once, and again after the policy or the printers change), and undoes it; and
+//! `ream cups install --shared`: the Ream queues everyone on the computer prints to, each
+//! job routed to its sender's own client (see [`super::route`]).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -8,11 +10,12 @@ use std::process::Command;
 use ream_wire::LocalMonitoringInfo;
 use serde::Serialize;
 
-use super::{unwrap, wrap, Paths, QueueSetup};
+use super::{routed_device, routed_path, unwrap, wrap, Paths, QueueSetup, Wait};
 use crate::error::{ClientError, Result};
 
-/// The CUPS operation policy of monitored queues: CUPS' default one, except that creating
-/// a job needs an authenticated user (by peer credentials on the local socket).
+/// The CUPS operation policy of monitored and shared queues: CUPS' default one, except
+/// that creating a job needs an authenticated user (by peer credentials on the local
+/// socket), so that the job's owner is who sent it, whatever `lp -U` says.
 pub const POLICY: &str = "ream-monitored";
 
 const BEGIN: &str = "# Ream: the policy of locally monitored queues (ream cups monitor). Begin.";
@@ -120,7 +123,7 @@ pub fn plan(info: &LocalMonitoringInfo, queues: &[(String, String)], port: u16) 
         .iter()
         .filter_map(|(name, device)| {
             let real = unwrap(device).unwrap_or(device);
-            if crate::cups::leads_to_client(real, port) || real.is_empty() {
+            if crate::cups::leads_to_client(real, port) || real.is_empty() || routed_path(device).is_some() {
                 return None;
             }
             Some(QueueState {
@@ -152,6 +155,120 @@ fn private_dir(path: &Path, mode: u32) -> Result<()> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io)
 }
 
+/// Ream's backend (monitoring's and the shared queue's), the folder where each user's
+/// client registers, and the policy of the queues it serves.
+fn install_backend(paths: &Paths, ream: &Path) -> Result<()> {
+    let io = |what: &Path, e: std::io::Error| ClientError::Config(format!("{}: {e}", what.display()));
+    // The backend runs as root (mode 0700, as CUPS wants of a backend that must).
+    let backend = paths.backend();
+    let script = format!(
+        "#!/bin/sh\n# Ream's CUPS backend: monitored queues' jobs print once Ream granted them; \
+         shared queues' go to their sender's client.\nexec '{}' cups backend \"$@\"\n",
+        ream.display().to_string().replace('\'', "'\\''")
+    );
+    std::fs::write(&backend, script).map_err(|e| io(&backend, e))?;
+    std::fs::set_permissions(&backend, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| io(&backend, e))?;
+    // Each user's client writes its own file here; nobody lists the others'.
+    private_dir(&paths.agents_dir(), 0o1733)?;
+    set_policy(paths, true)
+}
+
+/// The computer's queues whose jobs go to their sender's client.
+pub fn shared_queues() -> Vec<String> {
+    local_queues().into_iter().filter(|(_, device)| routed_path(device).is_some()).map(|(n, _)| n).collect()
+}
+
+/// Makes (or updates) the shared queue `name` for the server queue `queue` (its default
+/// queue: `None`). Its driver comes from the local printer listening on `printer_port`
+/// now (as any Ream queue's); then its device becomes [`routed_device`] and its policy
+/// [`POLICY`]. Needs root.
+pub fn share(
+    paths: &Paths,
+    ream: &Path,
+    name: &str,
+    queue: Option<&str>,
+    printer_port: u16,
+) -> Result<String> {
+    install_backend(paths, ream)?;
+    private_dir(&paths.held_dir(Wait::Client), 0o755)?;
+    let description = match queue {
+        Some(q) => format!("Ream: {q} (each person's own account)"),
+        None => "Ream (each person's own account)".to_string(),
+    };
+    crate::cups::install(name, &crate::ipp_endpoint::printer_uri(printer_port, queue), &description)?;
+    let device = routed_device(queue);
+    lpadmin_device(name, &device)?;
+    lpadmin_policy(name, POLICY)?;
+    tracing::info!(queue = name, device, "shared: each job goes to its sender's client");
+    Ok(device)
+}
+
+/// `ream cups install --shared`: [`share`] for each of `wanted` (CUPS name, server
+/// queue), their driver made from a local printer of `engine` served meanwhile; each with
+/// its device.
+pub async fn share_all(
+    engine: &crate::engine::Engine,
+    ream: &Path,
+    wanted: Vec<(String, Option<String>)>,
+) -> Result<Vec<(String, Option<String>, String)>> {
+    let io =
+        |e: std::io::Error| ClientError::Config(format!("cannot serve a printer for CUPS to describe: {e}"));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.map_err(io)?;
+    let port = listener.local_addr().map_err(io)?.port();
+    let scratch = tempfile::tempdir().map_err(io)?;
+    let printer =
+        tokio::spawn(crate::ipp_endpoint::serve(engine.clone(), listener, scratch.path().join("spool")));
+    let ream = ream.to_path_buf();
+    let made = tokio::task::spawn_blocking(move || {
+        wanted
+            .into_iter()
+            .map(|(cups, queue)| {
+                let device = share(&Paths::default(), &ream, &cups, queue.as_deref(), port)?;
+                Ok((cups, queue, device))
+            })
+            .collect::<Result<Vec<_>>>()
+    })
+    .await
+    .map_err(|e| ClientError::Config(e.to_string()));
+    printer.abort();
+    made?
+}
+
+/// Removes every shared queue; their names. Needs root.
+pub fn unshare(paths: &Paths) -> Result<Vec<String>> {
+    let mut removed = Vec::new();
+    for name in shared_queues() {
+        let out = Command::new("lpadmin")
+            .args(["-x", &name])
+            .output()
+            .map_err(|e| ClientError::Config(format!("cannot run lpadmin: {e}")))?;
+        if !out.status.success() {
+            return Err(ClientError::Config(format!(
+                "lpadmin -x {name} failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        removed.push(name);
+    }
+    let _ = std::fs::remove_dir_all(paths.held_dir(Wait::Client));
+    remove_backend_if_unused(paths)?;
+    Ok(removed)
+}
+
+/// Removes the backend, its policy and the clients' registrations once no queue needs them.
+fn remove_backend_if_unused(paths: &Paths) -> Result<()> {
+    let monitoring = std::fs::read_dir(paths.setup_dir()).is_ok_and(|mut d| d.next().is_some());
+    if monitoring || !shared_queues().is_empty() {
+        return Ok(());
+    }
+    let _ = std::fs::remove_file(paths.backend());
+    set_policy(paths, false)?;
+    // Clients stop registering.
+    let _ = std::fs::remove_dir_all(paths.agents_dir());
+    Ok(())
+}
+
 /// Sets monitoring up: the backend, its folders, and every queue as [`plan`] says (a
 /// queue no longer monitored gets its device back). Needs root.
 pub fn install(
@@ -167,23 +284,10 @@ pub fn install(
         ));
     }
     let io = |what: &Path, e: std::io::Error| ClientError::Config(format!("{}: {e}", what.display()));
-    // The backend runs as root (mode 0700, as CUPS wants of a backend that must).
-    let backend = paths.backend();
-    let script = format!(
-        "#!/bin/sh\n# Ream's CUPS backend: jobs of monitored queues print once Ream granted them.\n\
-         exec '{}' cups backend \"$@\"\n",
-        ream.display().to_string().replace('\'', "'\\''")
-    );
-    std::fs::write(&backend, script).map_err(|e| io(&backend, e))?;
-    std::fs::set_permissions(&backend, std::fs::Permissions::from_mode(0o700))
-        .map_err(|e| io(&backend, e))?;
+    install_backend(paths, ream)?;
     private_dir(&paths.setup_dir(), 0o700)?;
-    // Each user's client writes its own file here; nobody lists the others'.
-    private_dir(&paths.agents_dir(), 0o1733)?;
-    private_dir(&paths.held_dir(), 0o755)?;
-
+    private_dir(&paths.held_dir(Wait::Decision), 0o755)?;
     let planned = plan(info, &local_queues(), port);
-    set_policy(paths, true)?;
     for q in &planned {
         let file = paths.setup_file(&q.queue);
         if q.monitored {
@@ -230,11 +334,9 @@ pub fn undo(paths: &Paths) -> Result<Vec<QueueState>> {
         let _ = std::fs::remove_file(entry.path());
         restored.push(QueueState { queue: setup.queue, device_uri: setup.device_uri, monitored: false });
     }
-    let _ = std::fs::remove_file(paths.backend());
-    set_policy(paths, false)?;
-    // Clients stop registering; held jobs' notes go (their jobs print as any other now).
-    let _ = std::fs::remove_dir_all(paths.agents_dir());
-    let _ = std::fs::remove_dir_all(paths.held_dir());
+    // Held jobs' notes go (their jobs print as any other now).
+    let _ = std::fs::remove_dir_all(paths.held_dir(Wait::Decision));
+    remove_backend_if_unused(paths)?;
     Ok(restored)
 }
 
