@@ -1332,13 +1332,14 @@ fn bloated_request(
     b
 }
 
-/// Requests past the local printer's bounds (too many attributes, too many bytes of them,
-/// collections nested too deep) are refused with an IPP status, and it goes on serving:
-/// nothing printed, nothing charged.
+/// Requests past the local printer's bounds (a million attributes, too many bytes of them,
+/// collections nested too deep, a document larger than the server takes) are refused with
+/// an IPP status, and it goes on serving: nothing printed, nothing charged.
 #[test]
 fn the_local_printer_refuses_requests_past_its_bounds_and_keeps_serving() {
     let printer = Printer::start("Bounds");
-    let (_site, server) = site_with_printer(&printer, &[&["Direct"]]);
+    let site = Site::with_printer("max_job_bytes = 200000\n", &printer.name, &printer.uri(), &[&["Direct"]]);
+    let server = site.serve();
     let client = logged_in_client(&server);
     let port = free_port();
     let (_run, cups) = workstation(&client, port);
@@ -1350,7 +1351,7 @@ fn the_local_printer_refuses_requests_past_its_bounds_and_keeps_serving() {
         let bytes = r.bytes().unwrap();
         u16::from_be_bytes([bytes[2], bytes[3]])
     };
-    assert_eq!(send(bloated_request(&uri, 5_000, b"v", 0, false)), 0x0408, "too many attributes");
+    assert_eq!(send(bloated_request(&uri, 1_000_000, b"v", 0, false)), 0x0408, "a million attributes");
     assert_eq!(
         send(bloated_request(&uri, 20, &[b'x'; 30_000], 0, false)),
         0x0408,
@@ -1363,6 +1364,17 @@ fn the_local_printer_refuses_requests_past_its_bounds_and_keeps_serving() {
     lp_pdf(&cups, 1, &["print-color-mode=monochrome"]);
     wait_for_state(&client, "printed");
     assert_eq!(jobs(&client).len(), 1, "only the job printed through CUPS");
+    assert_eq!(printer.documents().len(), 1);
+    // Larger than the server's max_job_bytes, which the client learnt when it started:
+    // refused as it comes, and the user told why.
+    let big = tempfile::tempdir().unwrap();
+    pdf::write_large(&big.path().join("big.pdf"), 4, 100_000).unwrap();
+    let oversized = ipp_request(0x0002, &uri, "mallory", &std::fs::read(big.path().join("big.pdf")).unwrap());
+    assert_eq!(send(oversized), 0x0408, "a document larger than the server takes");
+    let refused = jobs(&client)[0].clone();
+    assert_eq!(refused["state"], "rejected", "{refused}");
+    assert!(refused["reason"].as_str().unwrap().contains("larger than the server takes"), "{refused}");
+    assert_eq!(send(ipp_request(0x000B, &uri, "mallory", b"")), 0x0000, "still serving");
     assert_eq!(printer.documents().len(), 1);
 }
 

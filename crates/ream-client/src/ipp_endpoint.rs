@@ -701,8 +701,8 @@ const DRAINED: u64 = 64 << 20;
 /// What the disk must keep free beside the local spool.
 const DISK_RESERVE: u64 = 256 << 20;
 
-/// The largest document the local spool takes now: what its disk has free, less a
-/// reserve (the server has its own limit, `max_job_bytes`, and refuses past it).
+/// The largest document the local spool has room for now: what its disk has free, less
+/// a reserve (the server's own limit, `max_job_bytes`, applies too).
 fn spool_room(spool: &std::path::Path) -> u64 {
     use std::os::unix::ffi::OsStrExt;
     let Ok(path) = std::ffi::CString::new(spool.as_os_str().as_bytes()) else { return 0 };
@@ -780,8 +780,9 @@ impl Endpoint {
         // is refused to CUPS now with an IPP error, not accepted and lost later.
         let scratch = self.spool.clone();
         let room = spool_room(&self.spool);
+        let limit = self.engine.max_job_bytes().map_or(room, |max| max.min(room));
         let counted =
-            ream_print::spool::write_counted(&key, payload.into_inner().compat(), &part, &scratch, room)
+            ream_print::spool::write_counted(&key, payload.into_inner().compat(), &part, &scratch, limit)
                 .await;
         let written = match counted {
             Ok((_bytes, pages)) => Ok(pages),
@@ -803,10 +804,17 @@ impl Endpoint {
             }
             Err(ream_print::spool::CountError::TooLarge(limit)) => {
                 let _ = tokio::fs::remove_file(&part).await;
-                tracing::warn!(limit, "refused a document larger than this computer's disk has room for");
-                let refused = ClientError::Config(format!(
-                    "the document is larger than this computer has room for ({limit} bytes free)"
-                ));
+                let refused = if limit < room {
+                    tracing::warn!(limit, "refused a document larger than the server takes");
+                    ClientError::Config(format!(
+                        "the document is larger than the server takes ({limit} bytes)"
+                    ))
+                } else {
+                    tracing::warn!(limit, "refused a document larger than this computer's disk has room for");
+                    ClientError::Config(format!(
+                        "the document is larger than this computer has room for ({limit} bytes free)"
+                    ))
+                };
                 self.engine.refused(&job.attributes, &refused);
                 job.state = 8;
                 job.ended = Some(self.up_time());

@@ -43,6 +43,12 @@ pub async fn serve(engine: &Engine, port: u16) -> Result<Services> {
     if let Err(e) = engine.spool_key().await {
         tracing::warn!(code = e.code(), error = %e, "no spool key yet");
     }
+    // So is the largest document the server takes: a larger one is refused as it comes.
+    if engine.settings().server.is_some() {
+        if let Err(e) = engine.server_queues().await {
+            tracing::debug!(code = e.code(), error = %e, "the server's limits are not known yet");
+        }
+    }
     tracing::info!("printing to ipp://127.0.0.1:{port}{}", crate::ipp_endpoint::PATH);
     engine.serving_on(port);
     let printer = {

@@ -56,6 +56,10 @@ pub struct QueueInfo {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QueueInfoList {
     pub queues: Vec<QueueInfo>,
+    /// The largest document the server takes, in bytes (its `max_job_bytes`): the
+    /// workstation refuses a larger one as it comes, rather than sending it to be refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_job_bytes: Option<u64>,
 }
 
 /// What pays for a queue's jobs.

@@ -98,6 +98,8 @@ struct Inner {
     journal_lock: tokio::sync::Mutex<()>,
     /// The port the local printer listens on (0 until it does).
     local_port: std::sync::atomic::AtomicU16,
+    /// The largest document the server takes, as it last said (0: not known yet).
+    max_job_bytes: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Clone)]
@@ -149,6 +151,7 @@ impl Engine {
                 offers: Mutex::default(),
                 journal_lock: tokio::sync::Mutex::new(()),
                 local_port: std::sync::atomic::AtomicU16::new(0),
+                max_job_bytes: std::sync::atomic::AtomicU64::new(0),
             }),
         }
     }
@@ -416,7 +419,24 @@ impl Engine {
 
     /// The server's queues and how each identifies its users (public).
     pub async fn queues(&self) -> Result<Vec<ream_wire::QueueInfo>> {
-        Ok(self.observe(self.api()?.queues().await)?.queues)
+        Ok(self.server_queues().await?.queues)
+    }
+
+    /// The server's queues, noting the largest document it takes.
+    pub(crate) async fn server_queues(&self) -> Result<ream_wire::QueueInfoList> {
+        let list = self.observe(self.api()?.queues().await)?;
+        if let Some(max) = list.max_job_bytes {
+            self.inner.max_job_bytes.store(max, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(list)
+    }
+
+    /// The largest document the server takes, once it has said (see [`Self::server_queues`]).
+    pub fn max_job_bytes(&self) -> Option<u64> {
+        match self.inner.max_job_bytes.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => None,
+            max => Some(max),
+        }
     }
 
     /// What the About screen shows.

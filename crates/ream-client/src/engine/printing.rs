@@ -256,7 +256,7 @@ impl Engine {
         let mut status = self.watch_status();
         if status.borrow().user.is_none() {
             // The queue says how its users identify themselves.
-            let methods = match self.api()?.queues().await {
+            let methods = match self.server_queues().await {
                 Ok(list) => list
                     .queues
                     .into_iter()
@@ -387,7 +387,7 @@ impl Engine {
         document: &std::path::Path,
     ) -> Result<ream_wire::Job> {
         let key = self.spool_key().await?;
-        let queues = self.api()?.queues().await?.queues;
+        let queues = self.server_queues().await?.queues;
         let queue = queues.iter().find(|q| match &job.queue {
             Some(name) => &q.name == name,
             None => q.default,

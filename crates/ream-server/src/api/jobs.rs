@@ -66,6 +66,7 @@ async fn queues(State(state): State<AppState>) -> AppResult<Json<QueueInfoList>>
                 spooling: q.queue.spooling,
             })
             .collect(),
+        max_job_bytes: Some(state.config.max_job_bytes),
     }))
 }
 
