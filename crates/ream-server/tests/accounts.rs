@@ -76,6 +76,34 @@ async fn credit_moves_are_logged_with_their_balance(db: Db) {
     assert_eq!(moves, [(-75, 975), (1_000, 1_050), (50, 50)]);
 }
 
+/// Amounts near the integers' ends (as schemathesis sent them) are refused as input, not
+/// answered with a database error, and a balance stops short of where sums overflow.
+async fn absurd_amounts_of_credit_are_refused_and_nothing_overflows(db: Db) {
+    let app = TestApp::demo(db).await;
+    let admin = app.admin_token().await;
+    let (top_up, adjust) = ("/api/v1/admin/users/bob/credit/top-up", "/api/v1/admin/users/bob/credit/adjust");
+    for amount in [i64::MAX, i64::MAX - 1, 100_000_000_001] {
+        app.post(top_up, Some(&admin), json!({"amount_cents": amount})).await.err(422, "INVALID_INPUT");
+        app.post(adjust, Some(&admin), json!({"amount_cents": -amount})).await.err(422, "INVALID_INPUT");
+    }
+    app.post(adjust, Some(&admin), json!({"amount_cents": i64::MIN})).await.err(422, "INVALID_INPUT");
+    // The largest movement is taken; one that would take a balance past its bound is
+    // refused, and the balance stays as it was.
+    let most = 100_000_000_000i64;
+    app.post(top_up, Some(&admin), json!({"amount_cents": most})).await.ok();
+    let bob = app.state.store.user("bob").await.unwrap();
+    let near = 1_000_000_000_000_000 - most + 1;
+    sqlx::query("UPDATE users SET credit_cents = $1 WHERE id = $2")
+        .bind(near)
+        .bind(&bob.id)
+        .execute(app.state.store.pool())
+        .await
+        .unwrap();
+    app.post(top_up, Some(&admin), json!({"amount_cents": most})).await.err(409, "CONFLICT");
+    let bob = app.token("bob", "bob-demo").await;
+    assert_eq!(app.get(ME, &bob).await.ok()["credit_cents"], near);
+}
+
 async fn concurrent_top_ups_lose_nothing(db: Db) {
     let app = TestApp::demo(db).await;
     let admin = app.admin_token().await;
@@ -303,6 +331,7 @@ async fn the_admin_api_deletes_lifts_lockouts_and_makes_no_group_by_naming_it(db
 on_both_databases!(
     the_account_shows_credit_quotas_cost_centres_and_projects,
     credit_moves_are_logged_with_their_balance,
+    absurd_amounts_of_credit_are_refused_and_nothing_overflows,
     concurrent_top_ups_lose_nothing,
     administrators_manage_users_secrets_and_memberships,
     users_generate_their_own_pin,

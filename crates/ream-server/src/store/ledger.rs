@@ -276,6 +276,12 @@ async fn add_quota_use(conn: &mut AnyConnection, q: &QuotaRow, amount: i64, now:
     Ok(())
 }
 
+/// The largest single movement of credit, in cents.
+pub const MAX_MOVEMENT_CENTS: i64 = 100_000_000_000;
+
+/// How far a balance may go either way, in cents: far from where sums overflow.
+pub const MAX_BALANCE_CENTS: i64 = 1_000_000_000_000_000;
+
 /// Moves a balance by `amount_cents` and logs it, in the caller's transaction. With
 /// `may_go_negative` false, a movement that would leave the balance below zero is
 /// refused (`CONFLICT`) and nothing changes.
@@ -290,16 +296,24 @@ pub(crate) async fn move_credit(
     may_go_negative: bool,
     now: i64,
 ) -> AppResult<CreditTransaction> {
+    // Movements are bounded so that no sum overflows (the balance stays within
+    // MAX_BALANCE_CENTS): an absurd amount is refused, not a database error.
+    if amount_cents.unsigned_abs() > MAX_MOVEMENT_CENTS as u64 {
+        return Err(AppError::invalid("an amount of credit is at most 1,000,000,000.00 at a time"));
+    }
     // The balance moves first, in one statement: concurrent movements serialise on the
     // row and none is lost.
     let row = sqlx::query(
         "UPDATE users SET credit_cents = credit_cents + $1, version = version + 1, updated_at_ms = $2 \
-         WHERE id = $3 AND ($4 = 1 OR credit_cents + $1 >= 0) RETURNING credit_cents, version",
+         WHERE id = $3 AND ($4 = 1 OR credit_cents + $1 >= 0) AND credit_cents + $1 BETWEEN $5 AND $6 \
+         RETURNING credit_cents, version",
     )
     .bind(amount_cents)
     .bind(now)
     .bind(user_id)
     .bind(may_go_negative as i64)
+    .bind(-MAX_BALANCE_CENTS)
+    .bind(MAX_BALANCE_CENTS)
     .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else {
@@ -307,6 +321,9 @@ pub(crate) async fn move_credit(
             sqlx::query("SELECT 1 FROM users WHERE id = $1").bind(user_id).fetch_optional(&mut *conn).await?;
         return Err(match exists {
             None => AppError::not_found("user"),
+            Some(_) if amount_cents > 0 => {
+                AppError::new(ErrorCode::Conflict, "the balance would pass 10,000,000,000,000.00")
+            }
             Some(_) => AppError::new(ErrorCode::Conflict, "the balance would fall below zero"),
         });
     };
