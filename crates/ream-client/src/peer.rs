@@ -24,6 +24,23 @@ pub fn owner_in(table: &str, peer: SocketAddrV4, local: SocketAddrV4) -> Option<
     })
 }
 
+/// The uid owning the socket listening on `127.0.0.1:port`, as `table` (the text of
+/// `/proc/net/tcp`) lists it.
+pub fn listener_in(table: &str, port: u16) -> Option<u32> {
+    let local = proc_form(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        // State 0A: listening.
+        (fields.len() > 7 && fields[1] == local && fields[3] == "0A").then(|| fields[7].parse().ok())?
+    })
+}
+
+/// The uid owning the socket listening on `127.0.0.1:port`, if the kernel says: whose
+/// printer a port a client announced really is.
+pub fn listener(port: u16) -> Option<u32> {
+    listener_in(&std::fs::read_to_string("/proc/net/tcp").ok()?, port)
+}
+
 /// The uid owning the connecting socket at `peer` (of a connection to `local`), if the
 /// kernel says.
 pub fn owner(peer: SocketAddr, local: SocketAddr) -> Option<u32> {
@@ -73,6 +90,8 @@ mod tests {
         let local = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
         assert_eq!(owner_in(table, peer, local), Some(65534), "the connecting socket's, not ours");
         assert_eq!(owner_in(table, SocketAddrV4::new(Ipv4Addr::LOCALHOST, 1), local), None);
+        assert_eq!(listener_in(table, port), Some(1000), "the listening socket, not a connection");
+        assert_eq!(listener_in(table, 0xC350), None, "a connecting socket listens to nothing");
     }
 
     #[test]
@@ -94,6 +113,7 @@ mod tests {
         assert_eq!(peer, client.local_addr().unwrap());
         let me = unsafe { libc::geteuid() };
         assert_eq!(owner(peer, local), Some(me));
+        assert_eq!(listener(local.port()), Some(me));
         assert!(may_print(me));
         assert!(!may_print(me.wrapping_add(4242)) || me.wrapping_add(4242) == 0);
     }

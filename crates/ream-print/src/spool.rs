@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -101,13 +101,12 @@ pub async fn write_counted<R: AsyncRead + Unpin>(
 ) -> Result<(u64, i64), CountError> {
     let result = async {
         let plain = tempfile::tempfile_in(scratch).map_err(CountError::Io)?;
-        let mut tee = tokio::fs::File::from_std(plain.try_clone().map_err(CountError::Io)?);
+        let tee = plain.try_clone().map_err(CountError::Io)?;
         let mut limited = source.take(limit + 1);
-        let bytes = write_teed(key, &mut limited, path, Some(&mut tee)).await.map_err(CountError::Io)?;
+        let bytes = write_teed(key, &mut limited, path, Some(tee)).await.map_err(CountError::Io)?;
         if bytes > limit {
             return Err(CountError::TooLarge(limit));
         }
-        tee.flush().await.map_err(CountError::Io)?;
         let pages = tokio::task::spawn_blocking(move || crate::pdf::page_count(&plain))
             .await
             .map_err(|e| CountError::Io(Error::other(e)))?
@@ -135,51 +134,85 @@ pub async fn count_pages(key: &SpoolKey, path: &Path, scratch: &Path) -> Result<
         .map_err(CountError::Document)
 }
 
+/// How many frames may wait between the reader of the source and the thread that
+/// encrypts and writes them: the two overlap, and memory stays at a few chunks.
+const IN_FLIGHT: usize = 8;
+
+/// Writes go to the disk in pieces of this size (a frame's header, its ciphertext and its
+/// tag are one write, not three).
+const WRITE_BUFFER: usize = 1 << 20;
+
 async fn write_teed<R: AsyncRead + Unpin>(
     key: &SpoolKey,
     mut source: R,
     path: &Path,
-    mut tee: Option<&mut tokio::fs::File>,
+    tee: Option<std::fs::File>,
 ) -> std::io::Result<u64> {
+    // `Some(frame)` for each frame, `None` once the source ended well; a channel closed
+    // without `None` is a source that failed, and the file is not finished.
+    let (frames, mut received) = tokio::sync::mpsc::channel::<Option<Vec<u8>>>(IN_FLIGHT);
     let cipher = Aes256Gcm::new(&key.0);
-    let mut file_id = [0u8; 8];
-    rand::rngs::OsRng.fill_bytes(&mut file_id);
-    let mut out = tokio::io::BufWriter::new(tokio::fs::File::create(path).await?);
-    out.write_all(MAGIC).await?;
-    out.write_all(&file_id).await?;
-    let (mut pending, mut next) = (Vec::with_capacity(CHUNK), vec![0u8; CHUNK]);
-    let (mut frame, mut total) = (0u32, 0u64);
-    fill(&mut source, &mut pending).await?;
-    loop {
-        next.resize(CHUNK, 0);
-        next.clear();
-        fill(&mut source, &mut next).await?;
-        let last = next.is_empty();
-        let aad = [last as u8];
-        let sealed = cipher
-            .encrypt(&nonce(&file_id, frame), Payload { msg: &pending, aad: &aad })
-            .map_err(|_| broken("cannot encrypt"))?;
-        out.write_all(&aad).await?;
-        out.write_all(&(sealed.len() as u32).to_be_bytes()).await?;
-        out.write_all(&sealed).await?;
-        if let Some(tee) = tee.as_deref_mut() {
-            tee.write_all(&pending).await?;
+    let target = path.to_path_buf();
+    let writer = tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
+        use std::io::Write;
+        let mut file_id = [0u8; 8];
+        rand::rngs::OsRng.fill_bytes(&mut file_id);
+        let mut out = std::io::BufWriter::with_capacity(WRITE_BUFFER, std::fs::File::create(&target)?);
+        let mut tee = tee.map(|f| std::io::BufWriter::with_capacity(WRITE_BUFFER, f));
+        out.write_all(MAGIC)?;
+        out.write_all(&file_id)?;
+        let cut = || Error::new(ErrorKind::UnexpectedEof, "the document's source failed");
+        let mut pending = received.blocking_recv().ok_or_else(cut)?.unwrap_or_default();
+        let (mut frame, mut total) = (0u32, 0u64);
+        loop {
+            let next = received.blocking_recv().ok_or_else(cut)?;
+            let last = next.is_none();
+            let aad = [last as u8];
+            if let Some(tee) = tee.as_mut() {
+                tee.write_all(&pending)?;
+            }
+            total += pending.len() as u64;
+            let tag = cipher
+                .encrypt_in_place_detached(&nonce(&file_id, frame), &aad, &mut pending)
+                .map_err(|_| broken("cannot encrypt"))?;
+            out.write_all(&aad)?;
+            out.write_all(&((pending.len() + tag.len()) as u32).to_be_bytes())?;
+            out.write_all(&pending)?;
+            out.write_all(&tag)?;
+            let Some(next) = next else { break };
+            frame = frame.checked_add(1).ok_or_else(|| broken("too large"))?;
+            pending = next;
         }
-        total += pending.len() as u64;
-        if last {
-            break;
+        if let Some(tee) = tee.as_mut() {
+            tee.flush()?;
         }
-        frame = frame.checked_add(1).ok_or_else(|| broken("too large"))?;
-        std::mem::swap(&mut pending, &mut next);
-    }
-    out.flush().await?;
-    out.get_ref().sync_all().await?;
-    Ok(total)
+        out.flush()?;
+        out.get_ref().sync_all()?;
+        Ok(total)
+    });
+    let read = async {
+        loop {
+            let frame = fill(&mut source).await?;
+            let end = frame.len() < CHUNK;
+            if frames.send(Some(frame)).await.is_err() {
+                return Ok(());
+            }
+            if end {
+                let _ = frames.send(None).await;
+                return Ok(());
+            }
+        }
+    };
+    let read: std::io::Result<()> = read.await;
+    drop(frames);
+    let written = writer.await.map_err(Error::other)?;
+    // The source's error first: the writer only saw the channel close.
+    read?;
+    written
 }
 
-/// Reads up to a chunk into `buf` (shorter only at the end of the source).
-async fn fill<R: AsyncRead + Unpin>(source: &mut R, buf: &mut Vec<u8>) -> std::io::Result<()> {
-    buf.clear();
+/// Reads up to a chunk (shorter only at the end of the source).
+async fn fill<R: AsyncRead + Unpin>(source: &mut R) -> std::io::Result<Vec<u8>> {
     let mut chunk = vec![0u8; CHUNK];
     let mut filled = 0;
     while filled < CHUNK {
@@ -189,57 +222,68 @@ async fn fill<R: AsyncRead + Unpin>(source: &mut R, buf: &mut Vec<u8>) -> std::i
         }
         filled += n;
     }
-    buf.extend_from_slice(&chunk[..filled]);
-    Ok(())
+    chunk.truncate(filled);
+    Ok(chunk)
 }
 
 /// The document back, as a stream of plaintext chunks; an altered or cut-off file ends
-/// the stream with an error.
+/// the stream with an error. A thread reads and decrypts a few frames ahead of the
+/// stream's consumer.
 pub fn read(
     key: &SpoolKey,
     path: &Path,
 ) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static {
     let cipher = Aes256Gcm::new(&key.0);
     let path = path.to_path_buf();
-    futures_util::stream::try_unfold(
-        (None::<(tokio::io::BufReader<tokio::fs::File>, [u8; 8])>, 0u32, false),
-        move |(state, frame, done)| {
-            let cipher = cipher.clone();
-            let path = path.clone();
-            async move {
-                if done {
-                    return Ok(None);
-                }
-                let (mut file, file_id) = match state {
-                    Some(s) => s,
-                    None => {
-                        let mut file = tokio::io::BufReader::new(tokio::fs::File::open(&path).await?);
-                        let mut head = [0u8; 16];
-                        file.read_exact(&mut head).await.map_err(|_| broken("no header"))?;
-                        if &head[..8] != MAGIC {
-                            return Err(broken("not a Ream spool file"));
-                        }
-                        (file, head[8..].try_into().expect("8 bytes"))
-                    }
-                };
-                let mut flag = [0u8; 1];
-                file.read_exact(&mut flag).await.map_err(|_| broken("cut off"))?;
-                let mut len = [0u8; 4];
-                file.read_exact(&mut len).await.map_err(|_| broken("cut off"))?;
-                let len = u32::from_be_bytes(len) as usize;
-                if len > CHUNK + 16 {
-                    return Err(broken("a frame is too long"));
+    let (frames, received) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(IN_FLIGHT);
+    let reader = move || {
+        let frames_of = || -> std::io::Result<()> {
+            use std::io::Read;
+            let mut file = std::io::BufReader::with_capacity(WRITE_BUFFER, std::fs::File::open(&path)?);
+            let mut head = [0u8; 16];
+            file.read_exact(&mut head).map_err(|_| broken("no header"))?;
+            if &head[..8] != MAGIC {
+                return Err(broken("not a Ream spool file"));
+            }
+            let file_id: [u8; 8] = head[8..].try_into().expect("8 bytes");
+            for frame in 0u32.. {
+                let mut flag_len = [0u8; 5];
+                file.read_exact(&mut flag_len).map_err(|_| broken("cut off"))?;
+                let flag = flag_len[0];
+                let len = u32::from_be_bytes(flag_len[1..].try_into().expect("4 bytes")) as usize;
+                if !(16..=CHUNK + 16).contains(&len) {
+                    return Err(broken("a frame has a wrong length"));
                 }
                 let mut sealed = vec![0u8; len];
-                file.read_exact(&mut sealed).await.map_err(|_| broken("cut off"))?;
-                let plain = cipher
-                    .decrypt(&nonce(&file_id, frame), Payload { msg: &sealed, aad: &flag })
+                file.read_exact(&mut sealed).map_err(|_| broken("cut off"))?;
+                let tag = sealed.split_off(len - 16);
+                cipher
+                    .decrypt_in_place_detached(
+                        &nonce(&file_id, frame),
+                        &[flag],
+                        &mut sealed,
+                        aes_gcm::Tag::from_slice(&tag),
+                    )
                     .map_err(|_| broken("altered, or not encrypted with this key"))?;
-                let last = flag[0] == 1;
-                Ok(Some((bytes::Bytes::from(plain), (Some((file, file_id)), frame + 1, last))))
+                if frames.blocking_send(Ok(bytes::Bytes::from(sealed))).is_err() || flag == 1 {
+                    return Ok(());
+                }
             }
-        },
-    )
+            Err(broken("too large"))
+        };
+        if let Err(e) = frames_of() {
+            let _ = frames.blocking_send(Err(e));
+        }
+    };
+    // Started on the first poll, from within the runtime.
+    let mut reader = Some(reader);
+    let mut received = received;
+    futures_util::stream::poll_fn(move |cx| {
+        if let Some(start) = reader.take() {
+            tokio::task::spawn_blocking(start);
+        }
+        received.poll_recv(cx)
+    })
 }
 
 #[cfg(test)]

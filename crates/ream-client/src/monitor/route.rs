@@ -3,7 +3,8 @@
 //! which CUPS authenticates each job's sender by its local socket (see [`super::setup`]).
 //! For each job, Ream's backend asks the sender's own running client — found through the
 //! [`super::Registry`], its socket's peer checked to be that OS user — where its local
-//! printer listens, and hands the job to it with CUPS' own `ipp` backend. Each person's
+//! printer listens (a port whose listening socket the kernel says is that user's), and
+//! hands the job to it with CUPS' own `ipp` backend. Each person's
 //! job thus reaches that person's client and account, never another's; the client checks
 //! again that CUPS names its own user as the job's sender (see [`crate::peer::job_is_mine`]).
 //!
@@ -37,6 +38,11 @@ pub async fn route(job: &JobArgs, path: &str, registry: &Registry) -> i32 {
             return hold(job, registry);
         }
     };
+    // A client announces its own printer: not another user's, nor any other service's.
+    if crate::peer::listener(port) != Some(uid) {
+        say("ERROR", &format!("{}'s Ream client named a port that is not its own ({port}): held", job.user));
+        return hold(job, registry);
+    }
     say("INFO", &format!("to {}'s Ream client", job.user));
     // Without waiting for the job to end there: the client keeps it (a login to wait
     // for, a question to answer) while the queue goes on with everyone else's.
