@@ -113,7 +113,7 @@ mod tests {
         assert_eq!(peer, client.local_addr().unwrap());
         let me = unsafe { libc::geteuid() };
         assert_eq!(owner(peer, local), Some(me));
-        assert_eq!(listener(local.port()), Some(me));
+        assert_eq!(super::listener(local.port()), Some(me));
         assert!(may_print(me));
         assert!(!may_print(me.wrapping_add(4242)) || me.wrapping_add(4242) == 0);
     }
