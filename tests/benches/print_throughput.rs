@@ -1,6 +1,6 @@
 //! The print path, side by side with CUPS on the same machine and the same file:
 //! - a large PDF taken in: by `cupsd` into a held queue (`lp -H hold`), and by the
-//!   client's local IPP printer (`ream run`) as CUPS' `ipp` backend sends it, then on to
+//!   client's local IPP printer (`ream run`) from CUPS' own `ipp` backend, then on to
 //!   the server, which spools it and counts its pages (the job's acceptance);
 //! - a one-page job from `lp` to a real printer's spool (`ippeveprinter`), through a Ream
 //!   queue (CUPS → client → server → printer) and through a plain CUPS queue to the same
@@ -13,12 +13,10 @@
 //! fast; a one-page job at most 1.5× as slow as through plain CUPS), and the peak resident
 //! memory (VmHWM) of the client and the server.
 
-use std::io::Read;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ipp::prelude::*;
 use ream_system_tests::client::{credit_of, Client, Watch};
 use ream_system_tests::printer::{CupsQueue, Printer};
 use ream_system_tests::server::Site;
@@ -86,7 +84,7 @@ fn cupsd_takes(path: &Path) -> f64 {
 }
 
 struct ReamFigures {
-    /// Until the local printer answered the Print-Job: the document is the client's.
+    /// Until CUPS' ipp backend was done: the document is the client's.
     taken: f64,
     /// Until the server accepted it (spooled, counted, priced).
     accepted: f64,
@@ -109,32 +107,29 @@ fn ream_takes(path: &Path, pages: usize) -> ReamFigures {
     let run = Watch::start(&client, &["run", "--port", &port.to_string(), "--json"]);
     run.expect(Duration::from_secs(10), "the account", |v| credit_of(v).is_some());
 
-    let uri = format!("ipp://127.0.0.1:{port}/ipp/print");
-    let mut req =
-        IppRequestResponse::new(IppVersion::v1_1(), Operation::PrintJob, Some(uri.parse().unwrap())).unwrap();
-    let name = |n: &str| ipp::value::IppName::new(n).unwrap();
-    let attrs = req.attributes_mut();
-    attrs.add(
-        DelimiterTag::OperationAttributes,
-        IppAttribute::new(name("job-name"), IppValue::new_name_without_language("large.pdf").unwrap()),
-    );
-    attrs.add(
-        DelimiterTag::OperationAttributes,
-        IppAttribute::new(name("document-format"), IppValue::new_mime_media_type("application/pdf").unwrap()),
-    );
-    let body = std::io::Cursor::new(req.to_bytes().to_vec()).chain(std::fs::File::open(path).unwrap());
-
+    // CUPS' own ipp backend sends it, as cupsd runs it for a Ream queue's job; the
+    // client has it once its spool file is complete (renamed from `.part` to `.spool`).
+    // The backend itself ends some seconds later, when its monitor stops polling.
+    let spool = client.cache_dir().join("spool");
+    let complete = || {
+        std::fs::read_dir(&spool)
+            .map(|d| d.flatten().any(|e| e.path().extension().is_some_and(|x| x == "spool")))
+            .unwrap_or(false)
+    };
     let started = Instant::now();
-    let resp = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(3_600))
-        .build()
-        .unwrap()
-        .post(format!("http://127.0.0.1:{port}/ipp/print"))
-        .header("content-type", "application/ipp")
-        .body(reqwest::blocking::Body::new(body))
-        .send()
+    let mut backend = Command::new("/usr/lib/cups/backend/ipp")
+        .args(["1", "bench", "large.pdf", "1", ""])
+        .arg(path)
+        .env("DEVICE_URI", format!("ipp://127.0.0.1:{port}/ipp/print?waitjob=false"))
+        .env("CONTENT_TYPE", "application/pdf")
+        .env("FINAL_CONTENT_TYPE", "application/pdf")
+        .stderr(std::process::Stdio::null())
+        .spawn()
         .unwrap();
-    assert!(resp.status().is_success());
+    while !complete() {
+        assert!(backend.try_wait().unwrap().is_none_or(|s| s.success()), "the ipp backend failed");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let taken = started.elapsed().as_secs_f64();
     let submitted = run.expect(Duration::from_secs(3_600), "the job at the server", |v| {
         v["type"] == "job_submitted" || v["type"] == "job_refused"
@@ -142,6 +137,7 @@ fn ream_takes(path: &Path, pages: usize) -> ReamFigures {
     let accepted = started.elapsed().as_secs_f64();
     assert_eq!(submitted["type"], "job_submitted", "{submitted}");
     assert_eq!(submitted["job"]["pages"], pages as i64, "{submitted}");
+    assert!(backend.wait().unwrap().success(), "the ipp backend failed");
     ReamFigures {
         taken,
         accepted,
@@ -176,6 +172,9 @@ fn one_page(runs: usize) -> (f64, f64) {
     let document = dir.path().join("one.pdf");
     std::fs::write(&document, pdf::pages(1)).unwrap();
     let time = |queue: &str| {
+        // The printer done with the previous job: CUPS' ipp backend waits for an idle
+        // printer, which would charge one path for the other's job.
+        std::thread::sleep(Duration::from_secs(2));
         let before = printer.documents().len();
         let started = Instant::now();
         let out = Command::new("lp")

@@ -778,12 +778,10 @@ impl Endpoint {
         let part = crate::local_spool::part_of(&path);
         // Counted on the way in, by the counter the server uses: a document it would refuse
         // is refused to CUPS now with an IPP error, not accepted and lost later.
-        let scratch = self.spool.clone();
         let room = spool_room(&self.spool);
         let limit = self.engine.max_job_bytes().map_or(room, |max| max.min(room));
         let counted =
-            ream_print::spool::write_counted(&key, payload.into_inner().compat(), &part, &scratch, limit)
-                .await;
+            ream_print::spool::write_counted(&key, payload.into_inner().compat(), &part, limit).await;
         let written = match counted {
             Ok((_bytes, pages)) => Ok(pages),
             Err(ream_print::spool::CountError::Document(reason)) => {

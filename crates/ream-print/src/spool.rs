@@ -13,7 +13,7 @@ use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use rand::RngCore;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 use std::io::{Error, ErrorKind};
 
@@ -71,11 +71,6 @@ fn broken(what: &str) -> Error {
     Error::new(ErrorKind::InvalidData, format!("spool file: {what}"))
 }
 
-/// Reads `source` to its end into `path`, encrypted. Memory stays at one chunk.
-pub async fn write<R: AsyncRead + Unpin>(key: &SpoolKey, source: R, path: &Path) -> std::io::Result<u64> {
-    write_teed(key, source, path, None).await
-}
-
 /// How [`write_counted`] failed.
 #[derive(Debug)]
 pub enum CountError {
@@ -87,30 +82,23 @@ pub enum CountError {
     Io(Error),
 }
 
-/// Like [`write`], and counts the document's pages (see [`crate::pdf::page_count`]).
-/// Counting needs random access to the plaintext: it is read from an anonymous file in
-/// `scratch` (unlinked from birth, so it has no name and vanishes with the process
-/// however that ends) while the named spool file gets only ciphertext. A document over
-/// `limit` bytes is refused as soon as it passes it; on any failure `path` is removed.
+/// Like [`write`], and counts the document's pages (see [`crate::pdf::page_count`]),
+/// reading the spool file back where the counter needs it, decrypted frame by frame in
+/// memory: no plaintext copy is ever written. A document over `limit` bytes is refused
+/// as soon as it passes it; on any failure `path` is removed.
 pub async fn write_counted<R: AsyncRead + Unpin>(
     key: &SpoolKey,
     source: R,
     path: &Path,
-    scratch: &Path,
     limit: u64,
 ) -> Result<(u64, i64), CountError> {
     let result = async {
-        let plain = tempfile::tempfile_in(scratch).map_err(CountError::Io)?;
-        let tee = plain.try_clone().map_err(CountError::Io)?;
-        let mut limited = source.take(limit + 1);
-        let bytes = write_teed(key, &mut limited, path, Some(tee)).await.map_err(CountError::Io)?;
+        let mut limited = source.take(limit.saturating_add(1));
+        let bytes = write(key, &mut limited, path).await.map_err(CountError::Io)?;
         if bytes > limit {
             return Err(CountError::TooLarge(limit));
         }
-        let pages = tokio::task::spawn_blocking(move || crate::pdf::page_count(&plain))
-            .await
-            .map_err(|e| CountError::Io(Error::other(e)))?
-            .map_err(CountError::Document)?;
+        let pages = count_pages(key, path).await?;
         Ok((bytes, pages))
     }
     .await;
@@ -120,18 +108,115 @@ pub async fn write_counted<R: AsyncRead + Unpin>(
     result
 }
 
-/// The pages of a spooled document, counted like [`write_counted`] does: from an
-/// anonymous plaintext copy in `scratch` that has no name and goes when counting ends.
-pub async fn count_pages(key: &SpoolKey, path: &Path, scratch: &Path) -> Result<i64, CountError> {
-    let plain = tempfile::tempfile_in(scratch).map_err(CountError::Io)?;
-    let mut copy = tokio::fs::File::from_std(plain.try_clone().map_err(CountError::Io)?);
-    let mut reader = tokio_util::io::StreamReader::new(Box::pin(read(key, path)));
-    tokio::io::copy(&mut reader, &mut copy).await.map_err(CountError::Io)?;
-    copy.flush().await.map_err(CountError::Io)?;
-    tokio::task::spawn_blocking(move || crate::pdf::page_count(&plain))
-        .await
-        .map_err(|e| CountError::Io(Error::other(e)))?
-        .map_err(CountError::Document)
+/// The pages of a spooled document, counted as [`write_counted`] does.
+pub async fn count_pages(key: &SpoolKey, path: &Path) -> Result<i64, CountError> {
+    let file = std::fs::File::open(path).map_err(CountError::Io)?;
+    let key = key.clone();
+    tokio::task::spawn_blocking(move || {
+        let spooled = Spooled::open(&key, file).map_err(CountError::Io)?;
+        crate::pdf::page_count_of(&spooled, spooled.len).map_err(CountError::Document)
+    })
+    .await
+    .map_err(|e| CountError::Io(Error::other(e)))?
+}
+
+/// A spool file read at any offset, as the page counter reads: each frame the read
+/// touches is read and decrypted (the last one kept for the next read).
+struct Spooled {
+    file: std::fs::File,
+    cipher: Aes256Gcm,
+    file_id: [u8; 8],
+    frames: u64,
+    /// The document's length in bytes.
+    len: u64,
+    last: std::cell::RefCell<Option<(u64, Vec<u8>)>>,
+}
+
+/// A frame on disk: its flag, its length, a chunk of ciphertext and its tag.
+const FRAME: u64 = 5 + CHUNK as u64 + 16;
+
+impl Spooled {
+    /// Opens the spool file, finding the document's length from its last frame, which
+    /// is decrypted now: a file cut off at a frame's end is refused here.
+    fn open(key: &SpoolKey, file: std::fs::File) -> std::io::Result<Spooled> {
+        use std::os::unix::fs::FileExt;
+        let size = file.metadata()?.len();
+        let mut head = [0u8; 16];
+        file.read_exact_at(&mut head, 0).map_err(|_| broken("no header"))?;
+        if &head[..8] != MAGIC {
+            return Err(broken("not a Ream spool file"));
+        }
+        let body = size.checked_sub(16).filter(|b| *b > 0).ok_or_else(|| broken("no frame"))?;
+        let frames = body.div_ceil(FRAME);
+        let mut spooled = Spooled {
+            file,
+            cipher: Aes256Gcm::new(&key.0),
+            file_id: head[8..].try_into().expect("8 bytes"),
+            frames,
+            len: 0,
+            last: std::cell::RefCell::new(None),
+        };
+        let (last, tail) = spooled.frame(frames - 1)?;
+        if !last {
+            return Err(broken("cut off"));
+        }
+        spooled.len = (frames - 1) * CHUNK as u64 + tail.len() as u64;
+        *spooled.last.borrow_mut() = Some((frames - 1, tail));
+        Ok(spooled)
+    }
+
+    /// Frame `n` decrypted, and whether it says it is the last.
+    fn frame(&self, n: u64) -> std::io::Result<(bool, Vec<u8>)> {
+        use std::os::unix::fs::FileExt;
+        let at = 16 + n * FRAME;
+        let mut flag_len = [0u8; 5];
+        self.file.read_exact_at(&mut flag_len, at).map_err(|_| broken("cut off"))?;
+        let len = u32::from_be_bytes(flag_len[1..].try_into().expect("4 bytes")) as usize;
+        // Every frame but the last holds a whole chunk.
+        let whole = n + 1 < self.frames;
+        if !(16..=CHUNK + 16).contains(&len) || (whole && len != CHUNK + 16) {
+            return Err(broken("a frame has a wrong length"));
+        }
+        let mut sealed = vec![0u8; len];
+        self.file.read_exact_at(&mut sealed, at + 5).map_err(|_| broken("cut off"))?;
+        let tag = sealed.split_off(len - 16);
+        let frame = u32::try_from(n).map_err(|_| broken("too large"))?;
+        self.cipher
+            .decrypt_in_place_detached(
+                &nonce(&self.file_id, frame),
+                &flag_len[..1],
+                &mut sealed,
+                aes_gcm::Tag::from_slice(&tag),
+            )
+            .map_err(|_| broken("altered, or not encrypted with this key"))?;
+        Ok((flag_len[0] == 1, sealed))
+    }
+}
+
+impl crate::pdf::ReadAt for Spooled {
+    fn read_at(&self, buf: &mut [u8], at: u64) -> std::io::Result<usize> {
+        let mut done = 0;
+        while done < buf.len() {
+            let pos = at + done as u64;
+            if pos >= self.len {
+                break;
+            }
+            let (n, offset) = (pos / CHUNK as u64, (pos % CHUNK as u64) as usize);
+            let mut last = self.last.borrow_mut();
+            if last.as_ref().is_none_or(|(kept, _)| *kept != n) {
+                let (flag, plain) = self.frame(n)?;
+                if flag != (n + 1 == self.frames) {
+                    return Err(broken("a frame is out of place"));
+                }
+                *last = Some((n, plain));
+            }
+            let plain = &last.as_ref().expect("just read").1;
+            let take = (plain.len() - offset).min(buf.len() - done);
+            buf[done..done + take].copy_from_slice(&plain[offset..offset + take]);
+            done += take;
+        }
+        Ok(done)
+    }
 }
 
 /// How many frames may wait between the reader of the source and the thread that
@@ -142,12 +227,49 @@ const IN_FLIGHT: usize = 8;
 /// tag are one write, not three).
 const WRITE_BUFFER: usize = 1 << 20;
 
-async fn write_teed<R: AsyncRead + Unpin>(
-    key: &SpoolKey,
-    mut source: R,
-    path: &Path,
-    tee: Option<std::fs::File>,
-) -> std::io::Result<u64> {
+/// How much written data the disk is asked to start on at once (see [`Writeback`]).
+const WRITEBACK: u64 = 8 << 20;
+
+/// Starts the disk on what was written, every [`WRITEBACK`] bytes, while the rest still
+/// comes (Linux `sync_file_range`): the fsync at the end then waits for the last few
+/// megabytes rather than for the whole document, and the page cache never holds a
+/// gigabyte of dirty pages that stall every writer on the machine.
+#[derive(Default)]
+struct Writeback {
+    /// Bytes handed to the file (past its header), and how far the disk was started.
+    handed: u64,
+    started: u64,
+}
+
+impl Writeback {
+    fn written(&mut self, bytes: u64, out: &std::io::BufWriter<std::fs::File>) {
+        self.handed += bytes;
+        // What the buffer still holds is not the file's yet.
+        let in_file = 16 + self.handed - out.buffer().len() as u64;
+        if in_file - self.started < WRITEBACK {
+            return;
+        }
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            // SAFETY: sync_file_range only reads its arguments; the descriptor is open.
+            // Advice: a failure leaves the data for the fsync at the end.
+            unsafe {
+                libc::sync_file_range(
+                    out.get_ref().as_raw_fd(),
+                    self.started as i64,
+                    (in_file - self.started) as i64,
+                    libc::SYNC_FILE_RANGE_WRITE,
+                );
+            }
+        }
+        self.started = in_file;
+    }
+}
+
+/// Reads `source` to its end into `path`, encrypted, and makes it durable (fsync). Memory
+/// stays at a few chunks.
+pub async fn write<R: AsyncRead + Unpin>(key: &SpoolKey, mut source: R, path: &Path) -> std::io::Result<u64> {
     // `Some(frame)` for each frame, `None` once the source ended well; a channel closed
     // without `None` is a source that failed, and the file is not finished.
     let (frames, mut received) = tokio::sync::mpsc::channel::<Option<Vec<u8>>>(IN_FLIGHT);
@@ -158,19 +280,16 @@ async fn write_teed<R: AsyncRead + Unpin>(
         let mut file_id = [0u8; 8];
         rand::rngs::OsRng.fill_bytes(&mut file_id);
         let mut out = std::io::BufWriter::with_capacity(WRITE_BUFFER, std::fs::File::create(&target)?);
-        let mut tee = tee.map(|f| std::io::BufWriter::with_capacity(WRITE_BUFFER, f));
         out.write_all(MAGIC)?;
         out.write_all(&file_id)?;
         let cut = || Error::new(ErrorKind::UnexpectedEof, "the document's source failed");
         let mut pending = received.blocking_recv().ok_or_else(cut)?.unwrap_or_default();
         let (mut frame, mut total) = (0u32, 0u64);
+        let mut writeback = Writeback::default();
         loop {
             let next = received.blocking_recv().ok_or_else(cut)?;
             let last = next.is_none();
             let aad = [last as u8];
-            if let Some(tee) = tee.as_mut() {
-                tee.write_all(&pending)?;
-            }
             total += pending.len() as u64;
             let tag = cipher
                 .encrypt_in_place_detached(&nonce(&file_id, frame), &aad, &mut pending)
@@ -179,12 +298,10 @@ async fn write_teed<R: AsyncRead + Unpin>(
             out.write_all(&((pending.len() + tag.len()) as u32).to_be_bytes())?;
             out.write_all(&pending)?;
             out.write_all(&tag)?;
+            writeback.written(5 + pending.len() as u64 + 16, &out);
             let Some(next) = next else { break };
             frame = frame.checked_add(1).ok_or_else(|| broken("too large"))?;
             pending = next;
-        }
-        if let Some(tee) = tee.as_mut() {
-            tee.flush()?;
         }
         out.flush()?;
         out.get_ref().sync_all()?;
@@ -313,6 +430,79 @@ mod tests {
         for size in [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK, 3 * CHUNK + 17] {
             round_trip(size).await;
         }
+    }
+
+    /// A PDF of `pages` pages whose first page carries `filler` bytes of stream data, so
+    /// that its objects lie in several frames.
+    fn pdf(pages: usize, filler: usize) -> Vec<u8> {
+        let mut out = b"%PDF-1.4\n".to_vec();
+        let mut offsets = Vec::new();
+        let kids: Vec<String> = (0..pages).map(|i| format!("{} 0 R", 4 + i)).collect();
+        let mut objects = vec![
+            "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+            format!("<< /Type /Pages /Kids [{}] /Count {pages} >>", kids.join(" ")),
+            format!("<< /Length {filler} >>\nstream\n{}\nendstream", " ".repeat(filler)),
+        ];
+        objects.extend((0..pages).map(|_| "<< /Type /Page /Parent 2 0 R /Contents 3 0 R >>".to_string()));
+        for (i, body) in objects.iter().enumerate() {
+            offsets.push(out.len());
+            out.extend(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
+        }
+        let xref = out.len();
+        out.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+        for o in offsets {
+            out.extend(format!("{o:010} 00000 n \n").as_bytes());
+        }
+        out.extend(
+            format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1)
+                .as_bytes(),
+        );
+        out
+    }
+
+    #[tokio::test]
+    async fn pages_are_counted_from_the_encrypted_spool_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SpoolKey::generate();
+        for (pages, filler) in [(1, 10), (3, 3 * CHUNK), (7, CHUNK - 200)] {
+            let document = pdf(pages, filler);
+            let path = dir.path().join("doc");
+            let (bytes, counted) = write_counted(&key, &document[..], &path, u64::MAX).await.unwrap();
+            assert_eq!((bytes, counted), (document.len() as u64, pages as i64));
+            assert_eq!(count_pages(&key, &path).await.unwrap(), pages as i64);
+            // Nothing but the spool file: no plaintext copy beside it.
+            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+            // Cut off at a frame's end, with another key, or with a bit flipped: refused.
+            let good = std::fs::read(&path).unwrap();
+            if good.len() > 16 + FRAME as usize {
+                std::fs::write(&path, &good[..16 + FRAME as usize]).unwrap();
+                assert!(matches!(count_pages(&key, &path).await, Err(CountError::Io(_))), "cut off");
+            }
+            std::fs::write(&path, &good).unwrap();
+            assert!(matches!(count_pages(&SpoolKey::generate(), &path).await, Err(CountError::Io(_))));
+            // A flipped bit where the counter reads (the end, with the cross-references);
+            // one in a frame it never needs is caught when the document is read to print.
+            let mut flipped = good.clone();
+            let at = flipped.len() - 40;
+            flipped[at] ^= 1;
+            std::fs::write(&path, &flipped).unwrap();
+            assert!(count_pages(&key, &path).await.is_err());
+            std::fs::remove_file(&path).unwrap();
+        }
+        // Not a PDF: refused as a document, and nothing stays.
+        let path = dir.path().join("text");
+        assert!(matches!(
+            write_counted(&key, &b"hello"[..], &path, u64::MAX).await,
+            Err(CountError::Document(_))
+        ));
+        assert!(!path.exists());
+        // Over the limit: refused as such.
+        let document = pdf(1, 10);
+        let limit = document.len() as u64 - 1;
+        assert!(
+            matches!(write_counted(&key, &document[..], &path, limit).await, Err(CountError::TooLarge(l)) if l == limit)
+        );
+        assert!(!path.exists());
     }
 
     #[tokio::test]

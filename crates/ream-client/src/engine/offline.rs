@@ -406,8 +406,7 @@ impl Engine {
                     Some(p) => p,
                     None => {
                         let key = self.spool_key().await?;
-                        let scratch = document.parent().unwrap_or(Path::new("."));
-                        ream_print::spool::count_pages(&key, document, scratch)
+                        ream_print::spool::count_pages(&key, document)
                             .await
                             .map_err(|e| anyhow::anyhow!("cannot count the document's pages: {e:?}"))?
                     }

@@ -413,10 +413,9 @@ impl Engine {
         }
         // Counted when the document came in; a document spooled before that was done is
         // counted now.
-        let scratch = document.parent().unwrap_or(std::path::Path::new("."));
         let counted = match job.pages {
             Some(pages) => Ok(pages),
-            None => ream_print::spool::count_pages(&key, document, scratch).await,
+            None => ream_print::spool::count_pages(&key, document).await,
         };
         let pages = match counted {
             Ok(pages) => pages,

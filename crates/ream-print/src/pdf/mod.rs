@@ -22,6 +22,7 @@ mod tree;
 mod xref;
 
 use objects::{Index, Objects};
+pub(crate) use source::ReadAt;
 use source::Source;
 
 /// Deepest page tree read: real trees are a few levels deep (a balanced tree of 256
@@ -185,8 +186,14 @@ fn blame(refusal: Refusal, encrypted: bool) -> Refusal {
 /// that cannot be counted is refused with a reason a person can read.
 pub fn page_count(file: &std::fs::File) -> Result<i64, String> {
     let len = file.metadata().map_err(|e| Refusal::Unreadable(e.to_string()).to_string())?.len();
+    page_count_of(file, len)
+}
+
+/// [`page_count`] of a document of `len` bytes read through `bytes` (a spool file,
+/// decrypted where the counter reads).
+pub(crate) fn page_count_of(bytes: &dyn ReadAt, len: u64) -> Result<i64, String> {
     let len = usize::try_from(len).map_err(|_| Refusal::TooComplex("it is too large".into()).to_string())?;
-    let counted = count_in(&Source::new(file, len)).map_err(|e| e.to_string())?;
+    let counted = count_in(&Source::new(bytes, len)).map_err(|e| e.to_string())?;
     if counted.declared != Some(counted.pages as i64) {
         tracing::warn!(
             pages = counted.pages,

@@ -26,7 +26,7 @@ const CHUNK: usize = 1 << 20;
 /// parsing a kilobyte does.
 const READ_COST: usize = 1 << 10;
 
-pub(super) trait ReadAt {
+pub(crate) trait ReadAt {
     fn read_at(&self, buf: &mut [u8], at: u64) -> std::io::Result<usize>;
 }
 

@@ -57,7 +57,7 @@ where
     let kept = u64::try_from(state.store.spooled_bytes_of(&user.id).await?).unwrap_or(0);
     let room = state.config.max_user_spool_bytes.saturating_sub(kept);
     let limit = state.config.max_job_bytes.min(room);
-    match spool::write_counted(&state.spool_key, body, &path, &dir, limit).await {
+    match spool::write_counted(&state.spool_key, body, &path, limit).await {
         Ok((bytes, pages)) => Ok((pages, path, bytes)),
         Err(CountError::Document(reason)) => Err(AppError::new(ErrorCode::DocumentInvalid, reason)),
         Err(CountError::TooLarge(_)) if room < state.config.max_job_bytes => Err(AppError::new(
