@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use ream_system_tests::client::{credit_of, Client, Watch};
 use ream_system_tests::printer::{CupsQueue, Printer};
-use ream_system_tests::server::Site;
+use ream_system_tests::server::{ServerProcess, Site};
 use ream_system_tests::{free_port, pdf, peak_rss_kib};
 
 fn main() {
@@ -70,7 +70,17 @@ fn cupsd_takes(path: &Path) -> f64 {
     let queue = CupsQueue(format!("Bench-held-{}", free_port()));
     // A raw queue whose device is never reached: the job is held.
     let made = Command::new("lpadmin")
-        .args(["-p", &queue.0, "-E", "-v", "socket://127.0.0.1:9", "-m", "raw"])
+        .args([
+            "-p",
+            &queue.0,
+            "-E",
+            "-v",
+            "socket://127.0.0.1:9",
+            "-m",
+            "raw",
+            "-o",
+            "printer-is-shared=false",
+        ])
         .output()
         .unwrap();
     assert!(made.status.success(), "lpadmin: {}", String::from_utf8_lossy(&made.stderr));
@@ -92,6 +102,17 @@ struct ReamFigures {
     server_mib: u64,
 }
 
+/// alice's logged-in client, running (`ream run`) with its printer on a free port.
+fn running_client(server: &ServerProcess) -> (Client, Watch, u16) {
+    let client = Client::new();
+    client.run(&["connect", "--server", &server.url, "--json"], "").json();
+    client.run(&["login", "--method", "pin", "--remember", "always", "--json"], "1234\n").json();
+    let port = free_port();
+    let run = Watch::start(&client, &["run", "--port", &port.to_string(), "--json"]);
+    run.expect(Duration::from_secs(10), "the account", |v| credit_of(v).is_some());
+    (client, run, port)
+}
+
 /// The document sent to the client's local printer as CUPS' `ipp` backend would.
 fn ream_takes(path: &Path, pages: usize) -> ReamFigures {
     // The printer is never reached: the queue holds jobs until released.
@@ -100,12 +121,7 @@ fn ream_takes(path: &Path, pages: usize) -> ReamFigures {
     // Enough credit for the largest document (256 colour pages at 0.20).
     site.admin(&["credit", "top-up", "alice", "100"], "");
     let server = site.serve();
-    let client = Client::new();
-    client.run(&["connect", "--server", &server.url, "--json"], "").json();
-    client.run(&["login", "--method", "pin", "--remember", "always", "--json"], "1234\n").json();
-    let port = free_port();
-    let run = Watch::start(&client, &["run", "--port", &port.to_string(), "--json"]);
-    run.expect(Duration::from_secs(10), "the account", |v| credit_of(v).is_some());
+    let (client, run, port) = running_client(&server);
 
     // CUPS' own ipp backend sends it, as cupsd runs it for a Ream queue's job; the
     // client has it once its spool file is complete (renamed from `.part` to `.spool`).
@@ -152,18 +168,24 @@ fn one_page(runs: usize) -> (f64, f64) {
     let printer = Printer::start("BenchOnePage");
     let site = Site::with_printer("", "Bench", &printer.uri(), &[&["Direct"]]);
     let server = site.serve();
-    let client = Client::new();
-    client.run(&["connect", "--server", &server.url, "--json"], "").json();
-    client.run(&["login", "--method", "pin", "--remember", "always", "--json"], "1234\n").json();
-    let port = free_port();
-    let run = Watch::start(&client, &["run", "--port", &port.to_string(), "--json"]);
-    run.expect(Duration::from_secs(10), "the account", |v| credit_of(v).is_some());
+    // Kept running for the whole measurement.
+    let (client, _run, port) = running_client(&server);
     let ream = CupsQueue(format!("Bench-ream-{port}"));
     let r = client.run(&["cups", "install", "--port", &port.to_string(), "--name", &ream.0, "--json"], "");
     assert!(r.ok, "{}", r.stderr);
     let plain = CupsQueue(format!("Bench-plain-{port}"));
     let made = Command::new("lpadmin")
-        .args(["-p", &plain.0, "-E", "-v", &printer.uri(), "-m", "everywhere"])
+        .args([
+            "-p",
+            &plain.0,
+            "-E",
+            "-v",
+            &printer.uri(),
+            "-m",
+            "everywhere",
+            "-o",
+            "printer-is-shared=false",
+        ])
         .output()
         .unwrap();
     assert!(made.status.success(), "lpadmin: {}", String::from_utf8_lossy(&made.stderr));

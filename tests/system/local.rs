@@ -61,7 +61,10 @@ impl RawPrinter {
 /// A raw CUPS queue of this computer printing to `device` (no filter: the device gets
 /// the document as printed).
 fn local_queue(name: &str, device: &str) -> CupsQueue {
-    let out = Command::new("lpadmin").args(["-p", name, "-E", "-v", device, "-m", "raw"]).output().unwrap();
+    let out = Command::new("lpadmin")
+        .args(["-p", name, "-E", "-v", device, "-m", "raw", "-o", "printer-is-shared=false"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "lpadmin: {}", String::from_utf8_lossy(&out.stderr));
     CupsQueue(name.to_string())
 }
