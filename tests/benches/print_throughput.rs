@@ -152,6 +152,7 @@ fn ream_takes(path: &Path, pages: usize) -> ReamFigures {
         .unwrap();
     while !complete() {
         assert!(backend.try_wait().unwrap().is_none_or(|s| s.success()), "the ipp backend failed");
+        assert!(started.elapsed() < Duration::from_secs(3_600), "the client never had the document");
         std::thread::sleep(Duration::from_millis(5));
     }
     let taken = started.elapsed().as_secs_f64();
@@ -204,7 +205,11 @@ fn one_page(runs: usize) -> (f64, f64) {
     let time = |queue: &str| {
         // The printer done with the previous job: CUPS' ipp backend waits for an idle
         // printer, which would charge one path for the other's job.
-        std::thread::sleep(Duration::from_secs(2));
+        let idle = Instant::now();
+        while printer.state() != Some(3) {
+            assert!(idle.elapsed() < Duration::from_secs(120), "the printer never became idle");
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let before = printer.documents().len();
         let started = Instant::now();
         let out = Command::new("lp")

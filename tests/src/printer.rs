@@ -148,3 +148,28 @@ pub fn ipp_status(http_url: &str, request: Vec<u8>) -> u16 {
     assert!(answer.len() >= 4, "an IPP answer: {answer:?}");
     u16::from_be_bytes([answer[2], answer[3]])
 }
+
+impl Printer {
+    /// Its `printer-state` as it answers Get-Printer-Attributes (3 idle, 4 processing, 5
+    /// stopped); `None` when it does not answer.
+    pub fn state(&self) -> Option<i32> {
+        use ipp::prelude::*;
+        let url = format!("http://127.0.0.1:{}/ipp/print", self.port);
+        let answer = reqwest::blocking::Client::new()
+            .post(url)
+            .header("content-type", "application/ipp")
+            .body(ipp_request(0x000B, &self.uri(), "tests", b""))
+            .send()
+            .and_then(|r| r.bytes())
+            .ok()?;
+        let parsed = ipp::parser::IppParser::new(ipp::reader::IppReader::new(std::io::Cursor::new(answer)))
+            .parse()
+            .ok()?;
+        let group = parsed.attributes().groups_of(DelimiterTag::PrinterAttributes).next()?;
+        let state = group.attributes().iter().find(|a| a.name().as_ref() == "printer-state")?;
+        match state.value() {
+            IppValue::Enum(state) => Some(*state),
+            _ => None,
+        }
+    }
+}

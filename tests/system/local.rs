@@ -618,20 +618,21 @@ fn on_a_shared_computer_each_persons_job_reaches_their_own_client_and_account() 
     assert!(made.ok, "ream cups install --shared: {}", made.stderr);
     assert_eq!(device_of(&queue), "ream:/client/ipp/print");
 
-    // Nobody runs Ream: bert's job waits for bert.
+    // Nobody runs Ream: each job waits for its own sender.
     let berts = lp_as(bert, &queue, &[], "Bert's report", &pdf::labelled("bert's")).unwrap();
-    until("bert's job to be held", Duration::from_secs(60), || held(&queue, berts));
-    let note = format!("/var/lib/ream/waiting/{berts}");
-    assert_eq!(std::fs::read_to_string(&note).unwrap(), bert);
-
-    // Anna logs in (as alice) and prints: her job is hers; bert's goes on waiting.
-    let anna_seat = Seat::start(anna, &server, &site, "1234");
     let annas = lp_as(anna, &queue, &[], "Anna's letter", &pdf::labelled("anna's")).unwrap();
+    for (job, sender) in [(berts, bert), (annas, anna)] {
+        until("the job to be held", Duration::from_secs(60), || held(&queue, job));
+        let note = format!("/var/lib/ream/waiting/{job}");
+        assert_eq!(std::fs::read_to_string(&note).unwrap(), sender);
+    }
+
+    // Anna logs in (as alice): her client releases her job, which is hers; bert's,
+    // waiting beside it, it leaves alone.
+    let anna_seat = Seat::start(anna, &server, &site, "1234");
     until("anna's job to leave CUPS", Duration::from_secs(60), || pending(&queue, annas).is_none());
     until("anna's job in alice's history", Duration::from_secs(30), || !history(&server, "1234").is_empty());
     assert_eq!(owner_of(&queue, annas), anna);
-    // Her client has released what waited for her (nothing): bert's job is still held.
-    sleep(1000);
     assert!(held(&queue, berts), "{:?}", pending(&queue, berts));
     assert!(history(&server, "5678").is_empty(), "nothing reached bob's account");
 

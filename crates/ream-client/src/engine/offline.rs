@@ -187,10 +187,7 @@ impl Engine {
 
     /// The port this client's local printer listens on (the settings' until it serves).
     fn local_port(&self) -> u16 {
-        match self.inner.local_port.load(std::sync::atomic::Ordering::Relaxed) {
-            0 => self.settings().ipp_port,
-            port => port,
-        }
+        self.serving_port().unwrap_or(self.settings().ipp_port)
     }
 
     /// The port the local printer listens on, once it serves.

@@ -136,13 +136,19 @@ pub fn plan(info: &LocalMonitoringInfo, queues: &[(String, String)], port: u16) 
 }
 
 fn lpadmin_device(queue: &str, uri: &str) -> Result<()> {
+    lpadmin(&["-p", queue, "-v", uri])
+}
+
+/// `lpadmin ARGS…`, its complaint as the error when it fails.
+fn lpadmin(args: &[&str]) -> Result<()> {
     let out = Command::new("lpadmin")
-        .args(["-p", queue, "-v", uri])
+        .args(args)
         .output()
         .map_err(|e| ClientError::Config(format!("cannot run lpadmin: {e} (is CUPS installed?)")))?;
     if !out.status.success() {
         return Err(ClientError::Config(format!(
-            "lpadmin -p {queue} -v {uri} failed: {}",
+            "lpadmin {} failed: {}",
+            args.join(" "),
             String::from_utf8_lossy(&out.stderr).trim()
         )));
     }
@@ -239,16 +245,7 @@ pub async fn share_all(
 pub fn unshare(paths: &Paths) -> Result<Vec<String>> {
     let mut removed = Vec::new();
     for name in shared_queues() {
-        let out = Command::new("lpadmin")
-            .args(["-x", &name])
-            .output()
-            .map_err(|e| ClientError::Config(format!("cannot run lpadmin: {e}")))?;
-        if !out.status.success() {
-            return Err(ClientError::Config(format!(
-                "lpadmin -x {name} failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
-        }
+        lpadmin(&["-x", &name])?;
         removed.push(name);
     }
     let _ = std::fs::remove_dir_all(paths.held_dir(Wait::Client));
