@@ -15,6 +15,7 @@ mod window;
 use commands::{account, jobs, session, settings};
 
 fn main() {
+    startup::before_gtk();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("REAM_LOG").unwrap_or_else(|_| "warn".into()),
@@ -22,9 +23,16 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     let options = startup::Options::parse(std::env::args().skip(1));
-    let Some(_claim) = startup::claim_client() else {
-        eprintln!("Ream is already running for this user: its window is in the tray.");
-        return;
+    let _claim = match startup::claim_client() {
+        startup::Launch::First(claim) => claim,
+        startup::Launch::Shown => {
+            eprintln!("Ream is already running for this user: its window is open.");
+            return;
+        }
+        startup::Launch::Refused(why) => {
+            eprintln!("Ream is already running for this user ({why}).");
+            std::process::exit(1);
+        }
     };
     tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
@@ -51,8 +59,9 @@ fn main() {
             settings::set_language,
             settings::set_server,
         ])
-        .on_window_event(window::on_event)
+        .on_window_event(window::on_window_event)
         .setup(move |app| startup::setup(app, options))
-        .run(tauri::generate_context!())
-        .expect("the Ream desktop app failed to start");
+        .build(tauri::generate_context!())
+        .expect("the Ream desktop app failed to start")
+        .run(window::on_run_event);
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use ream_client::secrets::Keyring;
 use ream_client::{Engine, Settings};
+use ream_wire::{AgentReply, AgentRequest};
 use tauri::{App, Manager};
 
 use crate::{events, notify, tray, window};
@@ -17,7 +18,7 @@ use crate::{events, notify, tray, window};
 pub struct Options {
     /// Connect to this server at start (a certificate must be trusted or already pinned).
     pub server: Option<String>,
-    /// Start in the tray, without showing the window.
+    /// Start in the tray, without a window.
     pub hidden: bool,
 }
 
@@ -50,18 +51,57 @@ pub fn engine() -> Engine {
     }
 }
 
-/// This process as the user's one client (see `ream_client::instance`); `None` when
-/// another holds it. A lock that cannot be made is reported, not fatal.
-pub fn claim_client() -> Option<Option<ream_client::instance::Claim>> {
-    match ream_client::instance::claim() {
-        Ok(Some(claim)) => Some(Some(claim)),
-        Ok(None) => None,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot make sure this is the only Ream client");
-            Some(None)
+/// Settings GTK reads when it starts, before any thread does: GTK need not probe OpenGL
+/// at start (it loads Mesa, and with a software renderer LLVM: 30 MB held all day in the
+/// tray, `scripts/bench desktop`); nothing of ours draws with it and the webview
+/// composites without it (see `window`). A value the user set is kept.
+pub fn before_gtk() {
+    if std::env::var_os("GDK_GL").is_none() {
+        // SAFETY (edition 2024 would ask): no other thread runs yet.
+        std::env::set_var("GDK_GL", "disable");
+    }
+}
+
+/// How this launch goes (see `ream_client::instance`).
+pub enum Launch {
+    /// This process is the user's client (`None`: the lock could not be made, which is
+    /// reported, not fatal).
+    First(Option<ream_client::instance::Claim>),
+    /// Another is: it opened its window for this launch.
+    Shown,
+    /// Another is and has no window to show (`ream run`), or does not answer.
+    Refused(String),
+}
+
+/// Claims the user's client. A launch while the app runs opens its window, as people
+/// expect of a tray app started again (on desktops without a tray it is the only way
+/// back to the window). A client that holds the claim but does not answer yet is
+/// starting (it answers once it has started) or on its way out (its claim comes free):
+/// both are waited for, a while.
+pub fn claim_client() -> Launch {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        match ream_client::instance::try_claim() {
+            Ok(Some(claim)) => return Launch::First(Some(claim)),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot make sure this is the only Ream client");
+                return Launch::First(None);
+            }
+        }
+        match tauri::async_runtime::block_on(ream_client::agent::ask(&AgentRequest::OpenWindow)) {
+            Some(AgentReply::Done) => return Launch::Shown,
+            Some(AgentReply::Refused { message, .. }) => return Launch::Refused(message),
+            Some(_) | None if std::time::Instant::now() >= deadline => {
+                return Launch::Refused("it does not answer".into())
+            }
+            Some(_) | None => std::thread::sleep(std::time::Duration::from_millis(100)),
         }
     }
 }
+
+/// How long a launch waits for a running client that does not answer yet.
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Tauri's `setup`: everything that runs beside the window.
 pub fn setup(app: &mut App, options: Options) -> Result<(), Box<dyn std::error::Error>> {
@@ -70,10 +110,10 @@ pub fn setup(app: &mut App, options: Options) -> Result<(), Box<dyn std::error::
         tracing::warn!(error = %e, "no tray icon");
     }
     notify::on_click(app.handle());
-    if options.hidden {
-        if let Some(w) = app.get_webview_window(window::MAIN) {
-            w.hide()?;
-        }
+    let handle = app.handle().clone();
+    engine.set_window_opener(move || window::show(&handle));
+    if !options.hidden {
+        window::show(app.handle());
     }
     let events = engine.subscribe();
     tauri::async_runtime::spawn(events::forward(app.handle().clone(), engine.clone(), events));

@@ -128,6 +128,8 @@ pub struct Desktop {
     url: String,
     session: String,
     http: reqwest::blocking::Client,
+    /// When the WebDriver session (which launches the app) was asked for.
+    pub launched: Instant,
 }
 
 impl Desktop {
@@ -175,6 +177,7 @@ impl Desktop {
             url: format!("http://127.0.0.1:{port}"),
             session: String::new(),
             http,
+            launched: Instant::now(),
         };
         desktop.wait_for("tauri-driver to listen", Duration::from_secs(15), |d| {
             d.http.get(format!("{}/status", d.url)).send().ok().map(drop)
@@ -183,6 +186,7 @@ impl Desktop {
             "browserName": "wry",
             "tauri:options": { "application": app },
         }}});
+        desktop.launched = Instant::now();
         let session = desktop.request(reqwest::Method::POST, "/session", Some(capabilities));
         desktop.session = session["sessionId"]
             .as_str()
@@ -498,14 +502,23 @@ impl Desktop {
     }
 
     fn save_screenshot(&self, file: &str) -> PathBuf {
-        // What the DOM says now, painted: a snapshot may otherwise show an older frame.
-        self.execute_async(
-            "const done = arguments[arguments.length - 1];
-             const timer = setTimeout(done, 1000);
-             requestAnimationFrame(() => requestAnimationFrame(() => { clearTimeout(timer); done(); }));",
+        // WebKit's automation takes the snapshot at the page's next presentation; the app
+        // paints without compositing (see src-tauri's window.rs), where a page that does
+        // not change never presents again. A dot no one sees changes while it is taken.
+        self.execute(
+            "const dot = document.createElement('div');
+             dot.id = '__ream_repaint';
+             dot.style.cssText = 'position:fixed;left:0;top:0;width:1px;height:1px;opacity:0.01;pointer-events:none;background:#000';
+             document.body.append(dot);
+             let on = false;
+             window.__reamRepaint = setInterval(() => { on = !on; dot.style.background = on ? '#fff' : '#000'; }, 20);",
             json!([]),
         );
         let b64 = self.request(reqwest::Method::GET, &self.session_path("/screenshot"), None);
+        self.execute(
+            "clearInterval(window.__reamRepaint); document.getElementById('__ream_repaint')?.remove();",
+            json!([]),
+        );
         let png = base64::engine::general_purpose::STANDARD.decode(b64.as_str().unwrap()).unwrap();
         assert!(png.starts_with(b"\x89PNG"), "the screenshot is not a PNG");
         let dir = screenshot_dir();
@@ -601,6 +614,89 @@ impl Desktop {
 impl Drop for Desktop {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+/// The app as a user starts it (from a launcher, or `--hidden` from their session's
+/// autostart), not under WebDriver: for what WebDriver does not see, its windows and its
+/// processes. Killed, with everything it started, when dropped.
+pub struct Launched {
+    home: Home,
+    child: Child,
+}
+
+impl Launched {
+    #[track_caller]
+    pub fn start(home: Home, args: &[&str]) -> Launched {
+        require_keyring();
+        assert!(
+            std::env::var_os("DISPLAY").is_some(),
+            "no X display: run under xvfb-run (scripts/test does)"
+        );
+        ensure_notification_server();
+        let log = std::fs::File::create(home.path().join("app.log")).unwrap();
+        let mut cmd = Command::new(bin("ream-desktop"));
+        user_env(&mut cmd, home.path());
+        let child = cmd
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .expect("start ream-desktop");
+        Launched { home, child }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn home(&self) -> &Home {
+        &self.home
+    }
+
+    /// Still running.
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// The WebKit web processes the app runs now (one per webview it keeps).
+    pub fn web_processes(&self) -> Vec<u32> {
+        crate::procs::tree(self.pid())
+            .into_iter()
+            .filter(|&p| crate::procs::name(p).is_some_and(|n| n.starts_with("WebKitWebProces")))
+            .collect()
+    }
+
+    /// `ream-desktop ARGS` started again by the same user.
+    pub fn again(&self) -> Command {
+        let mut cmd = Command::new(bin("ream-desktop"));
+        user_env(&mut cmd, self.home.path());
+        cmd
+    }
+
+    /// What the app printed.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.home.path().join("app.log")).unwrap_or_default()
+    }
+
+    /// Polls `check` until it holds, for at most `within`; the app's log on failure.
+    #[track_caller]
+    pub fn wait_until(&mut self, what: &str, within: Duration, mut check: impl FnMut(&mut Self) -> bool) {
+        let deadline = Instant::now() + within;
+        while !check(self) {
+            assert!(Instant::now() < deadline, "not {what} within {within:?}\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Launched {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.child.wait();
     }
 }
 

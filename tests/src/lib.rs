@@ -6,7 +6,9 @@ pub mod client;
 pub mod desktop;
 pub mod pdf;
 pub mod printer;
+pub mod procs;
 pub mod server;
+pub mod x11;
 
 use std::path::PathBuf;
 

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use ream_system_tests::desktop::{keys, testid, Desktop, Notifications};
+use ream_system_tests::desktop::{keys, testid, Desktop, Home, Launched, Notifications};
 use ream_system_tests::pdf;
 use ream_system_tests::printer::{lp, CupsQueue, Printer};
 use ream_system_tests::server::{ServerProcess, Site};
@@ -63,11 +63,53 @@ fn the_app_starts_against_a_real_server_and_answers_the_webview() {
     }
     let mut said = String::new();
     std::io::Read::read_to_string(&mut second.stderr.take().unwrap(), &mut said).unwrap();
-    assert!(said.contains("already running"), "{said}");
+    assert!(said.contains("already running") && said.contains("window is open"), "{said}");
     assert_eq!(app.invoke("status", json!({})).expect("status")["user"]["username"], "alice");
 
     let shot = app.screenshot();
     assert!(std::fs::metadata(&shot).unwrap().len() > 0);
+}
+
+/// Whether the app's local printer takes connections.
+fn printer_listens(port: u16) -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+}
+
+#[test]
+fn a_closed_window_keeps_no_webview_and_starting_the_app_again_opens_it() {
+    let (_site, server) = site();
+    let home = Home::new(&server.url);
+    let port = home.ipp_port;
+    let display = ream_system_tests::x11::Display::open();
+    let windows = || display.windows_titled("Ream");
+    let within = Duration::from_secs(60);
+
+    // Started by the session's autostart: the client runs, with no window and no webview.
+    let mut app = Launched::start(home, &["--hidden"]);
+    let agent = app.home().path().join("cache/ream/session.sock");
+    app.wait_until("serving the local printer and the user's other front ends", within, |_| {
+        printer_listens(port) && agent.exists()
+    });
+    assert!(windows().is_empty(), "a window at a hidden start");
+    assert!(app.web_processes().is_empty(), "a web process at a hidden start: {:?}", app.web_processes());
+
+    // Started again from the launcher: the running app opens its window, the launch leaves.
+    for round in ["first", "second"] {
+        let second = app.again().output().expect("start ream-desktop again");
+        let said = String::from_utf8_lossy(&second.stderr);
+        assert!(second.status.success() && said.contains("window is open"), "{round}: {said}");
+        app.wait_until("a window with its webview", within, |app| {
+            !windows().is_empty() && !app.web_processes().is_empty()
+        });
+
+        // Its close button: the window and its web process go; the client stays, in the tray.
+        display.close(windows()[0]);
+        app.wait_until("the window and its web process gone", within, |app| {
+            windows().is_empty() && app.web_processes().is_empty()
+        });
+        assert!(app.running(), "{round}: the app ended with its window\n{}", app.log());
+        assert!(printer_listens(port), "{round}: the local printer stopped with the window");
+    }
 }
 
 #[test]

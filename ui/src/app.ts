@@ -46,6 +46,9 @@ export interface AppOptions {
   debounceMs?: number;
   /** The operating system's locale (defaults to `navigator.language`). */
   osLocale?: () => string;
+  /** Where the window was opened to go (`?open=` in its address: a screen, `job:<id>`,
+   *  `fallback:<job>`): the desktop makes its window afresh each time it opens one. */
+  openAt?: string | null;
 }
 
 type Tone = "info" | "error";
@@ -68,6 +71,7 @@ export class App {
   screen: ScreenName = "login";
 
   readonly debounceMs: number;
+  private readonly openAt: string | null;
   private readonly osLocale: () => string;
   private readonly screens: Record<ScreenName, Screen>;
   readonly dialogs: JobDialogController;
@@ -93,6 +97,7 @@ export class App {
   ) {
     this.debounceMs = options.debounceMs ?? 250;
     this.osLocale = options.osLocale ?? (() => (typeof navigator !== "undefined" ? navigator.language : "en"));
+    this.openAt = options.openAt ?? null;
     this.applyLanguage(null);
 
     this.skipLink = h("a", { class: "skip-link", href: "#main" });
@@ -155,6 +160,7 @@ export class App {
     if (configured) void this.loadPolicy();
     if (status.value.user) void this.loadJobs();
     this.navigate(!configured ? "settings" : status.value.user ? "dashboard" : "login", { focus: false });
+    if (this.openAt) this.handleNavigate(this.openAt);
   }
 
   stop(): void {

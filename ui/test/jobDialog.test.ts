@@ -318,6 +318,12 @@ describe("job dialog", () => {
     expect(dialogRoot()).not.toBeNull();
   });
 
+  it("opens in a window made for it (the desktop opens its window at ?open=job:<id>)", async () => {
+    const { backend } = await start(fakeBackend(), { openAt: "job:w1" });
+    expect(backend.jobDialog).toHaveBeenCalledWith("w1");
+    expect(dialogRoot()).not.toBeNull();
+  });
+
   it("closes when the job was answered elsewhere", async () => {
     const { backend } = await start();
     backend.emit({ type: "job_dialog", dialog: dialog() });

@@ -26,6 +26,12 @@ async function openJobs(over: Parameters<typeof fakeBackend>[0] = {}) {
 }
 
 describe("my jobs", () => {
+  it("is where a window opened at ?open=jobs starts, once the state is loaded", async () => {
+    await start(fakeBackend({ jobs: async () => JOBS }), { openAt: "jobs" });
+    expect(document.getElementById("screen-jobs")).not.toBeNull();
+    expect(document.getElementById("screen-dashboard")).toBeNull();
+  });
+
   it("groups waiting, held and finished jobs, and says why a job was refused", async () => {
     await openJobs();
     expect(document.getElementById("screen-jobs")).not.toBeNull();

@@ -25,7 +25,16 @@ pub const QUITTING_GRACE: Duration = Duration::from_secs(5);
 /// [`QUITTING_GRACE`] for a client that is on its way out. `Ok(None)`: another process
 /// holds it still.
 pub fn claim() -> Result<Option<Claim>> {
-    claim_within(&crate::settings::cache_dir().join("client.lock"), QUITTING_GRACE)
+    claim_within(&lock_path(), QUITTING_GRACE)
+}
+
+/// Claims the user's client if it is free now, without waiting.
+pub fn try_claim() -> Result<Option<Claim>> {
+    claim_at(&lock_path())
+}
+
+fn lock_path() -> std::path::PathBuf {
+    crate::settings::cache_dir().join("client.lock")
 }
 
 /// Tries the claim until it is free or `patience` has passed.

@@ -26,6 +26,9 @@ pub enum AgentRequest {
     /// Ream's CUPS backend (root) asks where this user's local printer listens, to hand
     /// it the user's job from a queue shared by everyone on the computer.
     PrinterPort,
+    /// The app launched again while it runs: the running client opens its window (a
+    /// client without one, `ream run`, refuses).
+    OpenWindow,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

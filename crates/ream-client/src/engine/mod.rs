@@ -100,6 +100,8 @@ struct Inner {
     local_port: std::sync::atomic::AtomicU16,
     /// The largest document the server takes, as it last said (0: not known yet).
     max_job_bytes: std::sync::atomic::AtomicU64,
+    /// Opens the front end's window, when it has one (the desktop app).
+    window: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
 }
 
 #[derive(Clone)]
@@ -152,6 +154,7 @@ impl Engine {
                 journal_lock: tokio::sync::Mutex::new(()),
                 local_port: std::sync::atomic::AtomicU16::new(0),
                 max_job_bytes: std::sync::atomic::AtomicU64::new(0),
+                window: std::sync::OnceLock::new(),
             }),
         }
     }

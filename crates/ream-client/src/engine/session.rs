@@ -76,6 +76,14 @@ impl Engine {
         self.inner.agent.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// How this front end opens its window, for a second launch of the app
+    /// ([`AgentRequest::OpenWindow`]). Set once; a client without a window never sets it.
+    pub fn set_window_opener(&self, open: impl Fn() + Send + Sync + 'static) {
+        if self.inner.window.set(Box::new(open)).is_err() {
+            tracing::warn!("the window opener was set already");
+        }
+    }
+
     /// Makes a login lent by the running client the session in `slot`. Its access token
     /// is empty when that client cannot reach the server.
     fn install_lent(&self, slot: &mut Option<Session>, lent: LentSession) {
@@ -131,6 +139,17 @@ impl Engine {
                     None => refused(ClientError::Config("this client's local printer is not serving".into())),
                 }
             }
+            AgentRequest::OpenWindow => {
+                return match self.inner.window.get() {
+                    Some(open) => {
+                        open();
+                        AgentReply::Done
+                    }
+                    None => refused(ClientError::Config(
+                        "the running Ream client (`ream run`) has no window".into(),
+                    )),
+                }
+            }
             AgentRequest::FallbackOffers => return AgentReply::Offers { offers: self.local_offers() },
             AgentRequest::LocalPrint(ask) => {
                 return AgentReply::Local(self.answer_local_print(ask.clone()).await)
@@ -177,7 +196,8 @@ impl Engine {
             AgentRequest::FallbackOffers
             | AgentRequest::Fallback { .. }
             | AgentRequest::LocalPrint(_)
-            | AgentRequest::PrinterPort => {
+            | AgentRequest::PrinterPort
+            | AgentRequest::OpenWindow => {
                 unreachable!("answered above")
             }
         }

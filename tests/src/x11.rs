@@ -1,0 +1,115 @@
+//! The X display the desktop tests run in (`xvfb-run`), as a window manager sees it: the
+//! app's top-level windows by title, and the close button (`WM_DELETE_WINDOW`, what a
+//! window manager sends when the user clicks ×). libX11 is loaded at run time.
+
+use std::ffi::{CStr, CString};
+use std::os::raw::{c_int, c_long, c_uint};
+use std::ptr;
+
+use x11_dl::xlib;
+
+/// A connection to `$DISPLAY`.
+pub struct Display {
+    x: xlib::Xlib,
+    display: *mut xlib::Display,
+}
+
+impl Display {
+    #[track_caller]
+    pub fn open() -> Display {
+        let x = xlib::Xlib::open().expect("libX11 (Debian libx11-6)");
+        // SAFETY: a null name opens $DISPLAY; the result is checked.
+        let display = unsafe { (x.XOpenDisplay)(ptr::null()) };
+        assert!(!display.is_null(), "cannot open the X display (is DISPLAY set? scripts run under xvfb-run)");
+        Display { x, display }
+    }
+
+    /// The viewable windows titled `title`, anywhere in the tree.
+    pub fn windows_titled(&self, title: &str) -> Vec<xlib::Window> {
+        // SAFETY: the display is open for as long as `self`.
+        let root = unsafe { (self.x.XDefaultRootWindow)(self.display) };
+        let mut found = Vec::new();
+        let mut stack = vec![root];
+        while let Some(window) = stack.pop() {
+            stack.extend(self.children(window));
+            if self.viewable(window) && self.title(window).as_deref() == Some(title) {
+                found.push(window);
+            }
+        }
+        found
+    }
+
+    /// Asks `window` to close, as a window manager's close button does.
+    pub fn close(&self, window: xlib::Window) {
+        let atom = |name: &str| {
+            let name = CString::new(name).unwrap();
+            // SAFETY: a valid display and a NUL-terminated name.
+            unsafe { (self.x.XInternAtom)(self.display, name.as_ptr(), xlib::False) }
+        };
+        let mut data = xlib::ClientMessageData::new();
+        data.set_long(0, atom("WM_DELETE_WINDOW") as c_long);
+        data.set_long(1, xlib::CurrentTime as c_long);
+        let mut event = xlib::XEvent {
+            client_message: xlib::XClientMessageEvent {
+                type_: xlib::ClientMessage,
+                serial: 0,
+                send_event: xlib::True,
+                display: self.display,
+                window,
+                message_type: atom("WM_PROTOCOLS"),
+                format: 32,
+                data,
+            },
+        };
+        // SAFETY: a valid display, window and event; the queue is flushed after.
+        unsafe {
+            (self.x.XSendEvent)(self.display, window, xlib::False, xlib::NoEventMask, &mut event);
+            (self.x.XFlush)(self.display);
+        }
+    }
+
+    fn children(&self, window: xlib::Window) -> Vec<xlib::Window> {
+        let (mut root, mut parent) = (0, 0);
+        let mut children: *mut xlib::Window = ptr::null_mut();
+        let mut count: c_uint = 0;
+        // SAFETY: out-pointers to locals; the list is freed with XFree below.
+        let ok = unsafe {
+            (self.x.XQueryTree)(self.display, window, &mut root, &mut parent, &mut children, &mut count)
+        };
+        if ok == 0 || children.is_null() {
+            return Vec::new();
+        }
+        // SAFETY: XQueryTree returned `count` windows at `children`.
+        let list = unsafe { std::slice::from_raw_parts(children, count as usize) }.to_vec();
+        // SAFETY: allocated by Xlib.
+        unsafe { (self.x.XFree)(children.cast()) };
+        list
+    }
+
+    fn viewable(&self, window: xlib::Window) -> bool {
+        // SAFETY: XWindowAttributes is plain data, filled by the call.
+        let mut attributes: xlib::XWindowAttributes = unsafe { std::mem::zeroed() };
+        let ok = unsafe { (self.x.XGetWindowAttributes)(self.display, window, &mut attributes) };
+        ok != 0 && attributes.map_state == xlib::IsViewable
+    }
+
+    fn title(&self, window: xlib::Window) -> Option<String> {
+        let mut name: *mut std::os::raw::c_char = ptr::null_mut();
+        // SAFETY: the out-pointer is a local; a returned name is freed with XFree.
+        let ok: c_int = unsafe { (self.x.XFetchName)(self.display, window, &mut name) };
+        if ok == 0 || name.is_null() {
+            return None;
+        }
+        // SAFETY: XFetchName returns a NUL-terminated string.
+        let title = unsafe { CStr::from_ptr(name) }.to_string_lossy().into_owned();
+        unsafe { (self.x.XFree)(name.cast()) };
+        Some(title)
+    }
+}
+
+impl Drop for Display {
+    fn drop(&mut self) {
+        // SAFETY: opened in `open`, closed once.
+        unsafe { (self.x.XCloseDisplay)(self.display) };
+    }
+}
