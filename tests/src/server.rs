@@ -25,6 +25,19 @@ impl ServerProcess {
         ServerProcess::start_with_log(args, None)
     }
 
+    /// Like `start`, with `env` set in the server's environment.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> ServerProcess {
+        let mut p = ServerProcess {
+            args: args.iter().map(|a| a.to_string()).collect(),
+            child: None,
+            log: None,
+            url: String::new(),
+            output: Vec::new(),
+        };
+        p.resume_with(env);
+        p
+    }
+
     /// Like `start`, with what the server logs (warnings and worse, or as
     /// REAM_TEST_SERVER_LOG says) appended to `log`, for [`ServerProcess::log`].
     pub fn start_logged(args: &[&str], log: PathBuf) -> ServerProcess {

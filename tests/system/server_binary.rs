@@ -312,6 +312,78 @@ fn a_bad_configuration_is_refused_with_the_reason() {
     let out = Command::new(&bin).args(["serve", "--config", "/nonexistent/ream.toml"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read config"));
+    // Instances of a cluster cannot share a SQLite file in their own data directories.
+    let site = Site::new("127.0.0.1:0", "[cluster]\ninstance_id = \"a\"\n");
+    let out = Command::new(&bin).args(["serve", "--config", site.config.to_str().unwrap()]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("PostgreSQL"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Two instances of a cluster over one PostgreSQL database, each with its own data
+/// directory: one given the shared keys in files, the other in its environment. Neither
+/// makes a key of its own, and a PIN set through one logs in through the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_instances_share_their_keys_and_never_make_one() {
+    use base64::Engine as _;
+    use std::os::unix::fs::OpenOptionsExt;
+    let database = ream_system_tests::postgres_database().await;
+    let keys = tempfile::tempdir().unwrap();
+    let (server_key, spool_key) =
+        ("5a".repeat(32), base64::engine::general_purpose::STANDARD.encode([7u8; 32]));
+    for (file, key) in [("server.key", &server_key), ("spool.key", &spool_key)] {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(keys.path().join(file))
+            .unwrap();
+        std::io::Write::write_all(&mut f, key.as_bytes()).unwrap();
+    }
+    let a = Site::new(
+        "127.0.0.1:0",
+        &format!(
+            "database_url = \"{database}\"\nsecret_key_file = \"{}\"\n[cluster]\ninstance_id = \"a\"\nspool_key_file = \"{}\"\n",
+            keys.path().join("server.key").display(),
+            keys.path().join("spool.key").display()
+        ),
+    );
+    let b =
+        Site::new("127.0.0.1:0", &format!("database_url = \"{database}\"\n[cluster]\ninstance_id = \"b\"\n"));
+
+    // Given no keys, an instance does not start, and makes none.
+    let config_b = b.config.to_str().unwrap().to_string();
+    let out = Command::new(ream_system_tests::bin("ream-server"))
+        .args(["serve", "--config", &config_b])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && said.contains("share one server key"), "{said}");
+    assert!(!b.data().join("server.key").exists() && !b.data().join("spool.key").exists());
+
+    a.seed_people();
+    let server_a = a.serve();
+    let server_b = ServerProcess::start_with_env(
+        &["serve", "--config", &config_b],
+        &[("REAM_SERVER_KEY", &server_key), ("REAM_SPOOL_KEY", &spool_key)],
+    );
+    assert!(!b.data().join("server.key").exists() && !b.data().join("spool.key").exists());
+
+    // Each tells a load balancer it can serve, and which it is.
+    let http = reqwest::Client::new();
+    for (server, id) in [(&server_a, "a"), (&server_b, "b")] {
+        let r = http.get(format!("{}/api/v1/health", server.url)).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.json::<Value>().await.unwrap(), json!({ "status": "ok", "instance": id }));
+    }
+
+    // alice's PIN was set through A (its admin command line); B finds her by it.
+    let tokens = login(&http, &server_b.url, json!({ "method": "pin", "pin": "1234" })).await;
+    assert_eq!(me(&http, &server_b.url, &tokens).await["username"], "alice");
+    assert_eq!(me(&http, &server_a.url, &tokens).await["username"], "alice", "and A takes B's session");
 }
 
 // The admin command line, as an administrator uses it: every command answers with JSON

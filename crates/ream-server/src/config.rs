@@ -35,6 +35,22 @@ pub struct Config {
     pub tls: TlsConfig,
     pub login: LoginConfig,
     pub security: SecurityConfig,
+    pub cluster: ClusterConfig,
+}
+
+/// Several instances serving one PostgreSQL database (`[cluster]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// This instance's name among the others (letters, digits, `.`, `_`, `-`). Setting it
+    /// turns cluster mode on: the database must be PostgreSQL, and the server and spool
+    /// keys must be given (files, or `REAM_SERVER_KEY` / `REAM_SPOOL_KEY`), never made
+    /// here: a key one instance made would be its alone, and PIN and card lookups or
+    /// documents made under it would fail on the others.
+    pub instance_id: Option<String>,
+    /// The file holding the key spooled documents are encrypted under, shared by every
+    /// instance. `data_dir/spool.key` by default.
+    pub spool_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -100,6 +116,7 @@ impl Default for Config {
             tls: TlsConfig::default(),
             login: LoginConfig::default(),
             security: SecurityConfig::default(),
+            cluster: ClusterConfig::default(),
         }
     }
 }
@@ -168,6 +185,9 @@ impl Config {
         if let Some(p) = self.secret_key_file.as_mut() {
             fix(p);
         }
+        if let Some(p) = self.cluster.spool_key_file.as_mut() {
+            fix(p);
+        }
         if let Some(p) = self.tls.cert.as_mut() {
             fix(p);
         }
@@ -217,7 +237,29 @@ impl Config {
         for p in &s.trusted_proxies {
             p.parse::<crate::proxies::Net>().map_err(|e| anyhow::anyhow!("security.trusted_proxies: {e}"))?;
         }
+        if let Some(id) = &self.cluster.instance_id {
+            anyhow::ensure!(
+                !id.is_empty()
+                    && id.len() <= 64
+                    && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')),
+                "cluster.instance_id must be 1 to 64 letters, digits, '.', '_' or '-'"
+            );
+            let url = self.database_url();
+            anyhow::ensure!(
+                url.starts_with("postgres://") || url.starts_with("postgresql://"),
+                "cluster.instance_id is set: the instances must share a PostgreSQL database (database_url = \"postgres://…\")"
+            );
+        }
         Ok(())
+    }
+
+    /// Whether this is one of several instances (`[cluster] instance_id`).
+    pub fn clustered(&self) -> bool {
+        self.cluster.instance_id.is_some()
+    }
+
+    pub fn spool_key_path(&self) -> PathBuf {
+        self.cluster.spool_key_file.clone().unwrap_or_else(|| self.data_dir.join("spool.key"))
     }
 
     /// `security.trusted_proxies`, parsed (`validate` checked them).

@@ -28,13 +28,7 @@ impl ServerKey {
     /// Reads the key, or creates it (mode 0600) when the file does not exist yet.
     pub fn load_or_create(path: &Path) -> anyhow::Result<ServerKey> {
         match std::fs::read_to_string(path) {
-            Ok(text) => {
-                let bytes = hex::decode(text.trim())
-                    .with_context(|| format!("{} is not a hex key", path.display()))?;
-                let key: [u8; 32] =
-                    bytes.try_into().map_err(|_| anyhow::anyhow!("{} must hold 32 bytes", path.display()))?;
-                Ok(ServerKey(key))
-            }
+            Ok(text) => ServerKey::from_hex(&text).with_context(|| format!("{}", path.display())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut key = [0u8; 32];
                 rand::rngs::OsRng.fill_bytes(&mut key);
@@ -47,6 +41,20 @@ impl ServerKey {
             }
             Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
         }
+    }
+
+    /// Reads the key, which must exist.
+    pub fn load(path: &Path) -> anyhow::Result<ServerKey> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        ServerKey::from_hex(&text).with_context(|| format!("{}", path.display()))
+    }
+
+    /// The key written as 64 hex digits.
+    pub fn from_hex(text: &str) -> anyhow::Result<ServerKey> {
+        let bytes = hex::decode(text.trim()).context("not a hex key")?;
+        let key: [u8; 32] = bytes.try_into().map_err(|_| anyhow::anyhow!("a server key holds 32 bytes"))?;
+        Ok(ServerKey(key))
     }
 
     #[cfg(test)]

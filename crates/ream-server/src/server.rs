@@ -18,10 +18,8 @@ pub async fn open_state(config: Config, clock: SharedClock) -> anyhow::Result<Ap
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
     restrict(&config)?;
-    let key = ServerKey::load_or_create(&config.secret_key_path())?;
-    let spool_key_path = config.data_dir.join("spool.key");
-    let spool_key = ream_print::spool::SpoolKey::load_or_create(&spool_key_path)
-        .with_context(|| format!("cannot read or create the spool key {}", spool_key_path.display()))?;
+    let key = server_key(&config)?;
+    let spool_key = spool_key(&config)?;
     let store = Store::open(&config.database_url(), clock.clone()).await?;
     Ok(AppState { store, config: Arc::new(config), clock, key, spool_key, hub: Arc::new(Hub::default()) })
 }
@@ -44,6 +42,48 @@ fn restrict(config: &Config) -> anyhow::Result<()> {
         std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600))?;
     }
     Ok(())
+}
+
+/// The server key: `REAM_SERVER_KEY` (hex), else its file, made when missing on a single
+/// server. In a cluster every instance must hold the same key, so none is ever made.
+fn server_key(config: &Config) -> anyhow::Result<ServerKey> {
+    if let Some(hex) = std::env::var_os("REAM_SERVER_KEY") {
+        return ServerKey::from_hex(&hex.to_string_lossy()).context("REAM_SERVER_KEY");
+    }
+    let path = config.secret_key_path();
+    if config.clustered() {
+        return ServerKey::load(&path).with_context(|| {
+            format!(
+                "in a cluster the instances share one server key, never made by one of them: \
+                 copy it to {} (secret_key_file) or set REAM_SERVER_KEY on each",
+                path.display()
+            )
+        });
+    }
+    ServerKey::load_or_create(&path)
+}
+
+/// The spool key: `REAM_SPOOL_KEY` (base64), else its file; as [`server_key`].
+fn spool_key(config: &Config) -> anyhow::Result<ream_print::spool::SpoolKey> {
+    use ream_print::spool::SpoolKey;
+    if let Some(b64) = std::env::var_os("REAM_SPOOL_KEY") {
+        return SpoolKey::from_b64(&b64.to_string_lossy())
+            .ok_or_else(|| anyhow::anyhow!("REAM_SPOOL_KEY is not a spool key (32 bytes in base64)"));
+    }
+    let path = config.spool_key_path();
+    if config.clustered() {
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "in a cluster the instances share one spool key, never made by one of them: \
+                 copy it to {} (cluster.spool_key_file) or set REAM_SPOOL_KEY on each",
+                path.display()
+            )
+        })?;
+        return SpoolKey::from_b64(&text)
+            .ok_or_else(|| anyhow::anyhow!("{} is not a spool key", path.display()));
+    }
+    SpoolKey::load_or_create(&path)
+        .with_context(|| format!("cannot read or create the spool key {}", path.display()))
 }
 
 pub async fn open_system_state(config: Config) -> anyhow::Result<AppState> {

@@ -250,3 +250,14 @@ pub struct Workstation {
 pub struct WorkstationList {
     pub workstations: Vec<Workstation>,
 }
+
+/// `GET /api/v1/health`, for load balancers: whether this instance can serve (its
+/// database answers), and which instance it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Health {
+    /// `ok`, or `unavailable` (answered with 503) when the database does not answer.
+    pub status: String,
+    /// The instance's `[cluster] instance_id`; none for a single server.
+    pub instance: Option<String>,
+}

@@ -7,6 +7,7 @@
 mod admin;
 mod auth;
 mod events;
+mod health;
 mod jobs;
 mod local;
 mod me;
@@ -47,7 +48,8 @@ use crate::state::AppState;
         (name = "jobs", description = "Print jobs: submission, the user's own jobs, release, deletion"),
         (name = "offline", description = "Offline operation: what a client keeps, the journals workstations replay"),
         (name = "local", description = "Local print monitoring: jobs on workstations' own printers"),
-        (name = "admin", description = "Administration (administrators only)")
+        (name = "admin", description = "Administration (administrators only)"),
+        (name = "health", description = "For load balancers: whether an instance can serve")
     )
 )]
 struct ApiDoc;
@@ -76,6 +78,7 @@ pub fn router_and_doc(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(printers::routes())
         .merge(offline::routes())
         .merge(local::routes())
+        .merge(health::routes())
         .with_state(state)
         .split_for_parts();
     (router, doc)

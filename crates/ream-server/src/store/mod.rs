@@ -86,6 +86,15 @@ impl Store {
         &self.pool
     }
 
+    /// Whether the database answers, within two seconds.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        let query = sqlx::query("SELECT 1").execute(&self.pool);
+        match tokio::time::timeout(std::time::Duration::from_secs(2), query).await {
+            Ok(done) => done.map(drop).map_err(Into::into),
+            Err(_) => anyhow::bail!("the database did not answer in 2 s"),
+        }
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }
