@@ -43,8 +43,9 @@ ensure_rust() {
 # binaries in a fraction of GNU ld's time; every script links with it, so they share one
 # target folder without rebuilding each other's crates.
 ensure_server_deps() {
-  # libcups2-dev: the client lists the workstation's own queues (the printers crate).
-  ensure_packages build-essential pkg-config ca-certificates python3 mold libcups2-dev
+  # libcups2-dev: the client lists the workstation's own queues (the printers crate);
+  # iproute2: the tests read a listening socket's backlog with ss.
+  ensure_packages build-essential pkg-config ca-certificates python3 mold libcups2-dev iproute2
   ensure_rust
   export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C link-arg=-fuse-ld=mold"
 }

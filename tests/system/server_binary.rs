@@ -323,6 +323,47 @@ fn a_bad_configuration_is_refused_with_the_reason() {
     );
 }
 
+/// The listening socket has room for a burst of connections (what `ss` shows as the
+/// backlog of a listening socket), not the standard library's 128.
+#[test]
+fn the_server_listens_with_room_for_a_burst_of_connections() {
+    let site = Site::new("127.0.0.1:0", "");
+    let server = site.serve();
+    let port = server.url.rsplit(':').next().unwrap().trim_end_matches('/').to_string();
+    let out =
+        Command::new("ss").args(["-ltnH", &format!("sport = :{port}")]).output().expect("ss (iproute2)");
+    let line = String::from_utf8_lossy(&out.stdout).to_string();
+    let backlog: u32 =
+        line.split_whitespace().nth(2).and_then(|b| b.parse().ok()).unwrap_or_else(|| panic!("ss: {line:?}"));
+    let cap: u32 = std::fs::read_to_string("/proc/sys/net/core/somaxconn").unwrap().trim().parse().unwrap();
+    assert!(backlog >= 1024.min(cap) && backlog > 128, "backlog {backlog} (somaxconn {cap})");
+}
+
+/// The push channel takes nothing large from a client (which sends only pings): a
+/// megabyte ends it, instead of being read into the server's memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_channel_ends_on_a_message_larger_than_any_client_sends() {
+    use futures_util::SinkExt;
+    let site = Site::new("127.0.0.1:0", "");
+    site.seed_people();
+    let server = site.serve();
+    let http = reqwest::Client::new();
+    let tokens = login(&http, &server.url, json!({ "method": "pin", "pin": "1234" })).await;
+    let mut ws = push_channel(&server.url, tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(next_event(&mut ws, Duration::from_secs(10)).await["type"], "account");
+    // A small message is taken (and ignored): the channel stays.
+    ws.send(Message::Text("hello".into())).await.unwrap();
+    ws.send(Message::Text("x".repeat(1 << 20).into())).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, ws.next()).await.expect("the channel stayed open") {
+            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+            Some(Ok(_)) => continue,
+        }
+    }
+}
+
 /// Two instances of a cluster over one PostgreSQL database, each with its own data
 /// directory: one given the shared keys in files, the other in its environment. Neither
 /// makes a key of its own, and a PIN set through one logs in through the other.

@@ -34,11 +34,11 @@ fn check_name(what: &str, name: &str) -> AppResult<()> {
     Ok(())
 }
 
-fn hash_password(password: &str) -> AppResult<String> {
+async fn hash_password(password: &str) -> AppResult<String> {
     if password.chars().count() < MIN_PASSWORD_LEN {
         return Err(AppError::invalid(format!("a password has at least {MIN_PASSWORD_LEN} characters")));
     }
-    Ok(hash_secret(password)?)
+    Ok(hash_secret(password).await?)
 }
 
 pub async fn create_user(state: &AppState, u: &NewUser) -> AppResult<AdminUser> {
@@ -47,7 +47,10 @@ pub async fn create_user(state: &AppState, u: &NewUser) -> AppResult<AdminUser> 
     if let Some(pin) = &u.pin {
         auth::check_pin_format(state, pin)?;
     }
-    let password_hash = u.password.as_deref().map(hash_password).transpose()?;
+    let password_hash = match u.password.as_deref() {
+        Some(password) => Some(hash_password(password).await?),
+        None => None,
+    };
     let row = state
         .store
         .insert_user(&UserInsert {
@@ -129,7 +132,7 @@ pub async fn delete_user(state: &AppState, username: &str) -> AppResult<AdminUse
 
 pub async fn set_password(state: &AppState, username: &str, password: &str) -> AppResult<AdminUser> {
     let user = state.store.user(username).await?;
-    let hash = hash_password(password)?;
+    let hash = hash_password(password).await?;
     state.store.set_password_hash(&user.id, Some(&hash)).await?;
     // Whoever knew the old one is logged out.
     state.store.revoke_user_sessions(&user.id, "the password was changed").await?;

@@ -49,7 +49,7 @@ pub fn normalise_card(card: &str) -> String {
 pub async fn set_pin(state: &AppState, user_id: &str, pin: &str) -> AppResult<()> {
     check_pin_format(state, pin)?;
     let lookup = state.key.lookup("pin", pin);
-    let hash = hash_secret(pin)?;
+    let hash = hash_secret(pin).await?;
     state.store.set_pin(user_id, Some((&lookup, &hash))).await
 }
 
@@ -71,7 +71,7 @@ pub async fn add_card(state: &AppState, user_id: &str, card: &str) -> AppResult<
         return Err(AppError::invalid("a card number is 4 to 64 letters or digits"));
     }
     let lookup = state.key.lookup("card", &card);
-    let hash = hash_secret(&card)?;
+    let hash = hash_secret(&card).await?;
     let hint = card[card.len() - 2..].to_string();
     state.store.add_card(user_id, &lookup, &hash, &hint).await
 }
@@ -350,10 +350,14 @@ async fn identify(
                 Ok(a) => a,
                 Err(e) => return Err(not_tried(state, source, e).await),
             };
-            match &user.pin_hash {
-                Some(h) if verify_secret(pin, h) => (user, None),
-                _ => return Err(fail(state, source, Some(identity)).await),
+            let right = match &user.pin_hash {
+                Some(h) => verify_secret(pin, h).await,
+                None => false,
+            };
+            if !right {
+                return Err(fail(state, source, Some(identity)).await);
             }
+            (user, None)
         }
         Credentials::Card { card } => {
             let card = normalise_card(card);
@@ -365,7 +369,7 @@ async fn identify(
                 Ok(a) => a,
                 Err(e) => return Err(not_tried(state, source, e).await),
             };
-            if !verify_secret(&card, &row.hash) {
+            if !verify_secret(&card, &row.hash).await {
                 return Err(fail(state, source, Some(identity)).await);
             }
             (user, None)
@@ -375,8 +379,8 @@ async fn identify(
             let Some(row) = store.card_by_lookup(&state.key.lookup("card", &card)).await? else {
                 // As much work as for a known card, so the answer's time does not tell
                 // which card numbers exist.
-                secrets::verify_against_nothing(pin);
-                secrets::verify_against_nothing(&card);
+                secrets::verify_against_nothing(pin).await;
+                secrets::verify_against_nothing(&card).await;
                 return Err(fail(state, source, None).await);
             };
             let user = store.user_by_id(&row.user_id).await?;
@@ -386,13 +390,13 @@ async fn identify(
             };
             // Both checked whatever the first says: the same work either way.
             let pin_ok = match user.pin_hash.as_deref() {
-                Some(h) => verify_secret(pin, h),
+                Some(h) => verify_secret(pin, h).await,
                 None => {
-                    secrets::verify_against_nothing(pin);
+                    secrets::verify_against_nothing(pin).await;
                     false
                 }
             };
-            let card_ok = verify_secret(&card, &row.hash);
+            let card_ok = verify_secret(&card, &row.hash).await;
             if !(pin_ok && card_ok) {
                 return Err(fail(state, source, Some(identity)).await);
             }
@@ -405,9 +409,9 @@ async fn identify(
             };
             let user = store.find_user(username).await?;
             let ok = match user.as_ref().and_then(|u| u.password_hash.as_deref()) {
-                Some(h) => verify_secret(password, h),
+                Some(h) => verify_secret(password, h).await,
                 None => {
-                    secrets::verify_against_nothing(password);
+                    secrets::verify_against_nothing(password).await;
                     false
                 }
             };

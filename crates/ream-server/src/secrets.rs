@@ -95,8 +95,47 @@ pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     options.open(path)?.write_all(contents)
 }
 
+/// At most this many argon2 computations at once, each on a blocking thread (19 MiB and
+/// tens of milliseconds of CPU apiece): a burst of logins waits here instead of holding
+/// the async workers, which serve every other request and push channel, or taking memory
+/// without bound. One per CPU.
+fn argon2_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    })
+}
+
+/// Runs `work` on a blocking thread once an argon2 slot is free.
+async fn with_argon2<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
+    let _slot = argon2_slots().acquire().await.map_err(|_| anyhow::anyhow!("argon2 slots closed"))?;
+    tokio::task::spawn_blocking(work).await.map_err(|e| anyhow::anyhow!("argon2 task: {e}"))
+}
+
 /// A slow salted argon2id hash, in PHC string form.
-pub fn hash_secret(secret: &str) -> anyhow::Result<String> {
+pub async fn hash_secret(secret: &str) -> anyhow::Result<String> {
+    let secret = secret.to_owned();
+    with_argon2(move || hash_now(&secret)).await?
+}
+
+pub async fn verify_secret(secret: &str, phc: &str) -> bool {
+    let (secret, phc) = (secret.to_owned(), phc.to_owned());
+    with_argon2(move || verify_now(&secret, &phc)).await.unwrap_or(false)
+}
+
+/// Spends the same time as a real verification, so an unknown username answers no
+/// faster than a wrong password.
+pub async fn verify_against_nothing(secret: &str) {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let secret = secret.to_owned();
+    let _ = with_argon2(move || {
+        let phc = DUMMY.get_or_init(|| hash_now("ream-timing-equaliser").expect("argon2"));
+        verify_now(&secret, phc)
+    })
+    .await;
+}
+
+fn hash_now(secret: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(secret.as_bytes(), &salt)
@@ -104,19 +143,11 @@ pub fn hash_secret(secret: &str) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("argon2: {e}"))
 }
 
-pub fn verify_secret(secret: &str, phc: &str) -> bool {
+fn verify_now(secret: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
         Ok(hash) => Argon2::default().verify_password(secret.as_bytes(), &hash).is_ok(),
         Err(_) => false,
     }
-}
-
-/// Spends the same time as a real verification, so an unknown username answers no
-/// faster than a wrong password.
-pub fn verify_against_nothing(secret: &str) {
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let phc = DUMMY.get_or_init(|| hash_secret("ream-timing-equaliser").expect("argon2"));
-    let _ = verify_secret(secret, phc);
 }
 
 /// A new bearer token: 256 random bits, with a readable prefix for secret scanners.
@@ -156,15 +187,36 @@ pub fn normalise_enrolment_code(code: &str) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn hashes_verify_only_their_secret_and_are_salted() {
-        let a = hash_secret("1234").unwrap();
-        let b = hash_secret("1234").unwrap();
+    #[tokio::test]
+    async fn hashes_verify_only_their_secret_and_are_salted() {
+        let a = hash_secret("1234").await.unwrap();
+        let b = hash_secret("1234").await.unwrap();
         assert!(a.starts_with("$argon2id$"));
         assert_ne!(a, b, "salted");
-        assert!(verify_secret("1234", &a));
-        assert!(!verify_secret("1235", &a));
-        assert!(!verify_secret("1234", "not a hash"));
+        assert!(verify_secret("1234", &a).await);
+        assert!(!verify_secret("1235", &a).await);
+        assert!(!verify_secret("1234", "not a hash").await);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_burst_of_hashes_takes_no_more_than_its_slots_at_once() {
+        static BUSY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        static MOST: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let slots = argon2_slots().available_permits();
+        let burst = (0..slots * 4).map(|_| {
+            tokio::spawn(with_argon2(|| {
+                use std::sync::atomic::Ordering::SeqCst;
+                let now = BUSY.fetch_add(1, SeqCst) + 1;
+                MOST.fetch_max(now, SeqCst);
+                let _ = hash_now("1234");
+                BUSY.fetch_sub(1, SeqCst);
+            }))
+        });
+        for task in burst.collect::<Vec<_>>() {
+            task.await.unwrap().unwrap();
+        }
+        let most = MOST.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(most >= 1 && most <= slots, "{most} at once with {slots} slots");
     }
 
     #[test]

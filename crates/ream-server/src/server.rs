@@ -97,12 +97,25 @@ pub struct Started {
     pub generated_certificate: bool,
 }
 
+/// Connections waiting to be accepted: room for a burst (a shift arriving, every client
+/// coming back after a restart) where the standard library leaves 128. The kernel caps
+/// it at `net.core.somaxconn`.
+const LISTEN_BACKLOG: i32 = 4096;
+
+fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
+}
+
 /// Serves until the process ends. `on_start` runs once the socket is bound.
 pub async fn serve(state: AppState, on_start: impl FnOnce(&Started)) -> anyhow::Result<()> {
     let config = state.config.clone();
     let tls = tls::setup(&config)?;
-    let listener = std::net::TcpListener::bind(config.listen)
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let listener = listen(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
     let host = match addr.ip() {

@@ -24,6 +24,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// How often a quiet connection re-checks that its session still lives (expiry).
 const SESSION_CHECK: Duration = Duration::from_secs(15);
 
+/// The largest message a client may send on its push channel (it sends none but pings).
+const MAX_CLIENT_MESSAGE: usize = 64 << 10;
+
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 struct Channel {
     /// The id of the connecting client, when it keeps documents of client-spooled queues.
@@ -45,11 +48,19 @@ async fn events(
     Query(channel): Query<Channel>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    ws.on_upgrade(move |socket| async move {
-        if let Err(e) = serve(state, ctx, channel.holder, socket).await {
-            tracing::debug!(error = %e, "push channel closed");
-        }
-    })
+    // Thousands of these stay open, mostly idle, and clients send nothing but control
+    // frames: small buffers (the library's defaults reserve 128 KiB to read per socket)
+    // and no large message.
+    ws.read_buffer_size(4 << 10)
+        .write_buffer_size(4 << 10)
+        .max_write_buffer_size(1 << 20)
+        .max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE)
+        .on_upgrade(move |socket| async move {
+            if let Err(e) = serve(state, ctx, channel.holder, socket).await {
+                tracing::debug!(error = %e, "push channel closed");
+            }
+        })
 }
 
 async fn send(socket: &mut WebSocket, event: &PushEvent) -> anyhow::Result<()> {
