@@ -63,13 +63,13 @@ fn main() {
     let again = app.again().output().expect("start ream-desktop again");
     assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
     app.wait_until("the window", within, |app| {
-        !display.windows_titled("Ream").is_empty() && !app.web_processes().is_empty()
+        !display.windows_of(app.pid(), "Ream").is_empty() && !app.web_processes().is_empty()
     });
     sleep(SETTLE_MS);
     let window_open = memory_of_tree(app.pid());
-    display.close(display.windows_titled("Ream")[0]);
+    display.close(display.windows_of(app.pid(), "Ream")[0]);
     app.wait_until("the window gone", within, |app| {
-        display.windows_titled("Ream").is_empty() && app.web_processes().is_empty()
+        display.windows_of(app.pid(), "Ream").is_empty() && app.web_processes().is_empty()
     });
     sleep(SETTLE_MS);
     let tray_after = memory_of_tree(app.pid());

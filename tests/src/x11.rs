@@ -24,15 +24,19 @@ impl Display {
         Display { x, display }
     }
 
-    /// The viewable windows titled `title`, anywhere in the tree.
-    pub fn windows_titled(&self, title: &str) -> Vec<xlib::Window> {
+    /// The viewable windows titled `title` of the process `pid` (`_NET_WM_PID`, which
+    /// GTK sets): another test's app may have windows of the same title on the display.
+    pub fn windows_of(&self, pid: u32, title: &str) -> Vec<xlib::Window> {
         // SAFETY: the display is open for as long as `self`.
         let root = unsafe { (self.x.XDefaultRootWindow)(self.display) };
         let mut found = Vec::new();
         let mut stack = vec![root];
         while let Some(window) = stack.pop() {
             stack.extend(self.children(window));
-            if self.viewable(window) && self.title(window).as_deref() == Some(title) {
+            if self.viewable(window)
+                && self.title(window).as_deref() == Some(title)
+                && self.pid(window) == Some(pid)
+            {
                 found.push(window);
             }
         }
@@ -91,6 +95,42 @@ impl Display {
         let mut attributes: xlib::XWindowAttributes = unsafe { std::mem::zeroed() };
         let ok = unsafe { (self.x.XGetWindowAttributes)(self.display, window, &mut attributes) };
         ok != 0 && attributes.map_state == xlib::IsViewable
+    }
+
+    fn pid(&self, window: xlib::Window) -> Option<u32> {
+        let name = CString::new("_NET_WM_PID").unwrap();
+        // SAFETY: a valid display and a NUL-terminated name.
+        let atom = unsafe { (self.x.XInternAtom)(self.display, name.as_ptr(), xlib::True) };
+        if atom == 0 {
+            return None;
+        }
+        let (mut kind, mut format, mut items, mut after) = (0, 0, 0, 0);
+        let mut data: *mut std::os::raw::c_uchar = ptr::null_mut();
+        // SAFETY: out-pointers to locals; the data is freed with XFree below.
+        let ok = unsafe {
+            (self.x.XGetWindowProperty)(
+                self.display,
+                window,
+                atom,
+                0,
+                1,
+                xlib::False,
+                xlib::XA_CARDINAL,
+                &mut kind,
+                &mut format,
+                &mut items,
+                &mut after,
+                &mut data,
+            )
+        };
+        if ok != 0 || data.is_null() {
+            return None;
+        }
+        // SAFETY: a 32-bit property comes back as one C long per item.
+        let pid =
+            (format == 32 && items == 1).then(|| unsafe { *(data as *const std::os::raw::c_ulong) } as u32);
+        unsafe { (self.x.XFree)(data.cast()) };
+        pid
     }
 
     fn title(&self, window: xlib::Window) -> Option<String> {

@@ -81,11 +81,12 @@ fn a_closed_window_keeps_no_webview_and_starting_the_app_again_opens_it() {
     let home = Home::new(&server.url);
     let port = home.ipp_port;
     let display = ream_system_tests::x11::Display::open();
-    let windows = || display.windows_titled("Ream");
     let within = Duration::from_secs(60);
 
     // Started by the session's autostart: the client runs, with no window and no webview.
     let mut app = Launched::start(home, &["--hidden"]);
+    let pid = app.pid();
+    let windows = || display.windows_of(pid, "Ream");
     let agent = app.home().path().join("cache/ream/session.sock");
     app.wait_until("serving the local printer and the user's other front ends", within, |_| {
         printer_listens(port) && agent.exists()
