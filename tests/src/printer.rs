@@ -59,6 +59,22 @@ impl Printer {
         );
     }
 
+    /// Stops the printer process (SIGSTOP): connections are taken by the kernel and never
+    /// answered, as a printer that hangs.
+    pub fn hang(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a hung printer go on (SIGCONT).
+    pub fn wake(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let done = Command::new("kill").args([signal, &self.child.id().to_string()]).status().unwrap();
+        assert!(done.success(), "kill {signal} ippeveprinter");
+    }
+
     pub fn uri(&self) -> String {
         format!("ipp://127.0.0.1:{}/ipp/print", self.port)
     }

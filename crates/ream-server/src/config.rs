@@ -39,7 +39,7 @@ pub struct Config {
 }
 
 /// Several instances serving one PostgreSQL database (`[cluster]`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClusterConfig {
     /// This instance's name among the others (letters, digits, `.`, `_`, `-`). Setting it
@@ -51,6 +51,19 @@ pub struct ClusterConfig {
     /// The file holding the key spooled documents are encrypted under, shared by every
     /// instance. `data_dir/spool.key` by default.
     pub spool_key_file: Option<PathBuf>,
+    /// Where documents are spooled (encrypted): a folder every instance reaches (a
+    /// network file system). `data_dir/spool` by default.
+    pub spool_dir: Option<PathBuf>,
+    /// How long an instance holds a job it delivers without renewing its lease (it
+    /// renews every third of it): after an instance dies, its jobs wait this long
+    /// before another takes them up.
+    pub lease_seconds: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig { instance_id: None, spool_key_file: None, spool_dir: None, lease_seconds: 30 }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -188,6 +201,9 @@ impl Config {
         if let Some(p) = self.cluster.spool_key_file.as_mut() {
             fix(p);
         }
+        if let Some(p) = self.cluster.spool_dir.as_mut() {
+            fix(p);
+        }
         if let Some(p) = self.tls.cert.as_mut() {
             fix(p);
         }
@@ -237,6 +253,10 @@ impl Config {
         for p in &s.trusted_proxies {
             p.parse::<crate::proxies::Net>().map_err(|e| anyhow::anyhow!("security.trusted_proxies: {e}"))?;
         }
+        anyhow::ensure!(
+            (1..=3_600).contains(&self.cluster.lease_seconds),
+            "cluster.lease_seconds must be between 1 and 3600"
+        );
         if let Some(id) = &self.cluster.instance_id {
             anyhow::ensure!(
                 !id.is_empty()
@@ -256,6 +276,15 @@ impl Config {
     /// Whether this is one of several instances (`[cluster] instance_id`).
     pub fn clustered(&self) -> bool {
         self.cluster.instance_id.is_some()
+    }
+
+    pub fn spool_dir(&self) -> PathBuf {
+        self.cluster.spool_dir.clone().unwrap_or_else(|| self.data_dir.join("spool"))
+    }
+
+    /// The name this instance delivers under: `instance_id`, or `single`.
+    pub fn instance(&self) -> &str {
+        self.cluster.instance_id.as_deref().unwrap_or("single")
     }
 
     pub fn spool_key_path(&self) -> PathBuf {

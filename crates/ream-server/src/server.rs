@@ -21,7 +21,16 @@ pub async fn open_state(config: Config, clock: SharedClock) -> anyhow::Result<Ap
     let key = server_key(&config)?;
     let spool_key = spool_key(&config)?;
     let store = Store::open(&config.database_url(), clock.clone()).await?;
-    Ok(AppState { store, config: Arc::new(config), clock, key, spool_key, hub: Arc::new(Hub::default()) })
+    let delivery = Arc::new(crate::printing::DeliveryRun::new(config.instance()));
+    Ok(AppState {
+        store,
+        config: Arc::new(config),
+        clock,
+        key,
+        spool_key,
+        hub: Arc::new(Hub::default()),
+        delivery,
+    })
 }
 
 /// The data directory is the server's alone (0700), and so is the SQLite database
@@ -125,6 +134,7 @@ pub async fn serve(state: AppState, on_start: impl FnOnce(&Started)) -> anyhow::
     };
     tokio::spawn(state.hub.clone().run_poller(state.store.clone()));
     tokio::spawn(crate::printing::resume(state.clone()));
+    tokio::spawn(crate::printing::take_over(state.clone()));
     let janitor = state.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));

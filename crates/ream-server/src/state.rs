@@ -17,6 +17,8 @@ pub struct AppState {
     /// Encrypts the documents in the spool (`spool.key` in the data directory).
     pub spool_key: ream_print::spool::SpoolKey,
     pub hub: Arc<Hub>,
+    /// This run as a deliverer of print jobs (`printing::delivery`).
+    pub delivery: Arc<crate::printing::DeliveryRun>,
 }
 
 impl AppState {

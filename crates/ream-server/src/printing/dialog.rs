@@ -175,7 +175,7 @@ async fn apply_script(state: &AppState, job: &JobRow, outcome: &script::Outcome)
         let printer = state.store.queue_printers(&job.queue_id).await?.into_iter().next();
         let price = printer
             .map_or(job.price_cents, |p| price(&p.price, job.pages, job.copies, colour, duplex, &job.media));
-        state.store.set_job_printing(&job.id, colour, duplex, &job.media, price).await?;
+        state.store.set_job_printing(&job.id, colour, duplex, &job.media, price, None).await?;
     }
     if let Some(project) = &outcome.project {
         let id = state.store.shared_account_id(SharedAccountKind::Project, project).await?;

@@ -27,7 +27,7 @@ mod submit;
 
 use std::path::PathBuf;
 
-pub use delivery::{deliver, report_outcome, resume};
+pub use delivery::{deliver, report_outcome, resume, take_over, DeliveryRun};
 pub use dialog::{answer, dialog};
 pub use local::{authorise_local, local_terms, monitoring_info};
 pub use offline::{entry_hash, take_journal, terms as offline_terms};
@@ -41,7 +41,7 @@ use crate::state::AppState;
 use crate::store::{JobRow, QueueRow, UserRow};
 
 fn spool_dir(state: &AppState) -> PathBuf {
-    state.config.data_dir.join("spool")
+    state.config.spool_dir()
 }
 
 fn owned(job: &JobRow, user: &UserRow) -> AppResult<()> {

@@ -717,20 +717,47 @@ impl Store {
         reason: Option<&str>,
         printer_id: Option<&str>,
     ) -> AppResult<bool> {
+        self.move_job_fenced(id, from, state, reason, printer_id, None).await
+    }
+
+    /// Moves a job out of `printing` for the deliverer holding its lease under `token`
+    /// (see [`Store::claim_delivery`]): false, changing nothing, once another holds it.
+    pub async fn move_delivered(
+        &self,
+        id: &str,
+        token: &str,
+        state: JobState,
+        reason: Option<&str>,
+    ) -> AppResult<bool> {
+        self.move_job_fenced(id, &[JobState::Printing], state, reason, None, Some(token)).await
+    }
+
+    async fn move_job_fenced(
+        &self,
+        id: &str,
+        from: &[JobState],
+        state: JobState,
+        reason: Option<&str>,
+        printer_id: Option<&str>,
+        fence: Option<&str>,
+    ) -> AppResult<bool> {
         let now = self.now_ms();
         let mut tx = self.pool().begin().await?;
         let from_list = from.iter().map(|s| format!("'{}'", enum_str(*s))).collect::<Vec<_>>().join(", ");
-        let done = sqlx::query(&format!(
+        let fenced = if fence.is_some() { " AND delivery_token = $6" } else { "" };
+        let sql = format!(
+            // A move ends the job's delivery, if one was under way: moving into `printing`
+            // starts one that no run holds yet.
             "UPDATE jobs SET state = $1, reason = COALESCE($2, reason), printer_id = COALESCE($3, printer_id), \
-             updated_at_ms = $4 WHERE id = $5 AND state IN ({from_list})"
-        ))
-        .bind(enum_str(state))
-        .bind(reason)
-        .bind(printer_id)
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+             updated_at_ms = $4, delivery_instance = NULL, delivery_token = NULL, lease_until_ms = NULL \
+             WHERE id = $5 AND state IN ({from_list}){fenced}"
+        );
+        let mut query =
+            sqlx::query(&sql).bind(enum_str(state)).bind(reason).bind(printer_id).bind(now).bind(id);
+        if let Some(token) = fence {
+            query = query.bind(token);
+        }
+        let done = query.execute(&mut *tx).await?;
         if done.rows_affected() == 0 {
             return Ok(false);
         }
@@ -800,6 +827,8 @@ impl Store {
     }
 
     /// Records how the job is really printed (what the printer could do) and its price.
+    /// With `fence`, only while the deliverer holding that token has the job (false
+    /// otherwise); so for every setter below that takes one.
     pub async fn set_job_printing(
         &self,
         id: &str,
@@ -807,16 +836,16 @@ impl Store {
         duplex: bool,
         media: &str,
         price_cents: i64,
-    ) -> AppResult<()> {
-        sqlx::query("UPDATE jobs SET colour = $1, duplex = $2, media = $3, price_cents = $4 WHERE id = $5")
-            .bind(colour as i64)
-            .bind(duplex as i64)
-            .bind(media)
-            .bind(price_cents)
-            .bind(id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
+        fence: Option<&str>,
+    ) -> AppResult<bool> {
+        let sql = fenced(
+            "UPDATE jobs SET colour = $1, duplex = $2, media = $3, price_cents = $4 WHERE id = $5",
+            6,
+            fence,
+        );
+        let query =
+            sqlx::query(&sql).bind(colour as i64).bind(duplex as i64).bind(media).bind(price_cents).bind(id);
+        run_fenced(self.pool(), query, fence).await
     }
 
     pub async fn clear_printer_job_id(&self, id: &str) -> AppResult<()> {
@@ -828,13 +857,10 @@ impl Store {
     }
 
     /// Notes the printer's newest job id before the job's document is sent there.
-    pub async fn set_printer_job_floor(&self, id: &str, floor: i64) -> AppResult<()> {
-        sqlx::query("UPDATE jobs SET printer_job_floor = $1 WHERE id = $2")
-            .bind(floor)
-            .bind(id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
+    pub async fn set_printer_job_floor(&self, id: &str, floor: i64, fence: Option<&str>) -> AppResult<bool> {
+        let sql = fenced("UPDATE jobs SET printer_job_floor = $1 WHERE id = $2", 3, fence);
+        let query = sqlx::query(&sql).bind(floor).bind(id);
+        run_fenced(self.pool(), query, fence).await
     }
 
     /// Records what the printer (and the client that printed it) counted, and the check.
@@ -844,17 +870,15 @@ impl Store {
         reported: Option<i64>,
         at_printer: Option<i64>,
         check: ream_wire::PrintCheck,
-    ) -> AppResult<()> {
-        sqlx::query(
+        fence: Option<&str>,
+    ) -> AppResult<bool> {
+        let sql = fenced(
             "UPDATE jobs SET impressions_reported = $1, impressions_at_printer = $2, print_check = $3 WHERE id = $4",
-        )
-        .bind(reported)
-        .bind(at_printer)
-        .bind(enum_str(check))
-        .bind(id)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+            5,
+            fence,
+        );
+        let query = sqlx::query(&sql).bind(reported).bind(at_printer).bind(enum_str(check)).bind(id);
+        run_fenced(self.pool(), query, fence).await
     }
 
     /// Jobs, newest change first; with `mismatch_only`, those whose printer disagreed.
@@ -868,12 +892,89 @@ impl Store {
         .await?)
     }
 
-    pub async fn set_printer_job_id(&self, id: &str, printer_job_id: i64) -> AppResult<()> {
-        sqlx::query("UPDATE jobs SET printer_job_id = $1 WHERE id = $2")
-            .bind(printer_job_id)
-            .bind(id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
+    pub async fn set_printer_job_id(
+        &self,
+        id: &str,
+        printer_job_id: i64,
+        fence: Option<&str>,
+    ) -> AppResult<bool> {
+        let sql = fenced("UPDATE jobs SET printer_job_id = $1 WHERE id = $2", 3, fence);
+        let query = sqlx::query(&sql).bind(printer_job_id).bind(id);
+        run_fenced(self.pool(), query, fence).await
     }
+
+    /// Takes the delivery of a job in `printing` that the server prints, for the run
+    /// `token` of `instance`, until `until_ms`: when no run holds it, its lease has run
+    /// out, or (`take_from`) a previous run of the instance so named held it. False when
+    /// another run holds it, or the job is not (or no longer) the server's to print.
+    pub async fn claim_delivery(
+        &self,
+        id: &str,
+        instance: &str,
+        token: &str,
+        until_ms: i64,
+        take_from: Option<&str>,
+    ) -> AppResult<bool> {
+        let also = if take_from.is_some() { " OR delivery_instance = $6" } else { "" };
+        let sql = format!(
+            "UPDATE jobs SET delivery_instance = $1, delivery_token = $2, lease_until_ms = $3 \
+             WHERE id = $4 AND state = 'printing' AND holder IS NULL \
+             AND (delivery_token IS NULL OR lease_until_ms < $5{also})"
+        );
+        let mut query =
+            sqlx::query(&sql).bind(instance).bind(token).bind(until_ms).bind(id).bind(self.now_ms());
+        if let Some(from) = take_from {
+            query = query.bind(from);
+        }
+        Ok(query.execute(self.pool()).await?.rows_affected() == 1)
+    }
+
+    /// Extends the lease `token` holds on a job; false when it holds it no longer.
+    pub async fn renew_delivery(&self, id: &str, token: &str, until_ms: i64) -> AppResult<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET lease_until_ms = $1 WHERE id = $2 AND delivery_token = $3 AND state = 'printing'",
+        )
+        .bind(until_ms)
+        .bind(id)
+        .bind(token)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Jobs in `printing` the server prints whose delivery no run holds now (none took
+    /// it yet, or its lease ran out), oldest first.
+    pub async fn deliveries_to_take(&self) -> AppResult<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT id FROM jobs WHERE state = 'printing' AND holder IS NULL \
+             AND (delivery_token IS NULL OR lease_until_ms < $1) ORDER BY created_at_ms",
+        )
+        .bind(self.now_ms())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get::<String, _>(0)?)).collect()
+    }
+}
+
+/// `sql` (whose last placeholder is `$(n-1)`) with, given a fence, `AND delivery_token = $n`.
+fn fenced(sql: &str, n: usize, fence: Option<&str>) -> String {
+    match fence {
+        Some(_) => format!("{sql} AND delivery_token = ${n}"),
+        None => sql.to_string(),
+    }
+}
+
+/// Runs a query made with [`fenced`], binding the fence; whether it changed the job
+/// (always true without a fence).
+async fn run_fenced<'q>(
+    pool: &sqlx::AnyPool,
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    fence: Option<&'q str>,
+) -> AppResult<bool> {
+    let query = match fence {
+        Some(token) => query.bind(token),
+        None => query,
+    };
+    let done = query.execute(pool).await?;
+    Ok(fence.is_none() || done.rows_affected() == 1)
 }
