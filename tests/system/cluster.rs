@@ -90,9 +90,11 @@ fn fifty_jobs_printing_when_two_instances_start_together_print_once_and_are_char
     for n in 0..50 {
         submit(&server_a, &alice, &format!("job-{n}.pdf"));
     }
-    // A dies with fifty jobs on their way; their leases run out while it is down.
+    // A dies with fifty jobs on their way (none sent: the printer never answered); their
+    // leases run out while it is down, and the printer comes back.
     server_a.stop();
     std::thread::sleep(Duration::from_secs(3));
+    printer.wake();
 
     // Both start at once: each takes up what it can claim.
     let config_b = b.config.to_str().unwrap().to_string();
@@ -104,7 +106,6 @@ fn fifty_jobs_printing_when_two_instances_start_together_print_once_and_are_char
         let other = s.spawn(|| ServerProcess::start(&["serve", "--config", &config_b]));
         (again.join().unwrap(), other.join().unwrap())
     });
-    printer.wake();
 
     let jobs = all_printed(&server_b, &alice, 50);
     assert_eq!(jobs.len(), 50);
