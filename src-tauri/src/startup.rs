@@ -91,6 +91,10 @@ pub fn claim_client() -> Launch {
         }
         match tauri::async_runtime::block_on(ream_client::agent::ask(&AgentRequest::OpenWindow)) {
             Some(AgentReply::Done) => return Launch::Shown,
+            // Quitting: its claim comes free in a moment (the user quit and started again).
+            Some(AgentReply::Refused { code, .. }) if code == "QUITTING" => {
+                std::thread::sleep(std::time::Duration::from_millis(100))
+            }
             Some(AgentReply::Refused { message, .. }) => return Launch::Refused(message),
             Some(_) | None if std::time::Instant::now() >= deadline => {
                 return Launch::Refused("it does not answer".into())
@@ -111,7 +115,13 @@ pub fn setup(app: &mut App, options: Options) -> Result<(), Box<dyn std::error::
     }
     notify::on_click(app.handle());
     let handle = app.handle().clone();
-    engine.set_window_opener(move || window::show(&handle));
+    engine.set_window_opener(move || {
+        let open = !window::quitting();
+        if open {
+            window::show(&handle);
+        }
+        open
+    });
     if !options.hidden {
         window::show(app.handle());
     }

@@ -103,10 +103,22 @@ pub fn on_window_event(window: &tauri::Window, event: &tauri::WindowEvent) {
     }
 }
 
+/// Set once the app is on its way out: a launch then waits for its claim instead of
+/// having a window opened by an app that is about to end.
+static QUITTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn quitting() -> bool {
+    QUITTING.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// The app outlives its window: with the last one closed it goes on in the tray. An exit
 /// asked for with a code (Quit) goes ahead.
 pub fn on_run_event(_app: &AppHandle, event: RunEvent) {
-    if let RunEvent::ExitRequested { code: None, api, .. } = event {
-        api.prevent_exit();
+    match event {
+        RunEvent::ExitRequested { code: None, api, .. } => api.prevent_exit(),
+        RunEvent::ExitRequested { .. } | RunEvent::Exit => {
+            QUITTING.store(true, std::sync::atomic::Ordering::SeqCst)
+        }
+        _ => {}
     }
 }

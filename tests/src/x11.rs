@@ -18,6 +18,14 @@ impl Display {
     #[track_caller]
     pub fn open() -> Display {
         let x = xlib::Xlib::open().expect("libX11 (Debian libx11-6)");
+        // Windows of other tests' apps come and go while the tree is walked: an error
+        // about one that just went (BadWindow) is no reason to end the test process,
+        // which is what Xlib's default handler does.
+        unsafe extern "C" fn ignore(_: *mut xlib::Display, _: *mut xlib::XErrorEvent) -> std::os::raw::c_int {
+            0
+        }
+        // SAFETY: the handler touches nothing; it is process-wide, as the tests want.
+        unsafe { (x.XSetErrorHandler)(Some(ignore)) };
         // SAFETY: a null name opens $DISPLAY; the result is checked.
         let display = unsafe { (x.XOpenDisplay)(ptr::null()) };
         assert!(!display.is_null(), "cannot open the X display (is DISPLAY set? scripts run under xvfb-run)");

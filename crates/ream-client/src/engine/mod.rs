@@ -100,8 +100,9 @@ struct Inner {
     local_port: std::sync::atomic::AtomicU16,
     /// The largest document the server takes, as it last said (0: not known yet).
     max_job_bytes: std::sync::atomic::AtomicU64,
-    /// Opens the front end's window, when it has one (the desktop app).
-    window: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
+    /// Opens the front end's window, when it has one (the desktop app); false when it
+    /// cannot (the app is quitting).
+    window: std::sync::OnceLock<Box<dyn Fn() -> bool + Send + Sync>>,
 }
 
 #[derive(Clone)]

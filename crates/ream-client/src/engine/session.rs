@@ -77,8 +77,10 @@ impl Engine {
     }
 
     /// How this front end opens its window, for a second launch of the app
-    /// ([`AgentRequest::OpenWindow`]). Set once; a client without a window never sets it.
-    pub fn set_window_opener(&self, open: impl Fn() + Send + Sync + 'static) {
+    /// ([`AgentRequest::OpenWindow`]); `open` answers false when it cannot (quitting,
+    /// refused as `QUITTING`: the launch waits for the claim instead). Set once; a client
+    /// without a window never sets it.
+    pub fn set_window_opener(&self, open: impl Fn() -> bool + Send + Sync + 'static) {
         if self.inner.window.set(Box::new(open)).is_err() {
             tracing::warn!("the window opener was set already");
         }
@@ -141,10 +143,11 @@ impl Engine {
             }
             AgentRequest::OpenWindow => {
                 return match self.inner.window.get() {
-                    Some(open) => {
-                        open();
-                        AgentReply::Done
-                    }
+                    Some(open) if open() => AgentReply::Done,
+                    Some(_) => AgentReply::Refused {
+                        code: "QUITTING".into(),
+                        message: "the running Ream client is quitting".into(),
+                    },
                     None => refused(ClientError::Config(
                         "the running Ream client (`ream run`) has no window".into(),
                     )),
