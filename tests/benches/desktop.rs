@@ -23,8 +23,8 @@ use ream_system_tests::server::Site;
 use ream_system_tests::sleep;
 use ream_system_tests::x11::Display;
 
-/// Long enough for memory to settle after a change of state (a bench, not a test: the
-/// figures are read after it, nothing depends on it).
+/// Long enough for memory to settle after a change of state, in a full run (the
+/// figures are read after it, nothing depends on it; the smoke run reads at once).
 const SETTLE_MS: u64 = 3_000;
 
 fn main() {
@@ -44,7 +44,7 @@ fn main() {
         });
         startups.push(app.launched.elapsed().as_secs_f64());
         if at_login.is_empty() {
-            sleep(SETTLE_MS);
+            settle(full);
             at_login = memory_of_tree(app.app_pid().expect("the app runs"));
         }
     }
@@ -58,20 +58,20 @@ fn main() {
     app.wait_until("serving the local printer", within, |_| {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
-    sleep(SETTLE_MS);
+    settle(full);
     let tray_fresh = memory_of_tree(app.pid());
     let again = app.again().output().expect("start ream-desktop again");
     assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
     app.wait_until("the window", within, |app| {
         !display.windows_of(app.pid(), "Ream").is_empty() && !app.web_processes().is_empty()
     });
-    sleep(SETTLE_MS);
+    settle(full);
     let window_open = memory_of_tree(app.pid());
     display.close(display.windows_of(app.pid(), "Ream")[0]);
     app.wait_until("the window gone", within, |app| {
         display.windows_of(app.pid(), "Ream").is_empty() && app.web_processes().is_empty()
     });
-    sleep(SETTLE_MS);
+    settle(full);
     let tray_after = memory_of_tree(app.pid());
     assert!(app.running(), "the app ended with its window");
 
@@ -89,6 +89,12 @@ fn main() {
     report("window open, from the tray", &window_open, 200);
     report("in the tray, started hidden", &tray_fresh, 60);
     report("in the tray, the window closed again", &tray_after, 60);
+}
+
+fn settle(full: bool) {
+    if full {
+        sleep(SETTLE_MS);
+    }
 }
 
 fn report(state: &str, processes: &[Memory], anchor_mb: u64) {
