@@ -391,16 +391,25 @@ impl Desktop {
         });
     }
 
-    /// Types `text` into the element matching `css` (see [`keys`] for Enter and others).
+    /// Types `text` into the element matching `css` (see [`keys`] for Enter and others):
+    /// focuses it, then presses the keys wherever the focus is, as a keyboard does. (A
+    /// WebDriver "send keys" to the element would type into that element even once the
+    /// screen was drawn again around the user and it replaced, its later keys lost; the
+    /// focus moves to the field that replaces it.)
     #[track_caller]
     pub fn send_keys(&self, css: &str, text: &str) {
-        self.on_element(css, "type into", |el| {
-            self.try_request(
-                reqwest::Method::POST,
-                &self.session_path(&format!("/element/{}/value", el.0)),
-                Some(json!({ "text": text })),
-            )
+        let focus = "const el = document.querySelector(arguments[0]); \
+                     if (!el) return false; el.focus(); return document.activeElement === el;";
+        self.wait_for(&format!("{css} focused"), UI_WAIT, |app| {
+            (app.execute(focus, json!([css])) == json!(true)).then_some(())
         });
+        let mut actions = Vec::new();
+        for key in text.chars() {
+            actions.push(json!({ "type": "keyDown", "value": key.to_string() }));
+            actions.push(json!({ "type": "keyUp", "value": key.to_string() }));
+        }
+        let actions = json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": actions }] });
+        self.request(reqwest::Method::POST, &self.session_path("/actions"), Some(actions));
     }
 
     /// Presses `key` (see [`keys`]) wherever the keyboard focus is.
