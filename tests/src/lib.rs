@@ -4,9 +4,11 @@
 
 pub mod client;
 pub mod desktop;
+pub mod haproxy;
 pub mod pdf;
 pub mod printer;
 pub mod procs;
+pub mod s3;
 pub mod server;
 pub mod x11;
 

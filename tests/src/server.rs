@@ -11,6 +11,8 @@ use crate::client::Run;
 /// A running (or stopped) server process; killed when dropped.
 pub struct ServerProcess {
     args: Vec<String>,
+    /// Set in its environment at every start (`start_with_env`).
+    env: Vec<(String, String)>,
     child: Option<Child>,
     /// Where its log goes, when kept for the test (`start_logged`).
     log: Option<PathBuf>,
@@ -25,16 +27,18 @@ impl ServerProcess {
         ServerProcess::start_with_log(args, None)
     }
 
-    /// Like `start`, with `env` set in the server's environment.
+    /// Like `start`, with `env` set in the server's environment, this time and each
+    /// time it starts again.
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> ServerProcess {
         let mut p = ServerProcess {
             args: args.iter().map(|a| a.to_string()).collect(),
+            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             child: None,
             log: None,
             url: String::new(),
             output: Vec::new(),
         };
-        p.resume_with(env);
+        p.resume();
         p
     }
 
@@ -47,6 +51,7 @@ impl ServerProcess {
     fn start_with_log(args: &[&str], log: Option<PathBuf>) -> ServerProcess {
         let mut p = ServerProcess {
             args: args.iter().map(|a| a.to_string()).collect(),
+            env: Vec::new(),
             child: None,
             log,
             url: String::new(),
@@ -72,6 +77,7 @@ impl ServerProcess {
         let mut command = Command::new(bin("ream-server"));
         command
             .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .envs(env.iter().copied())
             // REAM_TEST_SERVER_LOG=info (or debug) shows what the server logs in a test.
             .env("REAM_LOG", std::env::var("REAM_TEST_SERVER_LOG").unwrap_or_else(|_| "warn".into()))

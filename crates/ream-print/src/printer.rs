@@ -71,12 +71,23 @@ pub async fn presented_fingerprint(uri: &str) -> anyhow::Result<String> {
     seen.context("the printer presented no certificate (is it IPPS?)")
 }
 
-/// A document to print: a plain file, or one in the encrypted spool.
+/// A document to print: a plain file, or one in the encrypted spool, in a file or
+/// elsewhere (an object store).
 #[derive(Clone)]
 pub enum Document {
     Plain(PathBuf),
     Spooled { path: PathBuf, key: crate::spool::SpoolKey },
+    SpooledElsewhere { source: Arc<dyn CipherSource>, key: crate::spool::SpoolKey },
 }
+
+/// Where a spool file kept elsewhere than on this machine's disk is read from.
+pub trait CipherSource: Send + Sync {
+    /// The spool file's bytes (its ciphertext), from the start.
+    fn open(&self) -> futures_util::future::BoxFuture<'static, anyhow::Result<CipherStream>>;
+}
+
+/// A spool file's bytes as they come.
+pub type CipherStream = futures_util::stream::BoxStream<'static, std::io::Result<bytes::Bytes>>;
 
 impl Document {
     /// The document's bytes, streamed from its file (decrypted on the way for a spooled one).
@@ -94,6 +105,7 @@ impl Document {
                 anyhow::ensure!(path.exists(), "the job's document is gone ({})", path.display());
                 crate::spool::read(key, path).boxed()
             }
+            Document::SpooledElsewhere { source, key } => crate::spool::read_stream(key, source.open().await?).boxed(),
         })
     }
 }

@@ -350,13 +350,41 @@ pub fn read(
     key: &SpoolKey,
     path: &Path,
 ) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static {
-    let cipher = Aes256Gcm::new(&key.0);
     let path = path.to_path_buf();
+    decrypted(key, move || {
+        Ok(std::io::BufReader::with_capacity(WRITE_BUFFER, std::fs::File::open(&path)?))
+    })
+}
+
+/// The document back from a spool file's bytes streamed from elsewhere (an object
+/// store), as [`read`] does from a file. Call from within the Tokio runtime.
+pub fn read_stream<S>(
+    key: &SpoolKey,
+    ciphertext: S,
+) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static
+where
+    S: futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + Unpin + 'static,
+{
+    // The decrypting thread reads the stream as a plain reader, blocking on it there.
+    let bridge = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(ciphertext));
+    decrypted(key, move || Ok(std::io::BufReader::with_capacity(WRITE_BUFFER, bridge)))
+}
+
+/// The frames read from what `open` gives, decrypted on a blocking thread started on
+/// the stream's first poll.
+fn decrypted<R, O>(
+    key: &SpoolKey,
+    open: O,
+) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static
+where
+    R: std::io::Read,
+    O: FnOnce() -> std::io::Result<R> + Send + 'static,
+{
+    let cipher = Aes256Gcm::new(&key.0);
     let (frames, received) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(IN_FLIGHT);
     let reader = move || {
         let frames_of = || -> std::io::Result<()> {
-            use std::io::Read;
-            let mut file = std::io::BufReader::with_capacity(WRITE_BUFFER, std::fs::File::open(&path)?);
+            let mut file = open()?;
             let mut head = [0u8; 16];
             file.read_exact(&mut head).map_err(|_| broken("no header"))?;
             if &head[..8] != MAGIC {
@@ -423,6 +451,15 @@ mod tests {
         let back = read_all(&key, &path).await.unwrap();
         assert_eq!(back.len(), size);
         assert!(back == data);
+        // The same bytes streamed in odd pieces, as from an object store.
+        let pieces: Vec<std::io::Result<bytes::Bytes>> =
+            stored.chunks(7919).map(|c| Ok(bytes::Bytes::copy_from_slice(c))).collect();
+        let streamed = read_stream(&key, futures_util::stream::iter(pieces))
+            .map_ok(|b| b.to_vec())
+            .try_concat()
+            .await
+            .unwrap();
+        assert!(streamed == data);
     }
 
     #[tokio::test]

@@ -58,11 +58,49 @@ pub struct ClusterConfig {
     /// renews every third of it): after an instance dies, its jobs wait this long
     /// before another takes them up.
     pub lease_seconds: u64,
+    /// On PostgreSQL, changes reach the push channel as the database announces them;
+    /// one announced while this instance's listening connection was down is lost, so the
+    /// watched accounts are read again after each reconnection and every this many
+    /// seconds besides.
+    pub push_catch_up_seconds: u64,
+    /// Documents in an S3-compatible object store rather than in `spool_dir`.
+    pub s3: Option<S3Config>,
+}
+
+/// An S3-compatible object store for the spooled documents (`[cluster.s3]`). Its
+/// credentials come from the environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`),
+/// never from this file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Config {
+    pub bucket: String,
+    /// The store's URL (`http://…` allowed), for a store other than Amazon's.
+    pub endpoint: Option<String>,
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// The folder within the bucket.
+    #[serde(default = "default_prefix")]
+    pub prefix: String,
+}
+
+fn default_region() -> String {
+    "us-east-1".into()
+}
+
+fn default_prefix() -> String {
+    "spool".into()
 }
 
 impl Default for ClusterConfig {
     fn default() -> Self {
-        ClusterConfig { instance_id: None, spool_key_file: None, spool_dir: None, lease_seconds: 30 }
+        ClusterConfig {
+            instance_id: None,
+            spool_key_file: None,
+            spool_dir: None,
+            lease_seconds: 30,
+            push_catch_up_seconds: 30,
+            s3: None,
+        }
     }
 }
 
@@ -256,6 +294,14 @@ impl Config {
         anyhow::ensure!(
             (1..=3_600).contains(&self.cluster.lease_seconds),
             "cluster.lease_seconds must be between 1 and 3600"
+        );
+        anyhow::ensure!(
+            (1..=86_400).contains(&self.cluster.push_catch_up_seconds),
+            "cluster.push_catch_up_seconds must be between 1 and 86400"
+        );
+        anyhow::ensure!(
+            self.cluster.s3.is_none() || self.cluster.spool_dir.is_none(),
+            "cluster.spool_dir and cluster.s3 both say where documents go: keep one"
         );
         if let Some(id) = &self.cluster.instance_id {
             anyhow::ensure!(

@@ -3,7 +3,8 @@
 //!
 //! Layers, each only calling the ones below it:
 //! `api` (HTTP, OpenAPI) → `admin`, `auth`, `views` (rules) → `store` (SQL) ;
-//! `push` follows the store for the WebSocket channel; `server` wires them up.
+//! `push` follows the store for the WebSocket channel; `documents` keeps the spooled
+//! documents (a folder or an object store); `server` wires them up.
 
 pub mod admin;
 pub mod api;
@@ -11,6 +12,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod documents;
 pub mod error;
 pub mod printing;
 pub mod proxies;

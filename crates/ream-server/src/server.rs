@@ -22,12 +22,14 @@ pub async fn open_state(config: Config, clock: SharedClock) -> anyhow::Result<Ap
     let spool_key = spool_key(&config)?;
     let store = Store::open(&config.database_url(), clock.clone()).await?;
     let delivery = Arc::new(crate::printing::DeliveryRun::new(config.instance()));
+    let documents = crate::documents::Documents::from_config(&config)?;
     Ok(AppState {
         store,
         config: Arc::new(config),
         clock,
         key,
         spool_key,
+        documents,
         hub: Arc::new(Hub::default()),
         delivery,
     })
@@ -120,8 +122,26 @@ fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     Ok(socket.into())
 }
 
+/// Each client holds a socket open (its push channel): the soft limit on open files,
+/// often 1024, is raised to the hard one that the system allows.
+fn raise_open_files_limit() {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit and setrlimit read and write only the struct given.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 || limit.rlim_cur >= limit.rlim_max {
+            return;
+        }
+        let before = limit.rlim_cur;
+        limit.rlim_cur = limit.rlim_max;
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+            tracing::debug!(from = before, to = limit.rlim_max, "raised the open files limit");
+        }
+    }
+}
+
 /// Serves until the process ends. `on_start` runs once the socket is bound.
 pub async fn serve(state: AppState, on_start: impl FnOnce(&Started)) -> anyhow::Result<()> {
+    raise_open_files_limit();
     let config = state.config.clone();
     let tls = tls::setup(&config)?;
     let listener = listen(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -132,7 +152,9 @@ pub async fn serve(state: AppState, on_start: impl FnOnce(&Started)) -> anyhow::
         std::net::IpAddr::V6(ip) => format!("[{ip}]"),
         ip => ip.to_string(),
     };
-    tokio::spawn(state.hub.clone().run_poller(state.store.clone()));
+    state.documents.clear_staging();
+    let catch_up = std::time::Duration::from_secs(config.cluster.push_catch_up_seconds);
+    tokio::spawn(state.hub.clone().run(state.store.clone(), catch_up));
     tokio::spawn(crate::printing::resume(state.clone()));
     tokio::spawn(crate::printing::take_over(state.clone()));
     let janitor = state.clone();

@@ -16,6 +16,8 @@ pub struct AppState {
     pub key: ServerKey,
     /// Encrypts the documents in the spool (`spool.key` in the data directory).
     pub spool_key: ream_print::spool::SpoolKey,
+    /// Where the spooled documents are kept.
+    pub documents: crate::documents::Documents,
     pub hub: Arc<Hub>,
     /// This run as a deliverer of print jobs (`printing::delivery`).
     pub delivery: Arc<crate::printing::DeliveryRun>,

@@ -12,11 +12,10 @@
 //! follows it on the printer if the printer has it already.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use ream_print::printer::{self as ipp_printer, Document, JobStatus, Outcome};
+use ream_print::printer::{self as ipp_printer, JobStatus, Outcome};
 use ream_wire::{DeliveryReport, ErrorCode, Job, JobState, PrintCheck, ReleaseMode};
 
 use super::{drop_spool, owned, queue_of};
@@ -172,7 +171,7 @@ async fn try_deliver(state: &AppState, job_id: &str, token: &str) -> anyhow::Res
     } else {
         job
     };
-    let document = Document::Spooled { path: PathBuf::from(&spool), key: state.spool_key.clone() };
+    let document = state.documents.document(&spool, &state.spool_key)?;
     let request = ipp_printer::PrintRequest {
         document: &document,
         job_name: &job.name,

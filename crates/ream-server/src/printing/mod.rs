@@ -25,8 +25,6 @@ mod offline;
 mod release;
 mod submit;
 
-use std::path::PathBuf;
-
 pub use delivery::{deliver, report_outcome, resume, take_over, DeliveryRun};
 pub use dialog::{answer, dialog};
 pub use local::{authorise_local, local_terms, monitoring_info};
@@ -39,10 +37,6 @@ use ream_wire::Job;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store::{JobRow, QueueRow, UserRow};
-
-fn spool_dir(state: &AppState) -> PathBuf {
-    state.config.spool_dir()
-}
 
 fn owned(job: &JobRow, user: &UserRow) -> AppResult<()> {
     // Someone else's job is as good as absent: its existence is not disclosed.
@@ -57,8 +51,10 @@ async fn queue_of(state: &AppState, job: &JobRow) -> AppResult<QueueRow> {
 }
 
 async fn drop_spool(state: &AppState, job: &JobRow) {
-    if let Some(f) = &job.spool_file {
-        let _ = tokio::fs::remove_file(f).await;
+    if let Some(at) = &job.spool_file {
+        if let Err(e) = state.documents.remove(at).await {
+            tracing::warn!(job = %job.id, error = %format!("{e:#}"), "cannot delete a job's document");
+        }
         let _ = state.store.clear_job_spool(&job.id).await;
     }
 }

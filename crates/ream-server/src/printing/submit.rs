@@ -5,14 +5,12 @@
 //! (`store::ledger`), then printed or held. A submission repeated under the same client
 //! job id (its answer was lost) returns the job made the first time.
 
-use std::path::PathBuf;
-
 use futures_util::{StreamExt, TryStreamExt};
-use ream_print::spool::{self, CountError};
+use ream_print::spool::CountError;
 use ream_wire::{ErrorCode, Job, JobAnswer, JobState, JobSubmission, ReleaseMode, SpoolingMode};
 
 use super::dialog::{choices, run_first_pass, settle};
-use super::{deliver, spool_dir};
+use super::deliver;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store::{NewJob, QueueRow, UserRow};
@@ -36,29 +34,19 @@ async fn queue_for(state: &AppState, name: Option<&str>) -> AppResult<QueueRow> 
 /// its pages, where it is, its size. Refused past `max_job_bytes`, and with `SPOOL_FULL`
 /// past what the user's other kept documents leave of `max_user_spool_bytes` or when the
 /// disk is full.
-async fn spool_document<S, E>(state: &AppState, user: &UserRow, body: S) -> AppResult<(i64, PathBuf, u64)>
+async fn spool_document<S, E>(state: &AppState, user: &UserRow, body: S) -> AppResult<(i64, String, u64)>
 where
     S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
-    let dir = spool_dir(state);
-    tokio::fs::create_dir_all(&dir).await.map_err(anyhow::Error::from)?;
-    // Documents are nobody's business but the server's.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let private = std::fs::Permissions::from_mode(0o700);
-        tokio::fs::set_permissions(&dir, private).await.map_err(anyhow::Error::from)?;
-    }
-    let path = dir.join(format!("{}.spool", uuid::Uuid::new_v4()));
     let body = tokio_util::io::StreamReader::new(body.map_err(|e| {
         std::io::Error::new(std::io::ErrorKind::ConnectionAborted, format!("upload broke off: {e}"))
     }));
     let kept = u64::try_from(state.store.spooled_bytes_of(&user.id).await?).unwrap_or(0);
     let room = state.config.max_user_spool_bytes.saturating_sub(kept);
     let limit = state.config.max_job_bytes.min(room);
-    match spool::write_counted(&state.spool_key, body, &path, limit).await {
-        Ok((bytes, pages)) => Ok((pages, path, bytes)),
+    match state.documents.put(&state.spool_key, body, limit).await {
+        Ok((bytes, pages, at)) => Ok((pages, at, bytes)),
         Err(CountError::Document(reason)) => Err(AppError::new(ErrorCode::DocumentInvalid, reason)),
         Err(CountError::TooLarge(_)) if room < state.config.max_job_bytes => Err(AppError::new(
             ErrorCode::SpoolFull,
@@ -76,7 +64,7 @@ where
             Err(AppError::invalid(e.to_string()))
         }
         Err(CountError::Io(e)) if e.kind() == std::io::ErrorKind::StorageFull => {
-            tracing::error!(dir = %dir.display(), "the spool's disk is full: uploads are refused");
+            tracing::error!("the spool's disk is full: uploads are refused");
             Err(AppError::new(
                 ErrorCode::SpoolFull,
                 "the server's disk is full; the document is not taken now",
@@ -143,7 +131,6 @@ where
         sub.media.as_deref().unwrap_or("iso_a4_210x297mm"),
     );
     let direct = queue.queue.release == ReleaseMode::Direct;
-    let spool = path.as_ref().map(|p| p.to_string_lossy().to_string());
     // A queue with a script: the job waits until the script has had its say.
     let ask = choices.ask() || queue.queue.script.is_some();
     // What needs no asking is settled now.
@@ -171,7 +158,7 @@ where
         duplex,
         media: &media,
         price_cents: price(&printer.price, pages, sub.copies, colour, duplex, &media),
-        spool_file: spool.as_deref(),
+        spool_file: path.as_deref(),
         holder: if path.is_none() { sub.holder.as_deref() } else { None },
         printer_id: if state_now == JobState::Printing { Some(&printer.id) } else { None },
         account_kind: payment,
@@ -185,8 +172,8 @@ where
     let job = match state.store.insert_job(&new).await {
         Ok(job) => job,
         Err(e) => {
-            if let Some(path) = &path {
-                let _ = tokio::fs::remove_file(path).await;
+            if let Some(at) = &path {
+                let _ = state.documents.remove(at).await;
             }
             // The same job submitted twice at once: the other submission made it.
             if let (ErrorCode::Conflict, Some(id)) = (e.code(), client_job_id) {

@@ -48,7 +48,12 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     clock: SharedClock,
+    url: std::sync::Arc<str>,
 }
+
+/// The PostgreSQL channel on which a bump of a user's `version` is announced, as
+/// `"<user id> <version>"` (see [`Store::open`]'s trigger and `crate::push`).
+pub const ACCOUNT_CHANNEL: &str = "ream_account";
 
 impl Store {
     /// Connects and brings the schema up to date.
@@ -71,7 +76,35 @@ impl Store {
             .await
             .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
         MIGRATOR.run(&pool).await.map_err(|e| anyhow::anyhow!("cannot migrate the database: {e}"))?;
-        Ok(Store { pool, backend, clock })
+        if backend == Backend::Postgres {
+            announce_account_changes(&pool).await.map_err(|e| anyhow::anyhow!("cannot set up push: {e}"))?;
+        }
+        Ok(Store { pool, backend, clock, url: url.into() })
+    }
+
+    /// A PostgreSQL listener on [`ACCOUNT_CHANNEL`], on a connection of its own.
+    pub async fn account_listener(&self) -> anyhow::Result<sqlx::postgres::PgListener> {
+        anyhow::ensure!(self.backend == Backend::Postgres, "only PostgreSQL announces changes");
+        let mut listener = sqlx::postgres::PgListener::connect(&self.url).await?;
+        listener.listen(ACCOUNT_CHANNEL).await?;
+        Ok(listener)
+    }
+
+    /// The current versions of these users (those that exist).
+    pub async fn versions_of(&self, user_ids: &[String]) -> AppResult<Vec<(String, i64)>> {
+        let mut out = Vec::with_capacity(user_ids.len());
+        for chunk in user_ids.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!("SELECT id, version FROM users WHERE id IN ({})", marks.join(", "));
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(id);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                out.push((row.try_get(0)?, row.try_get(1)?));
+            }
+        }
+        Ok(out)
     }
 
     pub fn backend(&self) -> Backend {
@@ -98,6 +131,31 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// On PostgreSQL every bump of a user's `version`, whoever makes it (any instance, or
+/// `ream-server admin`), is announced on [`ACCOUNT_CHANNEL`] by a trigger: the
+/// notification goes out when the transaction that bumped it commits, never before, and
+/// not at all if it rolls back. Not a migration, as migrations are portable SQL; made
+/// idempotently at each start, under a lock, as several instances may start at once.
+async fn announce_account_changes(pool: &AnyPool) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    // Any fixed number: the instances only need to agree on it.
+    sqlx::query("SELECT pg_advisory_xact_lock(7265616)").execute(&mut *tx).await?;
+    sqlx::query(&format!(
+        "CREATE OR REPLACE FUNCTION ream_announce_account() RETURNS trigger AS $$ \
+         BEGIN PERFORM pg_notify('{ACCOUNT_CHANNEL}', NEW.id || ' ' || NEW.version); RETURN NULL; END \
+         $$ LANGUAGE plpgsql"
+    ))
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "CREATE OR REPLACE TRIGGER ream_announce_account AFTER UPDATE OF version ON users \
+         FOR EACH ROW WHEN (NEW.version <> OLD.version) EXECUTE FUNCTION ream_announce_account()",
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
 }
 
 pub fn new_id() -> String {
