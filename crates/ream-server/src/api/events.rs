@@ -68,58 +68,102 @@ async fn send(socket: &mut WebSocket, event: &PushEvent) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One channel. What it waits on while idle is all it holds then: each step that talks
+/// to the database runs boxed, so that its state (sqlx's futures are large) is not
+/// reserved in every idle channel's task (thousands of them stay open).
 async fn serve(
     state: AppState,
     ctx: AuthContext,
     holder: Option<String>,
     mut socket: WebSocket,
 ) -> anyhow::Result<()> {
-    let user_id = ctx.user.id.clone();
-    let mut changes = state.hub.watch(&user_id, ctx.user.version);
-    let mut sent_version = ctx.user.version;
-    send(&mut socket, &PushEvent::Account { account: account_view(&state, &ctx.user).await? }).await?;
-    // Released jobs this client keeps the documents of: asked for once per connection.
-    let mut asked: HashSet<String> = HashSet::new();
-    if let Some(holder) = &holder {
-        for job in state.store.jobs_to_print_at(&user_id, holder).await? {
-            ask_to_print(&state, &mut socket, &ctx.user.username, &job, &mut asked).await?;
-        }
-    }
-    // Job changes since the channel opened, each sent once per change.
-    let opened = state.now_ms();
-    let mut jobs_sent: HashMap<String, i64> = HashMap::new();
+    let mut live = Live {
+        user_id: ctx.user.id.clone(),
+        username: ctx.user.username.clone(),
+        session_id: ctx.session.id.clone(),
+        holder,
+        sent_version: ctx.user.version,
+        asked: HashSet::new(),
+        opened: state.now_ms(),
+        jobs_sent: HashMap::new(),
+    };
+    let mut changes = state.hub.watch(&live.user_id, ctx.user.version);
+    Box::pin(live.start(&state, &ctx, &mut socket)).await?;
+    drop(ctx);
     let mut check = tokio::time::interval(SESSION_CHECK);
     loop {
         tokio::select! {
             changed = changes.changed() => {
                 changed?;
-                if let Some(reason) = ended(&state, &ctx.session.id).await? {
-                    return close(&mut socket, reason).await;
-                }
-                let user = state.store.user_by_id(&user_id).await?;
-                if user.version > sent_version {
-                    sent_version = user.version;
-                    send(&mut socket, &PushEvent::Account { account: account_view(&state, &user).await? }).await?;
-                }
-                for job in state.store.jobs_changed_since(&user_id, opened).await? {
-                    if jobs_sent.get(&job.id) != Some(&job.updated_at_ms) {
-                        jobs_sent.insert(job.id.clone(), job.updated_at_ms);
-                        send(&mut socket, &PushEvent::Job { job: job.view() }).await?;
-                    }
-                    if holder.is_some() && job.holder == holder && job.state() == JobState::Printing {
-                        ask_to_print(&state, &mut socket, &ctx.user.username, &job, &mut asked).await?;
-                    }
+                if Box::pin(live.changed(&state, &mut socket)).await? {
+                    return Ok(());
                 }
             }
             _ = check.tick() => {
-                if let Some(reason) = ended(&state, &ctx.session.id).await? {
-                    return close(&mut socket, reason).await;
+                if Box::pin(live.check(&state, &mut socket)).await? {
+                    return Ok(());
                 }
             }
             msg = socket.recv() => match msg {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(()),
                 Some(Ok(_)) => {} // pings are answered by the library; nothing else is expected
             }
+        }
+    }
+}
+
+/// What a channel keeps between events.
+struct Live {
+    user_id: String,
+    username: String,
+    session_id: String,
+    holder: Option<String>,
+    sent_version: i64,
+    /// Released jobs this client keeps the documents of: asked for once per connection.
+    asked: HashSet<String>,
+    /// Job changes since the channel opened are sent, each once per change.
+    opened: i64,
+    jobs_sent: HashMap<String, i64>,
+}
+
+impl Live {
+    async fn start(&mut self, state: &AppState, ctx: &AuthContext, socket: &mut WebSocket) -> anyhow::Result<()> {
+        send(socket, &PushEvent::Account { account: account_view(state, &ctx.user).await? }).await?;
+        if let Some(holder) = &self.holder {
+            for job in state.store.jobs_to_print_at(&self.user_id, holder).await? {
+                ask_to_print(state, socket, &self.username, &job, &mut self.asked).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The user changed: what changed is sent. Whether the channel ended (its session did).
+    async fn changed(&mut self, state: &AppState, socket: &mut WebSocket) -> anyhow::Result<bool> {
+        if self.check(state, socket).await? {
+            return Ok(true);
+        }
+        let user = state.store.user_by_id(&self.user_id).await?;
+        if user.version > self.sent_version {
+            self.sent_version = user.version;
+            send(socket, &PushEvent::Account { account: account_view(state, &user).await? }).await?;
+        }
+        for job in state.store.jobs_changed_since(&self.user_id, self.opened).await? {
+            if self.jobs_sent.get(&job.id) != Some(&job.updated_at_ms) {
+                self.jobs_sent.insert(job.id.clone(), job.updated_at_ms);
+                send(socket, &PushEvent::Job { job: job.view() }).await?;
+            }
+            if self.holder.is_some() && job.holder == self.holder && job.state() == JobState::Printing {
+                ask_to_print(state, socket, &self.username, &job, &mut self.asked).await?;
+            }
+        }
+        Ok(false)
+    }
+
+    /// Ends the channel, with a word, when its session is over; whether it did.
+    async fn check(&mut self, state: &AppState, socket: &mut WebSocket) -> anyhow::Result<bool> {
+        match ended(state, &self.session_id).await? {
+            Some(reason) => close(socket, reason).await.map(|()| true),
+            None => Ok(false),
         }
     }
 }
