@@ -262,25 +262,8 @@ fn a_pin_set_through_one_instance_logs_in_through_the_other_and_a_top_up_reaches
     // bob's socket is on B; an administrator tops him up through A.
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        use futures_util::StreamExt;
-        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-        use tokio_tungstenite::tungstenite::Message;
-        let mut req = format!("{}/api/v1/me/events", server_b.url.replacen("http", "ws", 1))
-            .into_client_request()
-            .unwrap();
-        req.headers_mut().insert("authorization", format!("Bearer {bob_b}").parse().unwrap());
-        let (mut ws, _) = tokio_tungstenite::connect_async(req).await.expect("websocket on B");
-        let mut next = async || -> Value {
-            // A generous bound: with catch-up polls an hour apart, only PostgreSQL's
-            // notification can bring the change in the test's time.
-            let msg = tokio::time::timeout(Duration::from_secs(30), ws.next()).await.expect("no push event");
-            match msg.expect("socket closed").expect("socket error") {
-                Message::Text(text) => serde_json::from_str(&text).unwrap(),
-                other => panic!("unexpected {other:?}"),
-            }
-        };
-        let first = next().await;
-        assert_eq!((first["type"].as_str(), first["account"]["credit_cents"].as_i64()), (Some("account"), Some(0)));
+        let mut ws = PushSocket::open(&server_b.url, &bob_b).await;
+        assert_eq!(ws.next_account().await["credit_cents"], 0);
         let admin = tokio::task::block_in_place(|| {
             server_a.access_token(json!({ "method": "password", "username": "admin", "password": "admin-demo" }))
         });
@@ -288,16 +271,79 @@ fn a_pin_set_through_one_instance_logs_in_through_the_other_and_a_top_up_reaches
         tokio::task::block_in_place(|| {
             post(&server_a.url, &admin, "/api/v1/admin/users/bob/credit/top-up", json!({ "amount_cents": 350 }))
         });
-        loop {
-            let event = next().await;
-            if event["type"] == "account" && event["account"]["credit_cents"] == 350 {
-                break;
-            }
-        }
-        // Said, not asserted: the bound above is what the test holds to (the benchmark
-        // measures the latency).
+        while ws.next_account().await["credit_cents"] != 350 {}
+        // Said, not asserted: the bound in `next_account` is what the test holds to (the
+        // benchmark measures the latency).
         eprintln!("top-up through A reached the socket on B after {:?}", sent.elapsed());
     });
+}
+
+#[test]
+fn a_change_announced_while_an_instance_could_not_listen_reaches_its_sockets_once_it_listens_again() {
+    let shared = Shared::new();
+    let printer = Printer::start("Attic");
+    let a = Site::with_printer(&shared.instance("a"), "Attic", &printer.uri(), &[&["Direct"]]);
+    let server_a = shared.serve(&a);
+    let bob = server_a.access_token(json!({ "method": "pin", "pin": "5678" }));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let mut ws = PushSocket::open(&server_a.url, &bob).await;
+        assert_eq!(ws.next_account().await["credit_cents"], 0);
+        sqlx::any::install_default_drivers();
+        let site_db = sqlx::AnyPool::connect(&shared.database).await.unwrap();
+        let admin_url = std::env::var("REAM_TEST_POSTGRES").unwrap();
+        let admin = sqlx::AnyPool::connect(&admin_url).await.unwrap();
+        let name = shared.database.rsplit('/').next().unwrap().to_owned();
+        // The instance's listening connection is cut, and no new one may open for now.
+        sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false")).execute(&admin).await.unwrap();
+        let cut: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND query ILIKE 'LISTEN%'",
+        )
+        .bind(&name)
+        .fetch_all(&admin)
+        .await
+        .unwrap();
+        assert_eq!(cut, [true], "the instance listened on one connection");
+        // bob's account changes meanwhile (as another instance would change it): its
+        // announcement reaches nobody.
+        sqlx::query("UPDATE users SET credit_cents = 125, version = version + 1 WHERE username = 'bob'")
+            .execute(&site_db)
+            .await
+            .unwrap();
+        sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true")).execute(&admin).await.unwrap();
+        // Listening again, the instance reads what it watches: bob's socket hears of it,
+        // with the catch-up poll an hour away.
+        while ws.next_account().await["credit_cents"] != 125 {}
+    });
+}
+
+/// A push channel, read by a test.
+struct PushSocket(tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>);
+
+impl PushSocket {
+    async fn open(url: &str, token: &str) -> PushSocket {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = format!("{}/api/v1/me/events", url.replacen("http", "ws", 1)).into_client_request().unwrap();
+        req.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+        PushSocket(tokio_tungstenite::connect_async(req).await.expect("websocket").0)
+    }
+
+    /// The account of the next account event. A generous bound: with catch-up polls an
+    /// hour apart, a change reaches another instance by PostgreSQL's notifications (or
+    /// its catch-up after it listens again) or not in the test's time.
+    async fn next_account(&mut self) -> Value {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(30), self.0.next()).await.expect("no push event");
+            if let Message::Text(text) = msg.expect("socket closed").expect("socket error") {
+                let event: Value = serde_json::from_str(&text).unwrap();
+                if event["type"] == "account" {
+                    return event["account"].clone();
+                }
+            }
+        }
+    }
 }
 
 /// A login from `source` (a loopback address of this machine) through the proxy.
