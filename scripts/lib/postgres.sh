@@ -1,6 +1,8 @@
 # Sourced by scripts: a throwaway PostgreSQL cluster for tests, on loopback.
 # Sets REAM_TEST_POSTGRES to a maintenance database URL; stop it with pg_stop.
-# PostgreSQL refuses to run as root, so as root the cluster runs as `nobody`.
+# PostgreSQL refuses to run as root, so as root the cluster runs as `nobody`. Nothing in it
+# needs to survive a crash (fsync off), and its write-ahead log is kept small: the suite
+# makes a database per test, each copy of the template logged in full.
 
 pg_bin() {
   local name=$1
@@ -28,7 +30,7 @@ pg_start() {
   "${as[@]}" "$initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 >"$PG_DIR/initdb.log" 2>&1 \
     || { cat "$PG_DIR/initdb.log" >&2; return 1; }
   "${as[@]}" "$pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
-    -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null \
+    -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300 -c max_wal_size=96MB -c min_wal_size=32MB" start >/dev/null \
     || { cat "$PG_DIR/server.log" >&2; return 1; }
   PG_AS=("${as[@]}")
   PG_CTL=$pg_ctl
