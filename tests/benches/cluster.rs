@@ -6,7 +6,8 @@
 //! spread over 127.0.0.2 to 127.0.0.201. It reports:
 //! - logins (PIN, an argon2 check each) per second and their p99, at rising rates;
 //! - job registrations (a one-page PDF into a held queue: counted, encrypted, stored in
-//!   the object store) per second and their p99, at rising rates;
+//!   the object store, its price reserved) per second and their p99, at rising rates;
+//!   both spread over forty people;
 //! - push latency, from a top-up's request to its event on every socket, with the
 //!   sockets on the instance that took the top-up and on the other one;
 //! - one instance's memory with 1,000, 5,000 and 10,000 idle push channels, and its CPU
@@ -45,7 +46,9 @@ struct Plan {
     push_sockets: usize,
     idle_levels: Vec<usize>,
     idle_cpu_seconds: u64,
-    compare_rate: f64,
+    compare_rates: Vec<f64>,
+    /// `REAM_BENCH_PARTS` (`load,push,sockets,compare`, all by default): what runs.
+    parts: Vec<String>,
 }
 
 impl Plan {
@@ -56,11 +59,12 @@ impl Plan {
                 seconds: 10.0,
                 login_rates: vec![20.0, 40.0, 60.0, 80.0],
                 job_rates: vec![60.0, 120.0, 150.0, 200.0, 250.0],
-                push_rounds: 100,
-                push_sockets: 20,
+                push_rounds: 200,
+                push_sockets: 1,
                 idle_levels: vec![1_000, 5_000, 10_000],
                 idle_cpu_seconds: 10,
-                compare_rate: 250.0,
+                compare_rates: vec![150.0, 200.0],
+                parts: parts(),
             }
         } else {
             Plan {
@@ -72,15 +76,31 @@ impl Plan {
                 push_sockets: 2,
                 idle_levels: vec![20],
                 idle_cpu_seconds: 1,
-                compare_rate: 8.0,
+                compare_rates: vec![8.0],
+                parts: parts(),
             }
         }
+    }
+}
+
+fn parts() -> Vec<String> {
+    let parts = std::env::var("REAM_BENCH_PARTS").unwrap_or_else(|_| "load,push,sockets,compare".into());
+    parts.split(',').map(str::to_owned).collect()
+}
+
+impl Plan {
+    fn runs(&self, part: &str) -> bool {
+        self.parts.iter().any(|p| p == part)
     }
 }
 
 fn main() {
     let plan = Plan::new(std::env::args().any(|a| a == "--bench"));
     raise_open_files_limit();
+    // Past its capacity a server warns of every slow statement: only errors are shown.
+    if std::env::var_os("REAM_TEST_SERVER_LOG").is_none() {
+        std::env::set_var("REAM_TEST_SERVER_LOG", "error");
+    }
     // The driver keeps to one thread: the machine's cores are for the servers.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let database = runtime.block_on(ream_system_tests::postgres_database());
@@ -104,7 +124,15 @@ fn main() {
     let printer = Printer::start("Bench");
     let a = Site::with_printer(&instance("a"), "Bench", &printer.uri(), &[&["Held", "--release", "pull"]]);
     let b = Site::new("127.0.0.1:0", &instance("b"));
-    a.admin(&["credit", "top-up", "alice", "1000000"], "");
+    // The site's people: registrations and logins are spread over them, as at a site
+    // (one user's jobs all reserve from the same account, one after the other).
+    let people = if plan.full { 40 } else { 3 };
+    let pins: Vec<String> = (0..people).map(|n| format!("{}", 700_000 + n)).collect();
+    for (n, pin) in pins.iter().enumerate() {
+        let name = format!("user{n:02}");
+        a.admin(&["user", "add", &name, "--name", &format!("User {n}"), "--pin-stdin"], &format!("{pin}\n"));
+        a.admin(&["credit", "top-up", &name, "100000"], "");
+    }
     let mut server_a = serve(&a);
     let server_b = serve(&b);
     let driver = Driver::new();
@@ -113,19 +141,26 @@ fn main() {
         println!("smoke run (a trickle, a debug build): the figures below mean nothing");
     }
     runtime.block_on(async {
-        let alice = driver.login(&server_a.url, json!({ "method": "pin", "pin": "1234" })).await;
+        let mut tokens = Vec::new();
+        for pin in &pins {
+            tokens.push(driver.login(&server_a.url, json!({ "method": "pin", "pin": pin })).await);
+        }
+        let tokens = std::sync::Arc::new(tokens);
         let admin = driver
             .login(&server_a.url, json!({ "method": "password", "username": "admin", "password": "admin-demo" }))
             .await;
 
         println!("one instance:");
-        for &rate in &plan.login_rates {
+        let load_rates = if plan.runs("load") { (&plan.login_rates[..], &plan.job_rates[..]) } else { (&[][..], &[][..]) };
+        for &rate in load_rates.0 {
             let url = server_a.url.clone();
+            let pins = pins.clone();
             let stats = driver
-                .open_loop(rate, plan.seconds, move |http| {
+                .open_loop(rate, plan.seconds, move |n, http| {
                     let url = url.clone();
+                    let pin = pins[n % pins.len()].clone();
                     async move {
-                        let body = json!({ "credentials": { "method": "pin", "pin": "1234" } });
+                        let body = json!({ "credentials": { "method": "pin", "pin": pin } });
                         let r = http.post(format!("{url}/api/v1/auth/login")).json(&body).send().await;
                         r.is_ok_and(|r| r.status() == 200)
                     }
@@ -133,13 +168,17 @@ fn main() {
                 .await;
             println!("  logins, offered {rate}/s: {stats}");
         }
-        for &rate in &plan.job_rates {
-            let stats = driver.open_loop(rate, plan.seconds, register(&server_a.url, &alice)).await;
+        for &rate in load_rates.1 {
+            let stats = driver.open_loop(rate, plan.seconds, register(&server_a.url, &tokens)).await;
             let anchor = if rate == 120.0 { " (anchor: p99 under 250 ms at 120/s)" } else { "" };
             println!("  job registrations, offered {rate}/s: {stats}{anchor}");
         }
-        println!("  (anchor: at least 150 job registrations/s)");
-
+        if plan.runs("load") {
+            println!("  (anchor: at least 150 job registrations/s)");
+        }
+        if !plan.runs("push") {
+            return;
+        }
         let same = push_latency(&driver, &server_a.url, &server_a.url, &admin, &plan, 0).await;
         println!("  push, top-up and sockets on one instance: {}", same.latencies());
         let across = push_latency(&driver, &server_a.url, &server_b.url, &admin, &plan, plan.push_rounds).await;
@@ -153,6 +192,9 @@ fn main() {
     // New connections: those kept open went with the process.
     let driver = Driver::new();
     runtime.block_on(async {
+        if !plan.runs("sockets") {
+            return;
+        }
         let alice = driver.login(&server_a.url, json!({ "method": "pin", "pin": "1234" })).await;
         let pid = server_a.pid().unwrap();
         let addr: SocketAddr = server_a.url.strip_prefix("http://").unwrap().parse().unwrap();
@@ -182,29 +224,36 @@ fn main() {
     });
 
     // Two instances behind HAProxy against one.
-    println!("behind HAProxy, job registrations offered {}/s:", plan.compare_rate);
-    for (label, backends) in
-        [("one instance", vec![server_a.url.as_str()]), ("two instances", vec![&server_a.url, &server_b.url])]
-    {
-        let proxy = Haproxy::start(&backends);
-        runtime.block_on(async {
-            let alice = driver.login(&proxy.url, json!({ "method": "pin", "pin": "1234" })).await;
-            let stats = driver.open_loop(plan.compare_rate, plan.seconds, register(&proxy.url, &alice)).await;
-            println!("  {label}: {stats}");
-        });
+    let compare_rates = if plan.runs("compare") { &plan.compare_rates[..] } else { &[][..] };
+    for &rate in compare_rates {
+        println!("behind HAProxy, job registrations offered {rate}/s:");
+        for (label, backends) in
+            [("one instance", vec![server_a.url.as_str()]), ("two instances", vec![&server_a.url, &server_b.url])]
+        {
+            let proxy = Haproxy::start(&backends);
+            runtime.block_on(async {
+                let mut tokens = Vec::new();
+                for pin in &pins {
+                    tokens.push(driver.login(&proxy.url, json!({ "method": "pin", "pin": pin })).await);
+                }
+                let tokens = std::sync::Arc::new(tokens);
+                let stats = driver.open_loop(rate, plan.seconds, register(&proxy.url, &tokens)).await;
+                println!("  {label}: {stats}");
+            });
+        }
     }
     println!("(one machine of 2 cores runs the instances, PostgreSQL, the object store and this driver)");
 }
 
-/// A job registration: a one-page PDF into the held queue.
+/// A job registration: a one-page PDF into the held queue, for the next of the people.
 fn register(
     url: &str,
-    token: &str,
-) -> impl Fn(reqwest::Client) -> futures_util::future::BoxFuture<'static, bool> + Clone + 'static {
-    let (url, token) = (url.to_owned(), token.to_owned());
+    tokens: &std::sync::Arc<Vec<String>>,
+) -> impl Fn(usize, reqwest::Client) -> futures_util::future::BoxFuture<'static, bool> + Clone + 'static {
+    let (url, tokens) = (url.to_owned(), tokens.clone());
     let document = pdf::pages(1);
-    move |http| {
-        let (url, token, document) = (url.clone(), token.clone(), document.clone());
+    move |n, http| {
+        let (url, token, document) = (url.clone(), tokens[n % tokens.len()].clone(), document.clone());
         Box::pin(async move {
             let r = http
                 .post(format!("{url}/api/v1/jobs"))
@@ -253,7 +302,7 @@ impl Driver {
     /// source address.
     async fn open_loop<F, Fut>(&self, rate: f64, seconds: f64, request: F) -> Stats
     where
-        F: Fn(reqwest::Client) -> Fut,
+        F: Fn(usize, reqwest::Client) -> Fut,
         Fut: std::future::Future<Output = bool> + Send + 'static,
     {
         let count = (rate * seconds).round().max(1.0) as usize;
@@ -262,7 +311,7 @@ impl Driver {
         for n in 0..count {
             let at = start + Duration::from_secs_f64(n as f64 / rate);
             tokio::time::sleep_until(at).await;
-            let sent = request(self.clients[n % self.clients.len()].clone());
+            let sent = request(n, self.clients[n % self.clients.len()].clone());
             running.push(tokio::spawn(async move {
                 let ok = sent.await;
                 (ok, at.elapsed(), Instant::now())

@@ -394,4 +394,25 @@ mod tests {
         }
         assert!(toml::from_str::<Config>("typo = 1").is_err());
     }
+
+    #[test]
+    fn the_readmes_cluster_configuration_is_one() {
+        let readme = include_str!("../../../README.md");
+        let start = readme.find("# /etc/ream/server.toml on each instance").expect("the README's example");
+        let block = &readme[start..];
+        let block = &block[..block.find("```").expect("its end")];
+        let c: Config = toml::from_str(block).unwrap();
+        c.validate().unwrap();
+        let s3 = c.cluster.s3.as_ref().expect("documents in an object store");
+        assert_eq!((s3.bucket.as_str(), s3.region.as_str(), s3.prefix.as_str()), ("ream-spool", "us-east-1", "spool"));
+        assert!(c.clustered());
+        assert_eq!(c.trusted_proxies().len(), 1);
+    }
+
+    #[test]
+    fn documents_go_to_one_place() {
+        let both = "[cluster]\nspool_dir = \"/srv/spool\"\n[cluster.s3]\nbucket = \"b\"\n";
+        let err = toml::from_str::<Config>(both).unwrap().validate().unwrap_err().to_string();
+        assert!(err.contains("keep one"), "{err}");
+    }
 }
