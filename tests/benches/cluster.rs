@@ -119,7 +119,9 @@ fn main() {
     };
     let env = s3.env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let serve = |site: &Site| ServerProcess::start_with_env(&["serve", "--config", site.config.to_str().unwrap()], &env);
+    let serve = |site: &Site| {
+        ServerProcess::start_with_env(&["serve", "--config", site.config.to_str().unwrap()], &env)
+    };
 
     let printer = Printer::start("Bench");
     let a = Site::with_printer(&instance("a"), "Bench", &printer.uri(), &[&["Held", "--release", "pull"]]);
@@ -147,11 +149,15 @@ fn main() {
         }
         let tokens = std::sync::Arc::new(tokens);
         let admin = driver
-            .login(&server_a.url, json!({ "method": "password", "username": "admin", "password": "admin-demo" }))
+            .login(
+                &server_a.url,
+                json!({ "method": "password", "username": "admin", "password": "admin-demo" }),
+            )
             .await;
 
         println!("one instance:");
-        let load_rates = if plan.runs("load") { (&plan.login_rates[..], &plan.job_rates[..]) } else { (&[][..], &[][..]) };
+        let load_rates =
+            if plan.runs("load") { (&plan.login_rates[..], &plan.job_rates[..]) } else { (&[][..], &[][..]) };
         for &rate in load_rates.0 {
             let url = server_a.url.clone();
             let pins = pins.clone();
@@ -181,7 +187,8 @@ fn main() {
         }
         let same = push_latency(&driver, &server_a.url, &server_a.url, &admin, &plan, 0).await;
         println!("  push, top-up and sockets on one instance: {}", same.latencies());
-        let across = push_latency(&driver, &server_a.url, &server_b.url, &admin, &plan, plan.push_rounds).await;
+        let across =
+            push_latency(&driver, &server_a.url, &server_b.url, &admin, &plan, plan.push_rounds).await;
         println!("  push, top-up through A, sockets on B: {} (anchor: p99 under 50 ms)", across.latencies());
     });
 
@@ -227,9 +234,10 @@ fn main() {
     let compare_rates = if plan.runs("compare") { &plan.compare_rates[..] } else { &[][..] };
     for &rate in compare_rates {
         println!("behind HAProxy, job registrations offered {rate}/s:");
-        for (label, backends) in
-            [("one instance", vec![server_a.url.as_str()]), ("two instances", vec![&server_a.url, &server_b.url])]
-        {
+        for (label, backends) in [
+            ("one instance", vec![server_a.url.as_str()]),
+            ("two instances", vec![&server_a.url, &server_b.url]),
+        ] {
             let proxy = Haproxy::start(&backends);
             runtime.block_on(async {
                 let mut tokens = Vec::new();
@@ -346,7 +354,10 @@ impl Stats {
     fn of(mut latencies: Vec<Duration>, failed: usize, elapsed: f64) -> Stats {
         latencies.sort();
         let at = |q: f64| {
-            latencies.get(((latencies.len() as f64 * q).ceil() as usize).saturating_sub(1)).copied().unwrap_or_default()
+            latencies
+                .get(((latencies.len() as f64 * q).ceil() as usize).saturating_sub(1))
+                .copied()
+                .unwrap_or_default()
         };
         Stats {
             done: latencies.len(),
@@ -394,7 +405,8 @@ type Socket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 /// A push channel for `token` to the server at `addr`, from the `n`th source address.
 async fn socket(addr: SocketAddr, token: &str, n: usize) -> Socket {
     let tcp = tokio::net::TcpSocket::new_v4().unwrap();
-    tcp.bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + (n % SOURCES as usize) as u8)), 0)).unwrap();
+    tcp.bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + (n % SOURCES as usize) as u8)), 0))
+        .unwrap();
     let stream = tcp.connect(addr).await.unwrap();
     let mut req = format!("ws://{addr}/api/v1/me/events").into_client_request().unwrap();
     req.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
@@ -403,7 +415,12 @@ async fn socket(addr: SocketAddr, token: &str, n: usize) -> Socket {
 
 /// Opens `more` idle sockets, a hundred at a time, each read to its end by a task of
 /// its own (as a client does: it answers the server's pings).
-async fn open_sockets(sockets: &mut Vec<tokio::task::JoinHandle<()>>, addr: SocketAddr, token: &str, more: usize) {
+async fn open_sockets(
+    sockets: &mut Vec<tokio::task::JoinHandle<()>>,
+    addr: SocketAddr,
+    token: &str,
+    more: usize,
+) {
     let from = sockets.len();
     let opened: Vec<Socket> = futures_util::stream::iter(from..from + more)
         .map(|n| socket(addr, token, n))
@@ -437,7 +454,8 @@ async fn push_latency(
                 if let Message::Text(text) = msg {
                     let event: Value = serde_json::from_str(&text).unwrap();
                     if event["type"] == "account" {
-                        let _ = events.send((event["account"]["credit_cents"].as_i64().unwrap(), Instant::now()));
+                        let _ =
+                            events.send((event["account"]["credit_cents"].as_i64().unwrap(), Instant::now()));
                     }
                 }
             }
@@ -462,8 +480,10 @@ async fn push_latency(
         assert!(r.status().is_success(), "top-up: {}", r.status());
         let mut seen = 0;
         while seen < plan.push_sockets {
-            let (credit, at) =
-                tokio::time::timeout(Duration::from_secs(30), received.recv()).await.expect("a push event").unwrap();
+            let (credit, at) = tokio::time::timeout(Duration::from_secs(30), received.recv())
+                .await
+                .expect("a push event")
+                .unwrap();
             if credit == expected {
                 latencies.push(at - sent);
                 seen += 1;

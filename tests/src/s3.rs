@@ -38,7 +38,8 @@ impl S3Server {
         let service = builder.build();
         let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            let runtime =
+                tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
                 let http = ConnBuilder::new(TokioExecutor::new());
@@ -50,14 +51,22 @@ impl S3Server {
                         },
                         _ = &mut stopped => return,
                     };
-                    let connection = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
+                    let connection =
+                        http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
                     tokio::spawn(async move {
                         let _ = connection.await;
                     });
                 }
             });
         });
-        S3Server { endpoint, bucket: bucket.to_owned(), secret_key, root, stop: Some(stop), thread: Some(thread) }
+        S3Server {
+            endpoint,
+            bucket: bucket.to_owned(),
+            secret_key,
+            root,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
     }
 
     /// A server's `[cluster.s3]` section for this store.

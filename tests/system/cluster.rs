@@ -194,7 +194,12 @@ fn a_job_whose_instance_is_killed_while_the_printer_prints_it_is_finished_by_ano
 }
 
 fn post(url: &str, token: &str, path: &str, body: Value) -> Value {
-    let r = reqwest::blocking::Client::new().post(format!("{url}{path}")).bearer_auth(token).json(&body).send().unwrap();
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{url}{path}"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .unwrap();
     assert!(r.status().is_success(), "POST {path}: {}", r.status());
     r.json().unwrap()
 }
@@ -203,7 +208,8 @@ fn post(url: &str, token: &str, path: &str, body: Value) -> Value {
 fn a_job_uploaded_through_one_instance_and_released_through_the_other_prints_once_byte_identical() {
     let shared = Shared::new();
     let printer = Printer::start("Lobby");
-    let a = Site::with_printer(&shared.instance("a"), "Lobby", &printer.uri(), &[&["Pull", "--release", "pull"]]);
+    let a =
+        Site::with_printer(&shared.instance("a"), "Lobby", &printer.uri(), &[&["Pull", "--release", "pull"]]);
     let b = Site::new("127.0.0.1:0", &shared.instance("b"));
     let server_a = shared.serve(&a);
     let server_b = shared.serve(&b);
@@ -255,7 +261,8 @@ fn a_pin_set_through_one_instance_logs_in_through_the_other_and_a_top_up_reaches
 
     // bob asks A for a new PIN; B knows him by it.
     let bob_a = server_a.access_token(json!({ "method": "pin", "pin": "5678" }));
-    let new_pin = post(&server_a.url, &bob_a, "/api/v1/me/pin", json!({}))["pin"].as_str().unwrap().to_string();
+    let new_pin =
+        post(&server_a.url, &bob_a, "/api/v1/me/pin", json!({}))["pin"].as_str().unwrap().to_string();
     let bob_b = server_b.access_token(json!({ "method": "pin", "pin": new_pin }));
     assert_eq!(get(&server_b, &bob_b, "/api/v1/me")["username"], "bob");
 
@@ -265,11 +272,17 @@ fn a_pin_set_through_one_instance_logs_in_through_the_other_and_a_top_up_reaches
         let mut ws = PushSocket::open(&server_b.url, &bob_b).await;
         assert_eq!(ws.next_account().await["credit_cents"], 0);
         let admin = tokio::task::block_in_place(|| {
-            server_a.access_token(json!({ "method": "password", "username": "admin", "password": "admin-demo" }))
+            server_a
+                .access_token(json!({ "method": "password", "username": "admin", "password": "admin-demo" }))
         });
         let sent = Instant::now();
         tokio::task::block_in_place(|| {
-            post(&server_a.url, &admin, "/api/v1/admin/users/bob/credit/top-up", json!({ "amount_cents": 350 }))
+            post(
+                &server_a.url,
+                &admin,
+                "/api/v1/admin/users/bob/credit/top-up",
+                json!({ "amount_cents": 350 }),
+            )
         });
         while ws.next_account().await["credit_cents"] != 350 {}
         // Said, not asserted: the bound in `next_account` is what the test holds to (the
@@ -318,12 +331,15 @@ fn a_change_announced_while_an_instance_could_not_listen_reaches_its_sockets_onc
 }
 
 /// A push channel, read by a test.
-struct PushSocket(tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>);
+struct PushSocket(
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+);
 
 impl PushSocket {
     async fn open(url: &str, token: &str) -> PushSocket {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-        let mut req = format!("{}/api/v1/me/events", url.replacen("http", "ws", 1)).into_client_request().unwrap();
+        let mut req =
+            format!("{}/api/v1/me/events", url.replacen("http", "ws", 1)).into_client_request().unwrap();
         req.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
         PushSocket(tokio_tungstenite::connect_async(req).await.expect("websocket").0)
     }
@@ -335,7 +351,8 @@ impl PushSocket {
         use futures_util::StreamExt;
         use tokio_tungstenite::tungstenite::Message;
         loop {
-            let msg = tokio::time::timeout(Duration::from_secs(30), self.0.next()).await.expect("no push event");
+            let msg =
+                tokio::time::timeout(Duration::from_secs(30), self.0.next()).await.expect("no push event");
             if let Message::Text(text) = msg.expect("socket closed").expect("socket error") {
                 let event: Value = serde_json::from_str(&text).unwrap();
                 if event["type"] == "account" {
@@ -348,8 +365,10 @@ impl PushSocket {
 
 /// A login from `source` (a loopback address of this machine) through the proxy.
 fn login_from(source: [u8; 4], proxy: &str, credentials: Value, forged: Option<&str>) -> reqwest::StatusCode {
-    let http = reqwest::blocking::Client::builder().local_address(std::net::IpAddr::from(source)).build().unwrap();
-    let mut req = http.post(format!("{proxy}/api/v1/auth/login")).json(&json!({ "credentials": credentials }));
+    let http =
+        reqwest::blocking::Client::builder().local_address(std::net::IpAddr::from(source)).build().unwrap();
+    let mut req =
+        http.post(format!("{proxy}/api/v1/auth/login")).json(&json!({ "credentials": credentials }));
     if let Some(forged) = forged {
         req = req.header("x-forwarded-for", forged);
     }
@@ -373,7 +392,12 @@ fn ten_wrong_logins_from_one_address_behind_the_proxy_do_not_lock_out_another() 
     let guesser = [127, 0, 0, 2];
     for n in 0..10 {
         let forged = (n % 2 == 0).then(|| format!("10.9.8.{n}"));
-        let status = login_from(guesser, &proxy.url, json!({ "method": "pin", "pin": format!("90{n:02}") }), forged.as_deref());
+        let status = login_from(
+            guesser,
+            &proxy.url,
+            json!({ "method": "pin", "pin": format!("90{n:02}") }),
+            forged.as_deref(),
+        );
         // The tenth locks the address, and says so.
         assert_eq!(status, if n < 9 { 401 } else { 429 }, "wrong PIN {n}");
     }

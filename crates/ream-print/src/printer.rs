@@ -105,7 +105,9 @@ impl Document {
                 anyhow::ensure!(path.exists(), "the job's document is gone ({})", path.display());
                 crate::spool::read(key, path).boxed()
             }
-            Document::SpooledElsewhere { source, key } => crate::spool::read_stream(key, source.open().await?).boxed(),
+            Document::SpooledElsewhere { source, key } => {
+                crate::spool::read_stream(key, source.open().await?).boxed()
+            }
         })
     }
 }

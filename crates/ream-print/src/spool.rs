@@ -351,9 +351,7 @@ pub fn read(
     path: &Path,
 ) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static {
     let path = path.to_path_buf();
-    decrypted(key, move || {
-        Ok(std::io::BufReader::with_capacity(WRITE_BUFFER, std::fs::File::open(&path)?))
-    })
+    decrypted(key, move || Ok(std::io::BufReader::with_capacity(WRITE_BUFFER, std::fs::File::open(&path)?)))
 }
 
 /// The document back from a spool file's bytes streamed from elsewhere (an object

@@ -404,7 +404,10 @@ mod tests {
         let c: Config = toml::from_str(block).unwrap();
         c.validate().unwrap();
         let s3 = c.cluster.s3.as_ref().expect("documents in an object store");
-        assert_eq!((s3.bucket.as_str(), s3.region.as_str(), s3.prefix.as_str()), ("ream-spool", "us-east-1", "spool"));
+        assert_eq!(
+            (s3.bucket.as_str(), s3.region.as_str(), s3.prefix.as_str()),
+            ("ream-spool", "us-east-1", "spool")
+        );
         assert!(c.clustered());
         assert_eq!(c.trusted_proxies().len(), 1);
     }

@@ -127,7 +127,12 @@ struct Live {
 }
 
 impl Live {
-    async fn start(&mut self, state: &AppState, ctx: &AuthContext, socket: &mut WebSocket) -> anyhow::Result<()> {
+    async fn start(
+        &mut self,
+        state: &AppState,
+        ctx: &AuthContext,
+        socket: &mut WebSocket,
+    ) -> anyhow::Result<()> {
         send(socket, &PushEvent::Account { account: account_view(state, &ctx.user).await? }).await?;
         if let Some(holder) = &self.holder {
             for job in state.store.jobs_to_print_at(&self.user_id, holder).await? {

@@ -9,8 +9,8 @@ use futures_util::{StreamExt, TryStreamExt};
 use ream_print::spool::CountError;
 use ream_wire::{ErrorCode, Job, JobAnswer, JobState, JobSubmission, ReleaseMode, SpoolingMode};
 
-use super::dialog::{choices, run_first_pass, settle};
 use super::deliver;
+use super::dialog::{choices, run_first_pass, settle};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store::{NewJob, QueueRow, UserRow};
