@@ -467,8 +467,15 @@ fn a_grant_or_offline_terms_not_signed_by_the_server_print_nothing() {
     let server = site.serve();
     let alice = person(&server, &site, "1234");
     let _queue = local_queue(&queue, &raw.uri());
-    monitor(&alice);
+    let set_up = monitor(&alice);
     let _undo = Monitored(&alice);
+    let watched = set_up["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|q| q["queue"] == queue.as_str() && q["monitored"] == true);
+    assert!(watched, "{queue} is monitored: {set_up}");
+    assert!(device_of(&queue).starts_with("ream:"), "{queue} leads to Ream's backend: {}", device_of(&queue));
 
     // The job owner's program registers where its "client" listens, as a client does.
     let dir = tempfile::tempdir().unwrap();
@@ -555,6 +562,21 @@ impl Drop for Seat {
 }
 
 /// `lp` as the OS user `user`; the CUPS job id, or what `lp` said when refused.
+/// An OS account of this computer for a person of the test, made if it is missing (the
+/// tests run as root, as CUPS' own tests of several users do).
+fn os_account(name: &str) {
+    if Command::new("id").arg("-u").arg(name).output().unwrap().status.success() {
+        return;
+    }
+    let out = Command::new("useradd")
+        .args(["--system", "--no-create-home", "--shell", "/bin/sh", name])
+        .output()
+        .expect("useradd");
+    // Another run may have made it meanwhile.
+    let exists = Command::new("id").arg("-u").arg(name).output().unwrap().status.success();
+    assert!(exists, "useradd {name}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
 fn lp_as(user: &str, queue: &str, options: &[&str], title: &str, document: &[u8]) -> Result<i64, String> {
     let dir = write_temp(document);
     use std::os::unix::fs::PermissionsExt;
@@ -611,6 +633,8 @@ fn on_a_shared_computer_each_persons_job_reaches_their_own_client_and_account() 
     site.admin(&["credit", "top-up", "bob", "20"], "");
     let server = site.serve();
     let (anna, bert) = ("ream-anna", "ream-bert");
+    os_account(anna);
+    os_account(bert);
     let queue = format!("Shared-{}", free_port());
     let root = Client::new();
     let made = root.run(&["cups", "install", "--shared", "--name", &queue, "--json"], "");
