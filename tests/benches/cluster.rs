@@ -92,6 +92,14 @@ impl Plan {
     fn runs(&self, part: &str) -> bool {
         self.parts.iter().any(|p| p == part)
     }
+
+    /// Between two rates, in a full run: what the last one left (PostgreSQL vacuuming
+    /// what it wrote, a backlog past capacity) is not counted against the next.
+    async fn settle(&self) {
+        if self.full {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+    }
 }
 
 fn main() {
@@ -173,11 +181,13 @@ fn main() {
                 })
                 .await;
             println!("  logins, offered {rate}/s: {stats}");
+            plan.settle().await;
         }
         for &rate in load_rates.1 {
             let stats = driver.open_loop(rate, plan.seconds, register(&server_a.url, &tokens)).await;
             let anchor = if rate == 120.0 { " (anchor: p99 under 250 ms at 120/s)" } else { "" };
             println!("  job registrations, offered {rate}/s: {stats}{anchor}");
+            plan.settle().await;
         }
         if plan.runs("load") {
             println!("  (anchor: at least 150 job registrations/s)");
@@ -247,6 +257,7 @@ fn main() {
                 let tokens = std::sync::Arc::new(tokens);
                 let stats = driver.open_loop(rate, plan.seconds, register(&proxy.url, &tokens)).await;
                 println!("  {label}: {stats}");
+                plan.settle().await;
             });
         }
     }
