@@ -4,8 +4,9 @@
 //!
 //! Only ciphertext is ever stored (`ream_print::spool`'s format). An upload is spooled
 //! to a staging file of this instance first, as the page counter reads the document at
-//! any offset; from there it streams to the object store in parts, and delivery streams
-//! it back, decrypting on the way: no document is ever whole in memory.
+//! any offset; from there it goes to the object store in one request (up to 8 MiB) or
+//! streamed in parts, and delivery streams it back, decrypting on the way: no document
+//! is ever whole in memory.
 //!
 //! A job's `spool_file` says where its document is: a path for a folder, or
 //! `s3:<object key>`. A path keeps working after a move to an object store.
