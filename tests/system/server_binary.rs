@@ -353,7 +353,17 @@ async fn a_push_channel_ends_on_a_message_larger_than_any_client_sends() {
     assert_eq!(next_event(&mut ws, Duration::from_secs(10)).await["type"], "account");
     // A small message is taken (and ignored): the channel stays.
     ws.send(Message::Text("hello".into())).await.unwrap();
-    ws.send(Message::Text("x".repeat(1 << 20).into())).await.unwrap();
+    // The server may cut the channel while the message is still going out: the send
+    // fails then, and the channel has ended as it should.
+    match ws.send(Message::Text("x".repeat(1 << 20).into())).await {
+        Ok(()) => {}
+        Err(tokio_tungstenite::tungstenite::Error::Io(e))
+            if matches!(e.kind(), std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe) =>
+        {
+            return;
+        }
+        Err(e) => panic!("sending the large message: {e}"),
+    }
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
