@@ -16,17 +16,50 @@ use crate::error::ClientError;
 
 /// How often a running client looks at its queues.
 const CHECK_EVERY: Duration = Duration::from_secs(10);
+/// How long a change waits for the scheduler to answer (it may be reloading).
+pub const RELOAD_WAIT: Duration = Duration::from_secs(120);
 
-/// The names of the CUPS queues whose device is the local printer on `port`, from
-/// `lpstat -v` lines such as `device for Ream: ipp://127.0.0.1:8632/ipp/print`.
-pub fn queues_for(lpstat_v: &str, port: u16) -> Vec<String> {
-    let ours = [format!("://127.0.0.1:{port}/"), format!("://localhost:{port}/")];
+/// `lpstat -v` lines such as `device for Ream: ipp://127.0.0.1:8632/ipp/print`: each
+/// queue's name and device.
+pub fn parse_devices(lpstat_v: &str) -> Vec<(String, String)> {
     lpstat_v
         .lines()
         .filter_map(|line| line.strip_prefix("device for ")?.split_once(": "))
-        .filter(|(_, uri)| ours.iter().any(|o| uri.contains(o.as_str())))
-        .map(|(name, _)| name.to_string())
+        .map(|(name, uri)| (name.to_string(), uri.trim().to_string()))
         .collect()
+}
+
+/// Every CUPS queue of this computer with its device (`lpstat -v`). An error when the
+/// scheduler gives no answer, as while it reads its configuration again: that is never
+/// taken for "no queues".
+pub fn devices() -> Result<Vec<(String, String)>, ClientError> {
+    let out = run(Command::new("lpstat").arg("-v").env("LC_ALL", "C"))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // With no queue at all, lpstat says so and fails.
+    if !out.status.success() && !stderr.contains("No destinations added") {
+        return Err(ClientError::Config(format!("the CUPS scheduler did not answer: {}", stderr.trim())));
+    }
+    Ok(parse_devices(&String::from_utf8_lossy(&out.stdout)))
+}
+
+/// [`devices`] once the scheduler answers, waiting up to `within` while it does not (it
+/// holds requests while jobs finish before it reloads, 30 s by default, and drops them
+/// when it does). An answer to a request made after the scheduler was told to reload is
+/// the reloaded scheduler's.
+pub fn devices_once_answered(within: Duration) -> Result<Vec<(String, String)>, ClientError> {
+    let start = std::time::Instant::now();
+    loop {
+        match devices() {
+            Ok(devices) => return Ok(devices),
+            Err(e) if start.elapsed() >= within => return Err(e),
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+/// The names of the queues among `devices` whose device is the local printer on `port`.
+pub fn queues_for(devices: &[(String, String)], port: u16) -> Vec<String> {
+    devices.iter().filter(|(_, uri)| leads_to_client(uri, port)).map(|(name, _)| name.clone()).collect()
 }
 
 /// Whether a queue's device is this client's local printer on `port`.
@@ -45,8 +78,8 @@ fn stopped(name: &str) -> bool {
 
 /// Starts again every stopped queue that leads to this client's printer on `port`.
 pub fn resume_queues(port: u16) {
-    let Ok(out) = Command::new("lpstat").arg("-v").output() else { return };
-    for name in queues_for(&String::from_utf8_lossy(&out.stdout), port) {
+    let Ok(devices) = devices() else { return };
+    for name in queues_for(&devices, port) {
         if !stopped(&name) {
             continue;
         }
@@ -127,9 +160,8 @@ pub fn install(name: &str, uri: &str, description: &str) -> Result<(), ClientErr
 
 /// Removes every CUPS queue that prints to this client's printer on `port`; their names.
 pub fn uninstall(port: u16) -> Result<Vec<String>, ClientError> {
-    let out = run(Command::new("lpstat").arg("-v"))?;
     let mut removed = Vec::new();
-    for name in queues_for(&String::from_utf8_lossy(&out.stdout), port) {
+    for name in queues_for(&devices_once_answered(RELOAD_WAIT)?, port) {
         let out = run(Command::new("lpadmin").args(["-x", &name]))?;
         if !out.status.success() {
             return Err(ClientError::Config(format!(
@@ -162,7 +194,9 @@ mod tests {
                       device for Office: ipps://printer.example/ipp/print\n\
                       device for Other-user: ipp://127.0.0.1:8633/ipp/print\n\
                       device for Ream-2: ipp://localhost:8632/ipp/print\n";
-        assert_eq!(super::queues_for(lpstat, 8632), ["Ream", "Ream-2"]);
-        assert!(super::queues_for("", 8632).is_empty());
+        let devices = super::parse_devices(lpstat);
+        assert_eq!(devices[1], ("Office".to_string(), "ipps://printer.example/ipp/print".to_string()));
+        assert_eq!(super::queues_for(&devices, 8632), ["Ream", "Ream-2"]);
+        assert!(super::parse_devices("").is_empty());
     }
 }

@@ -73,16 +73,14 @@ fn set_policy(paths: &Paths, wanted: bool) -> Result<()> {
     let mode = std::fs::metadata(&path).map_err(io)?.permissions();
     std::fs::write(&path, changed).map_err(io)?;
     std::fs::set_permissions(&path, mode).map_err(io)?;
-    // The scheduler reads its configuration again on SIGHUP.
+    // The scheduler reads its configuration again on SIGHUP; it answers again once it has
+    // (and a listing asked before then may come back empty: see `cups::devices`).
     let _ = Command::new("pkill").args(["-HUP", "-x", "cupsd"]).status();
-    for _ in 0..100 {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        let running = Command::new("lpstat").arg("-r").output().is_ok_and(|o| o.status.success());
-        if running {
-            return Ok(());
-        }
-    }
-    Err(ClientError::Config("the CUPS scheduler did not come back after reading its configuration".into()))
+    crate::cups::devices_once_answered(crate::cups::RELOAD_WAIT).map(drop).map_err(|e| {
+        ClientError::Config(format!(
+            "the CUPS scheduler did not come back after reading its configuration: {e}"
+        ))
+    })
 }
 
 /// Sets a queue's operation policy, once the scheduler knows it (it may be reloading).
@@ -110,9 +108,9 @@ pub struct QueueState {
     pub monitored: bool,
 }
 
-/// The computer's CUPS queues and their devices, by the `printers` crate.
-pub fn local_queues() -> Vec<(String, String)> {
-    printers::get_printers().into_iter().map(|p| (p.system_name, p.port_name)).collect()
+/// The computer's CUPS queues and their devices, once the scheduler answers.
+pub fn local_queues() -> Result<Vec<(String, String)>> {
+    crate::cups::devices_once_answered(crate::cups::RELOAD_WAIT)
 }
 
 /// Which of `queues` (name, current device) to monitor under `info`'s policy, leaving
@@ -181,8 +179,9 @@ fn install_backend(paths: &Paths, ream: &Path) -> Result<()> {
 }
 
 /// The computer's queues whose jobs go to their sender's client.
-pub fn shared_queues() -> Vec<String> {
-    local_queues().into_iter().filter(|(_, device)| routed_path(device).is_some()).map(|(n, _)| n).collect()
+pub fn shared_queues() -> Result<Vec<String>> {
+    let queues = local_queues()?;
+    Ok(queues.into_iter().filter(|(_, device)| routed_path(device).is_some()).map(|(n, _)| n).collect())
 }
 
 /// Makes (or updates) the shared queue `name` for the server queue `queue` (its default
@@ -244,7 +243,7 @@ pub async fn share_all(
 /// Removes every shared queue; their names. Needs root.
 pub fn unshare(paths: &Paths) -> Result<Vec<String>> {
     let mut removed = Vec::new();
-    for name in shared_queues() {
+    for name in shared_queues()? {
         lpadmin(&["-x", &name])?;
         removed.push(name);
     }
@@ -256,7 +255,7 @@ pub fn unshare(paths: &Paths) -> Result<Vec<String>> {
 /// Removes the backend, its policy and the clients' registrations once no queue needs them.
 fn remove_backend_if_unused(paths: &Paths) -> Result<()> {
     let monitoring = std::fs::read_dir(paths.setup_dir()).is_ok_and(|mut d| d.next().is_some());
-    if monitoring || !shared_queues().is_empty() {
+    if monitoring || !shared_queues()?.is_empty() {
         return Ok(());
     }
     let _ = std::fs::remove_file(paths.backend());
@@ -284,7 +283,7 @@ pub fn install(
     install_backend(paths, ream)?;
     private_dir(&paths.setup_dir(), 0o700)?;
     private_dir(&paths.held_dir(Wait::Decision), 0o755)?;
-    let planned = plan(info, &local_queues(), port);
+    let planned = plan(info, &local_queues()?, port);
     for q in &planned {
         let file = paths.setup_file(&q.queue);
         if q.monitored {
@@ -317,7 +316,7 @@ pub fn undo(paths: &Paths) -> Result<Vec<QueueState>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(ClientError::Config(format!("{}: {e}", paths.setup_dir().display()))),
     };
-    let existing: Vec<String> = local_queues().into_iter().map(|(n, _)| n).collect();
+    let existing: Vec<String> = local_queues()?.into_iter().map(|(n, _)| n).collect();
     for entry in entries {
         let Ok(setup) =
             serde_json::from_slice::<QueueSetup>(&std::fs::read(entry.path()).unwrap_or_default())
