@@ -93,18 +93,42 @@ impl Plan {
         self.parts.iter().any(|p| p == part)
     }
 
-    /// Between two rates, in a full run: what the last one left (PostgreSQL vacuuming
-    /// what it wrote, a backlog past capacity) is not counted against the next.
-    async fn settle(&self) {
-        if self.full {
-            tokio::time::sleep(Duration::from_secs(5)).await;
+    /// Between two rates, in a full run: waits until PostgreSQL is quiet (no statement
+    /// running but this one, no autovacuum worker), so that what the last rate left (a
+    /// backlog past capacity, the vacuuming of what it wrote) is not counted against the
+    /// next.
+    async fn settle(&self, database: &str) {
+        if !self.full {
+            return;
         }
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(database).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            let busy: i64 = sqlx::query_scalar(
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM pg_stat_activity WHERE pid <> pg_backend_pid() \
+                 AND (state = 'active' OR backend_type = 'autovacuum worker')",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            if busy == 0 {
+                break;
+            }
+            if Instant::now() > deadline {
+                println!("  (PostgreSQL still busy after five minutes: {busy} backends; going on)");
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        pool.close().await;
     }
 }
 
 fn main() {
     let plan = Plan::new(std::env::args().any(|a| a == "--bench"));
-    raise_open_files_limit();
+    // Ten thousand sockets need as many files open here as in the server.
+    ream_server::server::raise_open_files_limit();
     // Past its capacity a server warns of every slow statement: only errors are shown.
     if std::env::var_os("REAM_TEST_SERVER_LOG").is_none() {
         std::env::set_var("REAM_TEST_SERVER_LOG", "error");
@@ -181,13 +205,13 @@ fn main() {
                 })
                 .await;
             println!("  logins, offered {rate}/s: {stats}");
-            plan.settle().await;
+            plan.settle(&database).await;
         }
         for &rate in load_rates.1 {
             let stats = driver.open_loop(rate, plan.seconds, register(&server_a.url, &tokens)).await;
             let anchor = if rate == 120.0 { " (anchor: p99 under 250 ms at 120/s)" } else { "" };
             println!("  job registrations, offered {rate}/s: {stats}{anchor}");
-            plan.settle().await;
+            plan.settle(&database).await;
         }
         if plan.runs("load") {
             println!("  (anchor: at least 150 job registrations/s)");
@@ -217,13 +241,11 @@ fn main() {
         let addr: SocketAddr = server_a.url.strip_prefix("http://").unwrap().parse().unwrap();
         let mut sockets = Vec::new();
         open_sockets(&mut sockets, addr, &alice, 1).await;
-        tokio::time::sleep(Duration::from_millis(if plan.full { 2_000 } else { 0 })).await;
         let base = rss_kib(pid);
         println!("idle push channels on one instance (RSS {:.1} MB with one):", mb(base));
         for &level in &plan.idle_levels {
             let more = level - sockets.len();
             open_sockets(&mut sockets, addr, &alice, more).await;
-            tokio::time::sleep(Duration::from_millis(if plan.full { 3_000 } else { 0 })).await;
             let rss = rss_kib(pid);
             let each = (rss.saturating_sub(base)) as f64 * 1024.0 / (level - 1) as f64;
             println!("  {level}: RSS {:.1} MB, {:.1} KiB a socket", mb(rss), each / 1024.0);
@@ -257,7 +279,7 @@ fn main() {
                 let tokens = std::sync::Arc::new(tokens);
                 let stats = driver.open_loop(rate, plan.seconds, register(&proxy.url, &tokens)).await;
                 println!("  {label}: {stats}");
-                plan.settle().await;
+                plan.settle(&database).await;
             });
         }
     }
@@ -425,7 +447,8 @@ async fn socket(addr: SocketAddr, token: &str, n: usize) -> Socket {
 }
 
 /// Opens `more` idle sockets, a hundred at a time, each read to its end by a task of
-/// its own (as a client does: it answers the server's pings).
+/// its own (as a client does: it answers the server's pings). Each has had the account
+/// the server sends first: the server is done with it and it is idle.
 async fn open_sockets(
     sockets: &mut Vec<tokio::task::JoinHandle<()>>,
     addr: SocketAddr,
@@ -434,7 +457,12 @@ async fn open_sockets(
 ) {
     let from = sockets.len();
     let opened: Vec<Socket> = futures_util::stream::iter(from..from + more)
-        .map(|n| socket(addr, token, n))
+        .map(|n| async move {
+            let mut ws = socket(addr, token, n).await;
+            let first = ws.next().await.expect("the account, first").expect("the account, first");
+            assert!(matches!(first, Message::Text(_)), "{first:?}");
+            ws
+        })
         .buffer_unordered(100)
         .collect()
         .await;
@@ -500,7 +528,6 @@ async fn push_latency(
                 seen += 1;
             }
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     for r in readers {
         r.abort();
@@ -531,16 +558,4 @@ fn cpu_ticks(pid: u32) -> u64 {
 fn ticks_per_second() -> f64 {
     // SAFETY: sysconf reads a constant of the system.
     (unsafe { libc::sysconf(libc::_SC_CLK_TCK) }) as f64
-}
-
-/// Ten thousand sockets need as many files open here as in the server.
-fn raise_open_files_limit() {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit and setrlimit read and write only the struct given.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
-    }
 }

@@ -74,6 +74,13 @@ impl Shared {
         )
     }
 
+    /// Instance A's site, made with `printer` (`name`) and its queue (`queue`, the
+    /// arguments of `admin queue add` after the name), and instance B's: the same site.
+    fn sites(&self, name: &str, printer: &Printer, queue: &[&[&str]]) -> (Site, Site) {
+        let a = Site::with_printer(&self.instance("a"), name, &printer.uri(), queue);
+        (a, Site::new("127.0.0.1:0", &self.instance("b")))
+    }
+
     /// Serves `site`, with the object store's credentials in its environment.
     fn serve(&self, site: &Site) -> ServerProcess {
         let env = self.s3.env();
@@ -124,8 +131,7 @@ fn fifty_jobs_printing_when_two_instances_start_together_print_once_and_are_char
     // The printer hangs: the jobs wait in `printing`, none sent yet.
     let printer = Printer::start("Hall");
     printer.hang();
-    let a = Site::with_printer(&shared.instance("a"), "Hall", &printer.uri(), &[&["Direct"]]);
-    let b = Site::new("127.0.0.1:0", &shared.instance("b"));
+    let (a, b) = shared.sites("Hall", &printer, &[&["Direct"]]);
     let mut server_a = shared.serve(&a);
     let alice = server_a.access_token(json!({ "method": "pin", "pin": "1234" }));
     let credit = get(&server_a, &alice, "/api/v1/me")["credit_cents"].as_i64().unwrap();
@@ -169,8 +175,7 @@ fn a_job_whose_instance_is_killed_while_the_printer_prints_it_is_finished_by_ano
     let shared = Shared::new();
     // Five seconds a job: the instance dies while the printer has it.
     let printer = Printer::slow("Studio", 5);
-    let a = Site::with_printer(&shared.instance("a"), "Studio", &printer.uri(), &[&["Direct"]]);
-    let b = Site::new("127.0.0.1:0", &shared.instance("b"));
+    let (a, b) = shared.sites("Studio", &printer, &[&["Direct"]]);
     let mut server_a = shared.serve(&a);
     let server_b = shared.serve(&b);
     let alice = server_b.access_token(json!({ "method": "pin", "pin": "1234" }));
@@ -208,9 +213,7 @@ fn post(url: &str, token: &str, path: &str, body: Value) -> Value {
 fn a_job_uploaded_through_one_instance_and_released_through_the_other_prints_once_byte_identical() {
     let shared = Shared::new();
     let printer = Printer::start("Lobby");
-    let a =
-        Site::with_printer(&shared.instance("a"), "Lobby", &printer.uri(), &[&["Pull", "--release", "pull"]]);
-    let b = Site::new("127.0.0.1:0", &shared.instance("b"));
+    let (a, b) = shared.sites("Lobby", &printer, &[&["Pull", "--release", "pull"]]);
     let server_a = shared.serve(&a);
     let server_b = shared.serve(&b);
     let alice = server_a.access_token(json!({ "method": "pin", "pin": "1234" }));
@@ -254,8 +257,7 @@ fn a_job_uploaded_through_one_instance_and_released_through_the_other_prints_onc
 fn a_pin_set_through_one_instance_logs_in_through_the_other_and_a_top_up_reaches_a_socket_there() {
     let shared = Shared::new();
     let printer = Printer::start("Annex");
-    let a = Site::with_printer(&shared.instance("a"), "Annex", &printer.uri(), &[&["Direct"]]);
-    let b = Site::new("127.0.0.1:0", &shared.instance("b"));
+    let (a, b) = shared.sites("Annex", &printer, &[&["Direct"]]);
     let server_a = shared.serve(&a);
     let server_b = shared.serve(&b);
 
@@ -379,8 +381,7 @@ fn login_from(source: [u8; 4], proxy: &str, credentials: Value, forged: Option<&
 fn ten_wrong_logins_from_one_address_behind_the_proxy_do_not_lock_out_another() {
     let shared = Shared::new();
     let printer = Printer::start("Wing");
-    let a = Site::with_printer(&shared.instance("a"), "Wing", &printer.uri(), &[&["Direct"]]);
-    let b = Site::new("127.0.0.1:0", &shared.instance("b"));
+    let (a, b) = shared.sites("Wing", &printer, &[&["Direct"]]);
     let server_a = shared.serve(&a);
     let server_b = shared.serve(&b);
     let proxy = Haproxy::start(&[&server_a.url, &server_b.url]);

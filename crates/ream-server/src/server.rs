@@ -124,7 +124,7 @@ fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
 
 /// Each client holds a socket open (its push channel): the soft limit on open files,
 /// often 1024, is raised to the hard one that the system allows.
-fn raise_open_files_limit() {
+pub fn raise_open_files_limit() {
     let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit and setrlimit read and write only the struct given.
     unsafe {
