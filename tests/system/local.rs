@@ -33,6 +33,12 @@ struct RawPrinter {
 
 impl RawPrinter {
     fn start() -> RawPrinter {
+        RawPrinter::holding(Duration::ZERO)
+    }
+
+    /// A printer that keeps each connection open for `hold` once it has the document,
+    /// as a slow one does: CUPS' job stays processing meanwhile.
+    fn holding(hold: Duration) -> RawPrinter {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -44,6 +50,7 @@ impl RawPrinter {
                 if stream.read_to_end(&mut doc).is_ok() && !doc.is_empty() {
                     kept.lock().unwrap().push(doc);
                 }
+                std::thread::sleep(hold);
             }
         });
         RawPrinter { port, received }
@@ -307,6 +314,32 @@ fn a_monitored_queue_prints_only_once_granted_byte_identical_and_charged_once_at
     assert_eq!(device_of(&net), ipp.uri());
     let conf = std::fs::read_to_string("/etc/cups/cupsd.conf").unwrap();
     assert!(!conf.contains("ream-monitored"), "the policy is gone from cupsd.conf");
+}
+
+#[test]
+fn monitoring_set_up_while_cups_finishes_a_job_finds_every_queue() {
+    let _machine = lock();
+    // The job's printer keeps it for five seconds after its last byte.
+    let slow = RawPrinter::holding(Duration::from_secs(5));
+    let tag = free_port();
+    let (busy, usb) = (format!("Busy-{tag}"), format!("Usb-{tag}"));
+    let site = site(&[&usb], "refuse");
+    let server = site.serve();
+    let alice = person(&server, &site, "1234");
+    let _queues = [local_queue(&busy, &slow.uri()), local_queue(&usb, &slow.uri())];
+    // While a job is processing, cupsd puts off reading its configuration again (as
+    // setting monitoring up has it do): it holds the requests that come meanwhile, and
+    // drops them when it reloads. An unanswered listing is not "no queues".
+    let job = lp(&busy, &[], &pdf::pages(1));
+    until("the printer to have the job", Duration::from_secs(60), || !slow.documents().is_empty());
+    let set_up = monitor(&alice);
+    let _undo = Monitored(&alice);
+    let monitored: Vec<&Value> =
+        set_up["queues"].as_array().unwrap().iter().filter(|q| q["monitored"] == true).collect();
+    assert_eq!(monitored.len(), 1, "{set_up}");
+    assert_eq!(monitored[0]["queue"], usb.as_str(), "{set_up}");
+    assert_eq!(device_of(&usb), format!("ream:/{}", slow.uri()));
+    until("the job to leave CUPS", Duration::from_secs(60), || pending(&busy, job).is_none());
 }
 
 #[test]
