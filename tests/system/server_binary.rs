@@ -1189,6 +1189,9 @@ fn the_site_is_private_and_a_new_secret_ends_the_old_sessions() {
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&site.data()), 0o700);
     assert_eq!(mode(&site.data().join("ream.sqlite3")), 0o600);
+    // SQLite writes ahead into a log of its own (made by the server's first connection):
+    // as private as the database.
+    assert_eq!(mode(&site.data().join("ream.sqlite3-wal")), 0o600);
 
     let http = reqwest::blocking::Client::new();
     let me = |token: &str| {

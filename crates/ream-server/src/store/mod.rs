@@ -55,6 +55,22 @@ pub struct Store {
 /// `"<user id> <version>"` (see [`Store::open`]'s trigger and `crate::push`).
 pub const ACCOUNT_CHANNEL: &str = "ream_account";
 
+/// SQLite keeps a write-ahead log: a commit is one write and one fsync of the log
+/// (synchronous stays FULL, so a commit that was answered survives a power cut), where
+/// the rollback journal took three or more; readers go on while one writes. The mode
+/// stays with the database file, for every connection and for `ream-server admin`.
+async fn write_ahead_log(pool: &AnyPool) -> anyhow::Result<()> {
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode = WAL")
+        .fetch_one(pool)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot set the database's journal mode: {e}"))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        // A file system without shared memory (a network share) keeps the rollback journal.
+        tracing::warn!(mode, "SQLite keeps its rollback journal here: every commit is slower");
+    }
+    Ok(())
+}
+
 impl Store {
     /// Connects and brings the schema up to date.
     pub async fn open(url: &str, clock: SharedClock) -> anyhow::Result<Store> {
@@ -75,6 +91,9 @@ impl Store {
             .connect(url)
             .await
             .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
+        if backend == Backend::Sqlite {
+            write_ahead_log(&pool).await?;
+        }
         MIGRATOR.run(&pool).await.map_err(|e| anyhow::anyhow!("cannot migrate the database: {e}"))?;
         if backend == Backend::Postgres {
             announce_account_changes(&pool).await.map_err(|e| anyhow::anyhow!("cannot set up push: {e}"))?;
