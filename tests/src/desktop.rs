@@ -132,6 +132,56 @@ pub struct Desktop {
     pub launched: Instant,
 }
 
+/// The last lines of `log` (a driver that fails may repeat one line for ever).
+fn log_tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(60)..].join("\n")
+}
+
+/// tauri-driver (in a process group of its own, so that WebKitWebDriver and the app it
+/// starts go with it), once it answers on its port; its URL. The two ports are free
+/// when picked but may be taken before the drivers bind them (other tests open
+/// connections meanwhile): then both stop and it starts again on two others.
+fn start_driver(tauri_driver: &Path, home: &Path) -> (Child, String) {
+    let log_path = home.join("driver.log");
+    let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    for _ in 0..5 {
+        let (port, native_port) = (free_port(), free_port());
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).unwrap();
+        let mut driver = Command::new(tauri_driver);
+        user_env(&mut driver, home);
+        let mut driver = driver
+            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .expect("start tauri-driver");
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            // Ready once the native driver answers through it.
+            let status = http.get(format!("{url}/status")).send();
+            if status.is_ok_and(|r| r.status().is_success()) {
+                return (driver, url);
+            }
+            let said = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let port_taken = said.contains("Unable to listen") || said.contains("can not listen");
+            if port_taken || driver.try_wait().ok().flatten().is_some() || Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", driver.id())]).status();
+        let _ = driver.wait();
+        // What the next try says is told apart from this one's.
+        let _ = std::fs::rename(&log_path, home.join("driver.failed.log"));
+    }
+    panic!("tauri-driver never answered (five tries):\n{}", log_tail(&home.join("driver.failed.log")));
+}
+
 impl Desktop {
     /// Starts the app for the test `name`, its settings pointing at `server`.
     pub fn start(name: &str, server: &str) -> Desktop {
@@ -152,36 +202,17 @@ impl Desktop {
         ensure_notification_server();
         let app = bin("ream-desktop");
 
-        let (port, native_port) = (free_port(), free_port());
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(home.path().join("driver.log"))
-            .unwrap();
-        // Its own process group, so that the app it starts goes with it.
-        let mut driver = Command::new(tauri_driver);
-        user_env(&mut driver, home.path());
-        let driver = driver
-            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .process_group(0)
-            .spawn()
-            .expect("start tauri-driver");
+        let (driver, url) = start_driver(&tauri_driver, home.path());
         let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
         let mut desktop = Desktop {
             home: Some(home),
             name: name.to_string(),
             driver,
-            url: format!("http://127.0.0.1:{port}"),
+            url,
             session: String::new(),
             http,
             launched: Instant::now(),
         };
-        desktop.wait_for("tauri-driver to listen", Duration::from_secs(15), |d| {
-            d.http.get(format!("{}/status", d.url)).send().ok().map(drop)
-        });
         let capabilities = json!({ "capabilities": { "alwaysMatch": {
             "browserName": "wry",
             "tauri:options": { "application": app },
@@ -235,8 +266,9 @@ impl Desktop {
     }
 
     /// What tauri-driver, WebKitWebDriver and the app printed.
+    /// The end of what tauri-driver and WebKitWebDriver said.
     pub fn driver_log(&self) -> String {
-        std::fs::read_to_string(self.home().join("driver.log")).unwrap_or_default()
+        log_tail(&self.home().join("driver.log"))
     }
 
     /// A WebDriver call; its `value`, or the WebDriver error.
