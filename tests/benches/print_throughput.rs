@@ -171,6 +171,12 @@ fn ream_takes(path: &Path, pages: usize) -> ReamFigures {
     }
 }
 
+/// Whether CUPS has no job left in `queue` (`lpstat -o` lists none).
+fn queue_empty(queue: &str) -> bool {
+    let out = Command::new("lpstat").args(["-o", queue]).output().unwrap();
+    out.status.success() && out.stdout.is_empty()
+}
+
 /// The median seconds from `lp` to a one-page document in the printer's spool, through
 /// a Ream queue and through a plain CUPS queue to the same printer, over `runs` each.
 fn one_page(runs: usize) -> (f64, f64) {
@@ -203,10 +209,12 @@ fn one_page(runs: usize) -> (f64, f64) {
     let document = dir.path().join("one.pdf");
     std::fs::write(&document, pdf::pages(1)).unwrap();
     let time = |queue: &str| {
-        // The printer done with the previous job: CUPS' ipp backend waits for an idle
-        // printer, which would charge one path for the other's job.
+        // The printer done with the previous job (CUPS' ipp backend waits for an idle
+        // printer), and no job left in either queue (a backend follows its job on the
+        // printer for a while after sending it, and the queue's next job waits for it):
+        // either would charge one job for another.
         let idle = Instant::now();
-        while printer.state() != Some(3) {
+        while printer.state() != Some(3) || !queue_empty(&ream.0) || !queue_empty(&plain.0) {
             assert!(idle.elapsed() < Duration::from_secs(120), "the printer never became idle");
             std::thread::sleep(Duration::from_millis(5));
         }
