@@ -12,7 +12,7 @@
 use std::io::Read;
 use std::net::TcpListener;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ream_system_tests::client::{credit_of, Client, Watch};
@@ -29,20 +29,25 @@ static MACHINE: Mutex<()> = Mutex::new(());
 struct RawPrinter {
     port: u16,
     received: Arc<Mutex<Vec<Vec<u8>>>>,
+    /// While some: a printer that keeps each connection open once it has the document.
+    hold: Mutex<Option<mpsc::Sender<()>>>,
 }
 
 impl RawPrinter {
     fn start() -> RawPrinter {
-        RawPrinter::holding(Duration::ZERO)
+        let printer = RawPrinter::holding();
+        printer.release();
+        printer
     }
 
-    /// A printer that keeps each connection open for `hold` once it has the document,
-    /// as a slow one does: CUPS' job stays processing meanwhile.
-    fn holding(hold: Duration) -> RawPrinter {
+    /// A printer that keeps each connection open once it has the document, as a slow
+    /// one does, until [`RawPrinter::release`]: CUPS' job stays processing meanwhile.
+    fn holding() -> RawPrinter {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let received = Arc::new(Mutex::new(Vec::new()));
         let kept = received.clone();
+        let (hold, released) = mpsc::channel::<()>();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { return };
@@ -50,10 +55,16 @@ impl RawPrinter {
                 if stream.read_to_end(&mut doc).is_ok() && !doc.is_empty() {
                     kept.lock().unwrap().push(doc);
                 }
-                std::thread::sleep(hold);
+                // Until the sender is gone (nothing is ever sent).
+                let _ = released.recv();
             }
         });
-        RawPrinter { port, received }
+        RawPrinter { port, received, hold: Mutex::new(Some(hold)) }
+    }
+
+    /// From now on every connection ends once its document is in.
+    fn release(&self) {
+        self.hold.lock().unwrap().take();
     }
 
     fn uri(&self) -> String {
@@ -319,8 +330,8 @@ fn a_monitored_queue_prints_only_once_granted_byte_identical_and_charged_once_at
 #[test]
 fn monitoring_set_up_while_cups_finishes_a_job_finds_every_queue() {
     let _machine = lock();
-    // The job's printer keeps it for five seconds after its last byte.
-    let slow = RawPrinter::holding(Duration::from_secs(5));
+    // The job's printer keeps it until it is released.
+    let slow = RawPrinter::holding();
     let tag = free_port();
     let (busy, usb) = (format!("Busy-{tag}"), format!("Usb-{tag}"));
     let site = site(&[&usb], "refuse");
@@ -328,11 +339,14 @@ fn monitoring_set_up_while_cups_finishes_a_job_finds_every_queue() {
     let alice = person(&server, &site, "1234");
     let _queues = [local_queue(&busy, &slow.uri()), local_queue(&usb, &slow.uri())];
     // While a job is processing, cupsd puts off reading its configuration again (as
-    // setting monitoring up has it do): it holds the requests that come meanwhile, and
-    // drops them when it reloads. An unanswered listing is not "no queues".
+    // setting monitoring up has it do) until the job ends or its ReloadTimeout (30 s by
+    // default) has passed: it holds the requests that come meanwhile, and drops them
+    // when it reloads. An unanswered listing is not "no queues". The job is processing
+    // all along: the printer holds it until monitoring is set up.
     let job = lp(&busy, &[], &pdf::pages(1));
     until("the printer to have the job", Duration::from_secs(60), || !slow.documents().is_empty());
     let set_up = monitor(&alice);
+    slow.release();
     let _undo = Monitored(&alice);
     let monitored: Vec<&Value> =
         set_up["queues"].as_array().unwrap().iter().filter(|q| q["monitored"] == true).collect();
