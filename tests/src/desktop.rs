@@ -49,6 +49,18 @@ fn user_env(cmd: &mut Command, home: &Path) {
         .env("REAM_LOG", "info");
 }
 
+/// Starts `cmd` as the user of `home` ([`user_env`]), its output into `log`, in a process
+/// group of its own, so that whatever it starts goes with it.
+fn spawn_as_user(mut cmd: Command, home: &Path, log: std::fs::File) -> Child {
+    user_env(&mut cmd, home);
+    cmd.stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {:?}: {e}", cmd.get_program()))
+}
+
 /// The home of one desktop user: settings pointing at a server, a free port for the
 /// app's local printer, and the cache and data directories; kept across app restarts.
 pub struct Home {
@@ -139,8 +151,8 @@ fn log_tail(log: &Path) -> String {
     lines[lines.len().saturating_sub(60)..].join("\n")
 }
 
-/// tauri-driver (in a process group of its own, so that WebKitWebDriver and the app it
-/// starts go with it), once it answers on its port; its URL. The two ports are free
+/// tauri-driver (in a process group of its own: WebKitWebDriver and the app it starts
+/// go with it), once it answers on its port; its URL. The two ports are free
 /// when picked but may be taken before the drivers bind them (other tests open
 /// connections meanwhile): then both stop and it starts again on two others.
 fn start_driver(tauri_driver: &Path, home: &Path) -> (Child, String) {
@@ -150,15 +162,8 @@ fn start_driver(tauri_driver: &Path, home: &Path) -> (Child, String) {
         let (port, native_port) = (free_port(), free_port());
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).unwrap();
         let mut driver = Command::new(tauri_driver);
-        user_env(&mut driver, home);
-        let mut driver = driver
-            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .process_group(0)
-            .spawn()
-            .expect("start tauri-driver");
+        driver.args(["--port", &port.to_string(), "--native-port", &native_port.to_string()]);
+        let mut driver = spawn_as_user(driver, home, log);
         let url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -677,15 +682,8 @@ impl Launched {
         ensure_notification_server();
         let log = std::fs::File::create(home.path().join("app.log")).unwrap();
         let mut cmd = Command::new(bin("ream-desktop"));
-        user_env(&mut cmd, home.path());
-        let child = cmd
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .process_group(0)
-            .spawn()
-            .expect("start ream-desktop");
+        cmd.args(args);
+        let child = spawn_as_user(cmd, home.path(), log);
         Launched { home, child }
     }
 
