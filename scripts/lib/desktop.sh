@@ -3,11 +3,12 @@
 # Idempotent: what is installed already is left alone.
 
 ensure_desktop_deps() {
-  # The build (WebKitGTK, tray, icons, xdo), running headless (Xvfb, a session bus),
-  # WebDriver (WebKitWebDriver), notifications (dunst) and screenshots (ImageMagick).
+  # The build (WebKitGTK, icons, xdo), running headless (Xvfb, a session bus),
+  # WebDriver (WebKitWebDriver), notifications (dunst), the tray as a panel sees it
+  # (gdbus) and screenshots (ImageMagick).
   ensure_packages libwebkit2gtk-4.1-dev build-essential pkg-config libssl-dev \
-    libayatana-appindicator3-dev librsvg2-dev libxdo-dev xvfb xauth webkit2gtk-driver \
-    dbus-x11 dunst imagemagick
+    librsvg2-dev libxdo-dev xvfb xauth webkit2gtk-driver \
+    dbus-x11 dunst libglib2.0-bin imagemagick
   ensure_server_deps
   if ! command -v tauri-driver >/dev/null 2>&1; then
     [ -x "$HOME/.cargo/bin/tauri-driver" ] && export PATH="$HOME/.cargo/bin:$PATH"

@@ -1,20 +1,24 @@
-//! From the engine to the desktop: every [`ClientEvent`] goes to the webview as
-//! `ream://event` (its JSON as the payload), refreshes the tray on status changes, and
+//! From the engine to the desktop: every [`ClientEvent`] goes to the window, if one runs
+//! (the webview gets it as `ream://event`), refreshes the tray on status changes, and
 //! becomes a notification when [`Notices`] says so.
 
 use ream_client::notices::Notices;
 use ream_client::Engine;
 use ream_wire::ClientEvent;
-use tauri::{AppHandle, Emitter};
 use tokio::sync::broadcast::{error::RecvError, Receiver};
 
-use crate::{notify, tray};
-
-pub const EVENT: &str = "ream://event";
+use crate::link::ToWindow;
+use crate::tray::Tray;
+use crate::windows::Windows;
 
 /// Runs until the engine is gone. `events` is subscribed before the engine starts, so
-/// nothing said at start-up is missed.
-pub async fn forward(app: AppHandle, engine: Engine, mut events: Receiver<ClientEvent>) {
+/// nothing said at start-up is missed. `tray` is set once the icon is up.
+pub async fn forward(
+    engine: Engine,
+    windows: Windows,
+    tray: std::sync::Arc<tokio::sync::OnceCell<Tray>>,
+    mut events: Receiver<ClientEvent>,
+) {
     let mut notices = Notices::new(engine.settings().low_credit_cents);
     loop {
         let event = match events.recv().await {
@@ -25,14 +29,14 @@ pub async fn forward(app: AppHandle, engine: Engine, mut events: Receiver<Client
             }
             Err(RecvError::Closed) => return,
         };
-        if let Err(e) = app.emit(EVENT, &event) {
-            tracing::warn!(error = %e, "cannot send an event to the webview");
-        }
         if matches!(event, ClientEvent::Status { .. }) {
-            tray::refresh(&app);
+            if let Some(tray) = tray.get() {
+                tray.refresh().await;
+            }
         }
         for notice in notices.observe(&event) {
-            notify::show(&app, &notice);
+            crate::notify::show(&engine, &windows, &notice);
         }
+        windows.send(ToWindow::Event(event));
     }
 }

@@ -1,15 +1,13 @@
-//! Desktop notifications for what the engine's [`Notices`] say deserves one, in the
-//! user's language. A click on a notification opens the window where the matter is
-//! handled (`navigate` in the notification's extra data); a job waiting for a choice
-//! opens it at once.
+//! Desktop notifications (org.freedesktop.Notifications on the session bus) for what the
+//! engine's [`Notices`](ream_client::notices::Notices) say deserves one, in the user's
+//! language. A click on a notification opens the window where the matter is handled; a
+//! job waiting for a choice opens it at once.
 
 use ream_client::notices::Notice;
 use ream_client::Engine;
-use tauri::{AppHandle, Manager};
-use tauri_plugin_notification::NotificationExt;
 
 use crate::i18n::{self, Lang};
-use crate::window;
+use crate::windows::Windows;
 
 /// Where the window should go for `notice`.
 pub fn target(notice: &Notice) -> String {
@@ -33,12 +31,29 @@ pub fn target(notice: &Notice) -> String {
 
 /// Tells the user; what cannot wait (a login for a job, a job's choices) also opens the
 /// window there.
-pub fn show(app: &AppHandle, notice: &Notice) {
+pub fn show(engine: &Engine, windows: &Windows, notice: &Notice) {
     tracing::info!(?notice, "notifying");
-    let engine = app.state::<Engine>();
-    let (title, body) = i18n::notice_text(Lang::of(&engine), notice);
+    let (title, body) = i18n::notice_text(Lang::of(engine), notice);
     let target = target(notice);
-    let sent = app.notification().builder().title(title).body(body).extra("navigate", target.clone()).show();
+    let (on_click, at) = (windows.clone(), target.clone());
+    // Sending waits for the bus, and the click is awaited for as long as the notification
+    // is up: a thread of its own, gone when the notification is.
+    let sent = std::thread::Builder::new().name("notification".into()).spawn(move || {
+        let shown = notify_rust::Notification::new()
+            .appname("Ream")
+            .summary(&title)
+            .body(&body)
+            .action("default", "Open")
+            .show();
+        match shown {
+            Ok(handle) => handle.wait_for_action(|action| {
+                if action == "default" {
+                    on_click.open(Some(at));
+                }
+            }),
+            Err(e) => tracing::warn!(error = %e, "cannot show a notification"),
+        }
+    });
     if let Err(e) = sent {
         tracing::warn!(error = %e, "cannot show a notification");
     }
@@ -46,23 +61,6 @@ pub fn show(app: &AppHandle, notice: &Notice) {
         notice,
         Notice::LoginNeeded { .. } | Notice::JobNeedsChoice { .. } | Notice::FallbackOffered { .. }
     ) {
-        window::navigate(app, &target);
-    }
-}
-
-/// A click on one of our notifications opens the window where it points.
-pub fn on_click(app: &AppHandle) {
-    let handle = app.clone();
-    let registered = app.notification().on_action(move |action| {
-        let target = action
-            .notification()
-            .and_then(|n| n.extra().get("navigate"))
-            .and_then(|v| v.as_str())
-            .unwrap_or("dashboard")
-            .to_string();
-        window::navigate(&handle, &target);
-    });
-    if let Err(e) = registered {
-        tracing::warn!(error = %e, "notification clicks will not open the window");
+        windows.open(Some(target));
     }
 }

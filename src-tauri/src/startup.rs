@@ -1,25 +1,27 @@
-//! Start-up (this app is the workstation client, as `ream run` is): the settings
-//! (`$REAM_CONFIG` honoured), the OS keyring, the client's services and the engine's
+//! Start-up of the client process (this app is the workstation client, as `ream run`
+//! is): the command line, the claim to be this user's one client, the settings
+//! (`$REAM_CONFIG` honoured), the OS keyring, and the client's services and the engine's
 //! start in the order `ream_client::services` gives (a remembered login or single
-//! sign-on), its push loop; then the tray, notifications and the event bridge to the
-//! webview.
+//! sign-on).
 
 use std::sync::Arc;
 
 use ream_client::secrets::Keyring;
 use ream_client::{Engine, Settings};
 use ream_wire::{AgentReply, AgentRequest};
-use tauri::{App, Manager};
 
-use crate::{events, notify, tray, window};
-
-/// The command line: `ream-desktop [--server URL] [--hidden]`.
+/// The command line: `ream-desktop [--server URL] [--hidden]`; the window process is
+/// `ream-desktop --window [--open TARGET]`, started by the client (see `windows`).
 #[derive(Debug, Default, Clone)]
 pub struct Options {
     /// Connect to this server at start (a certificate must be trusted or already pinned).
     pub server: Option<String>,
     /// Start in the tray, without a window.
     pub hidden: bool,
+    /// This is the window process.
+    pub window: bool,
+    /// The window's first screen.
+    pub open: Option<String>,
 }
 
 impl Options {
@@ -29,6 +31,8 @@ impl Options {
             match arg.as_str() {
                 "--server" => options.server = args.next(),
                 "--hidden" => options.hidden = true,
+                "--window" => options.window = true,
+                "--open" => options.open = args.next(),
                 other => match other.strip_prefix("--server=") {
                     Some(url) => options.server = Some(url.to_string()),
                     None => tracing::warn!(argument = other, "unknown argument ignored"),
@@ -51,17 +55,6 @@ pub fn engine() -> Engine {
     }
 }
 
-/// Settings GTK reads when it starts, before any thread does: GTK need not probe OpenGL
-/// at start (it loads Mesa, and with a software renderer LLVM: 30 MB held all day in the
-/// tray, `scripts/bench desktop`); nothing of ours draws with it and the webview
-/// composites without it (see `window`). A value the user set is kept.
-pub fn before_gtk() {
-    if std::env::var_os("GDK_GL").is_none() {
-        // SAFETY (edition 2024 would ask): no other thread runs yet.
-        std::env::set_var("GDK_GL", "disable");
-    }
-}
-
 /// How this launch goes (see `ream_client::instance`).
 pub enum Launch {
     /// This process is the user's client (`None`: the lock could not be made, which is
@@ -78,7 +71,7 @@ pub enum Launch {
 /// back to the window). A client that holds the claim but does not answer yet is
 /// starting (it answers once it has started) or on its way out (its claim comes free):
 /// both are waited for, a while.
-pub fn claim_client() -> Launch {
+pub fn claim_client(runtime: &tokio::runtime::Runtime) -> Launch {
     let deadline = std::time::Instant::now() + PATIENCE;
     loop {
         match ream_client::instance::try_claim() {
@@ -89,7 +82,7 @@ pub fn claim_client() -> Launch {
                 return Launch::First(None);
             }
         }
-        match tauri::async_runtime::block_on(ream_client::agent::ask(&AgentRequest::OpenWindow)) {
+        match runtime.block_on(ream_client::agent::ask(&AgentRequest::OpenWindow)) {
             Some(AgentReply::Done) => return Launch::Shown,
             // Quitting: its claim comes free in a moment (the user quit and started again).
             Some(AgentReply::Refused { code, .. }) if code == "QUITTING" => {
@@ -107,36 +100,10 @@ pub fn claim_client() -> Launch {
 /// How long a launch waits for a running client that does not answer yet.
 const PATIENCE: std::time::Duration = std::time::Duration::from_secs(15);
 
-/// Tauri's `setup`: everything that runs beside the window.
-pub fn setup(app: &mut App, options: Options) -> Result<(), Box<dyn std::error::Error>> {
-    let engine = app.state::<Engine>().inner().clone();
-    if let Err(e) = tray::create(app) {
-        tracing::warn!(error = %e, "no tray icon");
-    }
-    notify::on_click(app.handle());
-    let handle = app.handle().clone();
-    engine.set_window_opener(move || {
-        let open = !window::quitting();
-        if open {
-            window::show(&handle);
-        }
-        open
-    });
-    if !options.hidden {
-        window::show(app.handle());
-    }
-    let events = engine.subscribe();
-    tauri::async_runtime::spawn(events::forward(app.handle().clone(), engine.clone(), events));
-    let runner = engine.clone();
-    tauri::async_runtime::spawn(async move { runner.run().await });
-    tauri::async_runtime::spawn(async move { start(engine, options.server).await });
-    Ok(())
-}
-
 /// As `ream run` starts (see `ream_client::services`): the local printer, the engine's
 /// start, the login lent to the user's other front ends, the jobs left by a previous run.
 /// The services run for as long as the app.
-async fn start(engine: Engine, server: Option<String>) {
+pub async fn start(engine: Engine, server: Option<String>) {
     let port = engine.settings().ipp_port;
     let mut services = match ream_client::services::serve(&engine, port).await {
         Ok(services) => Some(services),
@@ -175,5 +142,7 @@ mod tests {
         assert_eq!((o.server.as_deref(), o.hidden), (Some("http://127.0.0.1:8631"), true));
         let o = parse(&["--server=https://print.example", "--other"]);
         assert_eq!((o.server.as_deref(), o.hidden), (Some("https://print.example"), false));
+        let o = parse(&["--window", "--open", "job:7"]);
+        assert_eq!((o.window, o.open.as_deref(), o.hidden), (true, Some("job:7"), false));
     }
 }

@@ -1,78 +1,127 @@
-//! The tray icon: its tooltip and title tell who is identified and whether the server is
-//! away; its menu opens the window, logs in or out, shows the jobs, or quits. Labels
-//! follow the settings' language (else the OS locale) and the login state.
+//! The tray icon, a StatusNotifierItem on the session bus (what desktops' trays and
+//! panels show; no GTK, so the client process holds nothing of a toolkit all day). Its
+//! title and tooltip tell who is identified and whether the server is away; its menu
+//! opens the window, logs in or out, shows the jobs, or quits. Words follow the
+//! settings' language (else the OS locale) and the login state, read from the engine
+//! each time the tray is asked; [`Tray::refresh`] tells the panel they changed.
 
+use std::sync::Arc;
+
+use ksni::menu::{MenuItem, StandardItem};
+use ksni::{Icon, ToolTip, TrayMethods};
 use ream_client::Engine;
-use tauri::menu::{Menu, MenuEvent, MenuItem, PredefinedMenuItem};
-use tauri::tray::{TrayIcon, TrayIconBuilder};
-use tauri::{App, AppHandle, Manager, Wry};
+use tokio::sync::Notify;
 
 use crate::i18n::{self, Lang};
-use crate::window;
+use crate::windows::Windows;
 
-/// The tray and the menu items whose words change.
+/// The running tray icon.
+#[derive(Clone)]
 pub struct Tray {
-    icon: TrayIcon<Wry>,
-    open: MenuItem<Wry>,
-    login: MenuItem<Wry>,
-    jobs: MenuItem<Wry>,
-    quit: MenuItem<Wry>,
+    handle: ksni::Handle<Item>,
 }
 
-pub fn create(app: &App) -> tauri::Result<()> {
-    let labels = i18n::menu_labels(Lang::En, false);
-    let open = MenuItem::with_id(app, "open", labels.open, true, None::<&str>)?;
-    let login = MenuItem::with_id(app, "login", labels.login, true, None::<&str>)?;
-    let jobs = MenuItem::with_id(app, "jobs", labels.jobs, true, None::<&str>)?;
-    let quit = MenuItem::with_id(app, "quit", labels.quit, true, None::<&str>)?;
-    let separator = PredefinedMenuItem::separator(app)?;
-    let menu = Menu::with_items(app, &[&open, &login, &jobs, &separator, &quit])?;
-    let mut builder = TrayIconBuilder::with_id("ream").menu(&menu).on_menu_event(on_menu);
-    if let Some(icon) = app.default_window_icon() {
-        builder = builder.icon(icon.clone());
+impl Tray {
+    /// Puts the icon up. A desktop without a tray yet (its panel starts after the app,
+    /// or has none) gets it when its tray comes; the menu's actions work over the bus
+    /// either way.
+    pub async fn create(engine: Engine, windows: Windows, quit: Arc<Notify>) -> Result<Tray, ksni::Error> {
+        let item = Item { engine, windows, quit, icon: icon() };
+        let handle = item.assume_sni_available(true).spawn().await?;
+        Ok(Tray { handle })
     }
-    let icon = builder.build(app)?;
-    app.manage(Tray { icon, open, login, jobs, quit });
-    refresh(app.handle());
-    Ok(())
-}
 
-/// Brings the words in line with the status and the language.
-pub fn refresh(app: &AppHandle) {
-    let (Some(tray), Some(engine)) = (app.try_state::<Tray>(), app.try_state::<Engine>()) else { return };
-    let (lang, status) = (Lang::of(&engine), engine.status());
-    let labels = i18n::menu_labels(lang, status.user.is_some());
-    let text = i18n::tray_status(lang, &status);
-    let results = [
-        tray.open.set_text(labels.open),
-        tray.login.set_text(labels.login),
-        tray.jobs.set_text(labels.jobs),
-        tray.quit.set_text(labels.quit),
-        tray.icon.set_tooltip(Some(&text)),
-        tray.icon.set_title(Some(&text)),
-    ];
-    for e in results.into_iter().filter_map(Result::err) {
-        tracing::warn!(error = %e, "cannot update the tray");
+    /// The words changed (the login state, the connection, the language).
+    pub async fn refresh(&self) {
+        self.handle.update(|_| {}).await;
     }
 }
 
-fn on_menu(app: &AppHandle, event: MenuEvent) {
-    match event.id().as_ref() {
-        "open" => window::show(app),
-        "jobs" => window::navigate(app, "jobs"),
-        "login" => {
-            let engine = app.state::<Engine>().inner().clone();
-            if engine.status().user.is_some() {
-                tauri::async_runtime::spawn(async move {
-                    if let Err(e) = engine.logout().await {
-                        tracing::warn!(error = %e, "logout from the tray failed");
+pub struct Item {
+    engine: Engine,
+    windows: Windows,
+    quit: Arc<Notify>,
+    icon: Vec<Icon>,
+}
+
+impl Item {
+    fn status_text(&self) -> String {
+        i18n::tray_status(Lang::of(&self.engine), &self.engine.status())
+    }
+}
+
+impl ksni::Tray for Item {
+    fn id(&self) -> String {
+        "ream".into()
+    }
+
+    fn title(&self) -> String {
+        self.status_text()
+    }
+
+    fn icon_pixmap(&self) -> Vec<Icon> {
+        self.icon.clone()
+    }
+
+    fn tool_tip(&self) -> ToolTip {
+        ToolTip { title: "Ream".into(), description: self.status_text(), ..Default::default() }
+    }
+
+    /// A click on the icon opens the window.
+    fn activate(&mut self, _x: i32, _y: i32) {
+        self.windows.open(None);
+    }
+
+    fn menu(&self) -> Vec<MenuItem<Self>> {
+        let logged_in = self.engine.status().user.is_some();
+        let labels = i18n::menu_labels(Lang::of(&self.engine), logged_in);
+        let item = |label: &str, activate: Box<dyn Fn(&mut Item) + Send>| {
+            StandardItem { label: label.into(), activate, ..Default::default() }.into()
+        };
+        vec![
+            item(
+                labels.open,
+                Box::new(|tray| {
+                    tray.windows.open(None);
+                }),
+            ),
+            item(
+                labels.login,
+                Box::new(|tray| {
+                    if tray.engine.status().user.is_some() {
+                        let engine = tray.engine.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = engine.logout().await {
+                                tracing::warn!(error = %e, "logout from the tray failed");
+                            }
+                        });
+                    } else {
+                        tray.windows.open(Some("login".into()));
                     }
-                });
-            } else {
-                window::navigate(app, "login");
-            }
+                }),
+            ),
+            item(
+                labels.jobs,
+                Box::new(|tray| {
+                    tray.windows.open(Some("jobs".into()));
+                }),
+            ),
+            MenuItem::Separator,
+            item(labels.quit, Box::new(|tray| tray.quit.notify_one())),
+        ]
+    }
+}
+
+/// The app's icon as the tray protocol carries it (ARGB, network byte order).
+fn icon() -> Vec<Icon> {
+    match tauri::image::Image::from_bytes(include_bytes!("../../icons/32x32.png")) {
+        Ok(image) => {
+            let data = image.rgba().chunks_exact(4).flat_map(|p| [p[3], p[0], p[1], p[2]]).collect();
+            vec![Icon { width: image.width() as i32, height: image.height() as i32, data }]
         }
-        "quit" => app.exit(0),
-        _ => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "the tray has no icon");
+            Vec::new()
+        }
     }
 }

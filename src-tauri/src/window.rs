@@ -1,43 +1,183 @@
-//! The main window, made when it opens and destroyed when it closes: a window nobody
-//! looks at keeps no webview (WebKit's web process is most of the app's memory), and
-//! everything the window shows lives in the engine, which runs on in the tray. Closing the
-//! last window does not end the app; Quit in the tray does.
+//! The window process (`ream-desktop --window`), started by the client process (see
+//! `windows`) and ending when its window closes: while nobody looks, no webview, no
+//! WebKit process, nothing of GTK stays in memory. It holds no state: the webview's
+//! commands go over [`crate::link`] to the client's engine, whose events come back as
+//! `ream://event`; where to go comes as `ream://navigate`.
 //!
-//! Where to go reaches an open window as a `ream://navigate` event, a new one in its
-//! address (`index.html?open=TARGET`): "dashboard", "jobs", "login", "settings", "about",
+//! Where to go is a window's address at start (`index.html?open=TARGET`) and a
+//! `ream://navigate` event later: "dashboard", "jobs", "login", "settings", "about",
 //! "job:<id>" or "fallback:<job>".
 
-use tauri::{AppHandle, Emitter, Manager, RunEvent, WebviewUrl, WebviewWindow, WebviewWindowBuilder};
+use std::collections::HashMap;
+use std::io::BufReader;
+use std::os::unix::io::FromRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tauri::ipc::{Invoke, InvokeBody, InvokeResolver};
+use tauri::{AppHandle, Emitter, Manager, RunEvent, WebviewUrl, WebviewWindow, WebviewWindowBuilder, Wry};
+
+use crate::error::CommandError;
+use crate::link::{self, Call, FromWindow, ToWindow, WINDOW_ENV, WINDOW_FD};
 
 pub const MAIN: &str = "main";
+pub const EVENT: &str = "ream://event";
 pub const NAVIGATE: &str = "ream://navigate";
 
-/// Opens the window (as it was last, or where the UI starts) and brings it forward.
-pub fn show(app: &AppHandle) {
-    open(app, None);
-}
-
-/// Opens the window at `target`.
-pub fn navigate(app: &AppHandle, target: &str) {
-    open(app, Some(target));
-}
-
-fn open(app: &AppHandle, target: Option<&str>) {
-    let window = match app.get_webview_window(MAIN) {
-        Some(window) => window,
-        None => match create(app, target) {
-            Ok(_) => return,
-            // Made meanwhile by another caller (the tray and a notification at once).
-            Err(tauri::Error::WebviewLabelAlreadyExists(_)) => match app.get_webview_window(MAIN) {
-                Some(window) => window,
-                None => return,
-            },
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot open the window");
-                return;
-            }
-        },
+/// The line to the client, as the client left it for this process; `None` when this
+/// process was not started by a client (then there is nothing to show).
+fn take_link() -> Option<UnixStream> {
+    std::env::var_os(WINDOW_ENV)?;
+    // SAFETY: fstat on a descriptor number only reads its status.
+    let is_socket = unsafe {
+        let mut stat: libc::stat = std::mem::zeroed();
+        libc::fstat(WINDOW_FD, &mut stat) == 0 && stat.st_mode & libc::S_IFMT == libc::S_IFSOCK
     };
+    // SAFETY: the descriptor is a socket this process was given and nothing else owns.
+    is_socket.then(|| unsafe { UnixStream::from_raw_fd(WINDOW_FD) })
+}
+
+/// Commands on their way to the client, by id, until its answer comes.
+struct Client {
+    out: Mutex<UnixStream>,
+    pending: Mutex<HashMap<u64, InvokeResolver<Wry>>>,
+    next: AtomicU64,
+}
+
+impl Client {
+    fn call(&self, command: String, args: serde_json::Value, resolver: InvokeResolver<Wry>) {
+        let id = self.next.fetch_add(1, Ordering::SeqCst);
+        self.pending.lock().expect("pending").insert(id, resolver);
+        let sent =
+            link::send(&mut *self.out.lock().expect("link"), &FromWindow::Call(Call { id, command, args }));
+        if sent.is_err() {
+            if let Some(resolver) = self.pending.lock().expect("pending").remove(&id) {
+                resolver.reject(gone());
+            }
+        }
+    }
+
+    fn answer(&self, id: u64, result: Result<serde_json::Value, CommandError>) {
+        let Some(resolver) = self.pending.lock().expect("pending").remove(&id) else { return };
+        match result {
+            Ok(value) => resolver.resolve(value),
+            Err(error) => resolver.reject(error),
+        }
+    }
+
+    fn shown(&self, seq: u64) {
+        let _ = link::send(&mut *self.out.lock().expect("link"), &FromWindow::Shown { seq });
+    }
+}
+
+fn gone() -> CommandError {
+    CommandError::new("CLIENT_GONE", "the Ream client has ended")
+}
+
+/// Set when the window is closing: a request to come forward then goes unanswered, and
+/// the client starts a new window once this process has ended.
+static CLOSING: AtomicBool = AtomicBool::new(false);
+
+/// Runs the window until it closes or the client ends.
+pub fn run(target: Option<String>) -> std::process::ExitCode {
+    let Some(link) = take_link() else {
+        eprintln!("ream-desktop --window is started by the running Ream client: start ream-desktop instead.");
+        return std::process::ExitCode::from(2);
+    };
+    let input = match link.try_clone() {
+        Ok(input) => input,
+        Err(e) => {
+            eprintln!("cannot read from the Ream client: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let client =
+        Arc::new(Client { out: Mutex::new(link), pending: Mutex::default(), next: AtomicU64::new(1) });
+    let forwarder = client.clone();
+    let app = tauri::Builder::default()
+        // Every command goes to the client as it came: the capability has already
+        // refused any the webview was not given (`build.rs`, `capabilities/main.json`).
+        .invoke_handler(move |invoke: Invoke<Wry>| {
+            let command = invoke.message.command().to_string();
+            match invoke.message.payload() {
+                InvokeBody::Json(args) => forwarder.call(command, args.clone(), invoke.resolver),
+                InvokeBody::Raw(_) => {
+                    invoke.resolver.reject(CommandError::new("BAD_ARGUMENTS", "arguments are JSON"))
+                }
+            }
+            true
+        })
+        .on_window_event(|window, event| {
+            if window.label() == MAIN
+                && matches!(event, tauri::WindowEvent::CloseRequested { .. } | tauri::WindowEvent::Destroyed)
+            {
+                CLOSING.store(true, Ordering::SeqCst);
+            }
+        })
+        .setup(move |app| {
+            create(app.handle(), target.as_deref())?;
+            let (handle, client) = (app.handle().clone(), client.clone());
+            std::thread::Builder::new()
+                .name("client-in".into())
+                .spawn(move || listen(handle, client, input))?;
+            Ok(())
+        })
+        .build(tauri::generate_context!());
+    match app {
+        Ok(app) => {
+            app.run(|_, event| {
+                if let RunEvent::Exit = event {
+                    CLOSING.store(true, Ordering::SeqCst);
+                }
+            });
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("the Ream window failed to start: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// What the client says, until it ends (then the window does too).
+fn listen(app: AppHandle, client: Arc<Client>, input: UnixStream) {
+    let mut input = BufReader::new(input);
+    loop {
+        match link::receive::<ToWindow>(&mut input) {
+            Ok(Some(ToWindow::Reply { id, result })) => client.answer(id, result),
+            Ok(Some(ToWindow::Event(event))) => {
+                if let Err(e) = app.emit(EVENT, &event) {
+                    tracing::warn!(error = %e, "cannot send an event to the webview");
+                }
+            }
+            Ok(Some(ToWindow::Navigate { seq, target })) => {
+                let (handle, client) = (app.clone(), client.clone());
+                let queued = app.run_on_main_thread(move || {
+                    if !CLOSING.load(Ordering::SeqCst) && come_forward(&handle, target.as_deref()) {
+                        client.shown(seq);
+                    }
+                });
+                if let Err(e) = queued {
+                    tracing::warn!(error = %e, "cannot bring the window forward");
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, "the client's line is broken");
+                break;
+            }
+        }
+    }
+    for (_, resolver) in client.pending.lock().expect("pending").drain() {
+        resolver.reject(gone());
+    }
+    app.exit(0);
+}
+
+/// Shows the window, at `target` if given; false if it is gone.
+fn come_forward(app: &AppHandle, target: Option<&str>) -> bool {
+    let Some(window) = app.get_webview_window(MAIN) else { return false };
     let _ = window.unminimize();
     let _ = window.show();
     let _ = window.set_focus();
@@ -46,9 +186,11 @@ fn open(app: &AppHandle, target: Option<&str>) {
             tracing::warn!(error = %e, target, "cannot ask the window to navigate");
         }
     }
+    true
 }
 
-/// The window as `tauri.conf.json` describes it (`"create": false`: not made at start).
+/// The window as `tauri.conf.json` describes it (`"create": false`: made here, at
+/// `target`).
 fn create(app: &AppHandle, target: Option<&str>) -> tauri::Result<WebviewWindow> {
     let mut config = app
         .config()
@@ -91,34 +233,13 @@ fn lighten(window: &WebviewWindow) {
     }
 }
 
-/// Once the window is gone, the memory its webview used goes back to the system (glibc
-/// keeps freed memory for reuse otherwise, and the app may sit in the tray for days).
-pub fn on_window_event(window: &tauri::Window, event: &tauri::WindowEvent) {
-    if window.label() == MAIN && matches!(event, tauri::WindowEvent::Destroyed) {
-        #[cfg(target_os = "linux")]
-        // SAFETY: malloc_trim only returns free heap pages to the system.
-        unsafe {
-            libc::malloc_trim(0);
-        }
-    }
-}
-
-/// Set once the app is on its way out: a launch then waits for its claim instead of
-/// having a window opened by an app that is about to end.
-static QUITTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-pub fn quitting() -> bool {
-    QUITTING.load(std::sync::atomic::Ordering::SeqCst)
-}
-
-/// The app outlives its window: with the last one closed it goes on in the tray. An exit
-/// asked for with a code (Quit) goes ahead.
-pub fn on_run_event(_app: &AppHandle, event: RunEvent) {
-    match event {
-        RunEvent::ExitRequested { code: None, api, .. } => api.prevent_exit(),
-        RunEvent::ExitRequested { .. } | RunEvent::Exit => {
-            QUITTING.store(true, std::sync::atomic::Ordering::SeqCst)
-        }
-        _ => {}
+/// Settings GTK reads when it starts, before any thread does: GTK need not probe OpenGL
+/// at start (it loads Mesa, and with a software renderer LLVM); nothing of ours draws
+/// with it and the webview composites without it (see [`lighten`]). A value the user
+/// set is kept.
+pub fn before_gtk() {
+    if std::env::var_os("GDK_GL").is_none() {
+        // SAFETY (edition 2024 would ask): no other thread runs yet.
+        std::env::set_var("GDK_GL", "disable");
     }
 }

@@ -32,9 +32,12 @@ impl Display {
         Display { x, display }
     }
 
-    /// The viewable windows titled `title` of the process `pid` (`_NET_WM_PID`, which
-    /// GTK sets): another test's app may have windows of the same title on the display.
+    /// The viewable windows titled `title` of the app whose first process is `pid` (by
+    /// `_NET_WM_PID`, which GTK sets, of it or a process it started: the app's window
+    /// has a process of its own): another test's app may have windows of the same title
+    /// on the display.
     pub fn windows_of(&self, pid: u32, title: &str) -> Vec<xlib::Window> {
+        let app = crate::procs::tree(pid);
         // SAFETY: the display is open for as long as `self`.
         let root = unsafe { (self.x.XDefaultRootWindow)(self.display) };
         let mut found = Vec::new();
@@ -43,7 +46,7 @@ impl Display {
             stack.extend(self.children(window));
             if self.viewable(window)
                 && self.title(window).as_deref() == Some(title)
-                && self.pid(window) == Some(pid)
+                && self.pid(window).is_some_and(|p| app.contains(&p))
             {
                 found.push(window);
             }

@@ -109,8 +109,89 @@ fn a_closed_window_keeps_no_webview_and_starting_the_app_again_opens_it() {
             windows().is_empty() && app.web_processes().is_empty()
         });
         assert!(app.running(), "{round}: the app ended with its window\n{}", app.log());
+        app.wait_until("the window's process gone", within, |app| app.window_process().is_none());
         assert!(printer_listens(port), "{round}: the local printer stopped with the window");
     }
+}
+
+/// One call to the app's tray item on the session bus (`gdbus`, Debian libglib2.0-bin),
+/// as a desktop's panel makes it; what it answered, in GVariant's text form.
+fn tray_call(item: &str, path: &str, method: &str, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new("gdbus")
+        .args(["call", "--session", "--dest", item, "--object-path", path, "--method", method, "--"])
+        .args(args)
+        .output()
+        .expect("gdbus (Debian libglib2.0-bin)");
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The tray item's title (who is logged in, or that nobody is).
+fn tray_title(item: &str) -> Option<String> {
+    tray_call(
+        item,
+        "/StatusNotifierItem",
+        "org.freedesktop.DBus.Properties.Get",
+        &["org.kde.StatusNotifierItem", "Title"],
+    )
+}
+
+/// The id of the tray menu's entry labelled `label`, from the menu's layout
+/// (`(uint32 N, (0, {...}, [<(ID, {'label': <'LABEL'>}, @av [])>, ...]))`).
+fn tray_menu_entry(item: &str, label: &str) -> Option<i32> {
+    let layout = tray_call(item, "/MenuBar", "com.canonical.dbusmenu.GetLayout", &["0", "-1", "[]"])?;
+    let at = layout.find(&format!("'label': <'{label}'>"))?;
+    let open = layout[..at].rfind("<(")?;
+    layout[open + 2..at].split(',').next()?.trim().parse().ok()
+}
+
+/// The tray as a desktop's panel uses it, over the session bus: its title says who is
+/// logged in and follows a login made elsewhere; a click on the icon opens the window
+/// (its own process); Quit in its menu ends the app, window and all.
+#[test]
+fn the_tray_says_who_is_logged_in_opens_the_window_and_quits() {
+    let (_site, server) = site();
+    let home = Home::new(&server.url);
+    let display = ream_system_tests::x11::Display::open();
+    let within = Duration::from_secs(60);
+    let mut app = Launched::start(home, &["--hidden"]);
+    let pid = app.pid();
+    let item = format!("org.kde.StatusNotifierItem-{pid}-1");
+    let agent = app.home().path().join("cache/ream/session.sock");
+    app.wait_until("the tray item on the session bus, nobody logged in; the login lent", within, |_| {
+        tray_title(&item).is_some_and(|t| t.contains("Not logged in")) && agent.exists()
+    });
+    assert_eq!(app.window_process(), None, "a window process at a hidden start");
+
+    // A login in the terminal is the app's: the tray says who.
+    let login = app.home().ream(&["login", "--method", "pin"], "1234\n");
+    assert!(login.ok && login.stderr.contains("now uses this login"), "{}", login.stderr);
+    app.wait_until("the tray naming who is logged in", within, |_| {
+        tray_title(&item).is_some_and(|t| t.contains("Alice Martin"))
+    });
+
+    // A click on the icon opens the window, in a process of its own.
+    assert!(
+        tray_call(&item, "/StatusNotifierItem", "org.kde.StatusNotifierItem.Activate", &["0", "0"]).is_some()
+    );
+    app.wait_until("a window", within, |app| {
+        !display.windows_of(pid, "Ream").is_empty() && !app.web_processes().is_empty()
+    });
+    let window = app.window_process().expect("the window's own process");
+    assert_ne!(window, pid);
+
+    // Quit, from the menu: the app ends, its window with it.
+    let quit = tray_menu_entry(&item, "Quit").expect("a Quit entry in the tray menu");
+    let clicked = tray_call(
+        &item,
+        "/MenuBar",
+        "com.canonical.dbusmenu.Event",
+        &[&quit.to_string(), "clicked", "<0>", "0"],
+    );
+    assert!(clicked.is_some(), "the menu refused the click");
+    app.wait_until("the app ended", within, |app| !app.running());
+    app.wait_until("its window ended", within, |_| {
+        std::fs::read_to_string(format!("/proc/{window}/stat")).map_or(true, |s| s.contains(") Z "))
+    });
 }
 
 #[test]
