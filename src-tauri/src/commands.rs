@@ -4,16 +4,41 @@
 //! contract (`ui/src/backend.ts`); `build.rs` and `capabilities/main.json` list the same
 //! names, so the window refuses any other before it gets here.
 
-use ream_client::{Engine, LoginInput};
+use ream_client::{ClientError, Engine, LoginInput};
+use ream_desktop::link::CommandError;
 use ream_wire::{FallbackAnswer, JobAnswer};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::error::{CommandError, CommandResult};
+/// Answers `command` with `args` (the webview's argument object) as JSON; an error
+/// leaves as `{code, message, details}`, `code` being the engine's `ClientError::code()`.
+pub async fn call(engine: &Engine, command: &str, args: Value) -> Result<Value, CommandError> {
+    answer(engine, command, args).await.map_err(|failure| match failure {
+        Failure::Engine(e) => refusal(&e),
+        Failure::Shell(e) => e,
+    })
+}
 
-/// Answers `command` with `args` (the webview's argument object) as JSON.
-pub async fn call(engine: &Engine, command: &str, args: Value) -> CommandResult<Value> {
+/// What the webview is told of an engine error.
+fn refusal(e: &ClientError) -> CommandError {
+    CommandError { code: e.code().to_string(), message: e.to_string(), details: e.details() }
+}
+
+enum Failure {
+    Engine(ClientError),
+    Shell(CommandError),
+}
+
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Failure {
+        Failure::Engine(e)
+    }
+}
+
+type CommandResult<T> = Result<T, Failure>;
+
+async fn answer(engine: &Engine, command: &str, args: Value) -> CommandResult<Value> {
     match command {
         // Who is identified.
         "status" => json(engine.status()),
@@ -70,19 +95,20 @@ pub async fn call(engine: &Engine, command: &str, args: Value) -> CommandResult<
             engine.set_server(&url, fingerprint.as_deref()).await?;
             json(engine.desktop_settings())
         }
-        other => Err(CommandError::new("UNKNOWN_COMMAND", format!("no command {other:?}"))),
+        other => Err(Failure::Shell(CommandError::new("UNKNOWN_COMMAND", format!("no command {other:?}")))),
     }
 }
 
 fn json(value: impl serde::Serialize) -> CommandResult<Value> {
-    serde_json::to_value(value).map_err(|e| CommandError::new("INTERNAL", e.to_string()))
+    serde_json::to_value(value).map_err(|e| Failure::Shell(CommandError::new("INTERNAL", e.to_string())))
 }
 
 /// The arguments as the command takes them; a missing or mistyped one is refused with
 /// what was wrong. (No arguments arrive as `null` or `{}`.)
 fn parse<T: DeserializeOwned>(args: Value) -> CommandResult<T> {
     let args = if args.is_null() { Value::Object(Default::default()) } else { args };
-    serde_json::from_value(args).map_err(|e| CommandError::new("BAD_ARGUMENTS", e.to_string()))
+    serde_json::from_value(args)
+        .map_err(|e| Failure::Shell(CommandError::new("BAD_ARGUMENTS", e.to_string())))
 }
 
 #[derive(Deserialize)]
@@ -155,6 +181,24 @@ mod tests {
         // The engine's own refusal comes through with its code.
         let e = call(&engine, "jobs", Value::Null).await.unwrap_err();
         assert_eq!(e.code, "NOT_LOGGED_IN", "{e:?}");
+    }
+
+    #[test]
+    fn engine_errors_reach_the_webview_as_code_message_details() {
+        let e = refusal(&ClientError::CertificateUnconfirmed { fingerprint: "AB:CD".into() });
+        assert_eq!(
+            serde_json::to_value(&e).unwrap(),
+            serde_json::json!({
+                "code": "CERTIFICATE_UNTRUSTED",
+                "message": e.message,
+                "details": { "fingerprint": "AB:CD" },
+            })
+        );
+        let e = serde_json::to_value(refusal(&ClientError::NotLoggedIn)).unwrap();
+        assert_eq!(
+            e,
+            serde_json::json!({ "code": "NOT_LOGGED_IN", "message": "nobody is logged in", "details": null })
+        );
     }
 
     struct NoSecrets;

@@ -7,9 +7,9 @@ use ream_client::Engine;
 use ream_wire::ClientEvent;
 use tokio::sync::broadcast::{error::RecvError, Receiver};
 
-use crate::link::ToWindow;
 use crate::tray::Tray;
 use crate::windows::Windows;
+use ream_desktop::link::ToWindow;
 
 /// Runs until the engine is gone. `events` is subscribed before the engine starts, so
 /// nothing said at start-up is missed. `tray` is set once the icon is up.

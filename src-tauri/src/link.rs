@@ -1,7 +1,8 @@
-//! The line between the app's two processes: the client (engine, tray, notifications;
-//! it runs all day) and its window (Tauri and WebKit; it runs while somebody looks). The
-//! client starts the window with one end of a socket pair as file descriptor
-//! [`WINDOW_FD`]; nothing else can reach it, so no name on disk, no peer to check.
+//! The line between the app's two programs: the client (`ream-desktop`: engine, tray,
+//! notifications; it runs all day) and its window (`ream-window`: Tauri and WebKit; it
+//! runs while somebody looks). The client starts the window with one end of a socket
+//! pair as file descriptor [`WINDOW_FD`]; nothing else can reach it, so no name on disk,
+//! no peer to check.
 //!
 //! One JSON object per line each way: the window sends its webview's commands
 //! ([`Call`]); the client answers each by id and sends the engine's events and where the
@@ -15,7 +16,25 @@ use std::io::{BufRead, Read, Write};
 use ream_wire::ClientEvent;
 use serde::{Deserialize, Serialize};
 
-use crate::error::CommandError;
+/// The one shape every command error takes on its way to the webview:
+/// `{ code, message, details }`. `code` is the engine's stable code
+/// (`ClientError::code`), which the UI branches on; `message` is for people; `details`
+/// carries what acting on it needs (a certificate fingerprint to confirm, when a lock
+/// ends). Never a bare string.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandError {
+    pub code: String,
+    pub message: String,
+    pub details: Option<serde_json::Value>,
+}
+
+impl CommandError {
+    /// An error of the desktop shell itself (a command it does not know, arguments it
+    /// cannot read, the client gone), with no details.
+    pub fn new(code: &str, message: impl Into<String>) -> CommandError {
+        CommandError { code: code.to_string(), message: message.into(), details: None }
+    }
+}
 
 /// Where the window process finds its end of the line.
 pub const WINDOW_FD: i32 = 3;

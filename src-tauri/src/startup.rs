@@ -10,18 +10,13 @@ use ream_client::secrets::Keyring;
 use ream_client::{Engine, Settings};
 use ream_wire::{AgentReply, AgentRequest};
 
-/// The command line: `ream-desktop [--server URL] [--hidden]`; the window process is
-/// `ream-desktop --window [--open TARGET]`, started by the client (see `windows`).
+/// The command line: `ream-desktop [--server URL] [--hidden]`.
 #[derive(Debug, Default, Clone)]
 pub struct Options {
     /// Connect to this server at start (a certificate must be trusted or already pinned).
     pub server: Option<String>,
     /// Start in the tray, without a window.
     pub hidden: bool,
-    /// This is the window process.
-    pub window: bool,
-    /// The window's first screen.
-    pub open: Option<String>,
 }
 
 impl Options {
@@ -31,8 +26,6 @@ impl Options {
             match arg.as_str() {
                 "--server" => options.server = args.next(),
                 "--hidden" => options.hidden = true,
-                "--window" => options.window = true,
-                "--open" => options.open = args.next(),
                 other => match other.strip_prefix("--server=") {
                     Some(url) => options.server = Some(url.to_string()),
                     None => tracing::warn!(argument = other, "unknown argument ignored"),
@@ -142,7 +135,5 @@ mod tests {
         assert_eq!((o.server.as_deref(), o.hidden), (Some("http://127.0.0.1:8631"), true));
         let o = parse(&["--server=https://print.example", "--other"]);
         assert_eq!((o.server.as_deref(), o.hidden), (Some("https://print.example"), false));
-        let o = parse(&["--window", "--open", "job:7"]);
-        assert_eq!((o.window, o.open.as_deref(), o.hidden), (true, Some("job:7"), false));
     }
 }

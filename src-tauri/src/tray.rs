@@ -112,16 +112,38 @@ impl ksni::Tray for Item {
     }
 }
 
-/// The app's icon as the tray protocol carries it (ARGB, network byte order).
+/// The app's icon as the tray protocol carries it (ARGB, network byte order), from its
+/// 8-bit RGBA PNG.
 fn icon() -> Vec<Icon> {
-    match tauri::image::Image::from_bytes(include_bytes!("../../icons/32x32.png")) {
-        Ok(image) => {
-            let data = image.rgba().chunks_exact(4).flat_map(|p| [p[3], p[0], p[1], p[2]]).collect();
-            vec![Icon { width: image.width() as i32, height: image.height() as i32, data }]
-        }
+    match decode(include_bytes!("../../icons/32x32.png")) {
+        Ok(icon) => vec![icon],
         Err(e) => {
             tracing::warn!(error = %e, "the tray has no icon");
             Vec::new()
         }
+    }
+}
+
+fn decode(png: &[u8]) -> Result<Icon, Box<dyn std::error::Error>> {
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(png));
+    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::ALPHA);
+    let mut reader = decoder.read_info()?;
+    let mut rgba = vec![0; reader.output_buffer_size().ok_or("an image too large")?];
+    let frame = reader.next_frame(&mut rgba)?;
+    if (frame.color_type, frame.bit_depth) != (png::ColorType::Rgba, png::BitDepth::Eight) {
+        return Err(format!("{:?} {:?}, not 8-bit RGBA", frame.color_type, frame.bit_depth).into());
+    }
+    let data = rgba[..frame.buffer_size()].chunks_exact(4).flat_map(|p| [p[3], p[0], p[1], p[2]]).collect();
+    Ok(Icon { width: frame.width as i32, height: frame.height as i32, data })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_icon_is_the_apps_in_argb() {
+        let icons = super::icon();
+        let [icon] = &icons[..] else { panic!("no icon") };
+        assert_eq!((icon.width, icon.height, icon.data.len()), (32, 32, 32 * 32 * 4));
+        assert!(icon.data.chunks_exact(4).any(|p| p[0] == 0xff), "no opaque pixel");
     }
 }

@@ -1,7 +1,8 @@
-//! The window process (`ream-desktop --window`), started by the client process (see
-//! `windows`) and ending when its window closes: while nobody looks, no webview, no
-//! WebKit process, nothing of GTK stays in memory. It holds no state: the webview's
-//! commands go over [`crate::link`] to the client's engine, whose events come back as
+//! `ream-window`: the desktop app's window, a program of its own started by the client
+//! (`ream-desktop`, see its `windows` module) and ending when its window closes: while
+//! nobody looks, no webview, no WebKit process, nothing of GTK stays in memory, and the
+//! client links none of it. It holds no state: the webview's commands go over
+//! [`ream_desktop::link`] to the client's engine, whose events come back as
 //! `ream://event`; where to go comes as `ream://navigate`.
 //!
 //! Where to go is a window's address at start (`index.html?open=TARGET`) and a
@@ -18,12 +19,11 @@ use std::sync::{Arc, Mutex};
 use tauri::ipc::{Invoke, InvokeBody, InvokeResolver};
 use tauri::{AppHandle, Emitter, Manager, RunEvent, WebviewUrl, WebviewWindow, WebviewWindowBuilder, Wry};
 
-use crate::error::CommandError;
-use crate::link::{self, Call, FromWindow, ToWindow, WINDOW_ENV, WINDOW_FD};
+use ream_desktop::link::{self, Call, CommandError, FromWindow, ToWindow, WINDOW_ENV, WINDOW_FD};
 
-pub const MAIN: &str = "main";
-pub const EVENT: &str = "ream://event";
-pub const NAVIGATE: &str = "ream://navigate";
+const MAIN: &str = "main";
+const EVENT: &str = "ream://event";
+const NAVIGATE: &str = "ream://navigate";
 
 /// The line to the client, as the client left it for this process; `None` when this
 /// process was not started by a client (then there is nothing to show).
@@ -79,10 +79,25 @@ fn gone() -> CommandError {
 /// the client starts a new window once this process has ended.
 static CLOSING: AtomicBool = AtomicBool::new(false);
 
-/// Runs the window until it closes or the client ends.
-pub fn run(target: Option<String>) -> std::process::ExitCode {
+/// `ream-window [--open TARGET]`: runs the window until it closes or the client ends.
+fn main() -> std::process::ExitCode {
+    before_gtk();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("REAM_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let mut args = std::env::args().skip(1);
+    let mut target = None;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--open" => target = args.next(),
+            other => tracing::warn!(argument = other, "unknown argument ignored"),
+        }
+    }
     let Some(link) = take_link() else {
-        eprintln!("ream-desktop --window is started by the running Ream client: start ream-desktop instead.");
+        eprintln!("ream-window is started by the running Ream client: start ream-desktop instead.");
         return std::process::ExitCode::from(2);
     };
     let input = match link.try_clone() {
@@ -237,7 +252,7 @@ fn lighten(window: &WebviewWindow) {
 /// at start (it loads Mesa, and with a software renderer LLVM); nothing of ours draws
 /// with it and the webview composites without it (see [`lighten`]). A value the user
 /// set is kept.
-pub fn before_gtk() {
+fn before_gtk() {
     if std::env::var_os("GDK_GL").is_none() {
         // SAFETY (edition 2024 would ask): no other thread runs yet.
         std::env::set_var("GDK_GL", "disable");

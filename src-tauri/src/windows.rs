@@ -1,8 +1,8 @@
-//! The window as the client process sees it: a process of its own (`ream-desktop
-//! --window`, see `window`), started when somebody opens it and gone when it closes, so
-//! that nothing of WebKit stays in memory while the app sits in the tray. The client
-//! answers the window's commands with its engine and sends it the engine's events and
-//! where to go, over [`crate::link`].
+//! The window as the client sees it: a program of its own (`ream-window`, beside this
+//! one), started when somebody opens it and gone when it closes, so that nothing of
+//! WebKit stays in memory while the app sits in the tray. The client answers the
+//! window's commands with its engine and sends it the engine's events and where to go,
+//! over [`ream_desktop::link`].
 //!
 //! At most one window runs. Opening it while one runs brings that one forward (at a
 //! target, if given); a window that does not acknowledge (it is closing) is followed by
@@ -21,7 +21,7 @@ use ream_client::Engine;
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::link::{self, FromWindow, ToWindow, WINDOW_ENV, WINDOW_FD};
+use ream_desktop::link::{self, FromWindow, ToWindow, WINDOW_ENV, WINDOW_FD};
 
 /// How long a running window may take to come forward before the client gives up on
 /// that request (it never starts a second window beside one that runs).
@@ -124,11 +124,12 @@ impl Windows {
         }
     }
 
-    /// Starts `ream-desktop --window` with its end of a new line as [`WINDOW_FD`].
+    /// Starts `ream-window` (installed beside `ream-desktop`) with its end of a new line
+    /// as [`WINDOW_FD`].
     fn start(&self, target: Option<String>) -> std::io::Result<()> {
         let (ours, theirs) = UnixStream::pair()?;
-        let mut command = std::process::Command::new(std::env::current_exe()?);
-        command.arg("--window").env(WINDOW_ENV, "1");
+        let mut command = std::process::Command::new(std::env::current_exe()?.with_file_name("ream-window"));
+        command.env(WINDOW_ENV, "1");
         if let Some(target) = &target {
             command.args(["--open", target]);
         }

@@ -6,9 +6,9 @@
 //! - memory in the tray: started hidden (as the session's autostart does), and after
 //!   the window was opened (by starting the app again) and closed (its close button).
 //!
-//! Memory is what all of Ream's processes hold together (the client, the window process
-//! while the window is open, and WebKit's web and network processes under it): the sum
-//! of their proportional set sizes (Pss: a shared page
+//! Memory is what all of Ream's processes hold together (the client `ream-desktop`, its
+//! window `ream-window` while the window is open, and WebKit's web and network processes
+//! under it): the sum of their proportional set sizes (Pss: a shared page
 //! divided among the processes that map it), with the sum of resident sizes (Rss, shared
 //! pages counted in each) beside it. The anchors of issue #14: in the tray under 60 MB,
 //! the window open under 200 MB, the login screen within 1 s.
@@ -102,19 +102,7 @@ fn report(state: &str, processes: &[Memory], anchor_mb: u64) {
     let mb = |kib: u64| kib as f64 * 1024.0 / 1e6;
     let (pss, rss): (u64, u64) =
         (processes.iter().map(|p| p.pss_kib).sum(), processes.iter().map(|p| p.rss_kib).sum());
-    // The first is the client; a `ream-desktop` after it is the window process.
-    let each: Vec<String> = processes
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let name = match (i, p.name.as_str()) {
-                (0, _) => "client",
-                (_, "ream-desktop") => "window",
-                (_, name) => name,
-            };
-            format!("{name} {:.0}", mb(p.pss_kib))
-        })
-        .collect();
+    let each: Vec<String> = processes.iter().map(|p| format!("{} {:.0}", p.name, mb(p.pss_kib))).collect();
     println!(
         "{state}: {:.0} MB together (Pss; Rss sum {:.0} MB) [{}] (anchor: under {anchor_mb} MB)",
         mb(pss),

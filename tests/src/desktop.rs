@@ -257,8 +257,8 @@ impl Desktop {
         }
     }
 
-    /// The app's client process id (in the driver's process group), while it runs: the
-    /// `ream-desktop` that WebKitWebDriver started, not the window process it starts.
+    /// The app's process id (in the driver's process group), while it runs: the client,
+    /// `ream-desktop` (its window is `ream-window`, started by it).
     pub fn app_pid(&self) -> Option<u32> {
         let group = self.driver.id();
         std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
@@ -266,10 +266,8 @@ impl Desktop {
             let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
             let (comm, rest) = stat.split_once(" (")?.1.rsplit_once(") ")?;
             let fields: Vec<&str> = rest.split_whitespace().collect();
-            let (state, ppid, pgrp) =
-                (fields.first()?, fields.get(1)?.parse::<u32>().ok()?, fields.get(2)?.parse::<u32>().ok()?);
-            let parent_is_app = crate::procs::name(ppid).is_some_and(|n| n == "ream-desktop");
-            (comm == "ream-desktop" && pgrp == group && *state != "Z" && !parent_is_app).then_some(pid)
+            let (state, pgrp) = (fields.first()?, fields.get(2)?.parse::<u32>().ok()?);
+            (comm == "ream-desktop" && pgrp == group && *state != "Z").then_some(pid)
         })
     }
 
@@ -703,12 +701,11 @@ impl Launched {
         self.child.try_wait().unwrap().is_none()
     }
 
-    /// The app's window process, while one runs.
+    /// The app's window process (`ream-window`), while one runs.
     pub fn window_process(&self) -> Option<u32> {
         crate::procs::tree(self.pid())
             .into_iter()
-            .skip(1)
-            .find(|&p| crate::procs::name(p).is_some_and(|n| n == "ream-desktop"))
+            .find(|&p| crate::procs::name(p).is_some_and(|n| n == "ream-window"))
     }
 
     /// The WebKit web processes the app runs now (one per webview it keeps).

@@ -146,7 +146,8 @@ fn tray_menu_entry(item: &str, label: &str) -> Option<i32> {
 
 /// The tray as a desktop's panel uses it, over the session bus: its title says who is
 /// logged in and follows a login made elsewhere; a click on the icon opens the window
-/// (its own process); Quit in its menu ends the app, window and all.
+/// (its own process); Quit in its menu ends the app, window and all, and a start right
+/// after it becomes the client once the old one has let go.
 #[test]
 fn the_tray_says_who_is_logged_in_opens_the_window_and_quits() {
     let (_site, server) = site();
@@ -188,10 +189,26 @@ fn the_tray_says_who_is_logged_in_opens_the_window_and_quits() {
         &[&quit.to_string(), "clicked", "<0>", "0"],
     );
     assert!(clicked.is_some(), "the menu refused the click");
+    // Started again at once, as a user who quit by mistake does: the new start waits for
+    // the old one to let go, and becomes the client.
+    let mut again = Reaped(app.again().arg("--hidden").spawn().expect("start ream-desktop again"));
     app.wait_until("the app ended", within, |app| !app.running());
     app.wait_until("its window ended", within, |_| {
         std::fs::read_to_string(format!("/proc/{window}/stat")).map_or(true, |s| s.contains(") Z "))
     });
+    let item = format!("org.kde.StatusNotifierItem-{}-1", again.0.id());
+    app.wait_until("the new start's tray item", within, |_| tray_title(&item).is_some());
+    assert!(again.0.try_wait().unwrap().is_none(), "the new start ended");
+}
+
+/// A process of the test's, killed when the test ends whichever way.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 #[test]
