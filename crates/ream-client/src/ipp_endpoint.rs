@@ -87,7 +87,28 @@ pub async fn serve(engine: Engine, listener: tokio::net::TcpListener, spool: Pat
         .route(&format!("{PATH}/{{queue}}"), post(to_queue))
         .route("/", post(to_default))
         .with_state(endpoint);
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await
+    axum::serve(listener, app.into_make_service_with_connect_info::<Sender>()).await
+}
+
+/// Who is on the other end of a connection, asked of the kernel once, when it is
+/// accepted: a socket's owner never changes, and CUPS' backend sends several requests
+/// over one connection (each lookup reads the kernel's socket table).
+#[derive(Debug, Clone, Copy)]
+struct Sender {
+    /// The OS user owning the connecting socket, if the kernel says.
+    owner: Option<u32>,
+    /// Neither this client's user, nor root, nor CUPS' `lp`.
+    stranger: bool,
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
+    for Sender
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Sender {
+        let owner =
+            stream.io().local_addr().ok().and_then(|local| crate::peer::owner(*stream.remote_addr(), local));
+        Sender { owner, stranger: owner.is_none_or(|uid| !crate::peer::may_print(uid)) }
+    }
 }
 
 /// The local printer's URI for `queue` (`PATH/QUEUE`, the name percent-encoded), or for
@@ -106,7 +127,7 @@ pub fn printer_path(queue: Option<&str>) -> String {
     }
 }
 
-type Peer = axum::extract::ConnectInfo<std::net::SocketAddr>;
+type Peer = axum::extract::ConnectInfo<Sender>;
 
 async fn to_default(State(ep): State<Arc<Endpoint>>, peer: Peer, req: Request) -> Response {
     handle(ep, peer, None, req).await
@@ -486,8 +507,7 @@ fn submission(attrs: &IppAttributes, job_name: &str) -> JobSubmission {
 
 async fn handle(ep: Arc<Endpoint>, peer: Peer, queue: Option<String>, req: Request) -> Response {
     // Another OS user of this computer printing here would print as this client's user.
-    let owner = crate::peer::owner(peer.0, crate::peer::loopback(ep.port));
-    let stranger = owner.is_none_or(|uid| !crate::peer::may_print(uid));
+    let Sender { owner, stranger } = peer.0;
     // Any web page can make the browser post to loopback: such a request carries an
     // `Origin`, or is not `application/ipp` (which a page cannot send without a CORS
     // preflight, never answered here). Only IPP clients print here.

@@ -45,15 +45,18 @@ pub fn http_url(uri: &str) -> anyhow::Result<String> {
 /// added (`pin`): any other certificate is refused. Without a pin (a printer on plain
 /// IPP, or one added before pinning) any certificate is taken: privacy on the wire, not
 /// proof of the printer's identity.
+///
+/// Either way the TLS configuration is our own verifier's, never reqwest's default: that
+/// one loads the system's certificate authorities (some 300 files under /etc/ssl/certs)
+/// whenever a client is built, which a printer needs none of, and which was most of a
+/// one-page job's time on its way to the printer (`scripts/bench print`).
 pub fn http_client(pin: Option<&str>) -> reqwest::Client {
-    let builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(10));
-    let builder = match pin {
-        Some(pin) => builder.use_preconfigured_tls(
-            crate::tls::Fingerprint::new(Some(pin.to_string()), Arc::default()).client_config(),
-        ),
-        None => builder.danger_accept_invalid_certs(true),
-    };
-    builder.build().expect("HTTP client")
+    let trust = crate::tls::Fingerprint::new(pin.map(str::to_string), Arc::default());
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .use_preconfigured_tls(trust.client_config())
+        .build()
+        .expect("HTTP client")
 }
 
 /// The SHA-256 fingerprint of the certificate an IPPS printer presents, to pin it. The
