@@ -15,11 +15,6 @@ mod tray;
 mod windows;
 
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("REAM_LOG").unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    ream_desktop::log_to_stderr();
     client::run(startup::Options::parse(std::env::args().skip(1)))
 }

@@ -82,12 +82,7 @@ static CLOSING: AtomicBool = AtomicBool::new(false);
 /// `ream-window [--open TARGET]`: runs the window until it closes or the client ends.
 fn main() -> std::process::ExitCode {
     before_gtk();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("REAM_LOG").unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    ream_desktop::log_to_stderr();
     let mut args = std::env::args().skip(1);
     let mut target = None;
     while let Some(arg) = args.next() {
