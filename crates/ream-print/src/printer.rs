@@ -2,6 +2,7 @@
 //! file, never held in memory) and follow the printer's job to its end.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -40,7 +41,34 @@ pub fn http_url(uri: &str) -> anyhow::Result<String> {
     Ok(format!("{http}://{authority}/{path}"))
 }
 
-/// An HTTP client for one printer. Printers present their own (usually self-signed)
+/// How long a printer may go without taking any more of a request or giving any more of
+/// its answer before the request is given up, as one that may go better later. A printer
+/// whose firmware hangs with its connection open, or a host gone without closing it,
+/// would otherwise hold a job `printing` for ever: each request's time is unbounded (a
+/// large document to a slow printer takes what it takes), only its silences are.
+pub const STALL: Duration = Duration::from_secs(120);
+
+/// The most of a printer's answer that is read: answers to what Ream asks are a few
+/// kilobytes, even a busy printer's list of jobs.
+const ANSWER_LIMIT: usize = 4 << 20;
+
+/// How Ream talks to one printer: an HTTP client and how long it lets the printer stall
+/// ([`STALL`]).
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    stall: Duration,
+}
+
+impl Client {
+    /// This client, giving up a request after `stall` without progress (tests of printers
+    /// that hang need not wait two minutes).
+    pub fn stalling_after(self, stall: Duration) -> Client {
+        Client { stall, ..self }
+    }
+}
+
+/// A client for one printer. Printers present their own (usually self-signed)
 /// certificates, so an IPPS printer is trusted by the fingerprint recorded when it was
 /// added (`pin`): any other certificate is refused. Without a pin (a printer on plain
 /// IPP, or one added before pinning) any certificate is taken: privacy on the wire, not
@@ -50,13 +78,18 @@ pub fn http_url(uri: &str) -> anyhow::Result<String> {
 /// one loads the system's certificate authorities (some 300 files under /etc/ssl/certs)
 /// whenever a client is built, which a printer needs none of, and which was most of a
 /// one-page job's time on its way to the printer (`scripts/bench print`).
-pub fn http_client(pin: Option<&str>) -> reqwest::Client {
+pub fn http_client(pin: Option<&str>) -> Client {
     let trust = crate::tls::Fingerprint::new(pin.map(str::to_string), Arc::default());
-    reqwest::Client::builder()
+    client_with(trust.client_config())
+}
+
+fn client_with(tls: rustls::ClientConfig) -> Client {
+    let http = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
-        .use_preconfigured_tls(trust.client_config())
+        .use_preconfigured_tls(tls)
         .build()
-        .expect("HTTP client")
+        .expect("HTTP client");
+    Client { http, stall: STALL }
 }
 
 /// The SHA-256 fingerprint of the certificate an IPPS printer presents, to pin it. The
@@ -64,12 +97,7 @@ pub fn http_client(pin: Option<&str>) -> reqwest::Client {
 pub async fn presented_fingerprint(uri: &str) -> anyhow::Result<String> {
     let presented = Arc::new(Mutex::new(None));
     let config = crate::tls::Fingerprint::new(None, presented.clone()).client_config();
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .use_preconfigured_tls(config)
-        .build()
-        .expect("HTTP client");
-    capabilities(&http, uri).await?;
+    capabilities(&client_with(config), uri).await?;
     let seen = presented.lock().expect("lock").clone();
     seen.context("the printer presented no certificate (is it IPPS?)")
 }
@@ -163,31 +191,99 @@ fn certificate_refused(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-async fn send(http: &reqwest::Client, uri: &str, body: reqwest::Body) -> anyhow::Result<IppRequestResponse> {
-    let resp =
-        http.post(http_url(uri)?).header("content-type", "application/ipp").body(body).send().await.map_err(
-            |e| {
-                let detail = with_causes(&e);
-                // A certificate that is not the pinned one does not get better by waiting.
-                if certificate_refused(&e) {
-                    anyhow::anyhow!("the printer at {uri} was refused: {detail}")
-                } else {
-                    anyhow::Error::new(Transient(format!("cannot reach the printer at {uri}: {detail}")))
-                }
-            },
-        )?;
-    anyhow::ensure!(resp.status().is_success(), "the printer answered HTTP {}", resp.status());
-    let bytes = resp.bytes().await?;
-    let parsed = AsyncIppParser::new(futures_util::io::Cursor::new(bytes.to_vec())).parse().await?;
-    let status = parsed.header().status_code();
-    if matches!(status, StatusCode::ServerErrorBusy | StatusCode::ServerErrorServiceUnavailable) {
-        return Err(Transient(format!("the printer is busy ({status:?})")).into());
-    }
-    anyhow::ensure!(status.is_success(), "the printer refused: {status:?}");
-    Ok(parsed)
+/// What a request sends: an IPP request whole, or one followed by its document, streamed.
+enum Payload {
+    Whole(bytes::Bytes),
+    Streamed(futures_util::stream::BoxStream<'static, std::io::Result<bytes::Bytes>>),
 }
 
-/// A failure worth trying again later: the printer is busy or out of reach.
+/// When a request last moved, either way: what [`send`] measures silences by.
+#[derive(Clone)]
+struct Activity {
+    since: tokio::time::Instant,
+    last_ms: Arc<AtomicU64>,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity { since: tokio::time::Instant::now(), last_ms: Arc::default() }
+    }
+
+    fn moved(&self) {
+        self.last_ms.store(self.since.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// Ends once nothing has moved for `stall`.
+    async fn stalled(&self, stall: Duration) {
+        loop {
+            let last = self.since + Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+            if tokio::time::Instant::now() >= last + stall {
+                return;
+            }
+            tokio::time::sleep_until(last + stall).await;
+        }
+    }
+}
+
+async fn send(client: &Client, uri: &str, payload: Payload) -> anyhow::Result<IppRequestResponse> {
+    let url = http_url(uri)?;
+    let activity = Activity::new();
+    let body = match payload {
+        Payload::Whole(bytes) => reqwest::Body::from(bytes),
+        Payload::Streamed(stream) => {
+            let seen = activity.clone();
+            reqwest::Body::wrap_stream(stream.inspect(move |_| seen.moved()))
+        }
+    };
+    let exchange = async {
+        let resp =
+            client.http.post(url).header("content-type", "application/ipp").body(body).send().await.map_err(
+                |e| {
+                    let detail = with_causes(&e);
+                    // A certificate that is not the pinned one does not get better by waiting.
+                    if certificate_refused(&e) {
+                        anyhow::anyhow!("the printer at {uri} was refused: {detail}")
+                    } else {
+                        anyhow::Error::new(Transient(format!("cannot reach the printer at {uri}: {detail}")))
+                    }
+                },
+            )?;
+        anyhow::ensure!(resp.status().is_success(), "the printer answered HTTP {}", resp.status());
+        let mut answer = Vec::new();
+        let mut chunks = resp.bytes_stream();
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk.map_err(|e| {
+                Transient(format!("the printer at {uri} broke off its answer: {}", with_causes(&e)))
+            })?;
+            activity.moved();
+            anyhow::ensure!(
+                answer.len() + chunk.len() <= ANSWER_LIMIT,
+                "the printer's answer is longer than {} MiB",
+                ANSWER_LIMIT >> 20
+            );
+            answer.extend_from_slice(&chunk);
+        }
+        let parsed = AsyncIppParser::new(futures_util::io::Cursor::new(answer)).parse().await?;
+        let status = parsed.header().status_code();
+        if matches!(status, StatusCode::ServerErrorBusy | StatusCode::ServerErrorServiceUnavailable) {
+            return Err(Busy(format!("the printer is busy ({status:?})")).into());
+        }
+        anyhow::ensure!(status.is_success(), "the printer refused: {status:?}");
+        Ok(parsed)
+    };
+    tokio::select! {
+        answered = exchange => answered,
+        () = activity.stalled(client.stall) => Err(Transient(format!(
+            "the printer at {uri} stopped answering (nothing moved for {} s)",
+            client.stall.as_secs_f32()
+        ))
+        .into()),
+    }
+}
+
+/// A failure worth trying again later: the printer out of reach, or its line cut or
+/// silent (a request it may have acted on: a Print-Job whose answer was lost may have made
+/// a job).
 #[derive(Debug)]
 pub struct Transient(pub String);
 
@@ -199,9 +295,26 @@ impl std::fmt::Display for Transient {
 
 impl std::error::Error for Transient {}
 
-/// Whether an error (anywhere in its chain) is [`Transient`].
+/// The printer answered that it is busy or unavailable: worth trying again later, and it
+/// did nothing with the request.
+#[derive(Debug)]
+pub struct Busy(pub String);
+
+impl std::fmt::Display for Busy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Busy {}
+
+fn busy(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<Busy>().is_some())
+}
+
+/// Whether an error (anywhere in its chain) is [`Transient`] or [`Busy`].
 pub fn is_transient(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.downcast_ref::<Transient>().is_some())
+    busy(e) || e.chain().any(|c| c.downcast_ref::<Transient>().is_some())
 }
 
 fn job_attribute<'a>(resp: &'a IppRequestResponse, name: &str) -> Option<&'a IppValue> {
@@ -224,7 +337,7 @@ pub struct PrintRequest<'a> {
 }
 
 /// Sends the document with Print-Job; returns the printer's job id.
-pub async fn print_job(http: &reqwest::Client, uri: &str, job: &PrintRequest<'_>) -> anyhow::Result<i32> {
+pub async fn print_job(client: &Client, uri: &str, job: &PrintRequest<'_>) -> anyhow::Result<i32> {
     let PrintRequest { document, job_name, user, copies, duplex, colour, media } = *job;
     let mut req = request(Operation::PrintJob, uri, user)?;
     let attrs = req.attributes_mut();
@@ -242,32 +355,10 @@ pub async fn print_job(http: &reqwest::Client, uri: &str, job: &PrintRequest<'_>
     let head = req.to_bytes();
     let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(head) })
         .chain(document.stream().await?);
-    let resp = send(http, uri, reqwest::Body::wrap_stream(stream)).await.context("Print-Job")?;
+    let resp = send(client, uri, Payload::Streamed(stream.boxed())).await.context("Print-Job")?;
     match job_attribute(&resp, "job-id") {
         Some(IppValue::Integer(id)) => Ok(*id),
         _ => anyhow::bail!("the printer did not say which job it made"),
-    }
-}
-
-/// [`print_job`], trying a busy or unreachable printer again with growing pauses (1 s,
-/// doubling up to 30 s) until `patience` is spent; other failures end it at once.
-pub async fn print_job_patiently(
-    http: &reqwest::Client,
-    uri: &str,
-    job: &PrintRequest<'_>,
-    patience: Duration,
-) -> anyhow::Result<i32> {
-    let give_up = tokio::time::Instant::now() + patience;
-    let mut pause = Duration::from_secs(1);
-    loop {
-        match print_job(http, uri, job).await {
-            Err(e) if is_transient(&e) && tokio::time::Instant::now() < give_up => {
-                tracing::info!(printer = uri, job = job.job_name, error = %format!("{e:#}"), "printer not ready; trying again");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(30));
-            }
-            result => return result,
-        }
     }
 }
 
@@ -294,7 +385,7 @@ impl Capabilities {
 }
 
 /// Asks the printer (Get-Printer-Attributes) whether it prints on both sides and in colour.
-pub async fn capabilities(http: &reqwest::Client, uri: &str) -> anyhow::Result<Capabilities> {
+pub async fn capabilities(client: &Client, uri: &str) -> anyhow::Result<Capabilities> {
     let mut req = request(Operation::GetPrinterAttributes, uri, "ream")?;
     let wanted = [
         "sides-supported",
@@ -306,8 +397,7 @@ pub async fn capabilities(http: &reqwest::Client, uri: &str) -> anyhow::Result<C
     let keywords = wanted.iter().map(|k| IppValue::new_keyword(*k)).collect::<Result<Vec<_>, _>>()?;
     req.attributes_mut()
         .add(DelimiterTag::OperationAttributes, attr("requested-attributes", IppValue::Array(keywords)));
-    let resp =
-        send(http, uri, reqwest::Body::from(req.to_bytes())).await.context("Get-Printer-Attributes")?;
+    let resp = send(client, uri, Payload::Whole(req.to_bytes())).await.context("Get-Printer-Attributes")?;
     let printer = |name: &str| {
         resp.attributes()
             .groups_of(DelimiterTag::PrinterAttributes)
@@ -324,7 +414,7 @@ pub async fn capabilities(http: &reqwest::Client, uri: &str) -> anyhow::Result<C
 }
 
 /// The printer's jobs of `user` (Get-Jobs, finished and not): their ids and names.
-pub async fn jobs_of(http: &reqwest::Client, uri: &str, user: &str) -> anyhow::Result<Vec<(i32, String)>> {
+pub async fn jobs_of(client: &Client, uri: &str, user: &str) -> anyhow::Result<Vec<(i32, String)>> {
     let mut found = Vec::new();
     for which in ["not-completed", "completed"] {
         let mut req = request(Operation::GetJobs, uri, user)?;
@@ -335,7 +425,7 @@ pub async fn jobs_of(http: &reqwest::Client, uri: &str, user: &str) -> anyhow::R
             .map(|k| IppValue::new_keyword(*k))
             .collect::<Result<Vec<_>, _>>()?;
         attrs.add(DelimiterTag::OperationAttributes, attr("requested-attributes", IppValue::Array(wanted)));
-        let resp = send(http, uri, reqwest::Body::from(req.to_bytes())).await.context("Get-Jobs")?;
+        let resp = send(client, uri, Payload::Whole(req.to_bytes())).await.context("Get-Jobs")?;
         for group in resp.attributes().groups_of(DelimiterTag::JobAttributes) {
             let id = match group.get("job-id").map(|a| a.value()) {
                 Some(IppValue::Integer(id)) => *id,
@@ -363,14 +453,14 @@ impl JobStatus {
     pub const COMPLETED: i32 = 9;
 }
 
-pub async fn job_status(http: &reqwest::Client, uri: &str, job_id: i32) -> anyhow::Result<JobStatus> {
+pub async fn job_status(client: &Client, uri: &str, job_id: i32) -> anyhow::Result<JobStatus> {
     let mut req = request(Operation::GetJobAttributes, uri, "ream")?;
     let attrs = req.attributes_mut();
     attrs.add(DelimiterTag::OperationAttributes, attr("job-id", IppValue::Integer(job_id)));
     let wanted = ["job-state", "job-state-reasons", "job-impressions-completed"];
     let keywords = wanted.iter().map(|k| IppValue::new_keyword(*k)).collect::<Result<Vec<_>, _>>()?;
     attrs.add(DelimiterTag::OperationAttributes, attr("requested-attributes", IppValue::Array(keywords)));
-    let resp = send(http, uri, reqwest::Body::from(req.to_bytes())).await.context("Get-Job-Attributes")?;
+    let resp = send(client, uri, Payload::Whole(req.to_bytes())).await.context("Get-Job-Attributes")?;
     let state = match job_attribute(&resp, "job-state") {
         Some(IppValue::Enum(s)) | Some(IppValue::Integer(s)) => *s,
         _ => anyhow::bail!("the printer did not give the job's state"),
@@ -388,23 +478,28 @@ pub async fn job_status(http: &reqwest::Client, uri: &str, job_id: i32) -> anyho
 }
 
 /// Follows the job until the printer is done with it (completed, aborted or canceled).
-pub async fn follow(
-    http: &reqwest::Client,
-    uri: &str,
-    job_id: i32,
-    give_up: Duration,
-) -> anyhow::Result<Outcome> {
+/// A printer that is busy, restarting or out of reach for a while has not lost the job
+/// (it may well print it): it is asked again until `give_up`.
+pub async fn follow(client: &Client, uri: &str, job_id: i32, give_up: Duration) -> anyhow::Result<Outcome> {
     let deadline = tokio::time::Instant::now() + give_up;
     let mut pause = Duration::from_millis(200);
     loop {
-        let JobStatus { state, reasons, impressions } = job_status(http, uri, job_id).await?;
-        match state {
-            JobStatus::COMPLETED => return Ok(Outcome::Completed { impressions }),
-            7 | 8 => return Ok(Outcome::Failed(format!("the printer stopped the job ({reasons})"))),
-            _ if tokio::time::Instant::now() > deadline => {
+        let late = tokio::time::Instant::now() > deadline;
+        match job_status(client, uri, job_id).await {
+            Ok(JobStatus { state: JobStatus::COMPLETED, impressions, .. }) => {
+                return Ok(Outcome::Completed { impressions })
+            }
+            Ok(JobStatus { state: 7 | 8, reasons, .. }) => {
+                return Ok(Outcome::Failed(format!("the printer stopped the job ({reasons})")))
+            }
+            Ok(JobStatus { state, reasons, .. }) if late => {
                 anyhow::bail!("the printer did not finish the job in {give_up:?} (state {state}, {reasons})")
             }
-            _ => {}
+            Ok(_) => {}
+            Err(e) if is_transient(&e) && !late => {
+                tracing::info!(printer = uri, job = job_id, error = %format!("{e:#}"), "cannot follow the job for now; asking again");
+            }
+            Err(e) => return Err(e),
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(2));
@@ -422,13 +517,16 @@ pub struct Progress {
     pub floor: Option<i64>,
 }
 
-/// Sends a job to its printer once, whatever crashes in between: a job whose printer id
-/// is known is not sent again; one sent just before a crash, before its id could be
-/// noted, is found among the printer's jobs of `request.user` newer than the floor and
-/// with its name. `note` keeps each step (the floor before sending, then the id) and must
-/// have kept it when it returns. The printer's job id comes back, to follow.
+/// Sends a job to its printer once, whatever crashes or cut lines come in between: a job
+/// whose printer id is known is not sent again; one sent before its id could be noted (a
+/// crash just after sending, or a Print-Job whose answer was lost or never came) is found
+/// among the printer's jobs of `request.user` newer than the floor and with its name
+/// before it is sent again. `note` keeps each step (the floor before sending, then the id)
+/// and must have kept it when it returns. A busy or unreachable printer is tried again
+/// with growing pauses (1 s, doubling up to 30 s) until `patience` is spent; other
+/// failures end it at once. The printer's job id comes back, to follow.
 pub async fn send_once<F, Fut>(
-    http: &reqwest::Client,
+    client: &Client,
     uri: &str,
     request: &PrintRequest<'_>,
     progress: Progress,
@@ -439,45 +537,87 @@ where
     F: FnMut(Progress) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
-    let sent_before = match (progress.printer_job_id, progress.floor) {
-        (Some(id), _) => Some(id),
-        (None, Some(floor)) => jobs_of(http, uri, request.user)
-            .await?
-            .into_iter()
-            .find(|(id, name)| i64::from(*id) > floor && name == request.job_name)
-            .map(|(id, _)| id),
-        (None, None) => None,
-    };
-    if let Some(id) = sent_before {
-        if progress.printer_job_id != Some(id) {
-            note(Progress { printer_job_id: Some(id), ..progress }).await?;
-        }
+    /// What is to be done next.
+    enum Step {
+        /// Note the newest of the user's jobs at the printer, to know this one by later.
+        Floor,
+        /// Look for the job among those newer than the floor: it may have been sent.
+        Look(i64),
+        Send,
+    }
+    if let Some(id) = progress.printer_job_id {
         return Ok(id);
     }
-    // A printer that cannot list its jobs gets no floor: after a crash in the window the
-    // job is sent again rather than lost.
-    let floor = match jobs_of(http, uri, request.user).await {
-        Ok(jobs) => {
-            let floor = jobs.iter().map(|(id, _)| i64::from(*id)).max().unwrap_or(0);
-            note(Progress { printer_job_id: None, floor: Some(floor) }).await?;
-            Some(floor)
+    let mut floor = progress.floor;
+    let mut step = floor.map_or(Step::Floor, Step::Look);
+    let give_up = tokio::time::Instant::now() + patience;
+    let mut pause = Duration::from_secs(1);
+    loop {
+        let failure = match step {
+            Step::Floor => match jobs_of(client, uri, request.user).await {
+                Ok(jobs) => {
+                    let newest = jobs.iter().map(|(id, _)| i64::from(*id)).max().unwrap_or(0);
+                    note(Progress { printer_job_id: None, floor: Some(newest) }).await?;
+                    (floor, step) = (Some(newest), Step::Send);
+                    continue;
+                }
+                Err(e) if is_transient(&e) => e,
+                // A printer that cannot list its jobs gets no floor: after a crash or a
+                // lost answer the job is sent again rather than lost.
+                Err(_) => {
+                    step = Step::Send;
+                    continue;
+                }
+            },
+            Step::Look(since) => match jobs_of(client, uri, request.user).await {
+                Ok(jobs) => {
+                    let sent = jobs
+                        .into_iter()
+                        .find(|(id, name)| i64::from(*id) > since && name == request.job_name);
+                    match sent {
+                        Some((id, _)) => {
+                            note(Progress { printer_job_id: Some(id), floor }).await?;
+                            return Ok(id);
+                        }
+                        None => {
+                            step = Step::Send;
+                            continue;
+                        }
+                    }
+                }
+                Err(e) => e,
+            },
+            Step::Send => match print_job(client, uri, request).await {
+                Ok(id) => {
+                    note(Progress { printer_job_id: Some(id), floor }).await?;
+                    return Ok(id);
+                }
+                // Unless the printer said it was busy, it may have made the job.
+                Err(e) => {
+                    if let (Some(since), false) = (floor, busy(&e)) {
+                        step = Step::Look(since);
+                    }
+                    e
+                }
+            },
+        };
+        if !is_transient(&failure) || tokio::time::Instant::now() >= give_up {
+            return Err(failure);
         }
-        Err(_) => None,
-    };
-    let id = print_job_patiently(http, uri, request, patience).await?;
-    note(Progress { printer_job_id: Some(id), floor }).await?;
-    Ok(id)
+        tracing::info!(printer = uri, job = request.job_name, error = %format!("{failure:#}"), "printer not ready; trying again");
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(30));
+    }
 }
 
 /// A printer's state (`printer-state`: 3 idle, 4 processing, 5 stopped) and its reasons.
-pub async fn printer_state(http: &reqwest::Client, uri: &str) -> anyhow::Result<(i32, String)> {
+pub async fn printer_state(client: &Client, uri: &str) -> anyhow::Result<(i32, String)> {
     let mut req = request(Operation::GetPrinterAttributes, uri, "ream")?;
     let wanted = ["printer-state", "printer-state-reasons"];
     let keywords = wanted.iter().map(|k| IppValue::new_keyword(*k)).collect::<Result<Vec<_>, _>>()?;
     req.attributes_mut()
         .add(DelimiterTag::OperationAttributes, attr("requested-attributes", IppValue::Array(keywords)));
-    let resp =
-        send(http, uri, reqwest::Body::from(req.to_bytes())).await.context("Get-Printer-Attributes")?;
+    let resp = send(client, uri, Payload::Whole(req.to_bytes())).await.context("Get-Printer-Attributes")?;
     let printer =
         |name: &str| resp.attributes().groups_of(DelimiterTag::PrinterAttributes).find_map(|g| g.get(name));
     let state = match printer("printer-state").map(|a| a.value()) {
