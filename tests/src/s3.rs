@@ -3,9 +3,13 @@
 //! Signature V4 against its one access key, speaks multipart uploads as S3 does, and
 //! keeps each object as a plain file, so a test can look at exactly what was stored. It
 //! runs in the test's process on a thread of its own and starts in milliseconds; the
-//! servers under test reach it over TCP as they would any S3 endpoint.
+//! servers under test reach it over TCP as they would any S3 endpoint. A test can take
+//! it down (`outage`): it then answers every request 503 ServiceUnavailable, as a store
+//! does when it is overloaded or its disks are away, until it is brought back.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
@@ -18,6 +22,7 @@ pub struct S3Server {
     /// The secret key, given to the servers in their environment as an operator would.
     pub secret_key: String,
     root: tempfile::TempDir,
+    outage: Arc<Outage>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -35,7 +40,8 @@ impl S3Server {
         let fs = s3s_fs::FileSystem::new(root.path()).unwrap();
         let mut builder = s3s::service::S3ServiceBuilder::new(fs);
         builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, secret_key.as_str()));
-        let service = builder.build();
+        let outage = Arc::new(Outage::default());
+        let service = Unreliable { inner: builder.build(), outage: outage.clone() };
         let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
             let runtime =
@@ -64,9 +70,20 @@ impl S3Server {
             bucket: bucket.to_owned(),
             secret_key,
             root,
+            outage,
             stop: Some(stop),
             thread: Some(thread),
         }
+    }
+
+    /// Takes the store down (every request answered 503) or brings it back.
+    pub fn outage(&self, down: bool) {
+        self.outage.down.store(down, Ordering::SeqCst);
+    }
+
+    /// How many requests were answered 503 since the store was made.
+    pub fn refused(&self) -> usize {
+        self.outage.refused.load(Ordering::SeqCst)
     }
 
     /// A server's `[cluster.s3]` section for this store.
@@ -105,5 +122,39 @@ impl Drop for S3Server {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+#[derive(Default)]
+struct Outage {
+    down: AtomicBool,
+    refused: AtomicUsize,
+}
+
+/// The store, or its outage.
+#[derive(Clone)]
+struct Unreliable {
+    inner: s3s::service::S3Service,
+    outage: Arc<Outage>,
+}
+
+impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Unreliable {
+    type Response = s3s::HttpResponse;
+    type Error = s3s::HttpError;
+    type Future = futures_util::future::BoxFuture<'static, Result<s3s::HttpResponse, s3s::HttpError>>;
+
+    fn call(&self, req: hyper::Request<hyper::body::Incoming>) -> Self::Future {
+        if !self.outage.down.load(Ordering::SeqCst) {
+            return hyper::service::Service::call(&self.inner, req);
+        }
+        self.outage.refused.fetch_add(1, Ordering::SeqCst);
+        let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>ServiceUnavailable</Code>\
+                    <Message>Please reduce your request rate.</Message></Error>";
+        let answer = hyper::Response::builder()
+            .status(503)
+            .header("content-type", "application/xml")
+            .body(s3s::Body::from(body.to_string()))
+            .expect("a response");
+        Box::pin(async move { Ok(answer) })
     }
 }

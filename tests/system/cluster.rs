@@ -61,14 +61,16 @@ impl Shared {
     /// The configuration of instance `id`: leases of two seconds, so that a dead
     /// instance's jobs are taken up soon; HAProxy on loopback trusted for client
     /// addresses; push catching up only once an hour, so that a change reaches another
-    /// instance by PostgreSQL's notifications or not in the test's time.
+    /// instance by PostgreSQL's notifications or not in the test's time; a request the
+    /// object store does not answer counting as failed after two seconds of retries, so
+    /// that an outage's effect shows within the test's time.
     fn instance(&self, id: &str) -> String {
         let d = self.dir.path().display();
         format!(
             "database_url = \"{}\"\nsecret_key_file = \"{d}/server.key\"\n\
              [security]\ntrusted_proxies = [\"127.0.0.1\"]\n\
              [cluster]\ninstance_id = \"{id}\"\nspool_key_file = \"{d}/spool.key\"\nlease_seconds = 2\n\
-             push_catch_up_seconds = 3600\n{}",
+             push_catch_up_seconds = 3600\n{}retry_seconds = 2\n",
             self.database,
             self.s3.config()
         )
@@ -248,6 +250,65 @@ fn a_job_uploaded_through_one_instance_and_released_through_the_other_prints_onc
     assert_eq!(released["state"], "printing");
     let jobs = all_printed(&server_b, &alice, 1);
     assert_eq!(jobs[0]["price_cents"], 20, "four pages at 0.05");
+    let documents = printer.documents();
+    assert_eq!(documents.len(), 1, "printed once");
+    assert!(std::fs::read(&documents[0]).unwrap() == bytes, "the printer got the document byte for byte");
+}
+
+#[test]
+fn an_object_store_outage_turns_uploads_away_and_holds_deliveries_back_until_it_ends_never_failing_them() {
+    let shared = Shared::new();
+    let printer = Printer::start("Vault");
+    let (a, b) = shared.sites("Vault", &printer, &[&["Pull", "--release", "pull"]]);
+    let server_a = shared.serve(&a);
+    let server_b = shared.serve(&b);
+    let alice = server_a.access_token(json!({ "method": "pin", "pin": "1234" }));
+    let upload = |name: &str, bytes: Vec<u8>| {
+        reqwest::blocking::Client::new()
+            .post(format!("{}/api/v1/jobs", server_a.url))
+            .bearer_auth(&alice)
+            .header("x-ream-job", json!({ "name": name, "queue": "Pull" }).to_string())
+            .body(bytes)
+            .send()
+            .unwrap()
+    };
+    let bytes = pdf::pages(2);
+    let r = upload("kept.pdf", bytes.clone());
+    assert_eq!(r.status(), 201);
+    let held: Value = r.json().unwrap();
+
+    // The store goes down: an upload is turned away as "try again", and nothing of it stays.
+    shared.s3.outage(true);
+    let r = upload("refused.pdf", pdf::pages(1));
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().get("retry-after").is_some(), "a balancer or client is told when to try again");
+    let refusal: Value = r.json().unwrap();
+    assert_eq!(refusal["code"], "UNAVAILABLE", "{refusal}");
+    let staged: Vec<_> = std::fs::read_dir(a.data().join("staging")).unwrap().collect();
+    assert!(staged.is_empty(), "nothing left in staging: {staged:?}");
+
+    // The held job is released through B while the store is down: B cannot read its
+    // document, and keeps trying (each try a couple of seconds of the store's own
+    // retries) without failing the job, which would give its reservation back while its
+    // document is still there to print.
+    let id = held["id"].as_str().unwrap();
+    let released = post(&server_b.url, &alice, &format!("/api/v1/me/jobs/{id}/release"), json!({}));
+    assert_eq!(released["state"], "printing");
+    let refused_before = shared.s3.refused();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while shared.s3.refused() < refused_before + 25 {
+        let jobs = get(&server_b, &alice, "/api/v1/me/jobs")["jobs"].clone();
+        let job = jobs.as_array().unwrap().iter().find(|j| j["id"] == id).unwrap().clone();
+        assert_eq!(job["state"], "printing", "while the store is down: {job}");
+        assert!(Instant::now() < deadline, "B stopped asking the store for the document: {job}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(printer.documents().is_empty());
+
+    // Back: printed once, byte for byte, charged once; the refused upload made no job.
+    shared.s3.outage(false);
+    let jobs = all_printed(&server_b, &alice, 1);
+    assert_eq!(jobs[0]["price_cents"], 10, "two pages at 0.05");
     let documents = printer.documents();
     assert_eq!(documents.len(), 1, "printed once");
     assert!(std::fs::read(&documents[0]).unwrap() == bytes, "the printer got the document byte for byte");

@@ -87,7 +87,9 @@ impl ClientError {
         match self {
             ClientError::Unreachable(_) | ClientError::AnswerLost(_) | ClientError::Protocol(_) => true,
             // The server's disk fills and empties; the user's held jobs print or expire.
-            ClientError::Server(e) => matches!(e.code, ErrorCode::Internal | ErrorCode::SpoolFull),
+            ClientError::Server(e) => {
+                matches!(e.code, ErrorCode::Internal | ErrorCode::SpoolFull | ErrorCode::Unavailable)
+            }
             _ => false,
         }
     }

@@ -283,7 +283,7 @@ async fn send(client: &Client, uri: &str, payload: Payload) -> anyhow::Result<Ip
 
 /// A failure worth trying again later: the printer out of reach, or its line cut or
 /// silent (a request it may have acted on: a Print-Job whose answer was lost may have made
-/// a job).
+/// a job), or the document's store unable to give it for now.
 #[derive(Debug)]
 pub struct Transient(pub String);
 

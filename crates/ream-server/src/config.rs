@@ -81,6 +81,15 @@ pub struct S3Config {
     /// The folder within the bucket.
     #[serde(default = "default_prefix")]
     pub prefix: String,
+    /// How long one request to the store is tried again (with growing pauses) before it
+    /// counts as failed: then an upload is answered "unavailable, try again", and a
+    /// delivery waits and reads the document again within its patience.
+    #[serde(default = "default_retry_seconds")]
+    pub retry_seconds: u64,
+}
+
+fn default_retry_seconds() -> u64 {
+    180
 }
 
 fn default_region() -> String {

@@ -79,7 +79,7 @@ impl Documents {
                 let object = object_path(prefix, &name);
                 let sent = upload(store.as_ref(), &path, &object).await;
                 let _ = tokio::fs::remove_file(&path).await;
-                sent.map_err(|e| CountError::Io(std::io::Error::other(format!("{e:#}"))))?;
+                sent.map_err(|e| CountError::Io(std::io::Error::other(StoreFailed(format!("{e:#}")))))?;
                 Ok((bytes, pages, format!("{OBJECT}{object}")))
             }
         }
@@ -119,8 +119,26 @@ impl Documents {
     }
 }
 
+/// The object store did not take an upload (down, refusing, or out of reach past its
+/// retries): the upload is answered "unavailable", and nothing of it is kept.
+#[derive(Debug)]
+pub struct StoreFailed(pub String);
+
+impl std::fmt::Display for StoreFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the object store did not take the document: {}", self.0)
+    }
+}
+
+impl std::error::Error for StoreFailed {}
+
 fn s3_store(s3: &S3Config) -> anyhow::Result<object_store::aws::AmazonS3> {
-    let mut builder = AmazonS3Builder::from_env().with_bucket_name(&s3.bucket).with_region(&s3.region);
+    let retry = object_store::RetryConfig {
+        retry_timeout: std::time::Duration::from_secs(s3.retry_seconds),
+        ..object_store::RetryConfig::default()
+    };
+    let mut builder =
+        AmazonS3Builder::from_env().with_bucket_name(&s3.bucket).with_region(&s3.region).with_retry(retry);
     if let Some(endpoint) = &s3.endpoint {
         builder = builder.with_endpoint(endpoint).with_allow_http(endpoint.starts_with("http://"));
     }
@@ -184,7 +202,10 @@ async fn upload(store: &dyn ObjectStore, file: &Path, object: &str) -> anyhow::R
     }
 }
 
-/// A document in the object store, read from the start each time it is printed.
+/// A document in the object store, read from the start each time it is printed. A store
+/// that cannot answer for now (down, overloaded, out of reach) is a failure worth trying
+/// again later, as a printer's would be: the delivery waits for it within its patience
+/// instead of failing the job; only a document the store does not have is gone.
 struct Object {
     store: Arc<dyn ObjectStore>,
     path: ObjectPath,
@@ -194,7 +215,16 @@ impl CipherSource for Object {
     fn open(&self) -> futures_util::future::BoxFuture<'static, anyhow::Result<CipherStream>> {
         let (store, path) = (self.store.clone(), self.path.clone());
         Box::pin(async move {
-            let got = store.get(&path).await.with_context(|| format!("the job's document {path} is gone"))?;
+            let got = match store.get(&path).await {
+                Ok(got) => got,
+                Err(e @ object_store::Error::NotFound { .. }) => {
+                    return Err(anyhow::Error::new(e).context(format!("the job's document {path} is gone")))
+                }
+                Err(e) => {
+                    let why = format!("cannot read the job's document {path} from the object store: {e}");
+                    return Err(ream_print::printer::Transient(why).into());
+                }
+            };
             Ok(got.into_stream().map_err(std::io::Error::other).boxed())
         })
     }

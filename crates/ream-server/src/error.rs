@@ -17,6 +17,9 @@ pub enum AppError {
 
 pub type AppResult<T> = Result<T, AppError>;
 
+/// What an `UNAVAILABLE` answer's `Retry-After` says.
+const RETRY_AFTER_SECONDS: u16 = 5;
+
 impl AppError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> AppError {
         AppError::Api { code, message: message.into(), retry_at_ms: None, shortfall: None }
@@ -48,6 +51,11 @@ impl AppError {
         AppError::new(ErrorCode::NotFound, format!("{what} not found"))
     }
 
+    /// `UNAVAILABLE`: a part the server needs does not answer in time; nothing was done.
+    pub fn unavailable(message: impl Into<String>) -> AppError {
+        AppError::new(ErrorCode::Unavailable, message)
+    }
+
     pub fn invalid(message: impl Into<String>) -> AppError {
         AppError::new(ErrorCode::InvalidInput, message)
     }
@@ -62,7 +70,15 @@ impl AppError {
 
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> AppError {
-        AppError::Internal(anyhow::Error::new(e).context("database"))
+        match e {
+            // Every connection busy for the pool's whole wait: past capacity, the request
+            // is turned away whole rather than left to queue without end.
+            sqlx::Error::PoolTimedOut => {
+                tracing::warn!("no database connection came free in time: a request is turned away");
+                AppError::unavailable("the server is too busy to answer now; try again shortly")
+            }
+            e => AppError::Internal(anyhow::Error::new(e).context("database")),
+        }
     }
 }
 
@@ -80,6 +96,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         InvalidInput | RememberInvalid | PinInvalid | DocumentInvalid => StatusCode::UNPROCESSABLE_ENTITY,
         CreditInsufficient | QuotaExceeded => StatusCode::PAYMENT_REQUIRED,
         SpoolFull => StatusCode::INSUFFICIENT_STORAGE,
+        Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -100,6 +117,27 @@ impl IntoResponse for AppError {
                 }
             }
         };
-        (status_of(body.code), Json(body)).into_response()
+        let status = status_of(body.code);
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            // A balancer or a client may try again (on another instance) after this.
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, RETRY_AFTER_SECONDS.into());
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_too_busy_to_lend_a_connection_answers_unavailable_with_when_to_try_again() {
+        let answer = AppError::from(sqlx::Error::PoolTimedOut).into_response();
+        assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(answer.headers()[axum::http::header::RETRY_AFTER], "5");
+        let other = AppError::from(sqlx::Error::RowNotFound).into_response();
+        assert_eq!(other.status(), StatusCode::INTERNAL_SERVER_ERROR, "anything else stays internal");
+        assert!(other.headers().get(axum::http::header::RETRY_AFTER).is_none());
     }
 }

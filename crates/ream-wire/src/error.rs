@@ -56,6 +56,10 @@ pub enum ErrorCode {
     Conflict,
     /// The request is malformed or a field is out of range.
     InvalidInput,
+    /// The server cannot do it now: its database or its document store did not answer in
+    /// time (overloaded, or down). Nothing was done; the same request can be sent again
+    /// (`Retry-After` says when), here or to another instance.
+    Unavailable,
     /// Something failed on the server; details are in its log, not here.
     Internal,
 }
@@ -86,6 +90,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "NOT_FOUND",
             ErrorCode::Conflict => "CONFLICT",
             ErrorCode::InvalidInput => "INVALID_INPUT",
+            ErrorCode::Unavailable => "UNAVAILABLE",
             ErrorCode::Internal => "INTERNAL",
         }
     }

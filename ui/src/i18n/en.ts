@@ -334,6 +334,7 @@ export const en = {
     NOT_FOUND: "It no longer exists: it may have been deleted.",
     CONFLICT: "It was changed in the meantime. Refresh and try again.",
     INVALID_INPUT: "Some of what you entered is not valid.",
+    UNAVAILABLE: "The server is too busy to answer now. Try again in a moment.",
     INTERNAL: "The server had a problem. Try again later.",
     SERVER_UNREACHABLE: "The server cannot be reached.",
     NOT_CONFIGURED: "No server is set. Enter its address in Settings.",

@@ -325,6 +325,7 @@ export const fr: Messages = {
     NOT_FOUND: "Cet élément n'existe plus : il a peut-être été supprimé.",
     CONFLICT: "Cet élément a été modifié entre-temps. Actualisez et réessayez.",
     INVALID_INPUT: "Une partie de votre saisie n'est pas valide.",
+    UNAVAILABLE: "Le serveur est trop occupé pour répondre. Réessayez dans un instant.",
     INTERNAL: "Le serveur a rencontré un problème. Réessayez plus tard.",
     SERVER_UNREACHABLE: "Le serveur est injoignable.",
     NOT_CONFIGURED: "Aucun serveur n'est défini. Indiquez son adresse dans les paramètres.",

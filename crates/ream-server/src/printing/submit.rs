@@ -70,6 +70,12 @@ where
                 "the server's disk is full; the document is not taken now",
             ))
         }
+        Err(CountError::Io(e))
+            if e.get_ref().is_some_and(|inner| inner.is::<crate::documents::StoreFailed>()) =>
+        {
+            tracing::error!(error = %e, "an upload could not be stored: it is turned away");
+            Err(AppError::unavailable("the server cannot keep documents now; try again shortly"))
+        }
         Err(CountError::Io(e)) => Err(anyhow::Error::from(e).into()),
     }
 }
