@@ -275,6 +275,12 @@ export class App {
       if (isIn) {
         this.signingOut = false;
         this.loginRequest = null;
+        // "You are signed out" is old news once somebody is signed in (here, from the
+        // terminal, or from another front end of this session).
+        const t = this.t;
+        if (this.lastMessage && [t.signedOut, t.signedOutExpired, t.signedOutEnded].includes(this.lastMessage.text)) {
+          this.dismiss();
+        }
         void this.loadJobs();
         if (this.screen === "login") this.navigate("dashboard");
       } else {
@@ -511,16 +517,17 @@ export class App {
       {
         type: "button",
         class: "link-button",
-        on: {
-          click: () => {
-            this.lastMessage = null;
-            this.liveEl.replaceChildren();
-          },
-        },
+        on: { click: () => this.dismiss() },
       },
       this.t.dismiss,
     );
     this.liveEl.replaceChildren(h("div", { class: ["toast", `toast-${tone}`] }, h("p", {}, text), close));
+  }
+
+  /** Takes the message in the live region away. */
+  dismiss(): void {
+    this.lastMessage = null;
+    this.liveEl.replaceChildren();
   }
 
   lastAnnouncement(): string | null {

@@ -238,6 +238,27 @@ describe("dashboard", () => {
     expect(text(document.getElementById("live"))).not.toContain("revoked");
   });
 
+  it("takes the signed-out notice away once somebody signs in elsewhere, and only that notice", async () => {
+    const { backend, session } = signingOut();
+    await start(backend);
+    await clickAndFlush(byTestId("nav-logout"));
+    expect(text(document.getElementById("live"))).toContain("You are signed out.");
+    // Signed in again from the terminal: the session's status is pushed here.
+    session.signedIn = true;
+    backend.emit({ type: "status", status: status() });
+    await flush();
+    expect(document.getElementById("screen-dashboard")).not.toBeNull();
+    expect(text(document.getElementById("live"))).not.toContain("signed out");
+    // Any other message stays until it is read.
+    await clickAndFlush(byTestId("nav-logout"));
+    backend.emit({ type: "server_unreachable", reason: "connection refused" });
+    await flush();
+    session.signedIn = true;
+    backend.emit({ type: "status", status: status() });
+    await flush();
+    expect(text(document.getElementById("live"))).toContain("The server cannot be reached");
+  });
+
   it("goes to the login screen when the engine logs the user out", async () => {
     const { backend } = await start();
     backend.status.mockResolvedValue(status({ user: null, account: null, method: null }));
