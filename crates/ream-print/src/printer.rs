@@ -41,12 +41,18 @@ pub fn http_url(uri: &str) -> anyhow::Result<String> {
     Ok(format!("{http}://{authority}/{path}"))
 }
 
-/// How long a printer may go without taking any more of a request or giving any more of
-/// its answer before the request is given up, as one that may go better later. A printer
+/// How long a printer may go without giving any more of its answer (or taking any more of
+/// a request, but see [`STALL_TAKING`]) before the request is given up, as one that may go
+/// better later. A printer
 /// whose firmware hangs with its connection open, or a host gone without closing it,
 /// would otherwise hold a job `printing` for ever: each request's time is unbounded (a
 /// large document to a slow printer takes what it takes), only its silences are.
 pub const STALL: Duration = Duration::from_secs(120);
+
+/// How long a printer may stop taking a document it is being sent: one out of paper
+/// stops reading until somebody fills it, and cutting its line then would end a job it
+/// has begun to print.
+pub const STALL_TAKING: Duration = Duration::from_secs(15 * 60);
 
 /// The most of a printer's answer that is read: answers to what Ream asks are a few
 /// kilobytes, even a busy printer's list of jobs.
@@ -194,46 +200,62 @@ fn certificate_refused(e: &(dyn std::error::Error + 'static)) -> bool {
 /// What a request sends: an IPP request whole, or one followed by its document, streamed.
 enum Payload {
     Whole(bytes::Bytes),
-    Streamed(futures_util::stream::BoxStream<'static, std::io::Result<bytes::Bytes>>),
+    Streamed(Streamed),
 }
 
-/// When a request last moved, either way: what [`send`] measures silences by.
+/// When a request last moved, either way, and whether the printer is still taking its
+/// document: what [`send`] measures silences by.
 #[derive(Clone)]
 struct Activity {
     since: tokio::time::Instant,
     last_ms: Arc<AtomicU64>,
+    taking: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Activity {
     fn new() -> Activity {
-        Activity { since: tokio::time::Instant::now(), last_ms: Arc::default() }
+        Activity { since: tokio::time::Instant::now(), last_ms: Arc::default(), taking: Arc::default() }
     }
 
     fn moved(&self) {
         self.last_ms.store(self.since.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
 
-    /// Ends once nothing has moved for `stall`.
+    /// `document`, noting each part the printer takes and when it has taken the last.
+    fn watch(&self, document: Streamed) -> reqwest::Body {
+        self.taking.store(true, Ordering::Relaxed);
+        let (seen, done) = (self.clone(), self.clone());
+        let end = futures_util::stream::once(async move {
+            done.taking.store(false, Ordering::Relaxed);
+            done.moved();
+        })
+        .filter_map(|()| futures_util::future::ready(None));
+        reqwest::Body::wrap_stream(document.inspect(move |_| seen.moved()).chain(end))
+    }
+
+    /// Ends once nothing has moved for `stall` ([`STALL_TAKING`] while the printer is
+    /// still taking the document), looking again at least every `stall`.
     async fn stalled(&self, stall: Duration) {
         loop {
             let last = self.since + Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
-            if tokio::time::Instant::now() >= last + stall {
+            let limit = if self.taking.load(Ordering::Relaxed) { STALL_TAKING.max(stall) } else { stall };
+            let now = tokio::time::Instant::now();
+            if now >= last + limit {
                 return;
             }
-            tokio::time::sleep_until(last + stall).await;
+            tokio::time::sleep_until((last + limit).min(now + stall)).await;
         }
     }
 }
+
+type Streamed = futures_util::stream::BoxStream<'static, std::io::Result<bytes::Bytes>>;
 
 async fn send(client: &Client, uri: &str, payload: Payload) -> anyhow::Result<IppRequestResponse> {
     let url = http_url(uri)?;
     let activity = Activity::new();
     let body = match payload {
         Payload::Whole(bytes) => reqwest::Body::from(bytes),
-        Payload::Streamed(stream) => {
-            let seen = activity.clone();
-            reqwest::Body::wrap_stream(stream.inspect(move |_| seen.moved()))
-        }
+        Payload::Streamed(document) => activity.watch(document),
     };
     let exchange = async {
         let resp =

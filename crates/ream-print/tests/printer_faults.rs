@@ -35,6 +35,11 @@ struct State {
     faults: VecDeque<(Operation, Fault)>,
     /// Every request's operation, in order.
     seen: Vec<Operation>,
+    /// How long the next document sent stops being read after its first bytes, as a
+    /// printer out of paper stops reading until it is filled.
+    out_of_paper: Option<Duration>,
+    /// How many documents began to come (whether they came whole or not).
+    documents_begun: usize,
 }
 
 struct TestPrinter {
@@ -81,7 +86,7 @@ async fn more(line: &mut TcpStream, buf: &mut Vec<u8>) -> Option<()> {
 }
 
 /// One HTTP request's body (by its length, or chunked as a streamed document comes).
-async fn read_request(line: &mut TcpStream) -> Option<Vec<u8>> {
+async fn read_request(line: &mut TcpStream, state: &Mutex<State>) -> Option<Vec<u8>> {
     let mut buf = Vec::new();
     let head_end = loop {
         if let Some(i) = find(&buf, b"\r\n\r\n") {
@@ -101,6 +106,14 @@ async fn read_request(line: &mut TcpStream) -> Option<Vec<u8>> {
         return Some(rest);
     }
     assert!(head.contains("transfer-encoding: chunked"), "a body of unknown length: {head}");
+    let out_of_paper = {
+        let mut s = state.lock().unwrap();
+        s.documents_begun += 1;
+        s.out_of_paper.take()
+    };
+    if let Some(pause) = out_of_paper {
+        tokio::time::sleep(pause).await;
+    }
     let mut body = Vec::new();
     loop {
         let end = loop {
@@ -136,7 +149,7 @@ fn job_group(id: i32, name: &str, state: i32) -> IppAttributeGroup {
 }
 
 async fn serve(mut line: TcpStream, state: Arc<Mutex<State>>) {
-    while let Some(body) = read_request(&mut line).await {
+    while let Some(body) = read_request(&mut line, &state).await {
         let request = AsyncIppParser::new(futures_util::io::Cursor::new(body)).parse().await.unwrap();
         let (answer, fault) = answer(&request, &state);
         drop(request);
@@ -213,9 +226,17 @@ struct Job {
 
 impl Job {
     fn new() -> Job {
+        Self::of_size(0)
+    }
+
+    /// A document with `padding` bytes more than a page's few.
+    fn of_size(padding: usize) -> Job {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("doc.pdf");
-        std::fs::write(&path, b"%PDF-1.4\n% a page\n%%EOF\n").unwrap();
+        let mut bytes = b"%PDF-1.4\n% a page\n".to_vec();
+        bytes.resize(bytes.len() + padding, b' ');
+        bytes.extend_from_slice(b"\n%%EOF\n");
+        std::fs::write(&path, bytes).unwrap();
         Job { _dir: dir, document: Document::Plain(path) }
     }
 
@@ -278,6 +299,20 @@ async fn a_printer_that_hangs_after_taking_a_job_is_given_up_on_and_the_job_foun
     let client = printer::http_client(None).stalling_after(Duration::from_millis(500));
     let id = send(&client, &printer, &job, Progress::default()).await.unwrap();
     assert_eq!((id, printer.jobs().len(), printer.count(Operation::PrintJob)), (1, 1, 1));
+}
+
+#[tokio::test]
+async fn a_printer_that_stops_reading_a_document_for_a_while_is_waited_for_not_cut_off() {
+    let printer = TestPrinter::start(&[]).await;
+    // Three seconds without reading, against half a second allowed for an answer: more
+    // than the kernel's buffers hold (64 MiB) waits on the printer's reading.
+    printer.state.lock().unwrap().out_of_paper = Some(Duration::from_secs(3));
+    let job = Job::of_size(64 << 20);
+    let client = printer::http_client(None).stalling_after(Duration::from_millis(500));
+    let id = send(&client, &printer, &job, Progress::default()).await.unwrap();
+    assert_eq!((id, printer.count(Operation::PrintJob)), (1, 1), "sent once, whole");
+    assert_eq!(printer.state.lock().unwrap().documents_begun, 1, "never cut off and begun again");
+    assert!(printer.state.lock().unwrap().out_of_paper.is_none(), "the printer did stop reading");
 }
 
 #[tokio::test]
