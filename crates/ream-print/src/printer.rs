@@ -499,29 +499,99 @@ pub async fn job_status(client: &Client, uri: &str, job_id: i32) -> anyhow::Resu
     Ok(JobStatus { state, reasons, impressions })
 }
 
-/// Follows the job until the printer is done with it (completed, aborted or canceled).
-/// A printer that is busy, restarting or out of reach for a while has not lost the job
-/// (it may well print it): it is asked again until `give_up`.
-pub async fn follow(client: &Client, uri: &str, job_id: i32, give_up: Duration) -> anyhow::Result<Outcome> {
+/// Asks the printer to cancel one of `user`'s jobs (IPP Cancel-Job).
+pub async fn cancel_job(client: &Client, uri: &str, job_id: i32, user: &str) -> anyhow::Result<()> {
+    let mut req = request(Operation::CancelJob, uri, user)?;
+    req.attributes_mut().add(DelimiterTag::OperationAttributes, attr("job-id", IppValue::Integer(job_id)));
+    send(client, uri, Payload::Whole(req.to_bytes())).await.context("Cancel-Job")?;
+    Ok(())
+}
+
+/// A duration as people say it: "10 min", "90 s".
+fn span(d: Duration) -> String {
+    match d.as_secs() {
+        s if s >= 60 && s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
+/// How long a printer asked to cancel a job it still held is given to do it.
+const CANCEL_WAIT: Duration = Duration::from_secs(60);
+
+/// Follows `user`'s job until the printer is done with it (completed, aborted or
+/// canceled). A printer that is busy, restarting or out of reach for a while has not lost
+/// the job (it may well print it): it is asked again until `give_up`. A job the printer
+/// still holds then (jammed, out of paper, stopped) is canceled there before it is given
+/// up on: a job Ream fails, and charges nothing for, must not print once somebody sees
+/// to the printer.
+pub async fn follow(
+    client: &Client,
+    uri: &str,
+    job_id: i32,
+    user: &str,
+    give_up: Duration,
+) -> anyhow::Result<Outcome> {
     let deadline = tokio::time::Instant::now() + give_up;
+    // Once past the deadline: until when the printer is given to cancel the job, how the
+    // job stood when it was asked to (once the asking succeeded), and why the printer
+    // refused to.
+    let mut cancel_by = None;
+    let mut canceled: Option<String> = None;
+    let mut refused: Option<String> = None;
     let mut pause = Duration::from_millis(200);
     loop {
-        let late = tokio::time::Instant::now() > deadline;
-        match job_status(client, uri, job_id).await {
+        let now = tokio::time::Instant::now();
+        let late = now > deadline;
+        let status = job_status(client, uri, job_id).await;
+        match status {
             Ok(JobStatus { state: JobStatus::COMPLETED, impressions, .. }) => {
                 return Ok(Outcome::Completed { impressions })
             }
             Ok(JobStatus { state: 7 | 8, reasons, .. }) => {
-                return Ok(Outcome::Failed(format!("the printer stopped the job ({reasons})")))
+                return Ok(Outcome::Failed(match canceled {
+                    Some(stood) => format!(
+                        "the printer had not printed the job after {} ({stood}); it was canceled there",
+                        span(give_up)
+                    ),
+                    None => format!("the printer stopped the job ({reasons})"),
+                }))
             }
-            Ok(JobStatus { state, reasons, .. }) if late => {
-                anyhow::bail!("the printer did not finish the job in {give_up:?} (state {state}, {reasons})")
-            }
-            Ok(_) => {}
+            Ok(_) if !late => {}
             Err(e) if is_transient(&e) && !late => {
                 tracing::info!(printer = uri, job = job_id, error = %format!("{e:#}"), "cannot follow the job for now; asking again");
             }
-            Err(e) => return Err(e),
+            Err(e) if !is_transient(&e) => return Err(e),
+            still => {
+                let until = *cancel_by.get_or_insert(now + CANCEL_WAIT);
+                let stood = match &still {
+                    Ok(JobStatus { state, reasons, .. }) => format!("state {state}, {reasons}"),
+                    Err(e) => format!("{e:#}"),
+                };
+                if let Some(why) = &refused {
+                    anyhow::bail!(
+                        "the printer did not finish the job in {} ({stood}) and refused to cancel it: {why}",
+                        span(give_up)
+                    );
+                }
+                if now > until {
+                    anyhow::bail!(match canceled {
+                        Some(_) => format!("the printer did not finish the job in {}, nor cancel it when asked ({stood})", span(give_up)),
+                        None => format!("the printer did not finish the job in {} and could not be asked to cancel it ({stood})", span(give_up)),
+                    });
+                }
+                if still.is_ok() && canceled.is_none() {
+                    match cancel_job(client, uri, job_id, user).await {
+                        Ok(()) => {
+                            tracing::warn!(printer = uri, job = job_id, stood = %stood, "the printer still held the job when given up on; canceled it there");
+                            canceled = Some(stood);
+                        }
+                        Err(e) if is_transient(&e) => {}
+                        // The job may have ended just before (a printer refuses to cancel
+                        // a completed job): it is looked at once more.
+                        Err(e) => refused = Some(format!("{e:#}")),
+                    }
+                }
+            }
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(2));

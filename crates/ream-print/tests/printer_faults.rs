@@ -40,6 +40,12 @@ struct State {
     out_of_paper: Option<Duration>,
     /// How many documents began to come (whether they came whole or not).
     documents_begun: usize,
+    /// Whether the printer stops on the jobs it takes (a paper jam) instead of printing
+    /// them, until they are canceled.
+    jammed: bool,
+    /// Whether a job asked to be canceled is found completed instead (it ended just
+    /// before), and the canceling refused.
+    finishes_when_canceled: bool,
 }
 
 struct TestPrinter {
@@ -193,7 +199,8 @@ fn answer(request: &IppRequestResponse, state: &Mutex<State>) -> (bytes::Bytes, 
     match op {
         Operation::PrintJob => {
             let job = s.jobs.len() as i32 + 1;
-            s.jobs.push((job, operation("job-name").unwrap().to_string(), 9));
+            let state = if s.jammed { 6 } else { 9 };
+            s.jobs.push((job, operation("job-name").unwrap().to_string(), state));
             answer.attributes_mut().add(DelimiterTag::JobAttributes, attr("job-id", IppValue::Integer(job)));
         }
         Operation::GetJobs => {
@@ -210,6 +217,21 @@ fn answer(request: &IppRequestResponse, state: &Mutex<State>) -> (bytes::Bytes, 
                 Some((job, name, st)) => {
                     answer.attributes_mut().groups_mut().push(job_group(*job, name, *st))
                 }
+                None => answer = respond(StatusCode::ClientErrorNotFound),
+            }
+        }
+        Operation::CancelJob => {
+            let wanted = operation("job-id").and_then(|v| v.as_integer().copied());
+            let user = operation("requesting-user-name").map(|v| v.to_string());
+            assert_eq!(user.as_deref(), Some("anna"), "canceled as the job's owner");
+            let finishes = s.finishes_when_canceled;
+            match s.jobs.iter_mut().find(|(job, _, _)| Some(*job) == wanted) {
+                Some((_, _, st)) if finishes => {
+                    *st = 9;
+                    answer = respond(StatusCode::ClientErrorNotPossible);
+                }
+                Some((_, _, st)) if *st < 7 => *st = 7,
+                Some(_) => answer = respond(StatusCode::ClientErrorNotPossible),
                 None => answer = respond(StatusCode::ClientErrorNotFound),
             }
         }
@@ -356,8 +378,10 @@ async fn a_printer_busy_or_silent_while_its_job_is_followed_is_asked_again_until
         (Operation::GetJobAttributes, Fault::Hang),
         (Operation::GetJobAttributes, Fault::Drop),
     ]);
-    let followed =
-        tokio::time::timeout(Duration::from_secs(120), printer::follow(&client, &printer.uri, id, PATIENCE));
+    let followed = tokio::time::timeout(
+        Duration::from_secs(120),
+        printer::follow(&client, &printer.uri, id, "anna", PATIENCE),
+    );
     let outcome = followed.await.expect("follow came to no end").unwrap();
     assert!(matches!(outcome, Outcome::Completed { .. }), "{outcome:?}");
     assert_eq!(printer.faults_left(), 0);
@@ -385,4 +409,36 @@ async fn a_printer_that_never_answers_ends_the_sending_in_a_failure_worth_trying
     assert!(printer::is_transient(&failed), "{failed:#}");
     assert!(format!("{failed:#}").contains("stopped answering"), "{failed:#}");
     assert_eq!(printer.count(Operation::PrintJob), 0, "nothing sent to a printer whose jobs are not known");
+}
+
+/// Sends a job to a jammed printer and follows it for a second.
+async fn follow_jammed(finishes_when_canceled: bool) -> (TestPrinter, anyhow::Result<Outcome>) {
+    let printer = TestPrinter::start(&[]).await;
+    printer.state.lock().unwrap().jammed = true;
+    printer.state.lock().unwrap().finishes_when_canceled = finishes_when_canceled;
+    let job = Job::new();
+    let client = printer::http_client(None);
+    let id = send(&client, &printer, &job, Progress::default()).await.unwrap();
+    let followed = printer::follow(&client, &printer.uri, id, "anna", Duration::from_secs(1));
+    let outcome =
+        tokio::time::timeout(Duration::from_secs(120), followed).await.expect("follow came to no end");
+    (printer, outcome)
+}
+
+#[tokio::test]
+async fn a_job_the_printer_still_holds_when_given_up_on_is_canceled_there_so_it_cannot_print_unpaid() {
+    let (printer, outcome) = follow_jammed(false).await;
+    match outcome.unwrap() {
+        Outcome::Failed(reason) => assert!(reason.contains("canceled there"), "{reason}"),
+        other => panic!("a jammed job came out {other:?}"),
+    }
+    assert_eq!(printer.jobs(), vec![(1, "report".to_string(), 7)], "canceled at the printer");
+    assert_eq!(printer.count(Operation::CancelJob), 1);
+}
+
+#[tokio::test]
+async fn a_job_that_ends_as_it_is_canceled_counts_as_printed() {
+    let (printer, outcome) = follow_jammed(true).await;
+    assert!(matches!(outcome.unwrap(), Outcome::Completed { .. }), "printed, so charged");
+    assert_eq!(printer.count(Operation::CancelJob), 1);
 }

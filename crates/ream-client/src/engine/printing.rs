@@ -541,7 +541,7 @@ impl Engine {
         let patience = Duration::from_secs(600);
         let printer_job = printer::send_once(&http, s.uri, &request, s.progress, patience, note).await?;
         crate::crash_point(s.sent);
-        match printer::follow(&http, s.uri, printer_job, patience).await? {
+        match printer::follow(&http, s.uri, printer_job, s.user, patience).await? {
             printer::Outcome::Completed { impressions } => Ok((printer_job, impressions)),
             printer::Outcome::Failed(reason) => anyhow::bail!(reason),
         }

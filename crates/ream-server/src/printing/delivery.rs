@@ -195,7 +195,7 @@ async fn try_deliver(state: &AppState, job_id: &str, token: &str) -> anyhow::Res
             })
         })
         .await?;
-    match ipp_printer::follow(&http, &printer.uri, printer_job, PRINTER_PATIENCE).await? {
+    match ipp_printer::follow(&http, &printer.uri, printer_job, &owner, PRINTER_PATIENCE).await? {
         Outcome::Completed { impressions } => {
             let check = judge(&job, true, impressions, None);
             held(state.store.set_print_check(job_id, None, impressions, check, Some(token)).await?)?;
